@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Installs, from Debian, the system tools that Sluice's tests or benchmarks need.
+#
+#   bash scripts/system-deps.sh test   # namespaces + iptables + HTTP/2 clients for the tests
+#   bash scripts/system-deps.sh perf   # the above, plus the peers and load tools for `npm run perf`
+#
+# Only missing packages are installed (checked with `dpkg -s`), `apt-get update` runs only when an
+# install is needed, and when everything is present the script returns in well under a second.
+# It never fails the build: without root or apt it prints a warning and exits 0, and the tests that
+# need a missing tool skip visibly.
+set -u
+
+mode="${1:-test}"
+
+test_pkgs=(
+  iptables       # iptables, ip6tables, iptables-save/-restore (nft and legacy backends)
+  iproute2       # ip netns, veth pairs
+  curl           # HTTP/1.1 and --http2-prior-knowledge clients
+  nghttp2-client # nghttp, h2load
+  openssl        # certificates, s_client
+  util-linux     # setpriv (run a process as another uid)
+)
+perf_pkgs=(
+  haproxy
+  nginx
+  wrk
+)
+
+case "$mode" in
+  test) wanted=("${test_pkgs[@]}") ;;
+  perf) wanted=("${test_pkgs[@]}" "${perf_pkgs[@]}") ;;
+  -h | --help)
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "system-deps: unknown mode '$mode' (expected 'test' or 'perf')" >&2
+    exit 2
+    ;;
+esac
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  # `dpkg -s` also reports packages that were removed but not purged; require "install ok installed".
+  status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+warn() {
+  echo "system-deps: WARNING: $*" >&2
+  echo "system-deps: tests that need these tools will be skipped." >&2
+}
+
+if [[ "$(id -u)" -ne 0 ]]; then
+  warn "missing Debian packages (${missing[*]}) and not root; install them with: sudo apt-get install -y ${missing[*]}"
+  exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  warn "missing Debian packages (${missing[*]}) and apt-get is not available"
+  exit 0
+fi
+
+echo "system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+log="$(mktemp -t sluice-system-deps.XXXXXX)"
+# Packages such as nginx and haproxy start a daemon on install; benchmarks start their own copies on
+# loopback, so keep Debian's from starting (only when no policy is in place already).
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [[ ! -e "$policy" ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+fi
+cleanup() {
+  rm -f "$log"
+  if [[ $own_policy -eq 1 ]]; then rm -f "$policy"; fi
+}
+trap cleanup EXIT
+
+apt_install() {
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$log" 2>&1
+}
+
+# Try without an update first only if the package lists exist (a fresh image has none); otherwise
+# update, then install.
+if ! { compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null && apt_install; }; then
+  if ! apt-get update -qq >>"$log" 2>&1 || ! apt_install; then
+    warn "apt-get could not install ${missing[*]}; last lines of its output:"
+    tail -n 15 "$log" >&2
+    exit 0
+  fi
+fi
+echo "system-deps: installed ${missing[*]}"
+exit 0
