@@ -1,0 +1,139 @@
+// `sluice-proxy`: the main thread. It owns the listeners, reads each connection's original destination,
+// hands the socket to a worker thread (or serves it here with SLUICE_PROXY_WORKERS=0), serves the admin
+// endpoints, and runs graceful shutdown. It never reads application bytes.
+import net from 'node:net';
+import type { HostPort } from '../config/parse.ts';
+import { formatHostPort } from '../config/parse.ts';
+import { ConfigError, parseProxyConfig, type ProxyConfig } from '../config/proxy-config.ts';
+import { Logger } from '../log/logger.ts';
+import { labels, mergeSnapshots, renderPrometheus, type FamilySnapshot, type Snapshot } from '../telemetry/metrics.ts';
+import { processMetrics } from '../telemetry/process-metrics.ts';
+import type { Direction } from '../telemetry/proxy-metrics.ts';
+import { namesListener, type ConnectionInfo } from '../workers/routing.ts';
+import { Runtime } from '../workers/runtime.ts';
+import { createAdminServer } from './admin.ts';
+import { originalDst } from './syscalls.ts';
+import { WorkerPool } from './worker-pool.ts';
+
+function loadConfig(): ProxyConfig {
+  try {
+    return parseProxyConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`sluice-proxy: invalid configuration: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+function listen(server: net.Server, addr: HostPort): Promise<HostPort> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: addr.host, port: addr.port, backlog: 1024 }, () => {
+      server.removeListener('error', reject);
+      const bound = server.address() as net.AddressInfo;
+      resolve({ host: addr.host, port: bound.port });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = new Logger(config.logLevel, config.logFormat, 'proxy');
+  const pool = config.workers > 0 ? new WorkerPool(config, log) : undefined;
+  const local = pool === undefined ? new Runtime(config, log) : undefined;
+  await pool?.ready();
+
+  const accept = (direction: Direction, bound: () => HostPort) => (socket: net.Socket) => {
+    const listenAddr = bound();
+    let dst = originalDst(socket);
+    // With conntrack but no redirect, the kernel reports our own address: that is no destination.
+    if (dst !== undefined && namesListener(dst, listenAddr)) dst = undefined;
+    const info: ConnectionInfo = { direction, originalDst: dst, listen: listenAddr };
+    if (pool !== undefined) {
+      pool.handOff(socket, info);
+    } else {
+      local?.serve(socket, info);
+    }
+  };
+
+  const listeners: net.Server[] = [];
+  let ready = false;
+  const addresses: Record<string, string> = {};
+  for (const [direction, addr] of [
+    ['inbound', config.inboundListen],
+    ['outbound', config.outboundListen],
+  ] as const) {
+    let bound: HostPort = addr;
+    // Paused: nothing is read here, so the worker that adopts the descriptor sees every byte.
+    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true });
+    server.on('connection', accept(direction, () => bound));
+    server.on('error', (error) => log.error('listener error', { direction, error: error.message }));
+    try {
+      bound = await listen(server, addr);
+    } catch (error) {
+      log.error(`cannot listen for ${direction} connections`, { addr: formatHostPort(addr), error: (error as Error).message });
+      process.exit(1);
+    }
+    listeners.push(server);
+    addresses[direction] = formatHostPort(bound);
+  }
+
+  const gather = async (): Promise<string> => {
+    const snapshots: Snapshot[] = pool !== undefined ? await pool.snapshots() : [local?.snapshot() ?? []];
+    const extra: FamilySnapshot[] = [...processMetrics()];
+    if (pool !== undefined) {
+      const series = Array.from({ length: pool.size }, (_, i) => [labels({ worker: i }), Atomics.load(pool.openConnections, i)] as const);
+      extra.push({ name: 'proxy_worker_open_connections', help: 'Client connections open on each worker thread.', kind: 'gauge', series });
+    }
+    extra.push({ name: 'proxy_build_info', help: 'Proxy build information.', kind: 'gauge', series: [[labels({ version: '0.1.0', node: process.version, workers: config.workers }), 1]] });
+    return renderPrometheus([...mergeSnapshots(snapshots), ...extra]);
+  };
+
+  let shuttingDown = false;
+  const shutdown = async (reason: string): Promise<void> => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    ready = false;
+    log.info('shutting down: no new connections; draining', { reason, gracePeriodMs: config.shutdownGracePeriodMs });
+    for (const server of listeners) server.close();
+    if (pool !== undefined) await pool.drain(config.shutdownGracePeriodMs);
+    else await local?.drain(config.shutdownGracePeriodMs);
+    log.info('drained; exiting');
+    admin.closeAllConnections();
+    admin.close();
+    process.exit(0);
+  };
+
+  const admin = createAdminServer({
+    metrics: gather,
+    ready: () => ready,
+    logLevel: () => log.level,
+    setLogLevel: (level) => {
+      log.level = level; // also the level of `local`, which shares this logger
+      pool?.setLogLevel(level);
+    },
+    shutdown: config.shutdownEndpointEnabled ? () => void shutdown('admin /shutdown') : undefined,
+  });
+  try {
+    addresses['admin'] = formatHostPort(await listen(admin, config.adminListen));
+  } catch (error) {
+    log.error('cannot listen for admin requests', { addr: formatHostPort(config.adminListen), error: (error as Error).message });
+    process.exit(1);
+  }
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (shuttingDown && signal === 'SIGINT') {
+        log.warn('second interrupt: exiting without draining');
+        process.exit(130);
+      }
+      void shutdown(signal);
+    });
+  }
+  ready = true;
+  log.info('proxy ready', { ...addresses, workers: config.workers });
+}
+
+await main();

@@ -1,0 +1,104 @@
+// The few system calls Node does not expose, through koffi (a prebuilt FFI: no compiler needed).
+// Loaded lazily so that code paths that never need them (tests of pure modules) do not pay for it.
+import koffi from 'koffi';
+import type net from 'node:net';
+import type { HostPort } from '../config/parse.ts';
+
+const SOL_IP = 0;
+const SOL_IPV6 = 41;
+/** SO_ORIGINAL_DST and IP6T_SO_ORIGINAL_DST share the number 80 (linux/netfilter_ipv4.h, _ipv6.h). */
+const SO_ORIGINAL_DST = 80;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCKADDR_IN_SIZE = 16;
+const SOCKADDR_IN6_SIZE = 28;
+
+interface Libc {
+  getsockopt: (fd: number, level: number, name: number, value: Buffer, length: number[]) => number;
+  dup: (fd: number) => number;
+  close: (fd: number) => number;
+}
+
+let libc: Libc | undefined;
+
+function load(): Libc {
+  if (libc !== undefined) return libc;
+  const lib = koffi.load('libc.so.6');
+  libc = {
+    getsockopt: lib.func('int getsockopt(int, int, int, _Out_ uint8_t *value, _Inout_ uint32_t *length)'),
+    dup: lib.func('int dup(int)'),
+    close: lib.func('int close(int)'),
+  };
+  return libc;
+}
+
+/** The file descriptor behind a net.Socket; undefined when it has none (already closed). */
+export function socketFd(socket: net.Socket): number | undefined {
+  const handle = (socket as unknown as { _handle?: { fd?: number } })._handle;
+  return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : undefined;
+}
+
+export function dupFd(fd: number): number {
+  const copy = load().dup(fd);
+  if (copy < 0) throw new Error(`dup(${fd}) failed: errno ${koffi.errno()}`);
+  return copy;
+}
+
+export function closeFd(fd: number): void {
+  load().close(fd);
+}
+
+/** Decodes a sockaddr_in / sockaddr_in6 as returned by SO_ORIGINAL_DST. Pure. */
+export function decodeSockaddr(buf: Buffer, length: number): HostPort | undefined {
+  if (length < 8) return undefined;
+  const family = buf.readUInt16LE(0);
+  const port = buf.readUInt16BE(2);
+  if (family === AF_INET && length >= SOCKADDR_IN_SIZE) {
+    return { host: `${buf[4]}.${buf[5]}.${buf[6]}.${buf[7]}`, port };
+  }
+  if (family === AF_INET6 && length >= SOCKADDR_IN6_SIZE) {
+    const groups: string[] = [];
+    for (let i = 8; i < 24; i += 2) groups.push(buf.readUInt16BE(i).toString(16));
+    return { host: compressIPv6(groups), port };
+  }
+  return undefined;
+}
+
+/** RFC 5952 text form: the longest run (≥2) of zero groups becomes `::`. */
+function compressIPv6(groups: readonly string[]): string {
+  let bestStart = -1;
+  let bestLength = 0;
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === '0') j++;
+    if (j - i > bestLength && j - i >= 2) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  if (bestStart < 0) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLength).join(':')}`;
+}
+
+const scratch = Buffer.alloc(SOCKADDR_IN6_SIZE);
+
+/**
+ * The destination a connection had before iptables redirected it to us, or undefined when it was not
+ * redirected (ENOENT). IPv4 peers on a dual-stack listener appear as `::ffff:a.b.c.d` and must be asked
+ * with SOL_IP; SOL_IPV6 answers ENOENT for them.
+ */
+export function originalDst(socket: net.Socket): HostPort | undefined {
+  const fd = socketFd(socket);
+  if (fd === undefined) return undefined;
+  const local = socket.localAddress ?? '';
+  const v6 = socket.localFamily === 'IPv6' && !local.startsWith('::ffff:');
+  const length = [v6 ? SOCKADDR_IN6_SIZE : SOCKADDR_IN_SIZE];
+  const rc = load().getsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, SO_ORIGINAL_DST, scratch, length);
+  if (rc !== 0) return undefined;
+  return decodeSockaddr(scratch, length[0] as number);
+}

@@ -1,0 +1,156 @@
+// The worker threads and the hand-off of accepted sockets to them, least open connections first.
+// Open-connection counts live in shared memory, so balancing costs no message per connection close.
+import type net from 'node:net';
+import { Worker } from 'node:worker_threads';
+import type { LogLevel, ProxyConfig } from '../config/proxy-config.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Snapshot } from '../telemetry/metrics.ts';
+import type { FromWorker, ToWorker, WorkerData } from '../workers/messages.ts';
+import type { ConnectionInfo } from '../workers/routing.ts';
+import { closeFd, dupFd, socketFd } from './syscalls.ts';
+
+const WORKER_ENTRY = new URL('../workers/worker-main.ts', import.meta.url);
+/** A worker that does not answer a metrics request within this is left out of that scrape. */
+const SNAPSHOT_TIMEOUT_MS = 1000;
+
+interface Slot {
+  worker: Worker;
+  ready: Promise<void>;
+}
+
+export class WorkerPool {
+  readonly openConnections: Int32Array;
+  private readonly config: ProxyConfig;
+  private readonly log: Logger;
+  private readonly slots: Slot[] = [];
+  private nextRequestId = 1;
+  private readonly pendingSnapshots = new Map<number, (snapshot: Snapshot) => void>();
+  private drainWaiters: Array<() => void> = [];
+  private stopping = false;
+
+  constructor(config: ProxyConfig, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.openConnections = new Int32Array(new SharedArrayBuffer(4 * config.workers));
+    for (let i = 0; i < config.workers; i++) this.slots.push(this.spawn(i));
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  ready(): Promise<void> {
+    return Promise.all(this.slots.map((s) => s.ready)).then(() => undefined);
+  }
+
+  private spawn(index: number): Slot {
+    const data: WorkerData = { config: this.config, index, openConnections: this.openConnections };
+    const worker = new Worker(WORKER_ENTRY, { workerData: data, name: `sluice-worker-${index}` });
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.once('error', reject);
+      worker.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') resolve();
+        else this.onMessage(message);
+      });
+    });
+    worker.on('error', (error) => this.log.error('worker thread failed', { worker: index, error: error.stack ?? error.message }));
+    worker.once('exit', (code) => {
+      if (this.stopping) return;
+      // Its connections died with it; a fresh worker takes its place for new ones.
+      this.log.error('worker thread exited; starting a new one', { worker: index, code });
+      Atomics.store(this.openConnections, index, 0);
+      this.slots[index] = this.spawn(index);
+    });
+    return { worker, ready };
+  }
+
+  private onMessage(message: FromWorker): void {
+    if (message.type === 'snapshot') {
+      this.pendingSnapshots.get(message.id)?.(message.snapshot);
+      this.pendingSnapshots.delete(message.id);
+    } else if (message.type === 'drained') {
+      this.drainWaiters.shift()?.();
+    }
+  }
+
+  private post(index: number, message: ToWorker): void {
+    this.slots[index]?.worker.postMessage(message);
+  }
+
+  /** Picks the worker with the fewest open connections (lowest index on ties). */
+  leastLoaded(): number {
+    let best = 0;
+    let bestCount = Atomics.load(this.openConnections, 0);
+    for (let i = 1; i < this.slots.length; i++) {
+      const count = Atomics.load(this.openConnections, i);
+      if (count < bestCount) {
+        best = i;
+        bestCount = count;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Gives an accepted (paused) socket to a worker: the worker gets a duplicate of the descriptor, and
+   * this thread's copy is destroyed. Nothing has been read from the socket, so no byte is lost.
+   */
+  handOff(socket: net.Socket, info: ConnectionInfo): void {
+    const fd = socketFd(socket);
+    if (fd === undefined) {
+      socket.destroy();
+      return;
+    }
+    let copy: number;
+    try {
+      copy = dupFd(fd);
+    } catch (error) {
+      this.log.warn('could not hand off connection', { error: (error as Error).message });
+      socket.destroy();
+      return;
+    }
+    const index = this.leastLoaded();
+    Atomics.add(this.openConnections, index, 1);
+    try {
+      this.post(index, { type: 'connection', fd: copy, ...info });
+    } catch (error) {
+      Atomics.sub(this.openConnections, index, 1);
+      closeFd(copy);
+      this.log.warn('could not hand off connection', { error: (error as Error).message });
+    }
+    socket.destroy();
+  }
+
+  snapshots(): Promise<Snapshot[]> {
+    return Promise.all(
+      this.slots.map(
+        (_, index) =>
+          new Promise<Snapshot>((resolve) => {
+            const id = this.nextRequestId++;
+            const timer = setTimeout(() => {
+              this.pendingSnapshots.delete(id);
+              resolve([]);
+            }, SNAPSHOT_TIMEOUT_MS);
+            this.pendingSnapshots.set(id, (snapshot) => {
+              clearTimeout(timer);
+              resolve(snapshot);
+            });
+            this.post(index, { type: 'snapshot', id });
+          }),
+      ),
+    );
+  }
+
+  setLogLevel(level: LogLevel): void {
+    for (let i = 0; i < this.slots.length; i++) this.post(i, { type: 'log-level', level });
+  }
+
+  /** Asks every worker to drain; resolves when all have, then stops them. */
+  async drain(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const drained = this.slots.map(() => new Promise<void>((resolve) => this.drainWaiters.push(resolve)));
+    for (let i = 0; i < this.slots.length; i++) this.post(i, { type: 'drain', graceMs });
+    await Promise.all(drained);
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

@@ -1,0 +1,118 @@
+// The proxy's configuration, parsed once at start from SLUICE_PROXY_* variables (named after their
+// LINKERD2_PROXY_* twins). Nothing else in the proxy reads process.env.
+import os from 'node:os';
+import { ConfigError, parseBool, parseDuration, parseHostPort, parsePortList, type HostPort } from './parse.ts';
+
+export { ConfigError, type HostPort };
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
+export type LogFormat = 'plain' | 'json';
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug', 'trace'];
+
+export interface ProxyConfig {
+  readonly inboundListen: HostPort;
+  readonly outboundListen: HostPort;
+  readonly adminListen: HostPort;
+  /** Worker threads serving connections; 0 serves on the main thread. */
+  readonly workers: number;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  readonly inboundConnectTimeoutMs: number;
+  readonly outboundConnectTimeoutMs: number;
+  readonly detectTimeoutMs: number;
+  /** Inbound ports whose traffic is never inspected (server-speaks-first protocols). */
+  readonly opaquePorts: ReadonlySet<number>;
+  readonly shutdownGracePeriodMs: number;
+  readonly shutdownEndpointEnabled: boolean;
+  /** Where inbound connections go when they carry no original destination (no iptables). */
+  readonly inboundForwardAddr: HostPort | undefined;
+  /** Where outbound connections go when they carry no original destination and no usable authority. */
+  readonly outboundForwardAddr: HostPort | undefined;
+  /** Time allowed for a client to send a complete request head. */
+  readonly httpHeaderTimeoutMs: number;
+  /** Time from sending a request until the response head arrives; 0 disables. */
+  readonly httpResponseTimeoutMs: number;
+  /** Keep-alive upstream HTTP/1.1 connections idle longer than this are closed. */
+  readonly httpPoolIdleTimeoutMs: number;
+}
+
+/** Linkerd's default opaque ports: SMTP, submission, MySQL, Galera SST, Postgres, Redis,
+ * Elasticsearch transport, Memcached. Their servers speak first, so detection would only wait. */
+export const DEFAULT_OPAQUE_PORTS = '25,587,3306,4444,5432,6379,9300,11211';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const value = read(env, name);
+  if (value === undefined) return fallback;
+  const lower = value.toLowerCase();
+  const match = allowed.find((a) => a === lower);
+  if (match === undefined) throw new ConfigError(name, value, `expected one of ${allowed.join(', ')}`);
+  return match;
+}
+
+function duration(env: Env, name: string, fallbackMs: number): number {
+  const value = read(env, name);
+  return value === undefined ? fallbackMs : parseDuration(name, value);
+}
+
+function address(env: Env, name: string, fallback: string): HostPort {
+  return parseHostPort(name, read(env, name) ?? fallback);
+}
+
+function optionalAddress(env: Env, name: string): HostPort | undefined {
+  const value = read(env, name);
+  return value === undefined ? undefined : parseHostPort(name, value);
+}
+
+function workerCount(env: Env): number {
+  const name = 'SLUICE_PROXY_WORKERS';
+  const value = read(env, name);
+  if (value === undefined) return os.availableParallelism();
+  if (!/^\d+$/.test(value)) throw new ConfigError(name, value, 'expected a whole number (0 serves on the main thread)');
+  const n = Number(value);
+  if (n > 256) throw new ConfigError(name, value, 'at most 256 workers');
+  return n;
+}
+
+/** Parses the environment; throws ConfigError naming the first bad variable. */
+export function parseProxyConfig(env: Env): ProxyConfig {
+  // A level may be given Linkerd-style (`warn,linkerd=info`): the first bare level wins.
+  const rawLevel = read(env, 'SLUICE_PROXY_LOG');
+  const level = rawLevel?.split(',').find((part) => !part.includes('='))?.trim();
+  return {
+    inboundListen: address(env, 'SLUICE_PROXY_INBOUND_LISTEN_ADDR', '0.0.0.0:4143'),
+    outboundListen: address(env, 'SLUICE_PROXY_OUTBOUND_LISTEN_ADDR', '127.0.0.1:4140'),
+    adminListen: address(env, 'SLUICE_PROXY_ADMIN_LISTEN_ADDR', '127.0.0.1:4191'),
+    workers: workerCount(env),
+    logLevel: oneOf({ SLUICE_PROXY_LOG: level }, 'SLUICE_PROXY_LOG', LOG_LEVELS, 'info'),
+    logFormat: oneOf(env, 'SLUICE_PROXY_LOG_FORMAT', ['plain', 'json'] as const, 'plain'),
+    // Inbound connects to a process in the same pod, so a slow connect means it is not listening.
+    inboundConnectTimeoutMs: duration(env, 'SLUICE_PROXY_INBOUND_CONNECT_TIMEOUT', 100),
+    outboundConnectTimeoutMs: duration(env, 'SLUICE_PROXY_OUTBOUND_CONNECT_TIMEOUT', 1000),
+    detectTimeoutMs: duration(env, 'SLUICE_PROXY_DETECT_TIMEOUT', 10_000),
+    opaquePorts: new Set(
+      parsePortList(
+        'SLUICE_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION',
+        env['SLUICE_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION'] ?? DEFAULT_OPAQUE_PORTS,
+      ),
+    ),
+    shutdownGracePeriodMs: duration(env, 'SLUICE_PROXY_SHUTDOWN_GRACE_PERIOD', 120_000),
+    shutdownEndpointEnabled: parseBool(
+      'SLUICE_PROXY_SHUTDOWN_ENDPOINT_ENABLED',
+      read(env, 'SLUICE_PROXY_SHUTDOWN_ENDPOINT_ENABLED') ?? 'false',
+    ),
+    inboundForwardAddr: optionalAddress(env, 'SLUICE_PROXY_INBOUND_FORWARD_ADDR'),
+    outboundForwardAddr: optionalAddress(env, 'SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'),
+    httpHeaderTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_HEADER_TIMEOUT', 10_000),
+    // Linkerd's default route timeout.
+    httpResponseTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT', 10_000),
+    // Linkerd's HTTP/1 pool idle timeout: long enough to reuse, short enough not to hoard sockets.
+    httpPoolIdleTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT', 3_000),
+  };
+}

@@ -1,0 +1,173 @@
+// The proxy's metric families, with Linkerd's names and labels (wire-facts §3), and small per-target
+// handles that the request and connection paths hold so that counting costs a field increment.
+import type { HostPort } from '../config/parse.ts';
+import { formatHostPort } from '../config/parse.ts';
+import { Counter, Histogram, Registry, joinLabels, labels, type Family } from './metrics.ts';
+
+export type Direction = 'inbound' | 'outbound';
+export type Peer = 'src' | 'dst';
+
+/** No identity is configured yet, so every connection is plain TCP: Linkerd says `tls="disabled"`. */
+const TLS_LABELS = 'tls="disabled"';
+const NO_GRPC_STATUS = -1;
+
+export function targetLabels(target: HostPort | undefined): string {
+  if (target === undefined) return labels({ target_addr: '', target_ip: '', target_port: '' });
+  return labels({ target_addr: formatHostPort(target), target_ip: target.host, target_port: target.port });
+}
+
+export class HttpStats {
+  private readonly metrics: ProxyMetrics;
+  private readonly base: string;
+  private readonly requests: Counter;
+  /** Keyed by status * 32 + grpc status (or 31 for none) so the common path builds no string. */
+  private readonly responses = new Map<number, Counter>();
+  private readonly errors = new Map<string, Counter>();
+  private readonly latency = new Map<number, Histogram>();
+
+  constructor(metrics: ProxyMetrics, base: string) {
+    this.metrics = metrics;
+    this.base = base;
+    this.requests = metrics.requestTotal.get(base);
+  }
+
+  request(): void {
+    this.requests.inc();
+  }
+
+  /**
+   * Counts one finished response. `grpcStatus` is -1 when the response carried none; `error` names a
+   * proxy-synthesized failure (e.g. `connect_refused`) and makes the response a failure.
+   */
+  response(status: number, grpcStatus: number, latencyMs: number, error = ''): void {
+    let counter: Counter | undefined;
+    if (error === '') {
+      const key = status * 32 + (grpcStatus === NO_GRPC_STATUS ? 31 : grpcStatus & 31);
+      counter = this.responses.get(key);
+      if (counter === undefined) {
+        counter = this.metrics.responseTotal.get(this.responseLabels(status, grpcStatus, ''));
+        this.responses.set(key, counter);
+      }
+    } else {
+      const key = `${status}|${grpcStatus}|${error}`;
+      counter = this.errors.get(key);
+      if (counter === undefined) {
+        counter = this.metrics.responseTotal.get(this.responseLabels(status, grpcStatus, error));
+        this.errors.set(key, counter);
+      }
+    }
+    counter.inc();
+    let histogram = this.latency.get(status);
+    if (histogram === undefined) {
+      histogram = this.metrics.responseLatency.get(joinLabels(this.base, `status_code="${status}"`));
+      this.latency.set(status, histogram);
+    }
+    histogram.observe(latencyMs);
+  }
+
+  private responseLabels(status: number, grpcStatus: number, error: string): string {
+    const failed = error !== '' || (grpcStatus === NO_GRPC_STATUS ? status >= 500 : grpcStatus !== 0);
+    return joinLabels(
+      this.base,
+      labels({
+        status_code: status,
+        classification: failed ? 'failure' : 'success',
+        grpc_status: grpcStatus === NO_GRPC_STATUS ? '' : grpcStatus,
+        error,
+      }),
+    );
+  }
+}
+
+export class TcpStats {
+  readonly opened: Counter;
+  readonly open: Counter;
+  readonly readBytes: Counter;
+  readonly writeBytes: Counter;
+  private readonly metrics: ProxyMetrics;
+  private readonly base: string;
+  private readonly closes = new Map<string, Counter>();
+
+  constructor(metrics: ProxyMetrics, base: string) {
+    this.metrics = metrics;
+    this.base = base;
+    this.opened = metrics.tcpOpenTotal.get(base);
+    this.open = metrics.tcpOpenConnections.get(base);
+    this.readBytes = metrics.tcpReadBytes.get(base);
+    this.writeBytes = metrics.tcpWriteBytes.get(base);
+  }
+
+  closed(errno: string): void {
+    let counter = this.closes.get(errno);
+    if (counter === undefined) {
+      counter = this.metrics.tcpCloseTotal.get(joinLabels(this.base, labels({ errno })));
+      this.closes.set(errno, counter);
+    }
+    counter.inc();
+  }
+}
+
+export class ProxyMetrics {
+  readonly registry = new Registry();
+  readonly requestTotal = this.registry.counter('request_total', 'Total count of HTTP requests.');
+  readonly responseTotal = this.registry.counter('response_total', 'Total count of HTTP responses.');
+  readonly responseLatency = this.registry.histogram(
+    'response_latency_ms',
+    'Elapsed times between a request being sent and its response headers arriving, in milliseconds.',
+  );
+  readonly tcpOpenTotal = this.registry.counter('tcp_open_total', 'Total count of opened connections.');
+  readonly tcpCloseTotal = this.registry.counter('tcp_close_total', 'Total count of closed connections.');
+  readonly tcpOpenConnections = this.registry.gauge('tcp_open_connections', 'Number of currently-open connections.');
+  readonly tcpReadBytes = this.registry.counter('tcp_read_bytes_total', 'Total count of bytes read from peers.');
+  readonly tcpWriteBytes = this.registry.counter('tcp_write_bytes_total', 'Total count of bytes written to peers.');
+  readonly detectTotal = this.registry.counter(
+    'protocol_detect_total',
+    'Outcomes of protocol detection on accepted connections (protocol, and why a connection is opaque).',
+  );
+  readonly httpErrors: Readonly<Record<Direction, Family<Counter>>> = {
+    inbound: this.registry.counter('inbound_http_errors_total', 'Inbound HTTP requests the proxy failed.'),
+    outbound: this.registry.counter('outbound_http_errors_total', 'Outbound HTTP requests the proxy failed.'),
+  };
+
+  readonly tlsPassthroughTotal = this.registry.counter(
+    'tls_passthrough_total',
+    'TLS connections not terminated by the proxy and forwarded untouched, by the SNI their client sent.',
+  );
+
+  private readonly httpCache = new Map<string, HttpStats>();
+  private readonly tcpCache = new Map<string, TcpStats>();
+
+  http(direction: Direction, authority: string, target: HostPort | undefined): HttpStats {
+    const key = `${direction}\0${authority}\0${target === undefined ? '' : formatHostPort(target)}`;
+    let stats = this.httpCache.get(key);
+    if (stats === undefined) {
+      const base = joinLabels(joinLabels(labels({ direction, authority }), targetLabels(target)), TLS_LABELS);
+      stats = new HttpStats(this, base);
+      this.httpCache.set(key, stats);
+    }
+    return stats;
+  }
+
+  tcp(direction: Direction, peer: Peer, target: HostPort | undefined): TcpStats {
+    const key = `${direction}\0${peer}\0${target === undefined ? '' : formatHostPort(target)}`;
+    let stats = this.tcpCache.get(key);
+    if (stats === undefined) {
+      const base = joinLabels(joinLabels(labels({ direction, peer }), targetLabels(target)), TLS_LABELS);
+      stats = new TcpStats(this, base);
+      this.tcpCache.set(key, stats);
+    }
+    return stats;
+  }
+
+  detected(direction: Direction, protocol: string, reason: string): void {
+    this.detectTotal.get(labels({ direction, protocol, reason })).inc();
+  }
+
+  tlsPassthrough(direction: Direction, sni: string): void {
+    this.tlsPassthroughTotal.get(labels({ direction, sni })).inc();
+  }
+
+  httpError(direction: Direction, error: string): void {
+    this.httpErrors[direction].get(labels({ error })).inc();
+  }
+}

@@ -1,0 +1,100 @@
+// Every failure the proxy answers for itself, mapped in one table to an HTTP status, a gRPC status and
+// the `sluice-proxy-error` reason (Linkerd's `errors/respond` and `l5d-proxy-error`).
+
+export const PROXY_ERROR_HEADER = 'sluice-proxy-error';
+
+export const GRPC_STATUS = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  RESOURCE_EXHAUSTED: 8,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
+export type ProxyErrorKind =
+  | 'no_target'
+  | 'dns_not_found'
+  | 'connect_refused'
+  | 'connect_timeout'
+  | 'connect_error'
+  | 'response_timeout'
+  | 'upstream_reset'
+  | 'bad_upstream_response'
+  | 'loop_detected'
+  | 'bad_request'
+  | 'headers_too_large'
+  | 'header_timeout';
+
+interface Response {
+  readonly status: number;
+  readonly grpc: number;
+  /** What the `sluice-proxy-error` header and the body say. */
+  readonly message: string;
+}
+
+export const ERROR_RESPONSES: Readonly<Record<ProxyErrorKind, Response>> = {
+  no_target: { status: 503, grpc: GRPC_STATUS.UNAVAILABLE, message: 'no destination for this request' },
+  dns_not_found: { status: 503, grpc: GRPC_STATUS.UNAVAILABLE, message: 'authority could not be resolved' },
+  connect_refused: { status: 502, grpc: GRPC_STATUS.UNAVAILABLE, message: 'connection refused by upstream' },
+  connect_timeout: { status: 504, grpc: GRPC_STATUS.UNAVAILABLE, message: 'connect to upstream timed out' },
+  connect_error: { status: 502, grpc: GRPC_STATUS.UNAVAILABLE, message: 'could not connect to upstream' },
+  response_timeout: { status: 504, grpc: GRPC_STATUS.DEADLINE_EXCEEDED, message: 'response timed out' },
+  upstream_reset: { status: 502, grpc: GRPC_STATUS.UNAVAILABLE, message: 'upstream closed the connection' },
+  bad_upstream_response: { status: 502, grpc: GRPC_STATUS.INTERNAL, message: 'upstream sent a malformed response' },
+  loop_detected: { status: 508, grpc: GRPC_STATUS.UNAVAILABLE, message: 'request would loop back to the proxy' },
+  bad_request: { status: 400, grpc: GRPC_STATUS.INTERNAL, message: 'malformed HTTP request' },
+  headers_too_large: { status: 431, grpc: GRPC_STATUS.INTERNAL, message: 'request headers too large' },
+  header_timeout: { status: 408, grpc: GRPC_STATUS.DEADLINE_EXCEEDED, message: 'request headers not received in time' },
+};
+
+export class ProxyError extends Error {
+  readonly kind: ProxyErrorKind;
+  constructor(kind: ProxyErrorKind, detail?: string) {
+    super(detail === undefined ? ERROR_RESPONSES[kind].message : `${ERROR_RESPONSES[kind].message}: ${detail}`);
+    this.name = 'ProxyError';
+    this.kind = kind;
+  }
+}
+
+/** Maps an error from connecting or talking to an upstream to the kind the client is told about. */
+export function classifyUpstreamError(error: unknown): ProxyErrorKind {
+  if (error instanceof ProxyError) return error.kind;
+  const code = (error as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connect_refused';
+    case 'ETIMEDOUT':
+      return 'connect_timeout';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return 'dns_not_found';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+    case 'EACCES':
+    case 'EPERM':
+      return 'connect_error';
+    case 'HPE_INVALID_CONSTANT':
+    case 'HPE_INVALID_STATUS':
+    case 'HPE_INVALID_HEADER_TOKEN':
+    case 'HPE_HEADER_OVERFLOW':
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'HPE_INVALID_CHUNK_SIZE':
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+    case 'HPE_LF_EXPECTED':
+    case 'HPE_CR_EXPECTED':
+      return 'bad_upstream_response';
+    default:
+      return 'upstream_reset';
+  }
+}
+
+/** gRPC's own convention: a request is gRPC when its content type is application/grpc[+proto|…]. */
+export function isGrpcContentType(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.startsWith('application/grpc');
+}

@@ -1,0 +1,155 @@
+// HTTP/1.1 exchanges that end as byte tunnels: `Upgrade` (WebSocket, h2c) and `CONNECT`.
+// The handshake is forwarded like any request; once the upstream agrees, both sockets are spliced.
+import http from 'node:http';
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ERROR_RESPONSES, PROXY_ERROR_HEADER, classifyUpstreamError, type ProxyErrorKind } from './errors.ts';
+import type { Http1Proxy } from './http1.ts';
+import { connectionOf } from './http1.ts';
+import { stripHopByHop, withoutField } from './http1-headers.ts';
+import { parseAuthority } from './routing.ts';
+import type { Runtime } from './runtime.ts';
+import { splice } from './tcp-forward.ts';
+
+function head(status: number, message: string | undefined, raw: readonly string[]): string {
+  let text = `HTTP/1.1 ${status} ${message ?? http.STATUS_CODES[status] ?? ''}\r\n`;
+  for (let i = 0; i + 1 < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return text + '\r\n';
+}
+
+function failRaw(socket: Duplex, kind: ProxyErrorKind): void {
+  const { status, message } = ERROR_RESPONSES[kind];
+  const body = `${message}\n`;
+  const raw = [PROXY_ERROR_HEADER, message, 'content-type', 'text/plain; charset=utf-8'];
+  raw.push('content-length', String(Buffer.byteLength(body)), 'connection', 'close');
+  if (socket.writable) socket.end(head(status, undefined, raw) + body);
+  else socket.destroy();
+}
+
+/** `Upgrade:` requests: forwarded with their upgrade headers; on 101 the connection becomes a tunnel. */
+export function forwardUpgrade(
+  rt: Runtime,
+  proxy: Http1Proxy,
+  req: http.IncomingMessage,
+  socket: Duplex,
+  clientHead: Buffer,
+): void {
+  const start = performance.now();
+  const conn = connectionOf(socket);
+  if (conn === undefined) {
+    socket.destroy();
+    return;
+  }
+  socket.on('error', () => socket.destroy());
+  const route = proxy.route(req, conn);
+  const stats = rt.metrics.http(conn.direction, req.headers.host ?? '', typeof route === 'string' ? conn.target : route.target);
+  stats.request();
+  if (typeof route === 'string') {
+    stats.response(ERROR_RESPONSES[route].status, -1, performance.now() - start, route);
+    failRaw(socket, route);
+    return;
+  }
+  const upstream = http.request({
+    host: route.target.host,
+    port: route.target.port,
+    method: req.method,
+    path: route.path,
+    headers: stripHopByHop(req.rawHeaders, true) as unknown as http.OutgoingHttpHeaders,
+    setHost: false,
+    createConnection: () => proxy.connect(route.target),
+  });
+  upstream.once('upgrade', (res, upSocket, upHead) => {
+    stats.response(101, -1, performance.now() - start);
+    socket.write(head(101, res.statusMessage, res.rawHeaders));
+    if (upHead.length > 0) socket.write(upHead);
+    if (clientHead.length > 0) upSocket.write(clientHead);
+    splice(socket as net.Socket, upSocket as net.Socket);
+  });
+  upstream.once('response', (res) => {
+    // The upstream declined the upgrade: relay its answer, then close (the body ends with the connection).
+    stats.response(res.statusCode ?? 502, -1, performance.now() - start);
+    const raw = withoutField(stripHopByHop(res.rawHeaders), 'content-length');
+    socket.write(head(res.statusCode ?? 502, res.statusMessage, [...raw, 'connection', 'close']));
+    res.pipe(socket);
+    res.once('error', () => socket.destroy());
+  });
+  upstream.once('error', (error) => {
+    const kind = classifyUpstreamError(error);
+    stats.response(ERROR_RESPONSES[kind].status, -1, performance.now() - start, kind);
+    failRaw(socket, kind);
+  });
+  socket.once('close', () => upstream.destroy());
+  upstream.end();
+}
+
+/**
+ * `CONNECT host:port`. When the connection has a destination of its own (the app was talking to a
+ * forward proxy), the CONNECT is passed on to it unchanged; otherwise the proxy opens the tunnel itself.
+ */
+export function forwardConnect(
+  rt: Runtime,
+  proxy: Http1Proxy,
+  req: http.IncomingMessage,
+  socket: Duplex,
+  clientHead: Buffer,
+): void {
+  const start = performance.now();
+  const conn = connectionOf(socket);
+  if (conn === undefined) {
+    socket.destroy();
+    return;
+  }
+  socket.on('error', () => socket.destroy());
+  const authority = req.url ?? '';
+  const stats = rt.metrics.http(conn.direction, authority, conn.target);
+  stats.request();
+
+  if (conn.target === undefined) {
+    const target = parseAuthority(authority, 443);
+    if (target === undefined) {
+      stats.response(400, -1, performance.now() - start, 'bad_request');
+      failRaw(socket, 'bad_request');
+      return;
+    }
+    const upSocket = proxy.connect(target);
+    upSocket.once('connect', () => {
+      stats.response(200, -1, performance.now() - start);
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (clientHead.length > 0) upSocket.write(clientHead);
+      splice(socket as net.Socket, upSocket);
+    });
+    upSocket.once('error', (error) => {
+      if (upSocket.connecting || !upSocket.readable) {
+        const kind = classifyUpstreamError(error);
+        stats.response(ERROR_RESPONSES[kind].status, -1, performance.now() - start, kind);
+        failRaw(socket, kind);
+      }
+    });
+    return;
+  }
+
+  const target = conn.target;
+  const upstream = http.request({
+    host: target.host,
+    port: target.port,
+    method: 'CONNECT',
+    path: authority,
+    headers: stripHopByHop(req.rawHeaders) as unknown as http.OutgoingHttpHeaders,
+    setHost: false,
+    createConnection: () => proxy.connect(target),
+  });
+  upstream.once('connect', (res, upSocket, upHead) => {
+    stats.response(res.statusCode ?? 502, -1, performance.now() - start);
+    socket.write(head(res.statusCode ?? 502, res.statusMessage, res.rawHeaders));
+    if (upHead.length > 0) socket.write(upHead);
+    if (clientHead.length > 0) upSocket.write(clientHead);
+    splice(socket as net.Socket, upSocket as net.Socket);
+  });
+  upstream.once('error', (error) => {
+    const kind = classifyUpstreamError(error);
+    stats.response(ERROR_RESPONSES[kind].status, -1, performance.now() - start, kind);
+    failRaw(socket, kind);
+  });
+  socket.once('close', () => upstream.destroy());
+  upstream.end();
+}

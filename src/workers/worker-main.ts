@@ -1,0 +1,51 @@
+// Entry point of a worker thread: adopts the sockets the acceptor hands over and serves them.
+import net from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import { closeFd } from '../acceptor/syscalls.ts';
+import { Logger } from '../log/logger.ts';
+import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
+import { Runtime } from './runtime.ts';
+
+const data = workerData as WorkerData;
+const port = parentPort;
+if (port === null) throw new Error('worker-main.ts must run in a worker thread');
+
+const log = new Logger(data.config.logLevel, data.config.logFormat, `worker-${data.index}`);
+const rt = new Runtime(data.config, log);
+const reply = (message: FromWorker): void => port.postMessage(message);
+
+function adopt(message: Extract<ToWorker, { type: 'connection' }>): void {
+  let socket: net.Socket;
+  try {
+    // Both default to false for a socket built from a descriptor.
+    socket = new net.Socket({ fd: message.fd, readable: true, writable: true, allowHalfOpen: true });
+  } catch (error) {
+    Atomics.sub(data.openConnections, data.index, 1);
+    closeFd(message.fd);
+    log.warn('could not adopt connection', { error: (error as Error).message });
+    return;
+  }
+  socket.once('close', () => Atomics.sub(data.openConnections, data.index, 1));
+  rt.serve(socket, { direction: message.direction, originalDst: message.originalDst, listen: message.listen });
+}
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'connection':
+      adopt(message);
+      return;
+    case 'snapshot':
+      reply({ type: 'snapshot', id: message.id, snapshot: rt.snapshot() });
+      return;
+    case 'log-level':
+      log.level = message.level;
+      return;
+    case 'drain':
+      void rt.drain(message.graceMs).then(() => reply({ type: 'drained' }));
+      return;
+    default:
+      message satisfies never;
+  }
+});
+
+reply({ type: 'ready' });
