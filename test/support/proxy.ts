@@ -1,0 +1,81 @@
+// Runs the real proxy (`bin/sluice-proxy.js`) as a child process for tests, on ports the OS picks.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { HostPort } from '../../src/config/parse.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/sluice-proxy.js', import.meta.url));
+
+export interface RunningProxy {
+  readonly child: ChildProcess;
+  readonly inbound: HostPort;
+  readonly outbound: HostPort;
+  readonly admin: HostPort;
+  /** Everything the proxy logged so far. */
+  logs(): string;
+  metrics(): Promise<string>;
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+function hostPort(text: string): HostPort {
+  const colon = text.lastIndexOf(':');
+  return { host: text.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(text.slice(colon + 1)) };
+}
+
+export async function startProxy(env: Record<string, string> = {}): Promise<RunningProxy> {
+  const child = spawn(process.execPath, [BIN], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      SLUICE_PROXY_INBOUND_LISTEN_ADDR: '127.0.0.1:0',
+      SLUICE_PROXY_OUTBOUND_LISTEN_ADDR: '127.0.0.1:0',
+      SLUICE_PROXY_ADMIN_LISTEN_ADDR: '127.0.0.1:0',
+      SLUICE_PROXY_WORKERS: '1',
+      SLUICE_PROXY_LOG: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  let logs = '';
+  child.stderr?.setEncoding('utf8');
+  const readyLine = new Promise<string>((resolve, reject) => {
+    child.stderr?.on('data', (chunk: string) => {
+      logs += chunk;
+      const line = logs.split('\n').find((l) => l.includes('proxy ready'));
+      if (line !== undefined) resolve(line);
+    });
+    child.once('exit', (code) => reject(new Error(`proxy exited with ${code} before it was ready:\n${logs}`)));
+  });
+  const timeout = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const line = await readyLine.finally(() => clearTimeout(timeout));
+  const field = (name: string): HostPort => {
+    const match = new RegExp(`${name}=(\\S+)`).exec(line);
+    if (match === null) throw new Error(`no ${name}= in ${line}`);
+    return hostPort(match[1] as string);
+  };
+  const admin = field('admin');
+  return {
+    child,
+    inbound: field('inbound'),
+    outbound: field('outbound'),
+    admin,
+    logs: () => logs,
+    metrics: async () => (await fetch(`http://127.0.0.1:${admin.port}/metrics`)).text(),
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill(signal);
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return code;
+    },
+  };
+}
+
+/** The value of the first series of `name` whose labels include every `want` pair; 0 when none. */
+export function metricValue(text: string, name: string, want: Readonly<Record<string, string>> = {}): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(want).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
