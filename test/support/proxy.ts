@@ -70,7 +70,7 @@ export async function startProxy(env: Record<string, string> = {}): Promise<Runn
   };
 }
 
-/** The value of the first series of `name` whose labels include every `want` pair; 0 when none. */
+/** The sum of every series of `name` whose labels include all `want` pairs; 0 when none. */
 export function metricValue(text: string, name: string, want: Readonly<Record<string, string>> = {}): number {
   let total = 0;
   for (const line of text.split('\n')) {
