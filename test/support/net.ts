@@ -1,0 +1,57 @@
+// Small helpers for tests that speak raw bytes to the proxy or run throwaway backends.
+import { once } from 'node:events';
+import net from 'node:net';
+
+export async function listen<S extends net.Server>(server: S): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Closes a server and every connection it still holds. */
+export function closeServer(server: net.Server): Promise<void> {
+  const withAll = server as net.Server & { closeAllConnections?: () => void };
+  withAll.closeAllConnections?.();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export function connect(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/**
+ * Writes `text` on a fresh connection and collects what comes back until the peer closes or, when
+ * `until` is given, until the bytes so far satisfy it.
+ */
+export async function exchange(port: number, text: string | Buffer, until?: (received: string) => boolean, timeoutMs = 5000): Promise<string> {
+  const socket = await connect(port);
+  socket.write(text);
+  return collect(socket, until, timeoutMs);
+}
+
+export function collect(socket: net.Socket, until?: (received: string) => boolean, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let received = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`timed out; received so far: ${JSON.stringify(received)}`));
+    }, timeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve(received);
+    };
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      if (until?.(received)) {
+        socket.destroy();
+        done();
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', done);
+  });
+}
