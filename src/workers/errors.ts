@@ -59,10 +59,26 @@ export class ProxyError extends Error {
   }
 }
 
-/** Maps an error from connecting or talking to an upstream to the kind the client is told about. */
+/**
+ * Maps an error from connecting or talking to an upstream to the kind the client is told about.
+ * Wrapped errors are looked through: Node's http2 fails the streams pending on a session whose connect
+ * failed with `ERR_HTTP2_STREAM_CANCEL`, the connect error itself in `cause`.
+ */
 export function classifyUpstreamError(error: unknown): ProxyErrorKind {
+  let current = error;
+  // A bounded walk: a cause chain may be circular.
+  for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth++) {
+    const kind = classifyOne(current);
+    if (kind !== undefined) return kind;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return 'upstream_reset';
+}
+
+/** The kind for one error in a cause chain, or undefined when its code says nothing specific. */
+function classifyOne(error: unknown): ProxyErrorKind | undefined {
   if (error instanceof ProxyError) return error.kind;
-  const code = (error as { code?: unknown } | null)?.code;
+  const code = (error as { code?: unknown }).code;
   switch (code) {
     case 'ECONNREFUSED':
       return 'connect_refused';
@@ -78,19 +94,10 @@ export function classifyUpstreamError(error: unknown): ProxyErrorKind {
     case 'EACCES':
     case 'EPERM':
       return 'connect_error';
-    case 'HPE_INVALID_CONSTANT':
-    case 'HPE_INVALID_STATUS':
-    case 'HPE_INVALID_HEADER_TOKEN':
-    case 'HPE_HEADER_OVERFLOW':
-    case 'HPE_INVALID_CONTENT_LENGTH':
-    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-    case 'HPE_INVALID_CHUNK_SIZE':
-    case 'HPE_INVALID_TRANSFER_ENCODING':
-    case 'HPE_LF_EXPECTED':
-    case 'HPE_CR_EXPECTED':
-      return 'bad_upstream_response';
     default:
-      return 'upstream_reset';
+      // llhttp's parse errors (HPE_INVALID_STATUS, HPE_INVALID_VERSION, HPE_UNEXPECTED_SPACE, ...): the
+      // upstream's bytes are not an HTTP/1 response.
+      return typeof code === 'string' && code.startsWith('HPE_') ? 'bad_upstream_response' : undefined;
   }
 }
 

@@ -3,6 +3,8 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { HostPort } from '../config/parse.ts';
+import type { HttpStats } from '../telemetry/proxy-metrics.ts';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER, classifyUpstreamError, type ProxyErrorKind } from './errors.ts';
 import type { Http1Proxy } from './http1.ts';
 import { connectionOf } from './http1.ts';
@@ -24,6 +26,16 @@ function failRaw(socket: Duplex, kind: ProxyErrorKind): void {
   raw.push('content-length', String(Buffer.byteLength(body)), 'connection', 'close');
   if (socket.writable) socket.end(head(status, undefined, raw) + body);
   else socket.destroy();
+  closeSoon(socket);
+}
+
+/**
+ * After our last byte, read and discard until the client closes, but no longer than a second. A socket
+ * taken over from the HTTP server is paused, and paused it would never see the client's FIN.
+ */
+function closeSoon(socket: Duplex): void {
+  socket.resume();
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 /** `Upgrade:` requests: forwarded with their upgrade headers; on 101 the connection becomes a tunnel. */
@@ -49,14 +61,34 @@ export function forwardUpgrade(
     failRaw(socket, route);
     return;
   }
+  proxy.resolveTarget(conn, route.target, (target) => {
+    if (target === undefined) {
+      stats.response(ERROR_RESPONSES.dns_not_found.status, -1, performance.now() - start, 'dns_not_found');
+      failRaw(socket, 'dns_not_found');
+      return;
+    }
+    sendUpgrade(proxy, req, socket, clientHead, stats, start, route.path, target);
+  });
+}
+
+function sendUpgrade(
+  proxy: Http1Proxy,
+  req: http.IncomingMessage,
+  socket: Duplex,
+  clientHead: Buffer,
+  stats: HttpStats,
+  start: number,
+  path: string,
+  target: HostPort,
+): void {
   const upstream = http.request({
-    host: route.target.host,
-    port: route.target.port,
+    host: target.host,
+    port: target.port,
     method: req.method,
-    path: route.path,
+    path,
     headers: stripHopByHop(req.rawHeaders, true) as unknown as http.OutgoingHttpHeaders,
     setHost: false,
-    createConnection: () => proxy.connect(route.target),
+    createConnection: () => proxy.connect(target),
   });
   upstream.once('upgrade', (res, upSocket, upHead) => {
     stats.response(101, -1, performance.now() - start);
@@ -71,6 +103,7 @@ export function forwardUpgrade(
     const raw = withoutField(stripHopByHop(res.rawHeaders), 'content-length');
     socket.write(head(res.statusCode ?? 502, res.statusMessage, [...raw, 'connection', 'close']));
     res.pipe(socket);
+    res.once('end', () => closeSoon(socket));
     res.once('error', () => socket.destroy());
   });
   upstream.once('error', (error) => {

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { HostPort } from '../config/parse.ts';
+import { formatHostPort, type HostPort } from '../config/parse.ts';
 import type { Direction, HttpStats } from '../telemetry/proxy-metrics.ts';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER, ProxyError, classifyUpstreamError, type ProxyErrorKind } from './errors.ts';
 import { framing, stripHopByHop } from './http1-headers.ts';
@@ -43,6 +43,9 @@ export class Http1Proxy {
       keepAliveTimeout: 60_000,
       connectionsCheckingInterval: Math.min(1000, rt.config.httpHeaderTimeoutMs),
     });
+    // The server never listens (connections are handed to it), but Node starts its connection tracking
+    // (header timeouts, closeIdleConnections) on 'listening'.
+    this.server.emit('listening');
     this.server.on('request', (req, res) => this.onRequest(req, res));
     // With a listener here Node no longer answers Expect: 100-continue itself; the upstream decides.
     this.server.on('checkContinue', (req, res) => this.onRequest(req, res));
@@ -105,26 +108,70 @@ export class Http1Proxy {
     res.sendDate = false; // forward the upstream's Date, never invent one
     if (this.rt.draining) res.shouldKeepAlive = false;
     const route = this.route(req, conn);
-    const stats = this.rt.metrics.http(
-      this.direction,
-      req.headers.host ?? '',
-      typeof route === 'string' ? conn.target : route.target,
-    );
-    stats.request();
     if (typeof route === 'string') {
+      const stats = this.rt.metrics.http(this.direction, req.headers.host ?? '', conn.target);
+      stats.request();
       this.fail(res, stats, start, route);
       req.resume();
       return;
     }
+    this.resolve(req, res, conn, route, start);
+  }
 
+  private resolve(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    conn: AcceptedConnection,
+    route: Upstream,
+    start: number,
+  ): void {
+    this.resolveTarget(conn, route.target, (target) => {
+      if (target !== undefined) {
+        this.forward(req, res, route, target, start);
+        return;
+      }
+      const stats = this.rt.metrics.http(this.direction, req.headers.host ?? '', route.target);
+      stats.request();
+      this.fail(res, stats, start, 'dns_not_found');
+      req.resume();
+    });
+  }
+
+  /**
+   * Resolves a target's host name (cached) to an address. A name that does not resolve falls back to
+   * the connection's own destination: the application reached it somehow, so that is where it meant
+   * to go. `undefined` when neither works.
+   */
+  resolveTarget(conn: AcceptedConnection, target: HostPort, done: (resolved: HostPort | undefined) => void): void {
+    const proceed = (address: string | undefined): void => {
+      if (address !== undefined) done(address === target.host ? target : { host: address, port: target.port });
+      else if (conn.target !== undefined && conn.target !== target) this.resolveTarget(conn, conn.target, done);
+      else done(undefined);
+    };
+    const cached = this.rt.dns.cached(target.host);
+    if (cached === undefined) this.rt.dns.resolve(target.host, proceed);
+    else proceed(cached ?? undefined);
+  }
+
+  private forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    route: Upstream,
+    target: HostPort,
+    start: number,
+  ): void {
+    const stats = this.rt.metrics.http(this.direction, req.headers.host ?? '', target);
+    stats.request();
     const raw = req.rawHeaders;
     const headers = stripHopByHop(raw);
     const { chunked, contentLength } = framing(raw);
     // Node only chunk-encodes bodies of methods that usually carry one; say so for the others.
     if (chunked) headers.push('Transfer-Encoding', 'chunked');
+    // HTTP/1.1 requires Host; an HTTP/1.0 client may have sent none.
+    if (req.headers.host === undefined) headers.push('Host', formatHostPort(route.target));
     const upstream = http.request({
-      host: route.target.host,
-      port: route.target.port,
+      host: target.host,
+      port: target.port,
       method: req.method,
       path: route.path,
       headers: headers as unknown as http.OutgoingHttpHeaders,
@@ -168,7 +215,7 @@ export class Http1Proxy {
       this.rt.log.info('HTTP request failed', {
         direction: this.direction,
         authority: route.authority,
-        target: `${route.target.host}:${route.target.port}`,
+        target: formatHostPort(target),
         error: error.message,
       });
       this.fail(res, stats, start, kind);

@@ -27,10 +27,14 @@ export function connectionTarget(conn: ConnectionInfo, forward: ForwardAddrs): H
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '::ffff:127.0.0.1']);
+const LOOPBACK_NAMES = new Set(['localhost', '::1']);
 
+/** Whether connecting to `host` reaches this machine; a wildcard address does too (on Linux, as loopback). */
 function isLoopback(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || host.startsWith('127.');
+  if (LOOPBACK_NAMES.has(host) || WILDCARDS.has(host)) return true;
+  // 127.0.0.0/8, also IPv4-mapped; a name such as `127.example.com` is not an address.
+  if (host.startsWith('127.')) return net.isIPv4(host);
+  return host.startsWith('::ffff:127.') && net.isIPv4(host.slice(7));
 }
 
 /** True when `addr` reaches the listener itself, which would make the proxy talk to itself. */
@@ -77,20 +81,36 @@ export function parseAuthority(authority: string, defaultPort: number): HostPort
 
 /** Parses authorities with a bounded cache: the same few names arrive on every request. */
 export class AuthorityCache {
-  private readonly entries = new Map<string, HostPort | null>();
+  /** By default port, then by authority: no key is built per lookup, and none can collide. */
+  private readonly byPort = new Map<number, Map<string, HostPort | null>>();
+  private entries = 0;
   private readonly limit: number;
 
   constructor(limit = 1024) {
     this.limit = limit;
   }
 
+  /** How many authorities are cached (never more than the limit). */
+  get size(): number {
+    return this.entries;
+  }
+
   get(authority: string, defaultPort: number): HostPort | undefined {
-    const key = defaultPort === 80 ? authority : `${authority}\0${defaultPort}`;
-    const cached = this.entries.get(key);
+    let cache = this.byPort.get(defaultPort);
+    const cached = cache?.get(authority);
     if (cached !== undefined) return cached ?? undefined;
     const parsed = parseAuthority(authority, defaultPort);
-    if (this.entries.size >= this.limit) this.entries.clear();
-    this.entries.set(key, parsed ?? null);
+    if (this.entries >= this.limit) {
+      this.byPort.clear();
+      this.entries = 0;
+      cache = undefined;
+    }
+    if (cache === undefined) {
+      cache = new Map();
+      this.byPort.set(defaultPort, cache);
+    }
+    cache.set(authority, parsed ?? null);
+    this.entries++;
     return parsed;
   }
 }

@@ -6,6 +6,7 @@ import type { ProxyConfig } from '../config/proxy-config.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Snapshot } from '../telemetry/metrics.ts';
 import { ProxyMetrics, type Direction } from '../telemetry/proxy-metrics.ts';
+import { DnsCache } from './dns-cache.ts';
 import { Http1Proxy } from './http1.ts';
 import { H2Proxy } from './http2.ts';
 import { AuthorityCache, type ConnectionInfo } from './routing.ts';
@@ -25,6 +26,7 @@ export class Runtime {
   readonly metrics = new ProxyMetrics();
   readonly tracker = new SocketTracker();
   readonly authorities = new AuthorityCache();
+  readonly dns = new DnsCache();
   draining = false;
   private readonly http1Stacks = new Map<Direction, Http1Proxy>();
   private readonly h2Stacks = new Map<Direction, H2Proxy>();
