@@ -111,8 +111,7 @@ export class Http1Proxy {
     if (typeof route === 'string') {
       const stats = this.rt.metrics.http(this.direction, req.headers.host ?? '', conn.target);
       stats.request();
-      this.fail(res, stats, start, route);
-      req.resume();
+      this.fail(req, res, stats, start, route);
       return;
     }
     this.resolve(req, res, conn, route, start);
@@ -132,8 +131,7 @@ export class Http1Proxy {
       }
       const stats = this.rt.metrics.http(this.direction, req.headers.host ?? '', route.target);
       stats.request();
-      this.fail(res, stats, start, 'dns_not_found');
-      req.resume();
+      this.fail(req, res, stats, start, 'dns_not_found');
     });
   }
 
@@ -218,7 +216,7 @@ export class Http1Proxy {
         target: formatHostPort(target),
         error: error.message,
       });
-      this.fail(res, stats, start, kind);
+      this.fail(req, res, stats, start, kind);
     });
 
     // A client that goes away takes its upstream request with it (the pooled socket is discarded).
@@ -235,8 +233,15 @@ export class Http1Proxy {
   }
 
   /** Answers with a proxy-synthesized error and counts it. */
-  fail(res: http.ServerResponse, stats: HttpStats, start: number, kind: ProxyErrorKind): void {
+  fail(req: http.IncomingMessage, res: http.ServerResponse, stats: HttpStats, start: number, kind: ProxyErrorKind): void {
     const { status, message } = ERROR_RESPONSES[kind];
+    if (!req.complete) {
+      // The rest of the body has nowhere to go: discard it, and close once answered. A socket left
+      // paused by backpressure from the failed upstream would otherwise never see the client leave.
+      req.unpipe();
+      req.resume();
+      res.shouldKeepAlive = false;
+    }
     stats.response(status, -1, performance.now() - start, kind);
     this.rt.metrics.httpError(this.direction, kind);
     if (res.headersSent || res.destroyed) {
