@@ -81,6 +81,7 @@ function sendUpgrade(
   path: string,
   target: HostPort,
 ): void {
+  if (socket.destroyed) return; // the client left while its authority was being resolved
   const upstream = http.request({
     host: target.host,
     port: target.port,

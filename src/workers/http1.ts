@@ -158,6 +158,8 @@ export class Http1Proxy {
     target: HostPort,
     start: number,
   ): void {
+    // The client may have left while its authority was being resolved.
+    if (res.destroyed || req.destroyed) return;
     const stats = this.rt.metrics.http(this.direction, req.headers.host ?? '', target);
     stats.request();
     const raw = req.rawHeaders;
