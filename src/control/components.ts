@@ -1,0 +1,4 @@
+// The controller's components, registered in this order. Each adds its services to the shared servers.
+import type { Component } from './context.ts';
+
+export const components: Component[] = [];
