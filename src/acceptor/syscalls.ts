@@ -48,41 +48,57 @@ export function closeFd(fd: number): void {
   load().close(fd);
 }
 
-/** Decodes a sockaddr_in / sockaddr_in6 as returned by SO_ORIGINAL_DST. Pure. */
+/**
+ * Decodes a sockaddr_in / sockaddr_in6 as returned by SO_ORIGINAL_DST (family in host byte order, port
+ * and address in network order). Addresses are written as Node writes `socket.remoteAddress`, so the two
+ * compare equal. Undefined when `length` (capped at the buffer's size) is short or the family unknown. Pure.
+ */
 export function decodeSockaddr(buf: Buffer, length: number): HostPort | undefined {
-  if (length < 8) return undefined;
+  const size = Math.min(length, buf.length);
+  if (!(size >= 8)) return undefined;
   const family = buf.readUInt16LE(0);
   const port = buf.readUInt16BE(2);
-  if (family === AF_INET && length >= SOCKADDR_IN_SIZE) {
+  if (family === AF_INET && size >= SOCKADDR_IN_SIZE) {
     return { host: `${buf[4]}.${buf[5]}.${buf[6]}.${buf[7]}`, port };
   }
-  if (family === AF_INET6 && length >= SOCKADDR_IN6_SIZE) {
-    const groups: string[] = [];
-    for (let i = 8; i < 24; i += 2) groups.push(buf.readUInt16BE(i).toString(16));
-    return { host: compressIPv6(groups), port };
+  if (family === AF_INET6 && size >= SOCKADDR_IN6_SIZE) {
+    const words: number[] = [];
+    for (let i = 8; i < 24; i += 2) words.push(buf.readUInt16BE(i));
+    return { host: formatIPv6(words), port };
   }
   return undefined;
 }
 
-/** RFC 5952 text form: the longest run (≥2) of zero groups becomes `::`. */
-function compressIPv6(groups: readonly string[]): string {
+/**
+ * RFC 5952 text form (lowercase hex, the first longest run of two or more zero words becomes `::`), with
+ * the last 32 bits dotted for IPv4-mapped (`::ffff:10.0.0.1`) and IPv4-compatible (`::10.0.0.1`)
+ * addresses, exactly as libuv's inet_ntop (and so Node) prints them.
+ */
+function formatIPv6(words: readonly number[]): string {
   let bestStart = -1;
   let bestLength = 0;
-  for (let i = 0; i < groups.length; ) {
-    if (groups[i] !== '0') {
+  for (let i = 0; i < words.length; ) {
+    if (words[i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < groups.length && groups[j] === '0') j++;
+    while (j < words.length && words[j] === 0) j++;
     if (j - i > bestLength && j - i >= 2) {
       bestStart = i;
       bestLength = j - i;
     }
     i = j;
   }
-  if (bestStart < 0) return groups.join(':');
-  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLength).join(':')}`;
+  const w6 = words[6] as number;
+  const w7 = words[7] as number;
+  if (bestStart === 0 && (bestLength === 6 || (bestLength === 5 && words[5] === 0xffff))) {
+    const v4 = `${w6 >> 8}.${w6 & 0xff}.${w7 >> 8}.${w7 & 0xff}`;
+    return bestLength === 6 ? `::${v4}` : `::ffff:${v4}`;
+  }
+  const hex = words.map((w) => w.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
 
 const scratch = Buffer.alloc(SOCKADDR_IN6_SIZE);

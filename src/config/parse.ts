@@ -44,8 +44,10 @@ export function parseDuration(variable: string, value: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value);
   if (match === null) throw new ConfigError(variable, value, 'expected a duration such as 100ms, 10s, 2m');
   const ms = Number(match[1]) * (UNITS_MS[match[2] ?? 'ms'] as number);
+  // 0 disables a timeout, so a positive duration under half a millisecond must not round down to it.
+  const rounded = ms > 0 ? Math.max(Math.round(ms), 1) : 0;
   // setTimeout clamps above 2^31-1 ms (~24.8 days) to 1 ms; keep long "never" values meaningful.
-  return Math.min(Math.round(ms), 2 ** 31 - 1);
+  return Math.min(rounded, 2 ** 31 - 1);
 }
 
 /** Comma-separated ports or ranges (`25,587,8000-8010`); empty means none. */

@@ -61,6 +61,13 @@ function duration(env: Env, name: string, fallbackMs: number): number {
   return value === undefined ? fallbackMs : parseDuration(name, value);
 }
 
+/** A duration that cannot be 0: a connect or detect timeout of 0 would fail every connection at once. */
+function positiveDuration(env: Env, name: string, fallbackMs: number): number {
+  const ms = duration(env, name, fallbackMs);
+  if (ms === 0) throw new ConfigError(name, read(env, name) ?? '', 'must be more than 0');
+  return ms;
+}
+
 function address(env: Env, name: string, fallback: string): HostPort {
   return parseHostPort(name, read(env, name) ?? fallback);
 }
@@ -93,9 +100,9 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     logLevel: oneOf({ SLUICE_PROXY_LOG: level }, 'SLUICE_PROXY_LOG', LOG_LEVELS, 'info'),
     logFormat: oneOf(env, 'SLUICE_PROXY_LOG_FORMAT', ['plain', 'json'] as const, 'plain'),
     // Inbound connects to a process in the same pod, so a slow connect means it is not listening.
-    inboundConnectTimeoutMs: duration(env, 'SLUICE_PROXY_INBOUND_CONNECT_TIMEOUT', 100),
-    outboundConnectTimeoutMs: duration(env, 'SLUICE_PROXY_OUTBOUND_CONNECT_TIMEOUT', 1000),
-    detectTimeoutMs: duration(env, 'SLUICE_PROXY_DETECT_TIMEOUT', 10_000),
+    inboundConnectTimeoutMs: positiveDuration(env, 'SLUICE_PROXY_INBOUND_CONNECT_TIMEOUT', 100),
+    outboundConnectTimeoutMs: positiveDuration(env, 'SLUICE_PROXY_OUTBOUND_CONNECT_TIMEOUT', 1000),
+    detectTimeoutMs: positiveDuration(env, 'SLUICE_PROXY_DETECT_TIMEOUT', 10_000),
     opaquePorts: new Set(
       parsePortList(
         'SLUICE_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION',

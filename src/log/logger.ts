@@ -15,8 +15,10 @@ function quote(value: string): string {
   return /^[\w.:/@\-[\]]*$/.test(value) && value !== '' ? value : JSON.stringify(value);
 }
 
+/** One line per event: a message with a line break in it is written quoted (JSON-escaped). */
 export function formatPlain(time: Date, level: LogLevel, scope: string, msg: string, fields: LogFields): string {
-  let line = `${time.toISOString()} ${level.toUpperCase().padEnd(5)} ${scope}: ${msg}`;
+  const text = /[\r\n]/.test(msg) ? JSON.stringify(msg) : msg;
+  let line = `${time.toISOString()} ${level.toUpperCase().padEnd(5)} ${scope}: ${text}`;
   for (const key in fields) {
     const value = fields[key];
     if (value !== undefined) line += ` ${key}=${quote(String(value))}`;
@@ -24,8 +26,21 @@ export function formatPlain(time: Date, level: LogLevel, scope: string, msg: str
   return line;
 }
 
+const JSON_EVENT_KEYS = new Set(['timestamp', 'level', 'scope', 'message']);
+
+/**
+ * One JSON object per event. A field cannot overwrite the event's own keys: one named `timestamp`,
+ * `level`, `scope` or `message` is written as `field.<name>`.
+ */
 export function formatJson(time: Date, level: LogLevel, scope: string, msg: string, fields: LogFields): string {
-  return JSON.stringify({ timestamp: time.toISOString(), level: level.toUpperCase(), scope, message: msg, ...fields });
+  // No prototype, so that even a field named `__proto__` is an ordinary key.
+  const event: Record<string, string | number | boolean | undefined> = Object.create(null);
+  event['timestamp'] = time.toISOString();
+  event['level'] = level.toUpperCase();
+  event['scope'] = scope;
+  event['message'] = msg;
+  for (const key in fields) event[JSON_EVENT_KEYS.has(key) ? `field.${key}` : key] = fields[key];
+  return JSON.stringify(event);
 }
 
 export class Logger {

@@ -20,8 +20,9 @@ export class HttpStats {
   private readonly metrics: ProxyMetrics;
   private readonly base: string;
   private readonly requests: Counter;
-  /** Keyed by status * 32 + grpc status (or 31 for none) so the common path builds no string. */
+  /** Keyed by status * 32 + grpc status 0–30 (or 31 for none) so the common path builds no string. */
   private readonly responses = new Map<number, Counter>();
+  /** Everything else (proxy errors, grpc statuses the numeric key cannot hold) by a string key. */
   private readonly errors = new Map<string, Counter>();
   private readonly latency = new Map<number, Histogram>();
 
@@ -41,8 +42,12 @@ export class HttpStats {
    */
   response(status: number, grpcStatus: number, latencyMs: number, error = ''): void {
     let counter: Counter | undefined;
-    if (error === '') {
-      const key = status * 32 + (grpcStatus === NO_GRPC_STATUS ? 31 : grpcStatus & 31);
+    const numericKey =
+      error === '' &&
+      Number.isInteger(status) &&
+      (grpcStatus === NO_GRPC_STATUS || (Number.isInteger(grpcStatus) && grpcStatus >= 0 && grpcStatus < 31));
+    if (numericKey) {
+      const key = status * 32 + (grpcStatus === NO_GRPC_STATUS ? 31 : grpcStatus);
       counter = this.responses.get(key);
       if (counter === undefined) {
         counter = this.metrics.responseTotal.get(this.responseLabels(status, grpcStatus, ''));
