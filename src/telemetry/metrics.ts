@@ -10,8 +10,6 @@ export const LATENCY_BUCKETS_MS: readonly number[] = [
 
 export class Counter {
   value = 0;
-  /** Milliseconds since epoch of the last change; lets idle series be dropped. */
-  touched = Date.now();
   inc(by = 1): void {
     this.value += by;
   }

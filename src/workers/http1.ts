@@ -8,7 +8,7 @@ import type { Direction, HttpStats } from '../telemetry/proxy-metrics.ts';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER, ProxyError, classifyUpstreamError, type ProxyErrorKind } from './errors.ts';
 import { framing, stripHopByHop } from './http1-headers.ts';
 import { forwardConnect, forwardUpgrade } from './http1-tunnel.ts';
-import { httpTarget } from './routing.ts';
+import { httpTarget, namesListener } from './routing.ts';
 import type { AcceptedConnection, Runtime } from './runtime.ts';
 import { connectUpstream } from './transport.ts';
 
@@ -142,7 +142,10 @@ export class Http1Proxy {
    */
   resolveTarget(conn: AcceptedConnection, target: HostPort, done: (resolved: HostPort | undefined) => void): void {
     const proceed = (address: string | undefined): void => {
-      if (address !== undefined) done(address === target.host ? target : { host: address, port: target.port });
+      const resolved = address === undefined ? undefined : address === target.host ? target : { host: address, port: target.port };
+      // A name that resolves back to this listener would make the proxy talk to itself.
+      const usable = resolved !== undefined && !(conn.direction === 'outbound' && namesListener(resolved, conn.listen));
+      if (usable) done(resolved);
       else if (conn.target !== undefined && conn.target !== target) this.resolveTarget(conn, conn.target, done);
       else done(undefined);
     };
