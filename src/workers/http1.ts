@@ -209,6 +209,8 @@ export class Http1Proxy {
 
     upstream.once('error', (error) => {
       clearTimeout(timer);
+      // Our own cancellation after the client left: nobody is waiting, and it is no upstream failure.
+      if (clientGone) return;
       if (res.headersSent) {
         // The response is already on its way: the only honest signal left in HTTP/1 is to cut it.
         res.destroy();
@@ -225,8 +227,11 @@ export class Http1Proxy {
     });
 
     // A client that goes away takes its upstream request with it (the pooled socket is discarded).
+    let clientGone = false;
     res.once('close', () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (res.writableFinished) return;
+      clientGone = true;
+      upstream.destroy();
     });
 
     if (contentLength === 0 || (contentLength === undefined && !chunked)) {
