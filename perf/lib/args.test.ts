@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseArgs } from './args.ts';
+
+test('defaults: all protocols, all targets, 1k and 5k', () => {
+  const o = parseArgs([]);
+  assert.deepEqual(o.protocols, ['h1', 'h2c', 'grpc']);
+  assert.equal(o.targets, null);
+  assert.deepEqual(o.rates, [1000, 5000]);
+  assert.equal(o.pin, true);
+});
+
+test('filters; direct is always added as the baseline', () => {
+  const o = parseArgs(['--only', 'h1,grpc', '--targets', 'sluice,haproxy', '--rates', '2000']);
+  assert.deepEqual(o.protocols, ['h1', 'grpc']);
+  assert.deepEqual(o.targets, ['direct', 'sluice', 'haproxy']);
+  assert.deepEqual(o.rates, [2000]);
+});
+
+test('--quick shortens runs but keeps explicit values', () => {
+  const q = parseArgs(['--quick', '--seconds', '4']);
+  assert.equal(q.quick, true);
+  assert.equal(q.fixedSeconds, 4);
+  assert.ok(q.saturationSeconds < parseArgs([]).saturationSeconds);
+});
+
+test('bad input is refused', () => {
+  assert.throws(() => parseArgs(['--only', 'h3']), /unknown protocol/);
+  assert.throws(() => parseArgs(['--rates', '0']), /positive/);
+  assert.throws(() => parseArgs(['--seconds']), /needs a value/);
+  assert.throws(() => parseArgs(['--frobnicate']), /unknown option/);
+});

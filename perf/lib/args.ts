@@ -1,0 +1,163 @@
+// Command line of `npm run perf`.
+import { PROTOCOLS } from './types.ts';
+import type { Protocol } from './types.ts';
+
+export interface PerfOptions {
+  protocols: Protocol[];
+  /** Target names to run, or null for all. `direct` is always added (it is the baseline). */
+  targets: string[] | null;
+  rates: number[];
+  /** Measured seconds of each fixed-rate run. */
+  fixedSeconds: number;
+  /** Warm-up seconds before each fixed-rate run (same rate, not recorded). */
+  warmupSeconds: number;
+  saturationSeconds: number;
+  saturationWarmupSeconds: number;
+  /** Settle time after start-up before idle memory is read, ms. */
+  settleMs: number;
+  /** Open-loop pool size: HTTP/1.1 connections / HTTP/2 sessions. */
+  h1Connections: number;
+  h2Connections: number;
+  /** Saturation: autocannon connections, h2load clients × streams. */
+  satH1Connections: number;
+  satH2Connections: number;
+  satH2Streams: number;
+  pin: boolean;
+  /** Runs of one fixed rate at most, when other processes disturbed the previous ones. */
+  attempts: number;
+  outDir: string | null;
+  installDeps: boolean;
+  quiet: { threshold: number; maxWaitMs: number };
+  quick: boolean;
+  help: boolean;
+}
+
+export const USAGE = `npm run perf -- [options]
+
+  --quick                 short runs (saturation 2 s, fixed rates 3 s): a smoke test, not figures
+  --only h1,h2c,grpc      protocols to run (default: all three)
+  --targets a,b           targets to run (default: all; 'direct' is always added as the baseline)
+                          names: direct sluice sluice-2 sluice-w0 haproxy nginx node-tcp-pipe
+                                 node-naive-http node-naive-h2
+  --rates 1000,5000       fixed request rates, per second
+  --seconds N             measured seconds per fixed-rate run (default 5)
+  --warmup N              warm-up seconds before each fixed-rate run (default 1)
+  --saturation-seconds N  measured seconds of each saturation run (default 4)
+  --attempts N            run a fixed rate up to N times when other processes disturbed it (default 2)
+  --no-pin                do not pin processes to cores with taskset
+  --no-deps               do not run scripts/system-deps.sh perf
+  --out DIR               write results there instead of perf/results/
+  --quiet-threshold X     wait before each phase until other processes use < X cores (default 0.15)
+  --quiet-wait-ms N       … but at most N ms (default 10000; 0 = never wait)
+  -h, --help`;
+
+function list(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function positive(name: string, v: string | undefined): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number`);
+  return n;
+}
+
+export function parseArgs(argv: readonly string[]): PerfOptions {
+  const o: PerfOptions = {
+    protocols: [...PROTOCOLS],
+    targets: null,
+    rates: [1000, 5000],
+    fixedSeconds: 5,
+    warmupSeconds: 1,
+    saturationSeconds: 4,
+    saturationWarmupSeconds: 1,
+    settleMs: 1500,
+    h1Connections: 32,
+    h2Connections: 4,
+    satH1Connections: 32,
+    satH2Connections: 4,
+    satH2Streams: 32,
+    pin: true,
+    attempts: 2,
+    outDir: null,
+    installDeps: true,
+    quiet: { threshold: 0.15, maxWaitMs: 10_000 },
+    quick: false,
+    help: false,
+  };
+  const explicit = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    explicit.add(a);
+    switch (a) {
+      case '--quick':
+        o.quick = true;
+        break;
+      case '--only': {
+        const ps = list(value());
+        for (const p of ps) if (!(PROTOCOLS as readonly string[]).includes(p)) throw new Error(`unknown protocol '${p}' (expected ${PROTOCOLS.join(', ')})`);
+        o.protocols = ps as Protocol[];
+        break;
+      }
+      case '--targets':
+        o.targets = list(value());
+        break;
+      case '--rates':
+        o.rates = list(value()).map((r) => positive('--rates', r));
+        break;
+      case '--seconds':
+        o.fixedSeconds = positive(a, value());
+        break;
+      case '--warmup':
+        o.warmupSeconds = Number(value());
+        if (!(o.warmupSeconds >= 0)) throw new Error('--warmup needs a number ≥ 0');
+        break;
+      case '--saturation-seconds':
+        o.saturationSeconds = positive(a, value());
+        break;
+      case '--attempts':
+        o.attempts = Math.round(positive(a, value()));
+        break;
+      case '--no-pin':
+        o.pin = false;
+        break;
+      case '--no-deps':
+        o.installDeps = false;
+        break;
+      case '--out':
+        o.outDir = value();
+        break;
+      case '--quiet-threshold':
+        o.quiet.threshold = positive(a, value());
+        break;
+      case '--quiet-wait-ms':
+        o.quiet.maxWaitMs = Number(value());
+        if (!(o.quiet.maxWaitMs >= 0)) throw new Error('--quiet-wait-ms needs a number ≥ 0');
+        break;
+      case '-h':
+      case '--help':
+        o.help = true;
+        break;
+      default:
+        throw new Error(`unknown option '${a}'\n\n${USAGE}`);
+    }
+  }
+  if (o.quick) {
+    if (!explicit.has('--seconds')) o.fixedSeconds = 3;
+    if (!explicit.has('--warmup')) o.warmupSeconds = 0.5;
+    if (!explicit.has('--saturation-seconds')) o.saturationSeconds = 2;
+    o.saturationWarmupSeconds = 0.5;
+    o.settleMs = 800;
+    if (!explicit.has('--attempts')) o.attempts = 1;
+    if (!explicit.has('--quiet-wait-ms')) o.quiet.maxWaitMs = 3000;
+  }
+  if (o.targets !== null && !o.targets.includes('direct')) o.targets.unshift('direct');
+  return o;
+}

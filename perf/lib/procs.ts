@@ -1,0 +1,224 @@
+// Child-process bookkeeping for the benchmark: every process the suite starts goes through `start()`,
+// is remembered by PID, and is stopped by PID (its own descendants first collected from /proc) when the
+// run ends, fails or is interrupted. Also reads CPU time and resident memory from /proc.
+import { spawn } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** Clock ticks per second for /proc/<pid>/stat (sysconf(_SC_CLK_TCK)); 100 on every Linux/x86-64 build. */
+export const CLK_TCK = 100;
+
+export interface Started {
+  name: string;
+  pid: number;
+  child: ChildProcess;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+  /** Everything the process wrote to stderr (last 16 KiB), for error messages. */
+  stderrTail(): string;
+}
+
+const live = new Map<number, Started>();
+
+export interface StartOptions {
+  /** CPU core to pin to with `taskset -c` (taskset execs, so the PID stays the command's own). */
+  core?: number | undefined;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Called with each stdout chunk (stdout is otherwise discarded). */
+  onStdout?: (chunk: Buffer) => void;
+  /** Pass stdout/stderr through to ours instead of capturing. */
+  inherit?: boolean;
+}
+
+export function start(name: string, cmd: string, args: string[], opts: StartOptions = {}): Started {
+  const file = opts.core === undefined ? cmd : 'taskset';
+  const argv = opts.core === undefined ? args : ['-c', String(opts.core), cmd, ...args];
+  const spawnOpts: SpawnOptions = {
+    env: opts.env ?? process.env,
+    stdio: opts.inherit === true ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+  };
+  if (opts.cwd !== undefined) spawnOpts.cwd = opts.cwd;
+  const child = spawn(file, argv, spawnOpts);
+  if (child.pid === undefined) throw new Error(`could not start ${name}: ${file} ${argv.join(' ')}`);
+  const pid = child.pid;
+  let tail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString('utf8')).slice(-16384);
+  });
+  if (opts.onStdout !== undefined) child.stdout?.on('data', opts.onStdout);
+  else child.stdout?.resume();
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      live.delete(pid);
+      resolve(code ?? signal ?? 'unknown');
+    });
+    child.once('error', (err) => {
+      live.delete(pid);
+      tail += `\n${String(err)}`;
+      resolve('spawn-error');
+    });
+  });
+  const started: Started = { name, pid, child, exited, stderrTail: () => tail };
+  live.set(pid, started);
+  return started;
+}
+
+/** PIDs of every descendant of `pid` (children of all its threads, recursively), from /proc. */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const p = queue.shift() as number;
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      let text = '';
+      try {
+        text = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const c of text.split(' ')) {
+        const n = Number(c);
+        if (c.trim() !== '' && Number.isInteger(n) && !out.includes(n)) {
+          out.push(n);
+          queue.push(n);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** SIGTERM the process, SIGKILL it (and any descendant still there) after `graceMs`. */
+export async function stop(p: Started, graceMs = 3000): Promise<void> {
+  if (!live.has(p.pid)) return;
+  const kids = descendants(p.pid);
+  signal(p.pid, 'SIGTERM');
+  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
+  const how = await Promise.race([p.exited, timer]);
+  if (how === 'timeout') {
+    signal(p.pid, 'SIGKILL');
+    await p.exited;
+  }
+  for (const k of kids) if (pidAlive(k)) signal(k, 'SIGKILL');
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stop everything still running (in parallel). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live.values()].map((p) => stop(p, 2000)));
+}
+
+/** Last resort, synchronous (for process 'exit'): SIGKILL every child we started and its descendants. */
+export function killAllNow(): void {
+  for (const p of live.values()) {
+    const kids = descendants(p.pid);
+    signal(p.pid, 'SIGKILL');
+    for (const k of kids) signal(k, 'SIGKILL');
+  }
+  live.clear();
+}
+
+let hooked = false;
+/** Make sure no child outlives us: on exit, and on SIGINT/SIGTERM (stop them, then exit 130/143). */
+export function installCleanupHandlers(onSignal?: () => void): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', killAllNow);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`\n${sig}: stopping the processes this run started…\n`);
+      onSignal?.();
+      const code = sig === 'SIGINT' ? 130 : 143;
+      const hard = setTimeout(() => process.exit(code), 4000);
+      hard.unref();
+      stopAll().finally(() => process.exit(code));
+    });
+  }
+}
+
+/** Parses the utime+stime fields (14, 15) of a /proc/<pid>/stat line, in clock ticks. */
+export function parseStatTicks(stat: string): number {
+  // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state), so field N is rest[N - 3].
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`bad /proc stat line: ${stat}`);
+  return utime + stime;
+}
+
+/** CPU seconds (user + system, all threads) used so far by `pid`, or 0 if it has gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    return parseStatTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of a process and all its current descendants (nginx: master + worker). */
+export function treeCpuSeconds(pid: number): number {
+  let sum = cpuSeconds(pid);
+  for (const k of descendants(pid)) sum += cpuSeconds(k);
+  return sum;
+}
+
+/** Reads a `Key:   1234 kB` field of /proc/<pid>/status, in bytes (0 if absent). */
+export function parseStatusKb(status: string, key: string): number {
+  const m = new RegExp(`^${key}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+  return m?.[1] === undefined ? 0 : Number(m[1]) * 1024;
+}
+
+export interface Memory {
+  /** Current resident set size, bytes. */
+  rss: number;
+  /** Peak resident set size since start (VmHWM), bytes. */
+  peak: number;
+}
+
+export function memory(pid: number): Memory {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return { rss: parseStatusKb(s, 'VmRSS'), peak: parseStatusKb(s, 'VmHWM') };
+  } catch {
+    return { rss: 0, peak: 0 };
+  }
+}
+
+/** Memory summed over a process tree (peak is the sum of each process's own peak: an upper bound). */
+export function treeMemory(pid: number): Memory {
+  const total = memory(pid);
+  for (const k of descendants(pid)) {
+    const m = memory(k);
+    total.rss += m.rss;
+    total.peak += m.peak;
+  }
+  return total;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

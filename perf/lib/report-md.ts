@@ -1,0 +1,109 @@
+// latest.md: one table per protocol with every target side by side, then the target checks.
+import { MB, fixedAt, p99Added } from './checks.ts';
+import { PROTOCOL_TITLES } from './types.ts';
+import type { PerfReport, Protocol, RunResult, TargetCheck } from './types.ts';
+
+export function fmtInt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function fmtUs(n: number): string {
+  return fmtInt(n);
+}
+
+export function fmtMb(bytes: number): string {
+  return bytes > 0 ? (bytes / MB).toFixed(1) : '–';
+}
+
+export function fmtRate(rate: number): string {
+  return rate >= 1000 && rate % 1000 === 0 ? `${rate / 1000}k` : String(rate);
+}
+
+function signed(n: number): string {
+  return `${n >= 0 ? '+' : '−'}${fmtInt(Math.abs(n))}`;
+}
+
+function memCell(r: RunResult, pick: 'idle' | 'afterSaturation' | 'peak'): string {
+  if (r.memory.length === 0) return '–';
+  return r.memory.map((m) => fmtMb(m[pick])).join(' + ');
+}
+
+export function protocolTable(runs: readonly RunResult[], protocol: Protocol, rates: readonly number[]): string {
+  const rows = runs.filter((r) => r.protocol === protocol);
+  const head = ['target', 'sat. req/s', 'proxy CPU µs/req', 'RSS idle MB', 'RSS after sat. MB', 'RSS peak MB'];
+  for (const rate of rates) head.push(`@${fmtRate(rate)}/s p50 / p99 / p99.9 µs`, `@${fmtRate(rate)}/s p99 added µs`);
+  head.push('errors');
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? ':--' : '--:')).join('|')}|`];
+  for (const r of rows) {
+    if (!r.ok) {
+      lines.push(`| ${r.target} | failed: ${(r.error ?? '').replace(/\|/g, '/').replace(/\s+/g, ' ').slice(0, 160)} |${' |'.repeat(head.length - 2)}`);
+      continue;
+    }
+    const sat = r.saturation;
+    const cells = [
+      r.target,
+      sat === undefined ? '–' : fmtInt(sat.rps),
+      sat?.proxyCpuUsPerRequest == null ? '–' : sat.proxyCpuUsPerRequest.toFixed(1),
+      memCell(r, 'idle'),
+      memCell(r, 'afterSaturation'),
+      memCell(r, 'peak'),
+    ];
+    let errors = sat?.errors ?? 0;
+    for (const rate of rates) {
+      const f = fixedAt(r, rate);
+      if (f === undefined) {
+        cells.push('–', '–');
+        continue;
+      }
+      errors += f.errors;
+      const l = f.latency;
+      const short = f.achievedRate < rate * 0.98 ? ` (only ${fmtInt(f.achievedRate)}/s)` : '';
+      cells.push(`${fmtUs(l.p50)} / ${fmtUs(l.p99)} / ${fmtUs(l.p999)}${short}`);
+      const added = r.target === 'direct' ? null : p99Added(runs, r.target, protocol, rate);
+      cells.push(added === null ? '–' : signed(added));
+    }
+    cells.push(fmtInt(errors));
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+export function checksTable(checks: readonly TargetCheck[]): string {
+  const lines = ['| target | limit | this run | |', '|:--|--:|--:|:-:|'];
+  for (const c of checks) lines.push(`| ${c.name} | ${c.limit} | ${c.value} | ${c.pass === null ? '–' : c.pass ? '✓' : '✗'} |`);
+  return lines.join('\n');
+}
+
+export function renderMarkdown(report: PerfReport, rates: readonly number[]): string {
+  const m = report.machine;
+  const out: string[] = [];
+  out.push('# Sluice benchmark results', '');
+  out.push(
+    `${m.date} · commit \`${m.gitCommit.slice(0, 12)}\`${m.gitDirty ? ' (work tree had changes)' : ''} · ${m.cpuModel} × ${m.cores} · ${m.memoryGiB} GiB · Linux ${m.kernel} · Node ${m.node}`,
+  );
+  const tools = Object.entries(m.tools)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(' · ');
+  if (tools !== '') out.push('', tools);
+  out.push('', `Run took ${Math.round(report.durationSeconds)} s. Settings: \`${JSON.stringify(report.settings)}\``);
+  out.push(
+    '',
+    'Proxy and backend pinned to core 0, load generators to core 1. Saturation: autocannon (HTTP/1.1) / h2load (h2c, gRPC); ' +
+      'fixed rates: the open-loop generator (latency from the scheduled send time). CPU µs/req = proxy CPU seconds ' +
+      '(utime+stime of all its threads, both proxies for sluice-2) ÷ successful requests of the saturation run. ' +
+      'Memory in MB (10⁶ bytes), VmRSS; "a + b" = proxy A + proxy B. p99 added = p99 − p99 of direct, same protocol and rate.',
+  );
+  if (report.skipped.length > 0) {
+    out.push('', '**Skipped:** ' + report.skipped.map((s) => `${s.target} (${s.reason})`).join('; '));
+  }
+  out.push('', '## Target checks', '', checksTable(report.checks));
+  const protocols = [...new Set(report.runs.map((r) => r.protocol))];
+  for (const p of protocols) {
+    out.push('', `## ${PROTOCOL_TITLES[p]}`, '', protocolTable(report.runs, p, rates));
+    const notes = report.runs.filter((r) => r.protocol === p).flatMap((r) => r.notes.map((n) => `- ${r.target}: ${n}`));
+    if (notes.length > 0) out.push('', ...notes);
+    out.push('', `![latency by percentile](latency-${p}.svg)`);
+  }
+  out.push('');
+  return out.join('\n');
+}

@@ -1,0 +1,155 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { computeChecks, p99Added } from './checks.ts';
+import { checksTable, fmtRate, protocolTable, renderMarkdown } from './report-md.ts';
+import { escapeXml, latencyLabel, ninesLabel, renderLatencySvg } from './report-svg.ts';
+import type { OpenLoopResult, PerfReport, Protocol, RunResult } from './types.ts';
+
+function fixed(rate: number, p99: number): OpenLoopResult {
+  return {
+    protocol: 'h1',
+    rate,
+    seconds: 5,
+    connections: 32,
+    scheduled: rate * 5,
+    ok: rate * 5,
+    errors: 0,
+    achievedRate: rate,
+    sendLagUs: { p99: 10, max: 50 },
+    latency: { count: rate * 5, p50: 100, p90: 150, p99, p999: p99 * 2, max: p99 * 3, mean: 110 },
+    curve: [
+      [0, 50],
+      [90, 150],
+      [99, p99],
+      [99.9, p99 * 2],
+    ],
+  };
+}
+
+function run(target: string, protocol: Protocol, p99: number, cpuUs: number | null, rps: number, idleMb: number): RunResult {
+  return {
+    target,
+    protocol,
+    ok: true,
+    memory: target === 'direct' ? [] : [{ idle: idleMb * 1e6, afterSaturation: idleMb * 2e6, peak: idleMb * 2.5e6, end: idleMb * 2e6 }],
+    saturation: {
+      tool: protocol === 'h1' ? 'autocannon' : 'h2load',
+      seconds: 4,
+      connections: 32,
+      streams: 1,
+      requests: rps * 4,
+      errors: 0,
+      rps,
+      proxyCpuSeconds: cpuUs === null ? null : (cpuUs * rps * 4) / 1e6,
+      proxyCpuUsPerRequest: cpuUs,
+      backendCpuUsPerRequest: 20,
+    },
+    fixed: [fixed(1000, p99), fixed(5000, p99 + 100)],
+    notes: [],
+  };
+}
+
+const runs: RunResult[] = [
+  run('direct', 'h1', 300, null, 30000, 0),
+  run('sluice', 'h1', 900, 10, 12000, 60),
+  run('haproxy', 'h1', 500, 6, 20000, 15),
+  run('direct', 'grpc', 400, null, 20000, 0),
+  run('sluice', 'grpc', 2000, 30, 5000, 60),
+  run('sluice-w0', 'h1', 800, 11, 11000, 45),
+  { target: 'nginx', protocol: 'h1', ok: false, error: 'nginx exited (1): bind | failed', memory: [], fixed: [], notes: [] },
+];
+
+test('p99 added is measured against direct at the same protocol and rate', () => {
+  assert.equal(p99Added(runs, 'sluice', 'h1', 1000), 600);
+  assert.equal(p99Added(runs, 'sluice', 'grpc', 5000), 1600);
+  assert.equal(p99Added(runs, 'sluice', 'h2c', 1000), null);
+  assert.equal(p99Added(runs, 'nginx', 'h1', 1000), null);
+});
+
+test('target checks pass, fail, or say not measured', () => {
+  const c = computeChecks(runs);
+  const by = (prefix: string) => c.find((x) => x.name.startsWith(prefix));
+  assert.equal(by('sluice CPU per HTTP/1.1')?.pass, true);
+  assert.equal(by('sluice CPU per h2c')?.pass, null);
+  assert.equal(by('HTTP/1.1 saturation')?.pass, true);
+  assert.match(by('HTTP/1.1 saturation')?.value ?? '', /0\.60×/);
+  assert.equal(by('p99 added over direct, HTTP/1.1 at 1000')?.pass, true);
+  assert.equal(by('p99 added over direct, gRPC at 1000')?.pass, false);
+  assert.equal(by('idle resident memory, 1 worker')?.pass, true);
+  assert.equal(by('idle resident memory, SLUICE_PROXY_WORKERS=0')?.pass, true);
+  assert.equal(by('resident memory at the end')?.value, '120.0 MB');
+});
+
+test('markdown table: one row per target, failures shown, pipes escaped', () => {
+  const t = protocolTable(runs, 'h1', [1000, 5000]);
+  const lines = t.split('\n');
+  assert.equal(lines.length, 2 + 5);
+  const header = lines[0] ?? '';
+  assert.match(header, /@1k\/s p50 \/ p99 \/ p99\.9 µs/);
+  const cols = header.split('|').length;
+  for (const l of lines) assert.equal(l.split('|').length, cols, l);
+  assert.match(t, /\| sluice \| 12,000 \| 10\.0 \| 60\.0 \| 120\.0 \| 150\.0 \| 100 \/ 900 \/ 1,800 \| \+600 \|/);
+  assert.match(t, /nginx \| failed: nginx exited \(1\): bind \/ failed/);
+  assert.match(checksTable(computeChecks(runs)), /\| ✓ \|/);
+  assert.equal(fmtRate(5000), '5k');
+  assert.equal(fmtRate(2500), '2500');
+});
+
+test('the whole markdown page names machine, commit and skipped targets', () => {
+  const report: PerfReport = {
+    machine: {
+      date: '2026-11-22T00:00:00.000Z',
+      host: 'h',
+      kernel: '6.1',
+      cpuModel: 'CPU',
+      cores: 2,
+      memoryGiB: 24,
+      node: 'v24.21.0',
+      gitCommit: '0123456789abcdef0123456789abcdef01234567',
+      gitDirty: true,
+      tools: { haproxy: '2.6.12' },
+    },
+    settings: {},
+    skipped: [{ target: 'nginx', reason: 'nginx is not installed' }],
+    runs,
+    checks: computeChecks(runs),
+    durationSeconds: 100,
+  };
+  const md = renderMarkdown(report, [1000, 5000]);
+  assert.match(md, /`0123456789ab` \(work tree had changes\)/);
+  assert.match(md, /\*\*Skipped:\*\* nginx \(nginx is not installed\)/);
+  assert.match(md, /## HTTP\/1\.1 keep-alive/);
+  assert.match(md, /!\[latency by percentile\]\(latency-grpc\.svg\)/);
+});
+
+test('SVG: well-formed enough, one path per series, labels', () => {
+  const svg = renderLatencySvg('a <title> & more', [
+    { title: 'at 1,000 req/s', series: [{ name: 'direct', curve: fixed(1000, 300).curve }, { name: 'sluice', curve: fixed(1000, 900).curve }] },
+    { title: 'at 5,000 req/s', series: [{ name: 'direct', curve: fixed(5000, 400).curve }] },
+  ]);
+  assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
+  assert.ok(svg.trimEnd().endsWith('</svg>'));
+  assert.equal((svg.match(/<path /g) ?? []).length, 3);
+  assert.ok(svg.includes('a &lt;title&gt; &amp; more'));
+  assert.ok(!/NaN|Infinity|undefined/.test(svg));
+  assert.equal((svg.match(/<g /g) ?? []).length, (svg.match(/<\/g>/g) ?? []).length);
+  assert.ok(svg.includes('>99.9%<'));
+  assert.ok(svg.includes('>1 ms<'));
+});
+
+test('SVG with no data still renders', () => {
+  const svg = renderLatencySvg('empty', [{ title: 'none', series: [] }]);
+  assert.ok(!/NaN|Infinity/.test(svg));
+});
+
+test('axis labels', () => {
+  assert.equal(ninesLabel(0), '0%');
+  assert.equal(ninesLabel(1), '90%');
+  assert.equal(ninesLabel(2), '99%');
+  assert.equal(ninesLabel(3), '99.9%');
+  assert.equal(ninesLabel(5), '99.999%');
+  assert.equal(latencyLabel(10), '10 µs');
+  assert.equal(latencyLabel(1000), '1 ms');
+  assert.equal(latencyLabel(1e6), '1 s');
+  assert.equal(escapeXml('"<&>"'), '&quot;&lt;&amp;&gt;&quot;');
+});

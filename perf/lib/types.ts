@@ -1,0 +1,106 @@
+// Shapes of what the benchmark measures and writes to perf/results/latest.json.
+import type { Curve, LatencySummary } from './stats.ts';
+
+export type Protocol = 'h1' | 'h2c' | 'grpc';
+export const PROTOCOLS: readonly Protocol[] = ['h1', 'h2c', 'grpc'];
+
+export const PROTOCOL_TITLES: Record<Protocol, string> = {
+  h1: 'HTTP/1.1 keep-alive',
+  h2c: 'h2c (HTTP/2 cleartext)',
+  grpc: 'gRPC unary (over h2c)',
+};
+
+/** What one open-loop run (perf/loadgen/openloop.ts) prints as its single JSON line. */
+export interface OpenLoopResult {
+  protocol: Protocol;
+  /** Requested rate, per second. */
+  rate: number;
+  /** Measured phase length, seconds (after the warm-up). */
+  seconds: number;
+  connections: number;
+  /** Requests scheduled in the measured phase. */
+  scheduled: number;
+  /** Responses that arrived complete and successful in the measured phase. */
+  ok: number;
+  /** Failed requests: bad status, grpc-status ≠ 0, connection errors, and those still unanswered at the end. */
+  errors: number;
+  /** Successful completions per second of the measured phase. */
+  achievedRate: number;
+  /** How late the generator itself was in putting requests on the wire (send time − scheduled time), µs. */
+  sendLagUs: { p99: number; max: number };
+  /** Latency from the scheduled send time to the end of the response, µs. */
+  latency: LatencySummary;
+  curve: Curve;
+  firstError?: string;
+}
+
+export interface SaturationResult {
+  tool: 'autocannon' | 'h2load';
+  seconds: number;
+  connections: number;
+  /** h2load: concurrent streams per connection. */
+  streams: number;
+  /** Successful responses. */
+  requests: number;
+  errors: number;
+  /** Successful responses per second. */
+  rps: number;
+  /** CPU seconds used by the proxy process(es) (all proxies of the chain) during the measured run. */
+  proxyCpuSeconds: number | null;
+  /** Proxy CPU per successful request, µs. */
+  proxyCpuUsPerRequest: number | null;
+  backendCpuUsPerRequest: number;
+  note?: string;
+}
+
+export interface MemoryFigures {
+  /** Resident memory after start-up and a short settle, no traffic, bytes. */
+  idle: number;
+  /** Right after the saturation run. */
+  afterSaturation: number;
+  /** Highest resident memory seen (VmHWM) by the end. */
+  peak: number;
+  /** At the end of all runs of the protocol. */
+  end: number;
+}
+
+export interface RunResult {
+  target: string;
+  protocol: Protocol;
+  ok: boolean;
+  error?: string;
+  /** One entry per proxy process in the chain (two for sluice-2); empty for direct. */
+  memory: MemoryFigures[];
+  saturation?: SaturationResult;
+  fixed: OpenLoopResult[];
+  notes: string[];
+}
+
+export interface TargetCheck {
+  name: string;
+  limit: string;
+  value: string;
+  pass: boolean | null;
+}
+
+export interface MachineInfo {
+  date: string;
+  host: string;
+  kernel: string;
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  gitCommit: string;
+  gitDirty: boolean;
+  tools: Record<string, string>;
+}
+
+export interface PerfReport {
+  machine: MachineInfo;
+  settings: Record<string, unknown>;
+  skipped: Array<{ target: string; reason: string }>;
+  runs: RunResult[];
+  checks: TargetCheck[];
+  durationSeconds: number;
+}

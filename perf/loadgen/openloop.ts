@@ -1,0 +1,134 @@
+// The project's open-loop load generator, run as its own process (pinned to the load core by the caller).
+// Requests are scheduled at evenly spaced times (1/rate apart) from a tight setImmediate loop reading the
+// high-resolution clock; each request's latency is measured from its *scheduled* send time to the end of
+// its response, so any queueing (in the generator's connection pool, the proxy or the backend) is counted.
+// Latencies go into an HdrHistogram with microsecond resolution. Prints one JSON line (OpenLoopResult).
+//
+//   node perf/loadgen/openloop.ts --protocol h1|h2c|grpc --port N [--host 127.0.0.1] [--authority h:p]
+//        --rate 1000 --seconds 10 [--warmup 1] [--connections 32] [--drain-ms 2000]
+import { build } from 'hdr-histogram-js';
+import { performance } from 'node:perf_hooks';
+import { dueCount, requestCount, scheduledAtNs } from './schedule.ts';
+import { H1Pool, H2Client } from './clients.ts';
+import type { Client } from './clients.ts';
+import { curve, summarize } from '../lib/stats.ts';
+import type { OpenLoopResult, Protocol } from '../lib/types.ts';
+
+function arg(name: string, fallback?: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? process.argv[i + 1] : undefined;
+  if (v !== undefined) return v;
+  if (fallback !== undefined) return fallback;
+  throw new Error(`openloop: missing --${name}`);
+}
+
+const protocol = arg('protocol') as Protocol;
+if (protocol !== 'h1' && protocol !== 'h2c' && protocol !== 'grpc') throw new Error(`openloop: bad --protocol ${protocol}`);
+const host = arg('host', '127.0.0.1');
+const port = Number(arg('port'));
+const authority = arg('authority', `${host}:${port}`);
+const rate = Number(arg('rate'));
+const seconds = Number(arg('seconds'));
+const warmup = Number(arg('warmup', '1'));
+const connections = Number(arg('connections', protocol === 'h1' ? '32' : '4'));
+const drainMs = Number(arg('drain-ms', '2000'));
+if (!(rate > 0) || !(seconds > 0) || !(warmup >= 0) || !(connections > 0)) throw new Error('openloop: bad numbers');
+
+const warmN = requestCount(rate, warmup);
+const measuredN = requestCount(rate, seconds);
+const total = warmN + measuredN;
+
+const latency = build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+const sendLag = build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 2 });
+
+const nowNs = (): number => performance.now() * 1e6;
+let t0 = 0;
+let next = 0;
+let outstanding = 0;
+let ok = 0;
+let errors = 0;
+let firstError: string | undefined;
+let finished = false;
+
+function done(i: number, success: boolean, why?: string): void {
+  const t = nowNs();
+  outstanding--;
+  if (i >= warmN) {
+    if (success) {
+      ok++;
+      const us = Math.round((t - t0 - scheduledAtNs(i, rate)) / 1000);
+      latency.recordValue(us < 0 ? 0 : us);
+    } else {
+      errors++;
+      if (firstError === undefined && why !== undefined) firstError = why;
+    }
+  }
+  if (next >= total && outstanding === 0) finish();
+}
+
+const ep = { host, port, authority };
+const client: Client = protocol === 'h1' ? new H1Pool(ep, connections, done) : new H2Client(ep, connections, protocol === 'grpc', done);
+
+function tick(): void {
+  const now = nowNs() - t0;
+  const due = dueCount(now, rate, total);
+  while (next < due) {
+    const i = next++;
+    outstanding++;
+    if (i >= warmN) {
+      const lagUs = Math.round((now - scheduledAtNs(i, rate)) / 1000);
+      sendLag.recordValue(lagUs < 0 ? 0 : lagUs);
+    }
+    client.send(i);
+  }
+  if (next < total) setImmediate(tick);
+  else if (outstanding === 0) finish();
+  else setTimeout(finish, drainMs).unref();
+}
+
+function finish(): void {
+  if (finished) return;
+  finished = true;
+  // Whatever is still unanswered now counts as failed.
+  const unanswered = Math.max(0, measuredN - ok - errors);
+  if (unanswered > 0) {
+    errors += unanswered;
+    firstError ??= `${unanswered} requests unanswered ${drainMs} ms after the last send`;
+  }
+  const result: OpenLoopResult = {
+    protocol,
+    rate,
+    seconds,
+    connections,
+    scheduled: measuredN,
+    ok,
+    errors,
+    achievedRate: Math.round((ok / seconds) * 10) / 10,
+    sendLagUs: { p99: sendLag.getValueAtPercentile(99), max: sendLag.maxValue },
+    latency: summarize(latency),
+    curve: curve(latency),
+  };
+  if (firstError !== undefined) result.firstError = firstError;
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => {
+    client.close();
+    process.exit(0);
+  });
+}
+
+// A hard bound on the whole run, whatever happens.
+setTimeout(
+  () => {
+    process.stderr.write('openloop: hard time limit reached\n');
+    finish();
+  },
+  (warmup + seconds) * 1000 + drainMs + 10_000,
+).unref();
+
+try {
+  await client.open();
+} catch (err) {
+  process.stderr.write(`openloop: cannot connect to ${host}:${port}: ${String(err)}\n`);
+  process.exit(2);
+}
+t0 = nowNs();
+tick();

@@ -1,0 +1,342 @@
+// `npm run perf`: load side by side, in one run — direct to the backend, through one Sluice proxy, two
+// proxies (outbound → inbound, as in a mesh), Sluice with no worker thread, HAProxy and nginx when
+// installed, and three naive Node proxies as yardsticks — over HTTP/1.1 keep-alive, h2c and gRPC unary.
+// For each target and protocol: idle memory, a saturation run (requests/s and proxy CPU per request), then
+// fixed request rates with the open-loop generator (latency percentiles), then memory again.
+// Writes perf/results/latest.json, latest.md and latency-<protocol>.svg. See docs/performance.md.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, hostname, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { USAGE, parseArgs } from './lib/args.ts';
+import type { PerfOptions } from './lib/args.ts';
+import { computeChecks } from './lib/checks.ts';
+import { HOST, freePort } from './lib/net.ts';
+import { foreignCores, mark, waitQuiet } from './lib/noise.ts';
+import { waitWorking } from './lib/probe.ts';
+import { cpuSeconds, installCleanupHandlers, sleep, start, stop, stopAll, treeCpuSeconds, treeMemory } from './lib/procs.ts';
+import type { Started } from './lib/procs.ts';
+import { renderMarkdown, protocolTable, checksTable, fmtInt, fmtRate } from './lib/report-md.ts';
+import { renderLatencySvg } from './lib/report-svg.ts';
+import { saturate } from './lib/saturation.ts';
+import { PROTOCOL_TITLES } from './lib/types.ts';
+import type { MachineInfo, MemoryFigures, OpenLoopResult, PerfReport, Protocol, RunResult, SaturationResult } from './lib/types.ts';
+import { BACKENDS, TARGETS, firstDead, which } from './targets.ts';
+import type { RunningTarget, Target } from './targets.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const PROXY_CORE = 0;
+const LOAD_CORE = 1;
+/** Other processes using more cores than this during a measured phase get a note in the results. */
+const NOISY = 0.25;
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+}
+
+function machineInfo(): MachineInfo {
+  const tools: Record<string, string> = {};
+  const first = (s: string): string => s.split('\n')[0] ?? '';
+  if (which('haproxy') !== null) tools['haproxy'] = first(sh('haproxy', ['-v'])).replace(/^HAProxy version /, '').split(' ')[0] ?? '';
+  if (which('nginx') !== null) tools['nginx'] = sh('nginx', ['-v']).replace(/^nginx version: nginx\//, '');
+  if (which('h2load') !== null) tools['h2load'] = first(sh('h2load', ['--version'])).replace(/^h2load nghttp2\//, '');
+  try {
+    const pkg = JSON.parse(readFileSync(join(root, 'node_modules', 'autocannon', 'package.json'), 'utf8')) as { version: string };
+    tools['autocannon'] = pkg.version;
+  } catch {
+    // not installed
+  }
+  const commit = sh('git', ['rev-parse', 'HEAD']);
+  return {
+    date: new Date().toISOString(),
+    host: hostname(),
+    kernel: release(),
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    gitCommit: /^[0-9a-f]{40}$/.test(commit) ? commit : 'unknown',
+    gitDirty: sh('git', ['status', '--porcelain', '--untracked-files=no']) !== '',
+    tools,
+  };
+}
+
+function openLoop(o: PerfOptions, protocol: Protocol, port: number, rate: number, core: number | undefined): Promise<OpenLoopResult> {
+  const args = [
+    // One core for the generator: V8's parallel scavenger then fights itself for that core (pauses of
+    // several ms); single-threaded GC keeps the generator's own pauses at ~0.2 ms.
+    '--single-threaded-gc',
+    join(root, 'perf', 'loadgen', 'openloop.ts'),
+    '--protocol', protocol,
+    '--port', String(port),
+    '--rate', String(rate),
+    '--seconds', String(o.fixedSeconds),
+    '--warmup', String(o.warmupSeconds),
+    '--connections', String(protocol === 'h1' ? o.h1Connections : o.h2Connections),
+  ];
+  return new Promise((resolveRun, reject) => {
+    let out = '';
+    const p = start('openloop', process.execPath, args, { core, onStdout: (c) => (out += c.toString('utf8')) });
+    const limit = setTimeout(() => process.kill(p.pid, 'SIGKILL'), (o.fixedSeconds + o.warmupSeconds + 20) * 1000);
+    p.exited.then((code) => {
+      clearTimeout(limit);
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !line.startsWith('{')) reject(new Error(`open-loop generator exited with ${code}: ${p.stderrTail().trim().slice(-800)}`));
+      else resolveRun(JSON.parse(line) as OpenLoopResult);
+    });
+  });
+}
+
+function sumCpu(ps: readonly Started[]): number {
+  return ps.reduce((s, p) => s + treeCpuSeconds(p.pid), 0);
+}
+
+function mem(ps: readonly Started[]): number[] {
+  return ps.map((p) => treeMemory(p.pid).rss);
+}
+
+async function measure(o: PerfOptions, target: Target, protocol: Protocol, backend: Started, backendPort: number, scratch: string): Promise<RunResult> {
+  const result: RunResult = { target: target.name, protocol, ok: false, memory: [], fixed: [], notes: [] };
+  const core = o.pin ? PROXY_CORE : undefined;
+  const loadCore = o.pin ? LOAD_CORE : undefined;
+  const tag = `${protocol} · ${target.name}`;
+  const dir = mkdtempSync(join(scratch, `${target.name}-${protocol}-`));
+  let t: RunningTarget | undefined;
+  const noisy = (what: string, cores: number): void => {
+    if (cores > NOISY) result.notes.push(`other processes used ${cores.toFixed(2)} cores during ${what}: figures may be disturbed`);
+  };
+  try {
+    t = await target.start({ protocol, backendPort, core, root, dir });
+    const running = t;
+    result.notes.push(...running.notes);
+    await waitWorking(protocol, running.port, 20_000, () => firstDead(running));
+    await sleep(o.settleMs);
+    const idle = mem(running.proxies);
+    if (idle.length > 0) log(`${tag}: idle RSS ${idle.map((b) => (b / 1e6).toFixed(1)).join(' + ')} MB`);
+
+    const hasTool = protocol === 'h1' || which('h2load') !== null;
+    let afterSat: number[] = idle.map(() => 0);
+    if (hasTool) {
+      const satOpts = {
+        protocol,
+        port: running.port,
+        connections: protocol === 'h1' ? o.satH1Connections : o.satH2Connections,
+        streams: o.satH2Streams,
+        core: loadCore,
+        tmpDir: scratch,
+        root,
+      };
+      await saturate({ ...satOpts, seconds: o.saturationWarmupSeconds });
+      // Like the fixed rates: repeated when disturbed by other processes, the least disturbed kept.
+      let best: { sat: SaturationResult; foreign: number; mem: number[] } | undefined;
+      for (let attempt = 1; attempt <= o.attempts; attempt++) {
+        await waitQuiet(o.quiet.threshold, o.quiet.maxWaitMs);
+        const n0 = mark();
+        const cpu0 = sumCpu(running.proxies);
+        const be0 = cpuSeconds(backend.pid);
+        const counts = await saturate({ ...satOpts, seconds: o.saturationSeconds });
+        const cpu1 = sumCpu(running.proxies);
+        const be1 = cpuSeconds(backend.pid);
+        const foreign = foreignCores(n0, mark());
+        const memNow = mem(running.proxies);
+        const proxyCpu = running.proxies.length === 0 ? null : cpu1 - cpu0;
+        const sat: SaturationResult = {
+          tool: counts.tool,
+          seconds: counts.seconds,
+          connections: satOpts.connections,
+          streams: protocol === 'h1' ? 1 : o.satH2Streams,
+          requests: counts.requests,
+          errors: counts.errors,
+          rps: counts.seconds > 0 ? counts.requests / counts.seconds : 0,
+          proxyCpuSeconds: proxyCpu,
+          proxyCpuUsPerRequest: proxyCpu === null || counts.requests === 0 ? null : (proxyCpu * 1e6) / counts.requests,
+          backendCpuUsPerRequest: counts.requests === 0 ? 0 : ((be1 - be0) * 1e6) / counts.requests,
+        };
+        if (best === undefined || foreign < best.foreign) best = { sat, foreign, mem: memNow };
+        if (foreign <= NOISY) break;
+        if (attempt < o.attempts) log(`${tag}: saturation disturbed (other processes used ${foreign.toFixed(2)} cores), running it again`);
+      }
+      if (best === undefined) throw new Error('no saturation run');
+      const sat = best.sat;
+      noisy('the saturation run', best.foreign);
+      // Memory at the end of saturation: the higher of right after the kept run and now (after the last run).
+      afterSat = mem(running.proxies).map((v, i) => Math.max(v, best?.mem[i] ?? 0));
+      if (protocol === 'grpc') sat.note = 'h2load checks the HTTP status only, not grpc-status';
+      result.saturation = sat;
+      log(
+        `${tag}: saturation ${fmtInt(sat.rps)} req/s` +
+          (sat.proxyCpuUsPerRequest === null ? '' : `, proxy CPU ${sat.proxyCpuUsPerRequest.toFixed(1)} µs/req`) +
+          `, backend ${sat.backendCpuUsPerRequest.toFixed(1)} µs/req, errors ${sat.errors}`,
+      );
+    } else {
+      result.notes.push('h2load is not installed: no saturation run');
+    }
+
+    for (const rate of o.rates) {
+      // A run disturbed by other processes on the machine is repeated (up to o.attempts times in all);
+      // the least disturbed one is kept.
+      let best: { r: OpenLoopResult; foreign: number } | undefined;
+      for (let attempt = 1; attempt <= o.attempts; attempt++) {
+        await waitQuiet(o.quiet.threshold, o.quiet.maxWaitMs);
+        const n0 = mark();
+        const r = await openLoop(o, protocol, running.port, rate, loadCore);
+        const foreign = foreignCores(n0, mark());
+        if (best === undefined || foreign < best.foreign) best = { r, foreign };
+        if (foreign <= NOISY) break;
+        if (attempt < o.attempts) log(`${tag}: @${fmtRate(rate)}/s disturbed (other processes used ${foreign.toFixed(2)} cores), running it again`);
+      }
+      if (best === undefined) continue;
+      const r = best.r;
+      noisy(`the ${fmtRate(rate)}/s run`, best.foreign);
+      if (r.sendLagUs.p99 > 1000) result.notes.push(`at ${fmtRate(rate)}/s the generator itself sent late (send lag p99 ${fmtInt(r.sendLagUs.p99)} µs)`);
+      if (r.firstError !== undefined) result.notes.push(`at ${fmtRate(rate)}/s: ${r.errors} errors, first: ${r.firstError}`);
+      result.fixed.push(r);
+      const l = r.latency;
+      log(
+        `${tag}: @${fmtRate(rate)}/s p50 ${fmtInt(l.p50)} µs, p99 ${fmtInt(l.p99)} µs, p99.9 ${fmtInt(l.p999)} µs, max ${fmtInt(l.max)} µs, ` +
+          `achieved ${fmtInt(r.achievedRate)}/s, errors ${r.errors}, send lag p99 ${fmtInt(r.sendLagUs.p99)} µs`,
+      );
+    }
+
+    const dead = firstDead(running);
+    if (dead !== null) throw new Error(`died during the run: ${dead}`);
+    const end = running.proxies.map((p) => treeMemory(p.pid));
+    result.memory = running.proxies.map(
+      (_, i): MemoryFigures => ({ idle: idle[i] ?? 0, afterSaturation: afterSat[i] ?? 0, peak: end[i]?.peak ?? 0, end: end[i]?.rss ?? 0 }),
+    );
+    result.ok = true;
+  } catch (err) {
+    result.error = err instanceof Error ? err.message : String(err);
+    log(`${tag}: FAILED: ${result.error.split('\n')[0]}`);
+  } finally {
+    await t?.stop();
+  }
+  return result;
+}
+
+async function main(): Promise<void> {
+  let o: PerfOptions;
+  try {
+    o = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(String(err instanceof Error ? err.message : err));
+    process.exit(2);
+  }
+  if (o.help) {
+    log(USAGE);
+    return;
+  }
+  const began = performance.now();
+  installCleanupHandlers();
+
+  const deps = join(root, 'scripts', 'system-deps.sh');
+  if (o.installDeps && existsSync(deps)) {
+    log('── system packages: bash scripts/system-deps.sh perf');
+    spawnSync('bash', [deps, 'perf'], { cwd: root, stdio: 'inherit' });
+  }
+  if (o.pin && which('taskset') === null) {
+    log('taskset is missing: processes will not be pinned to cores (figures will be noisier)');
+    o.pin = false;
+  }
+
+  const known = new Set(TARGETS.map((t) => t.name));
+  for (const name of o.targets ?? []) {
+    if (!known.has(name)) {
+      console.error(`unknown target '${name}'; known: ${[...known].join(', ')}`);
+      process.exit(2);
+    }
+  }
+  const wanted = TARGETS.filter((t) => o.targets === null || o.targets.includes(t.name));
+  const skipped: PerfReport['skipped'] = [];
+  const usable: Target[] = [];
+  for (const t of wanted) {
+    const why = t.unavailable(root);
+    if (why === null) usable.push(t);
+    else skipped.push({ target: t.name, reason: why });
+  }
+  if (which('h2load') === null && o.protocols.some((p) => p !== 'h1')) {
+    skipped.push({ target: 'h2c/gRPC saturation', reason: 'h2load (Debian nghttp2-client) is not installed' });
+  }
+  for (const s of skipped) log(`SKIPPED ${s.target}: ${s.reason}`);
+  log(`targets: ${usable.map((t) => t.name).join(', ')} · protocols: ${o.protocols.join(', ')} · rates: ${o.rates.join(', ')}/s`);
+
+  const machine = machineInfo();
+  const scratch = mkdtempSync(join(tmpdir(), 'sluice-perf-'));
+  const runs: RunResult[] = [];
+  try {
+    for (const protocol of o.protocols) {
+      log(`\n── ${PROTOCOL_TITLES[protocol]}`);
+      const backendPort = await freePort();
+      const backend = start(`backend-${protocol}`, process.execPath, [join(root, 'perf', 'backends', BACKENDS[protocol]), '--port', String(backendPort)], {
+        core: o.pin ? PROXY_CORE : undefined,
+      });
+      try {
+        await waitWorking(protocol, backendPort, 10_000, () =>
+          backend.child.exitCode !== null ? `backend exited: ${backend.stderrTail()}` : null,
+        );
+        for (const t of usable) {
+          if (!t.protocols.includes(protocol)) continue;
+          runs.push(await measure(o, t, protocol, backend, backendPort, scratch));
+        }
+      } finally {
+        await stop(backend);
+      }
+    }
+  } finally {
+    await stopAll();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+
+  const report: PerfReport = {
+    machine,
+    settings: {
+      protocols: o.protocols,
+      rates: o.rates,
+      fixedSeconds: o.fixedSeconds,
+      warmupSeconds: o.warmupSeconds,
+      saturationSeconds: o.saturationSeconds,
+      openLoopConnections: { h1: o.h1Connections, h2: o.h2Connections },
+      saturationConnections: { h1: o.satH1Connections, h2: o.satH2Connections, h2Streams: o.satH2Streams },
+      pinned: o.pin ? { proxyAndBackend: PROXY_CORE, loadGenerators: LOAD_CORE } : false,
+      quick: o.quick,
+      host: HOST,
+    },
+    skipped,
+    runs,
+    checks: computeChecks(runs),
+    durationSeconds: (performance.now() - began) / 1000,
+  };
+  const outDir = o.outDir === null ? join(root, 'perf', 'results') : resolve(o.outDir);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(outDir, 'latest.md'), renderMarkdown(report, o.rates));
+  for (const p of o.protocols) {
+    const panels = o.rates.map((rate) => ({
+      title: `${PROTOCOL_TITLES[p]} at ${fmtInt(rate)} req/s`,
+      series: runs
+        .filter((r) => r.protocol === p && r.ok)
+        .flatMap((r) => {
+          const f = r.fixed.find((x) => x.rate === rate);
+          return f === undefined ? [] : [{ name: r.target, curve: f.curve }];
+        }),
+    }));
+    writeFileSync(
+      join(outDir, `latency-${p}.svg`),
+      renderLatencySvg(`Latency by percentile (open loop, from the scheduled send time) · ${machine.date.slice(0, 16).replace('T', ' ')} · ${machine.gitCommit.slice(0, 12)}`, panels),
+    );
+  }
+
+  log('');
+  for (const p of o.protocols) log(`## ${PROTOCOL_TITLES[p]}\n\n${protocolTable(runs, p, o.rates)}\n`);
+  log(`## Target checks\n\n${checksTable(report.checks)}\n`);
+  if (skipped.length > 0) log(`Skipped: ${skipped.map((s) => `${s.target} (${s.reason})`).join('; ')}`);
+  log(`Wrote ${join(outDir, 'latest.json')}, latest.md and latency-*.svg (${Math.round(report.durationSeconds)} s).`);
+}
+
+await main();
