@@ -1,0 +1,337 @@
+// `npm start`: the Sluice demo on this machine, no cluster needed. Starts the controller (file
+// discovery, Destination on 8086, public API on 8085), three emojivoto-style services (web, emoji,
+// voting) each behind its own sluice-proxy, and a traffic generator; waits until each is ready; prints
+// what runs where and the commands to look at it; stays up until Ctrl-C (or `--duration`).
+// How it fits together: docs/quickstart.md.
+import { writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  APPS,
+  DESTINATION_PORT,
+  HOST,
+  NAMESPACE,
+  PUBLIC_API_PORT,
+  planPorts,
+  portIsFree,
+  renderDiscoveryFile,
+  serviceAuthority,
+  type App,
+  type Plan,
+  type PodPlan,
+} from '../demo/mesh.ts';
+import { grpcAnswers, httpGet, tcpConnects, waitFor } from '../demo/probes.ts';
+import { Supervisor, type ChildSpec, type Exit } from '../demo/supervisor.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DISCOVERY_FILE = join(ROOT, 'demo', 'mesh.yaml');
+
+const USAGE = `Usage: npm start [-- flags]
+
+Runs the Sluice demo: controller, web/emoji/voting each behind a sluice-proxy, and a traffic generator.
+
+  --duration <seconds>   stop by itself after this long once everything is up (default: run until Ctrl-C)
+  --rps <n>              requests per second the generator sends to web (default 10)
+  --proxy-workers <n>    worker threads per proxy (default 1; 0 serves on the proxy's main thread)
+  --any-ports            let the OS pick every port except 8085/8086 (default: fixed ports, see docs/quickstart.md)
+  --verbose              children log at info instead of warn
+  -h, --help`;
+
+interface Options {
+  readonly durationS: number | undefined;
+  readonly rps: number;
+  readonly proxyWorkers: number;
+  readonly anyPorts: boolean;
+  readonly verbose: boolean;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string' },
+      rps: { type: 'string', default: '10' },
+      'proxy-workers': { type: 'string', default: '1' },
+      'any-ports': { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const number = (flag: string, text: string | undefined, ok: (n: number) => boolean): number => {
+    const n = Number(text);
+    if (text === undefined || text.trim() === '' || !ok(n)) {
+      process.stderr.write(`npm start: --${flag} ${JSON.stringify(text)} is not valid\n\n${USAGE}\n`);
+      process.exit(2);
+    }
+    return n;
+  };
+  return {
+    durationS: values.duration === undefined ? undefined : number('duration', values.duration, (n) => n > 0),
+    // Modest on purpose: the machine is shared, and tens of requests per second show everything.
+    rps: number('rps', values.rps, (n) => n > 0 && n <= 200),
+    proxyWorkers: number('proxy-workers', values['proxy-workers'], (n) => Number.isInteger(n) && n >= 0 && n <= 8),
+    anyPorts: values['any-ports'],
+    verbose: values.verbose,
+  };
+}
+
+/** The environment every child inherits: ours, minus Sluice settings that would override the demo's. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith('SLUICE_')) env[key] = value;
+  }
+  return env;
+}
+
+const addr = (port: number): string => `${HOST}:${port}`;
+const proxyName = (app: App): string => `${app}-proxy`;
+
+function controllerSpec(level: string): ChildSpec {
+  return {
+    name: 'controller',
+    cwd: ROOT,
+    env: baseEnv(),
+    args: [
+      'src/control/main.ts',
+      `--proxy-api-addr=${addr(DESTINATION_PORT)}`,
+      `--public-api-addr=${addr(PUBLIC_API_PORT)}`,
+      '--discovery=file',
+      `--discovery-file=${DISCOVERY_FILE}`,
+      `--log=${level}`,
+    ],
+  };
+}
+
+/**
+ * One sidecar. No iptables here, so the proxy is told where its app is (inbound forward address), and
+ * the app is told where its proxy is (web's --outbound). Names are resolved through the controller.
+ */
+function proxySpec(pod: PodPlan, options: Options, level: string): ChildSpec {
+  return {
+    name: proxyName(pod.app),
+    cwd: ROOT,
+    env: {
+      ...baseEnv(),
+      SLUICE_PROXY_LOG: level,
+      SLUICE_PROXY_WORKERS: String(options.proxyWorkers),
+      SLUICE_PROXY_INBOUND_LISTEN_ADDR: addr(pod.inboundPort),
+      SLUICE_PROXY_OUTBOUND_LISTEN_ADDR: addr(pod.outboundPort),
+      SLUICE_PROXY_ADMIN_LISTEN_ADDR: addr(pod.adminPort),
+      SLUICE_PROXY_TAP_LISTEN_ADDR: addr(pod.tapPort),
+      SLUICE_PROXY_INBOUND_FORWARD_ADDR: addr(pod.appPort),
+      SLUICE_PROXY_DESTINATION_SVC_ADDR: addr(DESTINATION_PORT),
+      SLUICE_PROXY_POD_NAME: pod.pod,
+      SLUICE_PROXY_POD_NAMESPACE: NAMESPACE,
+      SLUICE_PROXY_WORKLOAD: `deployment/${pod.deployment}`,
+      // What Linkerd's injector sets: who is asking, for the controller's answers.
+      SLUICE_PROXY_DESTINATION_CONTEXT: JSON.stringify({ ns: NAMESPACE, nodeName: 'localhost', pod: pod.pod }),
+      // A demo stops in seconds, not after Linkerd's 120 s drain.
+      SLUICE_PROXY_SHUTDOWN_GRACE_PERIOD: '2s',
+    },
+    args: ['src/acceptor/main.ts'],
+  };
+}
+
+function appSpec(plan: Plan, app: App, level: string): ChildSpec {
+  const pod = plan.pods[app];
+  const args = [`demo/${app}.ts`, `--listen=${addr(pod.appPort)}`, `--log=${level}`, '--watch-stdin'];
+  if (app === 'web') {
+    args.push(
+      `--outbound=${addr(pod.outboundPort)}`,
+      `--emoji-svc=${serviceAuthority(plan.pods.emoji)}`,
+      `--voting-svc=${serviceAuthority(plan.pods.voting)}`,
+    );
+  }
+  return { name: app, cwd: ROOT, env: baseEnv(), args };
+}
+
+function trafficSpec(plan: Plan, options: Options, level: string): ChildSpec {
+  const web = plan.pods.web;
+  return {
+    name: 'traffic',
+    cwd: ROOT,
+    env: baseEnv(),
+    args: [
+      'demo/traffic.ts',
+      // The generator is not meshed: it talks to web's endpoint (its proxy's inbound listener) directly.
+      `--target=${addr(web.inboundPort)}`,
+      `--host=${serviceAuthority(web)}`,
+      `--rps=${options.rps}`,
+      `--stats=${addr(plan.trafficStatsPort)}`,
+      `--log=${level}`,
+      '--watch-stdin',
+    ],
+  };
+}
+
+function summary(plan: Plan, options: Options): string {
+  const rows: string[][] = [['controller', `Destination ${addr(DESTINATION_PORT)}, public API ${addr(PUBLIC_API_PORT)}`, `discovery ${relative(ROOT, DISCOVERY_FILE)}`]];
+  for (const app of APPS) {
+    const p = plan.pods[app];
+    rows.push([
+      `deploy/${p.deployment}`,
+      `pod ${NAMESPACE}/${p.pod}, app ${addr(p.appPort)}`,
+      `service ${serviceAuthority(p)}`,
+    ]);
+    rows.push([
+      `  ${proxyName(app)}`,
+      `inbound ${addr(p.inboundPort)}  outbound ${addr(p.outboundPort)}`,
+      `admin ${addr(p.adminPort)}  tap ${addr(p.tapPort)}`,
+    ]);
+  }
+  rows.push(['traffic', `${options.rps} rps to web-svc (${addr(plan.pods.web.inboundPort)})`, `stats http://${addr(plan.trafficStatsPort)}/stats`]);
+  const widths = [0, 1].map((col) => Math.max(...rows.map((row) => row[col]?.length ?? 0)));
+  const table = rows.map((row) => `  ${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('   ').trimEnd()}`).join('\n');
+  const web = plan.pods.web;
+  const moved = plan.substituted.map((s) => `  ${s.what}: ${s.wanted} was taken, using ${s.got}`).join('\n');
+  return [
+    '',
+    `Sluice demo running (namespace ${NAMESPACE}; traffic: generator → web → emoji + voting, each hop through the proxies):`,
+    table,
+    ...(moved === '' ? [] : ['', 'Ports moved because the usual ones were taken:', moved]),
+    '',
+    'Try (in another terminal):',
+    `  npx sluice stat deploy -n ${NAMESPACE}                  # success rate, RPS, latency per deployment`,
+    `  npx sluice stat deploy/web -n ${NAMESPACE} --to deploy/voting`,
+    `  npx sluice routes deploy/voting -n ${NAMESPACE}          # per gRPC method; VoteDoughnut fails 1 in 4`,
+    `  npx sluice tap deploy/web -n ${NAMESPACE}`,
+    `  npx sluice top deploy/voting -n ${NAMESPACE}`,
+    `  curl http://${addr(web.inboundPort)}/api/leaderboard        # web, through its proxy`,
+    `  curl http://${addr(plan.trafficStatsPort)}/stats                    # what the generator sent, to compare`,
+    `  curl http://${addr(web.adminPort)}/metrics                  # web's proxy, Prometheus text`,
+    '',
+    options.durationS === undefined ? 'Ctrl-C stops everything.' : `Stops by itself in ${options.durationS} s (or Ctrl-C).`,
+    '',
+  ].join('\n');
+}
+
+function describeExit(exit: Exit): string {
+  return exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const level = options.verbose ? 'info' : 'warn';
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+  for (const [port, what] of [
+    [DESTINATION_PORT, 'the controller\'s Destination API (proxies connect to it)'],
+    [PUBLIC_API_PORT, 'the controller\'s public API (the sluice CLI connects to it)'],
+  ] as const) {
+    if (!(await portIsFree(port))) {
+      process.stderr.write(
+        `npm start: port ${port} on ${HOST} is already in use; the demo needs it for ${what}.\n` +
+          `Stop whatever listens there (see: ss -ltnp 'sport = :${port}') and try again.\n`,
+      );
+      process.exit(1);
+    }
+  }
+
+  const plan = await planPorts(!options.anyPorts);
+  writeFileSync(DISCOVERY_FILE, renderDiscoveryFile(plan));
+
+  const supervisor = new Supervisor(Math.max(...['controller', 'traffic', ...APPS.map(proxyName)].map((n) => n.length)));
+  let stopping: Promise<void> | undefined;
+  let exitCode = 0;
+  const stop = (code: number, why: string): Promise<void> => {
+    if (stopping !== undefined) return stopping;
+    exitCode = code;
+    stopping = (async () => {
+      say(`\n${why}`);
+      if (code === 0 && supervisor.running().some((c) => c.name === 'traffic')) {
+        // What was sent, for comparing with `sluice stat` one last time.
+        const last = await httpGet(HOST, plan.trafficStatsPort, '/stats', {}, 1000).catch(() => undefined);
+        if (last?.status === 200) say(last.body);
+      }
+      await supervisor.stop([['traffic'], [...APPS], APPS.map(proxyName), ['controller']], 4000);
+      say(exitCode === 0 ? 'Everything stopped.' : 'Everything stopped (after a failure).');
+      process.exit(exitCode);
+    })();
+    return stopping;
+  };
+  const abandoned = (): boolean => stopping !== undefined;
+  supervisor.onUnexpectedExit = (exit) => void stop(1, `✗ ${exit.name} stopped unexpectedly (${describeExit(exit)}); stopping the rest.`);
+  let signals = 0;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      // npm passes a terminal Ctrl-C on as well, so two may arrive for one key press.
+      signals++;
+      void stop(0, signals === 1 ? `${signal}: stopping the demo …` : '');
+    });
+  }
+  process.on('exit', () => supervisor.killAll());
+
+  const failStart = async (what: string, hint: string): Promise<never> => {
+    await stop(1, `✗ ${what} did not become ready. ${hint}`);
+    throw new Error('unreachable');
+  };
+
+  say(`Starting the Sluice demo (logs at ${level}; --verbose for more) …`);
+  supervisor.start(controllerSpec(level));
+  if (!(await waitFor(() => tcpConnects(HOST, DESTINATION_PORT), 30_000, abandoned))) {
+    return failStart('the controller (Destination API on 8086)', 'See its log lines above.');
+  }
+  const publicApiUp = await waitFor(() => tcpConnects(HOST, PUBLIC_API_PORT), 10_000, abandoned);
+  if (abandoned()) return;
+  if (!publicApiUp) say(`! the controller does not listen on ${addr(PUBLIC_API_PORT)} (public API): the sluice CLI will not work.`);
+
+  for (const app of APPS) supervisor.start(appSpec(plan, app, level));
+  for (const app of APPS) supervisor.start(proxySpec(plan.pods[app], options, level));
+  const appReady: Record<App, () => Promise<boolean>> = {
+    web: async () => (await httpGet(HOST, plan.pods.web.appPort, '/healthz', {}, 1000)).status === 200,
+    emoji: () => grpcAnswers('EmojiService', 'ListAll', addr(plan.pods.emoji.appPort)),
+    voting: () => grpcAnswers('VotingService', 'Results', addr(plan.pods.voting.appPort)),
+  };
+  const checks = APPS.flatMap((app) => [
+    { what: `the ${app} app`, check: appReady[app] },
+    {
+      what: `${proxyName(app)} (admin /ready on ${addr(plan.pods[app].adminPort)})`,
+      check: async () => (await httpGet(HOST, plan.pods[app].adminPort, '/ready', {}, 1000)).status === 200,
+    },
+  ]);
+  const results = await Promise.all(checks.map(({ check }) => waitFor(check, 30_000, abandoned)));
+  if (abandoned()) return;
+  const notReady = checks.filter((_, i) => results[i] !== true).map((c) => c.what);
+  if (notReady.length > 0) return failStart(notReady.join(', '), 'See the log lines above.');
+
+  // One request along the whole path: web's proxy inbound → web → web's proxy outbound → (Destination
+  // lookup of emoji-svc) → emoji's proxy inbound → emoji.
+  const web = plan.pods.web;
+  let last = '';
+  const meshWorks = await waitFor(
+    async () => {
+      const answer = await httpGet(HOST, web.inboundPort, '/api/list', { host: serviceAuthority(web) }, 5000).catch((error: Error) => {
+        last = error.message;
+        return undefined;
+      });
+      if (answer !== undefined) last = `HTTP ${answer.status} ${answer.body.trim().slice(0, 300)}`;
+      return answer?.status === 200;
+    },
+    20_000,
+    abandoned,
+    500,
+  );
+  if (abandoned()) return;
+  if (!meshWorks) {
+    say(`! web could not reach emoji through the mesh within 20 s; last answer: ${last}`);
+    say('  (web → its proxy → emoji-svc resolved by the controller → emoji\'s proxy → emoji). Traffic starts anyway.');
+  }
+
+  supervisor.start(trafficSpec(plan, options, level));
+  if (!(await waitFor(async () => (await httpGet(HOST, plan.trafficStatsPort, '/stats', {}, 1000)).status === 200, 15_000, abandoned))) {
+    if (abandoned()) return;
+    return failStart('the traffic generator', 'See its log lines above.');
+  }
+  say(summary(plan, options));
+
+  if (options.durationS !== undefined) {
+    setTimeout(() => void stop(0, `--duration ${options.durationS} s reached: stopping the demo …`), options.durationS * 1000);
+  }
+}
+
+await main();
