@@ -2,3 +2,4 @@
 import type { Component } from './context.ts';
 
 export const components: Component[] = [];
+components.push((await import('./destination/component.ts')).destinationComponent);

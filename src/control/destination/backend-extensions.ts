@@ -1,0 +1,32 @@
+// Optional capabilities a DiscoveryBackend may have beyond the `DiscoveryBackend` seam. The Destination
+// service uses them when present (checked at run time) and degrades gracefully when not:
+//   - `watchProfileIn`: a ServiceProfile for a Service, looked up in another namespace (the client's,
+//     from `context_token`). Without it, only the profile in the Service's namespace is served.
+//   - `watchPods`: a signal that the pod list changed, for `IP:port` profile streams. Without it, the
+//     pod list is polled.
+import type { DiscoveryBackend, ProfileSpec, ServiceName } from '../discovery/types.ts';
+
+export interface NamespacedProfiles {
+  /**
+   * Watches the ServiceProfile named after `name`'s FQDN (`svc.ns.svc.<domain>`) in `profileNamespace`
+   * (which may differ from `name.namespace`). Same contract as `watchProfile`.
+   */
+  watchProfileIn(
+    profileNamespace: string,
+    name: ServiceName,
+    onUpdate: (profile: ProfileSpec | undefined) => void,
+  ): () => void;
+}
+
+export interface PodChanges {
+  /** Calls `onChange` (without arguments) after the pod list may have changed. Returns a stop function. */
+  watchPods(onChange: () => void): () => void;
+}
+
+export function hasNamespacedProfiles(backend: DiscoveryBackend): backend is DiscoveryBackend & NamespacedProfiles {
+  return typeof (backend as Partial<NamespacedProfiles>).watchProfileIn === 'function';
+}
+
+export function hasPodChanges(backend: DiscoveryBackend): backend is DiscoveryBackend & PodChanges {
+  return typeof (backend as Partial<PodChanges>).watchPods === 'function';
+}
