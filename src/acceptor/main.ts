@@ -13,6 +13,7 @@ import { namesListener, type ConnectionInfo } from '../workers/routing.ts';
 import { Runtime } from '../workers/runtime.ts';
 import { createAdminServer } from './admin.ts';
 import { originalDst } from './syscalls.ts';
+import { startTapServer, type TapServer } from './tap-server.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 function loadConfig(): ProxyConfig {
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
     addresses[direction] = formatHostPort(bound);
   }
 
+  let tap: TapServer | undefined;
   const gather = async (): Promise<string> => {
     const snapshots: Snapshot[] = pool !== undefined ? await pool.snapshots() : [local?.snapshot() ?? []];
     const extra: FamilySnapshot[] = [...processMetrics()];
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
       const series = Array.from({ length: pool.size }, (_, i) => [labels({ worker: i }), Atomics.load(pool.openConnections, i)] as const);
       extra.push({ name: 'proxy_worker_open_connections', help: 'Client connections open on each worker thread.', kind: 'gauge', series });
     }
+    extra.push(...(tap?.metrics() ?? []));
     extra.push({ name: 'proxy_build_info', help: 'Proxy build information.', kind: 'gauge', series: [[labels({ version: '0.1.0', node: process.version, workers: config.workers }), 1]] });
     return renderPrometheus([...mergeSnapshots(snapshots), ...extra]);
   };
@@ -98,6 +101,7 @@ async function main(): Promise<void> {
     ready = false;
     log.info('shutting down: no new connections; draining', { reason, gracePeriodMs: config.shutdownGracePeriodMs });
     for (const server of listeners) server.close();
+    tap?.close();
     if (pool !== undefined) await pool.drain(config.shutdownGracePeriodMs);
     else await local?.drain(config.shutdownGracePeriodMs);
     log.info('drained; exiting');
@@ -122,6 +126,10 @@ async function main(): Promise<void> {
     log.error('cannot listen for admin requests', { addr: formatHostPort(config.adminListen), error: (error as Error).message });
     process.exit(1);
   }
+
+  const tapStarted = await startTapServer(config.tapListen, log, pool !== undefined ? { pool } : { local: local as Runtime });
+  tap = tapStarted?.server;
+  if (tapStarted !== undefined) addresses['tap'] = formatHostPort(tapStarted.bound);
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {

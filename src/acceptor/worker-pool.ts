@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Snapshot } from '../telemetry/metrics.ts';
 import type { FromWorker, ToWorker, WorkerData } from '../workers/messages.ts';
 import type { ConnectionInfo } from '../workers/routing.ts';
+import type { TapOut } from '../workers/tap.ts';
 import { closeFd, dupFd, socketFd } from './syscalls.ts';
 
 const WORKER_ENTRY = new URL('../workers/worker-main.ts', import.meta.url);
@@ -18,6 +19,13 @@ interface Slot {
   ready: Promise<void>;
 }
 
+/** How the Tap server (tap-server.ts) hears from workers. */
+export interface TapPoolHooks {
+  events(worker: number, events: readonly TapOut[]): void;
+  /** A worker died and a fresh one took its index: its tapped requests are gone, its taps must be re-sent. */
+  replaced(worker: number): void;
+}
+
 export class WorkerPool {
   readonly openConnections: Int32Array;
   private readonly config: ProxyConfig;
@@ -27,6 +35,7 @@ export class WorkerPool {
   private readonly pendingSnapshots = new Map<number, (snapshot: Snapshot) => void>();
   private drainWaiters: Array<() => void> = [];
   private stopping = false;
+  tapHooks: TapPoolHooks | undefined;
 
   constructor(config: ProxyConfig, log: Logger) {
     this.config = config;
@@ -50,6 +59,7 @@ export class WorkerPool {
       worker.once('error', reject);
       worker.on('message', (message: FromWorker) => {
         if (message.type === 'ready') resolve();
+        else if (message.type === 'tap-events') this.tapHooks?.events(index, message.events);
         else this.onMessage(message);
       });
     });
@@ -60,6 +70,7 @@ export class WorkerPool {
       this.log.error('worker thread exited; starting a new one', { worker: index, code });
       Atomics.store(this.openConnections, index, 0);
       this.slots[index] = this.spawn(index);
+      this.tapHooks?.replaced(index);
     });
     return { worker, ready };
   }
@@ -75,6 +86,10 @@ export class WorkerPool {
 
   private post(index: number, message: ToWorker): void {
     this.slots[index]?.worker.postMessage(message);
+  }
+
+  postTo(index: number, message: ToWorker): void {
+    this.post(index, message);
   }
 
   /** Picks the worker with the fewest open connections (lowest index on ties). */

@@ -96,6 +96,7 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
       httpHeaderTimeoutMs: 10_000,
       httpResponseTimeoutMs: 10_000,
       httpPoolIdleTimeoutMs: 3_000,
+      tapListen: { host: '0.0.0.0', port: 4190 },
     });
   });
 

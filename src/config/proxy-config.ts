@@ -34,6 +34,8 @@ export interface ProxyConfig {
   readonly httpResponseTimeoutMs: number;
   /** Keep-alive upstream HTTP/1.1 connections idle longer than this are closed. */
   readonly httpPoolIdleTimeoutMs: number;
+  /** The Tap gRPC server (io.linkerd.proxy.tap.Tap/Observe); undefined when disabled. */
+  readonly tapListen: HostPort | undefined;
 }
 
 /** Linkerd's default opaque ports: SMTP, submission, MySQL, Galera SST, Postgres, Redis,
@@ -87,6 +89,16 @@ function workerCount(env: Env): number {
   return n;
 }
 
+/** Linkerd's tap port unless disabled: `off`, or set but empty, turns the Tap server off. */
+function tapAddress(env: Env): HostPort | undefined {
+  const name = 'SLUICE_PROXY_TAP_LISTEN_ADDR';
+  const value = env[name];
+  if (value === undefined) return parseHostPort(name, '0.0.0.0:4190');
+  const trimmed = value.trim();
+  if (trimmed === '' || trimmed.toLowerCase() === 'off') return undefined;
+  return parseHostPort(name, trimmed);
+}
+
 /** Parses the environment; throws ConfigError naming the first bad variable. */
 export function parseProxyConfig(env: Env): ProxyConfig {
   // A level may be given Linkerd-style (`warn,linkerd=info`): the first bare level wins.
@@ -121,5 +133,6 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     httpResponseTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT', 10_000),
     // Linkerd's HTTP/1 pool idle timeout: long enough to reuse, short enough not to hoard sockets.
     httpPoolIdleTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT', 3_000),
+    tapListen: tapAddress(env),
   };
 }

@@ -10,6 +10,7 @@ import { framing, stripHopByHop } from './http1-headers.ts';
 import { forwardConnect, forwardUpgrade } from './http1-tunnel.ts';
 import { httpTarget, namesListener } from './routing.ts';
 import type { AcceptedConnection, Runtime } from './runtime.ts';
+import { tapHttp1 } from './tap.ts';
 import { connectUpstream } from './transport.ts';
 
 const CONN = Symbol('sluice.connection');
@@ -165,6 +166,7 @@ export class Http1Proxy {
     if (res.destroyed || req.destroyed) return;
     const stats = this.rt.metrics.http(this.direction, req.headers.host ?? '', target);
     stats.request();
+    if (this.rt.taps.active) tapHttp1(this.rt.taps, this.direction, req, res, route.authority, route.path, target);
     const raw = req.rawHeaders;
     const headers = stripHopByHop(raw);
     const { chunked, contentLength } = framing(raw);

@@ -19,6 +19,7 @@ import {
 import { parseGrpcTimeout } from './grpc-timeout.ts';
 import { httpTarget } from './routing.ts';
 import type { AcceptedConnection, Runtime } from './runtime.ts';
+import { tapH2 } from './tap.ts';
 import { connectUpstream } from './transport.ts';
 
 const CONN = Symbol('sluice.connection');
@@ -84,6 +85,7 @@ export class H2Proxy {
       this.fail(stream, stats, start, 'no_target', grpc);
       return;
     }
+    if (this.rt.taps.active) tapH2(this.rt, this.direction, stream, headers, authority, target);
     new ForwardedStream(this, stream, headers, { bodyless: (flags & END_STREAM) !== 0, grpc, target, stats, start }).start();
   }
 

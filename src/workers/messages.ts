@@ -3,6 +3,7 @@ import type { HostPort } from '../config/parse.ts';
 import type { LogLevel, ProxyConfig } from '../config/proxy-config.ts';
 import type { Snapshot } from '../telemetry/metrics.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';
+import type { TapInstall, TapOut } from './tap.ts';
 
 export interface WorkerData {
   readonly config: ProxyConfig;
@@ -21,9 +22,14 @@ export type ToWorker =
     }
   | { readonly type: 'snapshot'; readonly id: number }
   | { readonly type: 'log-level'; readonly level: LogLevel }
-  | { readonly type: 'drain'; readonly graceMs: number };
+  | { readonly type: 'drain'; readonly graceMs: number }
+  // Tap (tap.ts): install or remove one Observe call's tap on this thread.
+  | { readonly type: 'tap-install'; readonly tap: TapInstall }
+  | { readonly type: 'tap-remove'; readonly id: number };
 
 export type FromWorker =
   | { readonly type: 'ready' }
   | { readonly type: 'snapshot'; readonly id: number; readonly snapshot: Snapshot }
-  | { readonly type: 'drained' };
+  | { readonly type: 'drained' }
+  // Tap: the events of tapped requests, batched per turn of the worker's event loop.
+  | { readonly type: 'tap-events'; readonly events: readonly TapOut[] };

@@ -11,6 +11,7 @@ import { Http1Proxy } from './http1.ts';
 import { H2Proxy } from './http2.ts';
 import { AuthorityCache, type ConnectionInfo } from './routing.ts';
 import { serveConnection } from './serve.ts';
+import { TapRegistry } from './tap.ts';
 import { SocketTracker } from './transport.ts';
 
 export interface AcceptedConnection extends ConnectionInfo {
@@ -27,6 +28,8 @@ export class Runtime {
   readonly tracker = new SocketTracker();
   readonly authorities = new AuthorityCache();
   readonly dns = new DnsCache();
+  /** Taps installed by the main thread's Tap server; `taps.active` is false while there are none. */
+  readonly taps = new TapRegistry();
   draining = false;
   private readonly http1Stacks = new Map<Direction, Http1Proxy>();
   private readonly h2Stacks = new Map<Direction, H2Proxy>();

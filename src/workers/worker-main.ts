@@ -13,6 +13,7 @@ if (port === null) throw new Error('worker-main.ts must run in a worker thread')
 const log = new Logger(data.config.logLevel, data.config.logFormat, `worker-${data.index}`);
 const rt = new Runtime(data.config, log);
 const reply = (message: FromWorker): void => port.postMessage(message);
+rt.taps.sink = (events) => reply({ type: 'tap-events', events });
 
 function adopt(message: Extract<ToWorker, { type: 'connection' }>): void {
   let socket: net.Socket;
@@ -42,6 +43,12 @@ port.on('message', (message: ToWorker) => {
       return;
     case 'drain':
       void rt.drain(message.graceMs).then(() => reply({ type: 'drained' }));
+      return;
+    case 'tap-install':
+      rt.taps.install(message.tap);
+      return;
+    case 'tap-remove':
+      rt.taps.remove(message.id);
       return;
     default:
       message satisfies never;

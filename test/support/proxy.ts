@@ -11,6 +11,8 @@ export interface RunningProxy {
   readonly inbound: HostPort;
   readonly outbound: HostPort;
   readonly admin: HostPort;
+  /** The Tap gRPC server; undefined when SLUICE_PROXY_TAP_LISTEN_ADDR turned it off. */
+  readonly tap: HostPort | undefined;
   /** Everything the proxy logged so far. */
   logs(): string;
   metrics(): Promise<string>;
@@ -30,6 +32,7 @@ export async function startProxy(env: Record<string, string> = {}): Promise<Runn
       SLUICE_PROXY_INBOUND_LISTEN_ADDR: '127.0.0.1:0',
       SLUICE_PROXY_OUTBOUND_LISTEN_ADDR: '127.0.0.1:0',
       SLUICE_PROXY_ADMIN_LISTEN_ADDR: '127.0.0.1:0',
+      SLUICE_PROXY_TAP_LISTEN_ADDR: '127.0.0.1:0',
       SLUICE_PROXY_WORKERS: '1',
       SLUICE_PROXY_LOG: 'info',
       ...env,
@@ -59,6 +62,7 @@ export async function startProxy(env: Record<string, string> = {}): Promise<Runn
     inbound: field('inbound'),
     outbound: field('outbound'),
     admin,
+    tap: / tap=/.test(line) ? field('tap') : undefined,
     logs: () => logs,
     metrics: async () => (await fetch(`http://127.0.0.1:${admin.port}/metrics`)).text(),
     stop: async (signal = 'SIGTERM') => {
