@@ -75,7 +75,8 @@ function downstream(o: Outcome): { emoji: Hop; voting: Hop } {
     case 'GET /api/list':
       return { emoji: hop('emoji'), voting: 'none' };
     case 'GET /api/leaderboard':
-      return { emoji: hop('emoji'), voting: hop('voting') };
+      // The two calls run in parallel: when the mesh failed one, the other's fate is unknown.
+      return answered ? { emoji: hop('emoji'), voting: hop('voting') } : { emoji: 'none', voting: 'none' };
     default:
       // A vote reaches voting only after emoji answered.
       return o.blamed === 'emoji' ? { emoji: hop('emoji'), voting: 'none' } : { emoji: 'ok', voting: hop('voting') };

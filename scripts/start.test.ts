@@ -1,0 +1,178 @@
+// `npm start` end to end: the launcher brings up the controller, three proxies, three apps and the
+// traffic generator on this machine; `sluice stat` then shows the traffic the generator sent; a Ctrl-C
+// (SIGINT to the whole process group, as a terminal sends it) stops everything and leaves no process.
+// Needs the controller's real ports (8085, 8086): when they are taken the test skips and says so.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { DESTINATION_PORT, PUBLIC_API_PORT, portIsFree } from '../demo/mesh.ts';
+import { httpGet } from '../demo/probes.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Every descendant of `pid` (from /proc), so that the test can check none outlives the launcher. */
+function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid …; comm may contain spaces and parentheses.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parentOf.set(Number(entry), ppid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  const walk = (parent: number): void => {
+    for (const [child, ppid] of parentOf) {
+      if (ppid === parent) {
+        found.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The sluice CLI as a node command line, or undefined while it does not exist. */
+function sluiceCommand(): string[] | undefined {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin?: Record<string, string> };
+  const bin = pkg.bin?.['sluice'];
+  if (bin !== undefined && existsSync(join(ROOT, bin))) return [join(ROOT, bin)];
+  if (existsSync(join(ROOT, 'src/cli/main.ts'))) return [join(ROOT, 'src/cli/main.ts')];
+  return undefined;
+}
+
+interface StatRow {
+  name: string;
+  success: number | undefined;
+  rps: number | undefined;
+}
+
+/**
+ * Reads `sluice stat -o json` leniently: an array of rows, or an object holding one, with Linkerd's
+ * field names (`name`, `success` as a 0–1 ratio, `rps`) or close variants.
+ */
+function parseStatJson(text: string): StatRow[] {
+  const parsed: unknown = JSON.parse(text);
+  const rows: unknown[] = Array.isArray(parsed)
+    ? parsed
+    : (Object.values(parsed as Record<string, unknown>).find((v) => Array.isArray(v)) as unknown[] | undefined) ?? [];
+  const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && v !== '' && !Number.isNaN(Number(v)) ? Number(v) : undefined);
+  return rows.map((row) => {
+    const r = row as Record<string, unknown>;
+    const rawName = String(r['name'] ?? r['resource'] ?? '');
+    let success = num(r['success'] ?? r['successRate'] ?? r['success_rate']);
+    if (success !== undefined && success > 1) success /= 100;
+    return { name: rawName.replace(/^.*\//, ''), success, rps: num(r['rps'] ?? r['requestRate'] ?? r['request_rate']) };
+  });
+}
+
+test('npm start: controller, proxies, apps and traffic; sluice stat shows the traffic; Ctrl-C stops everything', { timeout: 240_000 }, async (t) => {
+  if (!(await portIsFree(DESTINATION_PORT)) || !(await portIsFree(PUBLIC_API_PORT))) {
+    t.skip(`ports ${DESTINATION_PORT}/${PUBLIC_API_PORT} are in use (a demo already running?): not starting another`);
+    return;
+  }
+  let output = '';
+  // Its own process group, so that SIGINT can go to the whole group, as a terminal's Ctrl-C does.
+  const launcher: ChildProcess = spawn(process.execPath, ['scripts/start.ts', '--any-ports', '--duration', '600'], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  launcher.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  launcher.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    launcher.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const pid = launcher.pid as number;
+  t.after(() => {
+    // Whatever happened, leave nothing behind.
+    for (const p of descendants(pid)) if (alive(p)) process.kill(p, 'SIGKILL');
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  const deadline = Date.now() + 120_000;
+  while (!output.includes('Sluice demo running') && Date.now() < deadline && launcher.exitCode === null) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  assert.ok(output.includes('Sluice demo running'), `the demo did not come up:\n${output}`);
+  const statsPort = Number(/stats http:\/\/127\.0\.0\.1:(\d+)\/stats/.exec(output)?.[1]);
+  assert.ok(statsPort > 0, `no stats address in the summary:\n${output}`);
+  const children = descendants(pid);
+  assert.ok(children.length >= 8, `expected controller, 3 proxies, 3 apps and traffic; found ${children.length} processes`);
+
+  // Traffic flows end to end: the generator sees successes on every route (voting's doughnut aside).
+  let sent: { deployments: Record<string, { requests: number; successRate: number | null }> } | undefined;
+  const flowDeadline = Date.now() + 60_000;
+  while (Date.now() < flowDeadline) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    sent = JSON.parse((await httpGet('127.0.0.1', statsPort, '/stats.json?window=10s')).body) as typeof sent;
+    const web = sent?.deployments['web'];
+    if (web !== undefined && web.requests > 20 && (web.successRate ?? 0) > 0.85) break;
+  }
+  const web = sent?.deployments['web'];
+  assert.ok(web !== undefined && (web.successRate ?? 0) > 0.85, `traffic does not flow through the mesh: ${JSON.stringify(sent)}\n${output.slice(-3000)}`);
+
+  await t.test('sluice stat deploy -n emojivoto -o json shows all three deployments', async (st) => {
+    const cli = sluiceCommand();
+    if (cli === undefined) {
+      st.skip('the sluice CLI does not exist yet (no "sluice" bin in package.json, no src/cli/main.ts)');
+      return;
+    }
+    let rows: StatRow[] = [];
+    let last = '';
+    const statDeadline = Date.now() + 60_000;
+    while (Date.now() < statDeadline) {
+      const run = spawnSync(process.execPath, [...cli, 'stat', 'deploy', '-n', 'emojivoto', '-o', 'json'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+      last = `exit ${run.status}\n${run.stdout}\n${run.stderr}`;
+      if (run.status === 0) {
+        try {
+          rows = parseStatJson(run.stdout);
+        } catch {
+          rows = [];
+        }
+        const by = (name: string) => rows.find((r) => r.name === name);
+        if (['web', 'emoji', 'voting'].every((n) => (by(n)?.rps ?? 0) > 0) && (by('voting')?.success ?? 1) < 1) break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
+    const by = (name: string): StatRow => {
+      const row = rows.find((r) => r.name === name);
+      assert.ok(row !== undefined, `no row for deploy/${name} in sluice stat:\n${last}`);
+      return row;
+    };
+    for (const name of ['web', 'emoji', 'voting']) assert.ok((by(name).rps ?? 0) > 0, `deploy/${name} shows no traffic:\n${last}`);
+    const voting = by('voting').success ?? 1;
+    assert.ok(voting < 1 && voting > 0.8, `voting success rate should be below 100 % (doughnut votes fail 1 in 4), about 94 %: ${voting}\n${last}`);
+    const webSr = by('web').success ?? 0;
+    assert.ok(webSr > 0.85 && webSr < 1, `web success rate should be about 95 %: ${webSr}\n${last}`);
+    // The generator sends 10 rps to web; over a stat window that includes start-up it may show less.
+    assert.ok((by('web').rps ?? 0) <= 12, `web RPS above what the generator sent:\n${last}`);
+  });
+
+  // Ctrl-C: SIGINT to the launcher's whole process group.
+  process.kill(-pid, 'SIGINT');
+  const result = await Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 40_000))]);
+  assert.notEqual(result, 'timeout', `the launcher did not stop within 40 s of Ctrl-C:\n${output.slice(-3000)}`);
+  assert.deepEqual(result, { code: 0, signal: null }, `the launcher should exit 0 after Ctrl-C:\n${output.slice(-3000)}`);
+  assert.match(output, /Everything stopped\./);
+  assert.doesNotMatch(output, /stopped unexpectedly/);
+  const left = children.filter(alive);
+  assert.deepEqual(left, [], `processes left after the demo stopped: ${left.join(', ')}`);
+});
