@@ -38,9 +38,13 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly log: Log;
 }
 
-/** Asks for bookmarks (they keep a quiet watch's resourceVersion fresh) and refuses to run once closed. */
+/**
+ * Asks for bookmarks (they keep a quiet watch's resourceVersion fresh), reports that a watch delivers
+ * something (bookmarks included), and refuses to run once closed.
+ */
 class GuardedWatch extends Watch {
   closed = false;
+  onActivity: () => void = () => {};
 
   override async watch(
     path: string,
@@ -56,7 +60,11 @@ class GuardedWatch extends Watch {
     if (this.closed) return aborted();
     let controller: AbortController;
     try {
-      controller = await super.watch(path, { ...query, allowWatchBookmarks: true }, callback, done);
+      const relay = (phase: string, apiObj: any, watchObj?: any): void => {
+        this.onActivity();
+        callback(phase, apiObj, watchObj);
+      };
+      controller = await super.watch(path, { ...query, allowWatchBookmarks: true }, relay, done);
     } catch (err) {
       done(err);
       return aborted();
@@ -87,8 +95,8 @@ export class ResilientInformer<T extends KubernetesObject> {
   private readonly informer: ListWatch<T>;
   private readonly timers = new Set<NodeJS.Timeout>();
   private restartPending = false;
+  /** Failures since the informer last made progress (a list, or anything received on a watch). */
   private failures = 0;
-  private startedAt = 0;
   private closed = false;
   private markSynced: () => void = () => {};
 
@@ -97,6 +105,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.resource = options.resource;
     this.synced = new Promise((resolve) => (this.markSynced = resolve));
     this.watch = new GuardedWatch(options.kubeConfig);
+    this.watch.onActivity = () => (this.failures = 0);
     const list = async (): Promise<KubernetesListObject<T>> => {
       const result = await options.list();
       // ListWatch applies the list to its cache synchronously once this promise settles; by the next
@@ -115,7 +124,6 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   start(): void {
     if (this.closed) return;
-    this.startedAt = Date.now();
     this.informer.start().catch((err: unknown) => this.failed(err));
   }
 
@@ -142,6 +150,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   private listed(result: KubernetesListObject<T>): void {
     if (this.closed) return;
     this.lists++;
+    this.failures = 0;
     const fields = { resource: this.options.resource, items: result.items.length, resourceVersion: result.metadata?.resourceVersion };
     if (this.lists === 1) this.options.log.debug('informer synced', fields);
     else this.options.log.info('informer re-listed', fields);
@@ -162,8 +171,6 @@ export class ResilientInformer<T extends KubernetesObject> {
   private failed(err: unknown): void {
     if (this.closed || this.restartPending) return;
     const { initialMs, maxMs } = this.options.backoff;
-    // A run that lasted longer than the longest backoff counts as healthy: start the backoff over.
-    if (Date.now() - this.startedAt > maxMs) this.failures = 0;
     const delayMs = Math.round(Math.min(maxMs, initialMs * 2 ** this.failures) * (0.8 + Math.random() * 0.4));
     this.failures++;
     this.restartPending = true;
