@@ -3,6 +3,7 @@
 #
 #   bash scripts/system-deps.sh test   # namespaces + iptables + HTTP/2 clients for the tests
 #   bash scripts/system-deps.sh perf   # the above, plus the peers and load tools for `npm run perf`
+#   bash scripts/system-deps.sh go     # Go + protoc + protoc-gen-go + grpc-go (test/go conformance)
 #
 # Only missing packages are installed (checked with `dpkg -s`), `apt-get update` runs only when an
 # install is needed, and when everything is present the script returns in well under a second.
@@ -25,16 +26,24 @@ perf_pkgs=(
   nginx
   wrk
 )
+# A Go gRPC peer built from proto/*.proto (GOPATH mode; ~600 MB, so not part of `test`).
+go_pkgs=(
+  golang-go              # go 1.19
+  protobuf-compiler      # protoc 3.21
+  golang-goprotobuf-dev  # protoc-gen-go 1.3 (plugins=grpc), github.com/golang/protobuf
+  golang-google-grpc-dev # google.golang.org/grpc 1.33 under /usr/share/gocode
+)
 
 case "$mode" in
   test) wanted=("${test_pkgs[@]}") ;;
   perf) wanted=("${test_pkgs[@]}" "${perf_pkgs[@]}") ;;
+  go) wanted=("${go_pkgs[@]}") ;;
   -h | --help)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
-    echo "system-deps: unknown mode '$mode' (expected 'test' or 'perf')" >&2
+    echo "system-deps: unknown mode '$mode' (expected 'test', 'perf' or 'go')" >&2
     exit 2
     ;;
 esac
