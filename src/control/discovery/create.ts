@@ -1,6 +1,8 @@
 // Chooses the discovery backend from the controller's configuration. Both backends are imported
 // lazily, so a controller in file mode never loads the Kubernetes client (and its dependencies).
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { Logger } from '../../log/logger.ts';
 import type { ControllerConfig } from '../config.ts';
 import type { DiscoveryBackend } from './types.ts';
@@ -28,19 +30,30 @@ export async function createDiscovery(
   }
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
+  const homeConfig = path.join(env['HOME'] ?? homedir(), '.kube', 'config');
   const inCluster = env['KUBERNETES_SERVICE_HOST'] !== undefined && existsSync(SERVICE_ACCOUNT_TOKEN);
   if (inCluster && env['KUBECONFIG'] === undefined) {
     kubeConfig.loadFromCluster();
   } else if (env['KUBECONFIG'] !== undefined) {
-    // loadFromDefault reads process.env; read the given env's KUBECONFIG explicitly instead.
-    for (const file of env['KUBECONFIG'].split(':').filter((f) => f !== '')) kubeConfig.loadFromFile(file);
+    // Like kubectl: the files in KUBECONFIG merged, the first one's current context winning.
+    const [first, ...rest] = env['KUBECONFIG'].split(path.delimiter).filter((f) => f !== '');
+    if (first === undefined) throw new Error('kubernetes discovery: KUBECONFIG is empty');
+    kubeConfig.loadFromFile(first);
+    for (const file of rest) {
+      const more = new KubeConfig();
+      more.loadFromFile(file);
+      kubeConfig.mergeConfig(more, true);
+    }
+  } else if (existsSync(homeConfig)) {
+    kubeConfig.loadFromFile(homeConfig);
   } else {
-    kubeConfig.loadFromDefault();
+    // The client's own last resort would be http://localhost:8080; say what is missing instead.
+    throw new Error(
+      'kubernetes discovery: no cluster configuration (not in a pod, no KUBECONFIG, no ~/.kube/config); use --discovery file outside a cluster',
+    );
   }
   const cluster = kubeConfig.getCurrentCluster();
-  if (cluster === null) {
-    throw new Error('kubernetes discovery: no cluster configured (not in a pod, and no KUBECONFIG or ~/.kube/config)');
-  }
+  if (cluster === null) throw new Error('kubernetes discovery: the kubeconfig has no current cluster');
   log.info('kubernetes discovery', { server: cluster.server, context: kubeConfig.getCurrentContext() });
   const { KubernetesDiscovery } = await import('./kubernetes/kubernetes-discovery.ts');
   return new KubernetesDiscovery(kubeConfig, {
