@@ -52,6 +52,23 @@ describe('createDiscovery', () => {
     assert.deepEqual(seen.filter((s) => s.includes('kubernetes')), []);
   });
 
+  test('a file that cannot be used is fatal, with its position', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sluice-create-'));
+    try {
+      const file = path.join(dir, 'mesh.yaml');
+      writeFileSync(file, 'namespaces:\n  ns:\n    services:\n      web: {ports: [http]}\n');
+      let reason = '';
+      const fatal = (error: Error): never => {
+        reason = error.message;
+        throw error;
+      };
+      await assert.rejects(createDiscovery(config({ discoveryFile: file }), quiet, {}, fatal));
+      assert.match(reason, /mesh\.yaml:4:21: a port is a number/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('kubernetes mode: KUBECONFIG, else ~/.kube/config, else a clear error', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sluice-create-'));
     try {
@@ -70,8 +87,11 @@ describe('createDiscovery', () => {
       const discovery = await createDiscovery(config({ discovery: 'kubernetes' }), quiet, { KUBECONFIG: kubeconfig });
       assert.equal(discovery.constructor.name, 'KubernetesDiscovery');
       discovery.close();
+      const fatal = (error: Error): never => {
+        throw error;
+      };
       await assert.rejects(
-        createDiscovery(config({ discovery: 'kubernetes' }), quiet, { HOME: dir }),
+        createDiscovery(config({ discovery: 'kubernetes' }), quiet, { HOME: dir }, fatal),
         /no cluster configuration/,
       );
     } finally {

@@ -12,21 +12,40 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** Where a pod's service account credentials are mounted. */
 export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
+/**
+ * The backend for `config.discovery`. A file backend is returned loaded (its first read done). When
+ * the backend cannot start (unreadable or invalid file, no Kubernetes configuration), `onFatal` gets
+ * the reason: by default it is logged as one clean line and the process exits with status 1.
+ */
 export async function createDiscovery(
   config: ControllerConfig,
   log: Logger,
   env: Env = process.env,
+  onFatal: (error: Error) => never = (error) => {
+    log.error('discovery cannot start', { discovery: config.discovery, error: error.message });
+    process.exit(1);
+  },
 ): Promise<DiscoveryBackend> {
+  try {
+    return await create(config, log, env);
+  } catch (error) {
+    return onFatal(error as Error);
+  }
+}
+
+async function create(config: ControllerConfig, log: Logger, env: Env): Promise<DiscoveryBackend> {
   const scoped = (scope: string): Logger => new Logger(log.level, log.format, scope);
   if (config.discovery === 'file') {
     const { FileDiscovery } = await import('./file/file-discovery.ts');
-    return new FileDiscovery({
+    const backend = new FileDiscovery({
       path: config.discoveryFile,
       clusterDomain: config.clusterDomain,
       controlPlaneNamespace: config.controlPlaneNamespace,
       trustDomain: config.trustDomain,
       log: scoped('discovery.file'),
     });
+    await backend.ready();
+    return backend;
   }
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
