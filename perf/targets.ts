@@ -56,14 +56,14 @@ function stopAllOf(list: Started[]): () => Promise<void> {
   };
 }
 
-/** Throws (with its stderr) if the process exited already. */
+/** A description (with its stderr) if the process exited already, else null. */
 function checkAlive(p: Started): string | null {
   return p.child.exitCode !== null || p.child.signalCode !== null
     ? `${p.name} exited (${p.child.exitCode ?? p.child.signalCode}): ${p.stderrTail().trim().slice(-1500)}`
     : null;
 }
 
-/** Processes whose exit (or not) the caller checks while waiting for the chain to work. */
+/** The first proxy of the chain that has exited, described; null while all run. */
 export function firstDead(t: RunningTarget): string | null {
   for (const p of t.proxies) {
     const dead = checkAlive(p);
@@ -99,32 +99,55 @@ interface SluiceInstance {
   admin: number;
 }
 
-async function startSluice(ctx: TargetContext, name: string, workers: number, outboundForward: number, inboundForward: number): Promise<SluiceInstance> {
-  const [outbound, inbound, admin] = [await freePort(), await freePort(), await freePort()];
-  const env: NodeJS.ProcessEnv = {
+export interface SluicePorts {
+  outbound: number;
+  inbound: number;
+  admin: number;
+}
+
+export async function sluicePorts(): Promise<SluicePorts> {
+  return { outbound: await freePort(), inbound: await freePort(), admin: await freePort() };
+}
+
+/** The proxy's environment: listeners on loopback, both forward addresses, worker count, quiet logs. */
+export function sluiceEnv(p: SluicePorts, workers: number, outboundForward: number, inboundForward: number): NodeJS.ProcessEnv {
+  return {
     ...process.env,
-    SLUICE_PROXY_OUTBOUND_LISTEN_ADDR: `127.0.0.1:${outbound}`,
-    SLUICE_PROXY_INBOUND_LISTEN_ADDR: `127.0.0.1:${inbound}`,
-    SLUICE_PROXY_ADMIN_LISTEN_ADDR: `127.0.0.1:${admin}`,
+    SLUICE_PROXY_OUTBOUND_LISTEN_ADDR: `127.0.0.1:${p.outbound}`,
+    SLUICE_PROXY_INBOUND_LISTEN_ADDR: `127.0.0.1:${p.inbound}`,
+    SLUICE_PROXY_ADMIN_LISTEN_ADDR: `127.0.0.1:${p.admin}`,
     SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${outboundForward}`,
     SLUICE_PROXY_INBOUND_FORWARD_ADDR: `127.0.0.1:${inboundForward}`,
     SLUICE_PROXY_WORKERS: String(workers),
     SLUICE_PROXY_LOG: 'warn',
   };
-  // Spawned as `node bin/sluice-proxy.js` (through taskset, which execs): the PID is the proxy's own.
-  const proc = start(name, process.execPath, [join(ctx.root, ...SLUICE_BIN)], { core: ctx.core, env });
-  const deadline = Date.now() + 20_000;
+}
+
+/** Waits for GET /ready on the admin port to answer 200; throws if the process exits or after `timeoutMs`. */
+export async function waitSluiceReady(proc: Started, admin: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const dead = checkAlive(proc);
     if (dead !== null) throw new Error(dead);
-    if ((await httpStatus(admin, '/ready', 500)) === 200) break;
+    if ((await httpStatus(admin, '/ready', 500)) === 200) return;
     if (Date.now() > deadline) {
-      await stop(proc);
-      throw new Error(`${name}: admin /ready on 127.0.0.1:${admin} did not answer 200 within 20 s; stderr: ${proc.stderrTail().trim().slice(-1000)}`);
+      throw new Error(`${proc.name}: admin /ready on 127.0.0.1:${admin} did not answer 200 within ${timeoutMs / 1000} s; stderr: ${proc.stderrTail().trim().slice(-1000)}`);
     }
     await sleep(100);
   }
-  return { proc, outbound, inbound, admin };
+}
+
+async function startSluice(ctx: TargetContext, name: string, workers: number, outboundForward: number, inboundForward: number): Promise<SluiceInstance> {
+  const ports = await sluicePorts();
+  // Spawned as `node bin/sluice-proxy.js` (through taskset, which execs): the PID is the proxy's own.
+  const proc = start(name, process.execPath, [join(ctx.root, ...SLUICE_BIN)], { core: ctx.core, env: sluiceEnv(ports, workers, outboundForward, inboundForward) });
+  try {
+    await waitSluiceReady(proc, ports.admin);
+  } catch (err) {
+    await stop(proc);
+    throw err;
+  }
+  return { proc, ...ports };
 }
 
 function sluiceUnavailable(root: string): string | null {
