@@ -317,7 +317,7 @@ describe('Go Destination client against sluice-controller', { timeout: 900_000 }
     });
   });
 
-  test('GetProfile: context tokens, opaque ports, the default profile, endpoint profiles, errors', async (t) => {
+  test('GetProfile: context tokens, opaque ports, the default profile, pod and cluster IPs, errors', async (t) => {
     if (skipped(t)) return;
     const events = await goClient(
       `GetProfile|${BOOKS}|{"ns":"frontend","nodeName":"n1","pod":"web-1"}|1`,
@@ -329,6 +329,8 @@ describe('Go Destination client against sluice-controller', { timeout: 900_000 }
       'GetProfile|192.0.2.1:80||1',
       'GetProfile|nope.shop.svc.cluster.local:80||1',
       'GetProfile|example.com:443||1',
+      'GetProfile|10.96.1.1:80|ns:frontend|1',
+      'GetProfile|[fd00:96::1]:9090||1',
     );
     const profile = (call: number): Profile | undefined => of(events, call)[0]?.profile;
     for (const call of [0, 1]) {
@@ -371,6 +373,13 @@ describe('Go Destination client against sluice-controller', { timeout: 900_000 }
     assert.deepEqual(profile(6)?.retry_budget, { ratio: 0.2, min_per_second: 10, ttl: '10s' });
     assert.equal(ending(events, 7)?.code, 'NotFound');
     assert.equal(ending(events, 8)?.code, 'InvalidArgument');
+    // Cluster IPs (IPv4 and IPv6): the Service's profile and name, so a proxy can Get the name.
+    assert.equal(profile(9)?.fqn, 'books.shop.svc.cluster.local');
+    assert.deepEqual(profile(9)?.routes.map((r) => r.labels['route']), ['frontend-view']);
+    assert.equal(profile(9)?.endpoint, null);
+    assert.equal(profile(10)?.fqn, 'books.shop.svc.cluster.local');
+    assert.equal(profile(10)?.opaque, true);
+    assert.equal(profile(10)?.routes.length, 3);
   });
 
   test('Get: a file edit reaches the Go client as add and remove diffs', async (t) => {

@@ -2,8 +2,12 @@
 // service uses them when present (checked at run time) and degrades gracefully when not:
 //   - `watchProfileIn`: a ServiceProfile for a Service, looked up in another namespace (the client's,
 //     from `context_token`). Without it, only the profile in the Service's namespace is served.
-//   - `watchPods`: a signal that the pod list changed, for `IP:port` profile streams. Without it, the
-//     pod list is polled.
+//   - `serviceForIp`: the Service a cluster IP belongs to, so that GetProfile on `<clusterIP>:<port>`
+//     answers with that Service's profile and `fully_qualified_name` (what Linkerd does, and what the
+//     proxy's Destination client expects for connections it intercepted by IP). Without it, an IP is
+//     looked up among pods only.
+//   - `watchPods`: a signal that the pods or cluster IPs changed, for `IP:port` profile streams.
+//     Without it, they are polled.
 import type { DiscoveryBackend, ProfileSpec, ServiceName } from '../discovery/types.ts';
 
 export interface NamespacedProfiles {
@@ -19,8 +23,20 @@ export interface NamespacedProfiles {
 }
 
 export interface PodChanges {
-  /** Calls `onChange` (without arguments) after the pod list may have changed. Returns a stop function. */
+  /**
+   * Calls `onChange` (without arguments) after the pod list or the Services' cluster IPs may have
+   * changed. Returns a stop function.
+   */
   watchPods(onChange: () => void): () => void;
+}
+
+export interface ServiceIps {
+  /** The Service that has `ip` as a cluster IP, if any. */
+  serviceForIp(ip: string): ServiceName | undefined;
+}
+
+export function hasServiceIps(backend: DiscoveryBackend): backend is DiscoveryBackend & ServiceIps {
+  return typeof (backend as Partial<ServiceIps>).serviceForIp === 'function';
 }
 
 export function hasNamespacedProfiles(backend: DiscoveryBackend): backend is DiscoveryBackend & NamespacedProfiles {

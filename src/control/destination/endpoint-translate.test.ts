@@ -92,6 +92,12 @@ describe('EndpointDiffer', () => {
     assert.deepEqual(summary(differ.next(state())), ['none(true)']);
   });
 
+  test('an endpoint whose address cannot be encoded is left out', () => {
+    const differ = new EndpointDiffer();
+    assert.deepEqual(summary(differ.next(state(ep('fe80::1%eth0'), ep('10.0.0.1')))), ['+10.0.0.1:8080']);
+    assert.equal(differ.skipped, 1);
+  });
+
   test('IPv6 endpoints are keyed canonically', () => {
     const differ = new EndpointDiffer();
     differ.next(state(ep('FD00:0::1', 8080, { labels: {} })));

@@ -74,6 +74,8 @@ export class EndpointDiffer {
   /** By `ip:port`: the message last sent for it and its fingerprint. */
   private current = new Map<string, { message: WeightedAddrMessage; fingerprint: string }>();
   private phase: 'initial' | 'endpoints' | 'empty' | 'gone' = 'initial';
+  /** Endpoints left out because their address could not be encoded. */
+  skipped = 0;
 
   /** The endpoints the client has now, by `ip:port`. */
   get size(): number {
@@ -95,8 +97,16 @@ export class EndpointDiffer {
     }
     const wanted = new Map<string, { message: WeightedAddrMessage; fingerprint: string }>();
     for (const endpoint of state.endpoints) {
-      const message = toWeightedAddr(endpoint);
-      wanted.set(formatAddr(endpoint.ip, endpoint.port), { message, fingerprint: JSON.stringify(message) });
+      let message: WeightedAddrMessage;
+      let key: string;
+      try {
+        message = toWeightedAddr(endpoint);
+        key = formatAddr(endpoint.ip, endpoint.port);
+      } catch {
+        this.skipped++;
+        continue; // an address that cannot be encoded (a backend bug) is no endpoint
+      }
+      wanted.set(key, { message, fingerprint: JSON.stringify(message) });
     }
     const setLabels = { ...state.labels };
     if (wanted.size === 0) {

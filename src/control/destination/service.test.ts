@@ -227,13 +227,38 @@ describe('Destination with FileDiscovery', () => {
     assert.equal(moved['endpoint'], undefined);
   });
 
+  test('GetProfile on a cluster IP: the Service profile with its name, following the file', async () => {
+    const stream = getProfile('10.96.0.10:80');
+    const first = await stream.next<Msg>();
+    assert.equal(first['fully_qualified_name'], 'web-svc.emojivoto.svc.cluster.local');
+    assert.equal(first['routes'].length, 2);
+    assert.equal(first['endpoint'], undefined);
+    const clientSide = await getProfile('10.96.0.10:80', 'ns:client-ns').next<Msg>();
+    assert.equal(clientSide['routes'][0].metrics_labels.route, 'client-side');
+    // The IP is no longer the Service's: the default profile.
+    writeFileSync(file, FIXTURE.replace('clusterIP: 10.96.0.10', 'clusterIP: 10.96.0.11'));
+    const moved = await stream.next<Msg>();
+    assert.equal(moved['fully_qualified_name'], '');
+    assert.deepEqual(moved['routes'] ?? [], []);
+    // And back.
+    writeFileSync(file, FIXTURE);
+    assert.equal((await stream.next<Msg>())['fully_qualified_name'], 'web-svc.emojivoto.svc.cluster.local');
+  });
+
   test('cancelled streams end cleanly and release every watch', async () => {
-    const streams = [get(WEB), get('empty.emojivoto.svc.cluster.local'), getProfile(WEB, 'ns:client-ns'), getProfile('10.42.0.11:80')];
+    const streams = [
+      get(WEB),
+      get('empty.emojivoto.svc.cluster.local'),
+      getProfile(WEB, 'ns:client-ns'),
+      getProfile('10.42.0.11:80'),
+      getProfile('10.96.0.10:80', 'ns:client-ns'),
+    ];
     for (const s of streams) await s.next();
-    assert.equal(h.service.activeStreams, 4);
-    // Get + GetProfile(profile in the Service ns + in the client ns) + pod signal; the Service
-    // existence check of GetProfile is released after its first answer.
-    assert.equal(discovery.watcherCount, 2 + 2 + 1);
+    assert.equal(h.service.activeStreams, 5);
+    // Get ×2 + GetProfile(profile in the Service ns + in the client ns) + pod signal + cluster IP
+    // (pod signal + 2 profiles); the Service existence check of GetProfile is released after its
+    // first answer.
+    assert.equal(discovery.watcherCount, 2 + 2 + 1 + 3);
     for (const s of streams) s.cancel();
     for (const s of streams) assert.equal((await s.status).code, grpc.status.CANCELLED);
     await eventually(() => h.service.activeStreams === 0, 'streams released');

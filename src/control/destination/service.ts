@@ -5,9 +5,9 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../log/logger.ts';
 import type { DiscoveryBackend, PodInfo, ProfileSpec, ServiceName, ServiceState } from '../discovery/types.ts';
 import { canonicalIp } from './addr.ts';
-import { hasNamespacedProfiles, hasPodChanges } from './backend-extensions.ts';
+import { hasNamespacedProfiles, hasPodChanges, hasServiceIps } from './backend-extensions.ts';
 import { EndpointDiffer, podToEndpoint, toWeightedAddr } from './endpoint-translate.ts';
-import { AuthorityError, parseAuthority, parseContextToken, type Authority } from './names.ts';
+import { AuthorityError, normalizeDomain, parseAuthority, parseContextToken, type Authority } from './names.ts';
 import { defaultProfile, translateProfile, type DestinationProfileMessage } from './profile-translate.ts';
 
 export interface DestinationServiceOptions {
@@ -204,7 +204,7 @@ export class DestinationService {
     if (authority === undefined) return;
     const stream = this.open(call);
     this.log.debug('GetProfile', { path: call.request.path, token: call.request.context_token });
-    if (authority.kind === 'ip') this.endpointProfile(stream, authority);
+    if (authority.kind === 'ip') this.endpointProfile(stream, authority, call.request.context_token);
     else this.serviceProfile(stream, authority, call.request.context_token);
   }
 
@@ -221,75 +221,119 @@ export class DestinationService {
     contextToken: string | undefined,
   ): void {
     const name: ServiceName = { namespace: authority.namespace, service: authority.service };
-    const options = { fullyQualifiedName: authority.fqdn, port: authority.port };
-    const clientNs = parseContextToken(contextToken).ns;
-    const backend = this.discovery;
-    const useClientNs = clientNs !== undefined && clientNs !== name.namespace && hasNamespacedProfiles(backend);
-    let exists = false;
-    let serviceProfile: ProfileSpec | undefined | typeof PENDING = PENDING;
-    let clientProfile: ProfileSpec | undefined | typeof PENDING = useClientNs ? PENDING : undefined;
     const last = { json: '' };
-    let lastWarnings = '';
-    const publish = (): void => {
-      if (stream.closed || !exists || serviceProfile === PENDING || clientProfile === PENDING) return;
-      const { profile, warnings } = translateProfile(clientProfile ?? serviceProfile, options);
-      const warningText = warnings.join('; ');
-      if (warningText !== '' && warningText !== lastWarnings) {
-        this.log.warn('ServiceProfile partly ignored', { profile: authority.fqdn, problems: warningText });
-      }
-      lastWarnings = warningText;
-      this.send(stream, last, profile);
-    };
+    let stopProfiles: (() => void) | undefined;
     // The Service must exist (NotFound otherwise, as for Get); only its first state matters.
     stream.hold(
       first(
-        (onValue: (state: ServiceState) => void) => backend.watchService(name, authority.port, onValue),
+        (onValue: (state: ServiceState) => void) => this.discovery.watchService(name, authority.port, onValue),
         (state) => {
           if (state.kind === 'not-found') {
             stream.finish({ code: grpc.status.NOT_FOUND, details: `service ${name.namespace}/${name.service} not found` });
             return;
           }
-          exists = true;
-          publish();
+          stopProfiles = this.watchServiceProfile(name, authority.port, contextToken, (profile) =>
+            this.send(stream, last, profile),
+          );
+          stream.hold(() => stopProfiles?.());
         },
       ),
     );
-    if (stream.closed) return;
-    stream.hold(
+  }
+
+  /**
+   * Follows the ServiceProfile of `name` (preferring one in the client's namespace, from the context
+   * token, when the backend can look there) and calls `send` with each translation. Sends once both
+   * lookups have answered. Returns a function that stops.
+   */
+  private watchServiceProfile(
+    name: ServiceName,
+    port: number,
+    contextToken: string | undefined,
+    send: (profile: DestinationProfileMessage) => void,
+  ): () => void {
+    const fqdn = `${name.service}.${name.namespace}.svc.${normalizeDomain(this.options.clusterDomain)}`;
+    const options = { fullyQualifiedName: fqdn, port };
+    const clientNs = parseContextToken(contextToken).ns;
+    const backend = this.discovery;
+    const useClientNs = clientNs !== undefined && clientNs !== name.namespace && hasNamespacedProfiles(backend);
+    let serviceProfile: ProfileSpec | undefined | typeof PENDING = PENDING;
+    let clientProfile: ProfileSpec | undefined | typeof PENDING = useClientNs ? PENDING : undefined;
+    let lastWarnings = '';
+    let stopped = false;
+    const publish = (): void => {
+      if (stopped || serviceProfile === PENDING || clientProfile === PENDING) return;
+      const { profile, warnings } = translateProfile(clientProfile ?? serviceProfile, options);
+      const warningText = warnings.join('; ');
+      if (warningText !== '' && warningText !== lastWarnings) {
+        this.log.warn('ServiceProfile partly ignored', { profile: fqdn, problems: warningText });
+      }
+      lastWarnings = warningText;
+      send(profile);
+    };
+    const stops = [
       backend.watchProfile(name, (profile) => {
         serviceProfile = profile;
         publish();
       }),
-    );
+    ];
     if (useClientNs) {
-      stream.hold(
+      stops.push(
         backend.watchProfileIn(clientNs, name, (profile) => {
           clientProfile = profile;
           publish();
         }),
       );
     }
+    return () => {
+      stopped = true;
+      for (const stop of stops) stop();
+    };
   }
 
-  private endpointProfile(stream: ActiveStream, authority: Extract<Authority, { kind: 'ip' }>): void {
+  /**
+   * `IP:port`: a Service's cluster IP gets that Service's profile (with `fully_qualified_name`, so the
+   * proxy can Get the name); a pod IP gets the default profile with `endpoint` set to the pod; any
+   * other IP the default profile. Followed as pods and cluster IPs change.
+   */
+  private endpointProfile(
+    stream: ActiveStream,
+    authority: Extract<Authority, { kind: 'ip' }>,
+    contextToken: string | undefined,
+  ): void {
     const ip = canonicalIp(authority.ip);
+    const backend = this.discovery;
     const last = { json: '' };
-    const publish = (): void => {
+    let current: { key: string; stop: () => void } | undefined;
+    const evaluate = (): void => {
       if (stream.closed) return;
+      const service = hasServiceIps(backend) ? backend.serviceForIp(ip) : undefined;
+      const key = service === undefined ? 'pod' : `service:${service.namespace}/${service.service}`;
+      if (current?.key !== key) {
+        current?.stop();
+        current = { key, stop: () => {} };
+        if (service !== undefined) {
+          current.stop = this.watchServiceProfile(service, authority.port, contextToken, (profile) =>
+            this.send(stream, last, profile),
+          );
+          return;
+        }
+      }
+      if (service !== undefined) return;
       const profile: { -readonly [K in keyof DestinationProfileMessage]: DestinationProfileMessage[K] } = defaultProfile({
         fullyQualifiedName: '',
         port: authority.port,
       });
-      const pod = podForIp(this.discovery.pods(), ip);
+      const pod = podForIp(backend.pods(), ip);
       if (pod !== undefined) profile.endpoint = toWeightedAddr(podToEndpoint(pod, ip, authority.port, this.options));
       this.send(stream, last, profile);
     };
-    publish();
-    const backend = this.discovery;
+    stream.hold(() => current?.stop());
+    evaluate();
     if (hasPodChanges(backend)) {
-      stream.hold(backend.watchPods(publish));
+      stream.hold(backend.watchPods(evaluate));
     } else {
-      const timer = setInterval(publish, this.options.podPollMs ?? 5000);
+      const timer = setInterval(evaluate, this.options.podPollMs ?? 5000);
       timer.unref();
       stream.hold(() => clearInterval(timer));
     }

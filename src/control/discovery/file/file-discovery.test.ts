@@ -132,7 +132,7 @@ describe('FileDiscovery', () => {
     writeFileSync(file, FIXTURE.replace('ip: 10.42.0.11', 'ip: 10.42.0.999'));
     await until(() => logs.some((l) => l.includes('discovery file rejected')), 'the error log');
     const line = logs.find((l) => l.includes('discovery file rejected')) ?? '';
-    assert.match(line, /mesh\.yaml:17:17: ip must be an IPv4 or IPv6 address/);
+    assert.match(line, /mesh\.yaml:18:17: ip must be an IPv4 or IPv6 address/);
     assert.equal(discovery.generation, generation);
     assert.deepEqual(ips(await serviceNow(discovery)), ['10.42.0.11:8080', 'fd00::11:8080']);
     // Fixing the file applies it.

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../../log/logger.ts';
+import { canonicalIp } from '../../destination/addr.ts';
 import type { DiscoveryBackend, PodInfo, ProfileSpec, ServiceName, ServiceState } from '../types.ts';
 import { EMPTY_MODEL, parseDiscoveryFile, serviceState, type DiscoveryModel, type ParseOptions } from './parse.ts';
 
@@ -106,7 +107,16 @@ export class FileDiscovery implements DiscoveryBackend {
     return this.addWatcher<ProfileSpec | undefined>((model) => model.profiles.get(`${profileNamespace}/${fqdn}`), onUpdate);
   }
 
-  /** Calls `onChange` after a reload that changed the pod list. */
+  /** The Service whose cluster IP this is (canonical or not), if any. */
+  serviceForIp(ip: string): ServiceName | undefined {
+    try {
+      return this.model.serviceIps.get(canonicalIp(ip));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Calls `onChange` after a reload that changed the pod list or the Services' cluster IPs. */
   watchPods(onChange: () => void): () => void {
     const listener = (): void => onChange();
     this.podListeners.add(listener);
@@ -175,13 +185,14 @@ export class FileDiscovery implements DiscoveryBackend {
   }
 
   private apply(model: DiscoveryModel, text: string): void {
-    const podsBefore = JSON.stringify(this.model.pods);
+    const addresses = (m: DiscoveryModel): string => JSON.stringify([m.pods, [...m.serviceIps]]);
+    const addressesBefore = addresses(this.model);
     this.model = model;
     this.lastText = text;
     this.loaded = true;
     this.generation++;
     for (const watcher of [...this.watchers]) this.deliver(watcher);
-    if (JSON.stringify(model.pods) !== podsBefore) {
+    if (addresses(model) !== addressesBefore) {
       for (const listener of [...this.podListeners]) listener();
     }
   }

@@ -85,6 +85,10 @@ describe('parseDiscoveryFile: the example fixture', () => {
     });
   });
 
+  test('cluster IPs map to their Service', () => {
+    assert.deepEqual([...model.serviceIps], [['10.96.0.10', { namespace: 'emojivoto', service: 'web-svc' }]]);
+  });
+
   test('profiles keep the ServiceProfile spec shape', () => {
     const spec = model.profiles.get('emojivoto/web-svc.emojivoto.svc.cluster.local');
     assert.equal(spec?.routes?.length, 2);
@@ -173,7 +177,7 @@ serviceProfiles:
     spec:
       routes:
         - name: all
-          condition: {pathRegex: ".*"}
+          condition: {pathRegex: "(?i)/Books/.*"}
           timeout: 1s
       dstOverrides:
         - {authority: web.ns.svc.cluster.local, weight: 1}
@@ -197,7 +201,7 @@ describe('parseDiscoveryFile: errors carry line and column', () => {
 
   test('unknown fields point at the key', () => {
     assert.deepEqual(problems('namespaces:\n  ns:\n    services:\n      web:\n        prots: [80]\n'), [
-      '5:9 unknown field "prots" in service web (expected ports, endpoints)',
+      '5:9 unknown field "prots" in service web (expected clusterIP, ports, endpoints)',
     ]);
   });
 
@@ -239,6 +243,17 @@ describe('parseDiscoveryFile: errors carry line and column', () => {
       () => parseDiscoveryFile('namespaces:\n  ns:\n    pods:\n      p: {ip: nope}\n', 'mesh.yaml', OPTIONS),
       (error: Error) => error.message.startsWith('mesh.yaml:4:15: ip must be an IPv4 or IPv6 address (at namespaces.ns.pods.p.ip)'),
     );
+  });
+
+  test('cluster IPs must be IPs and unique', () => {
+    const list = problems(`namespaces:
+  a:
+    services:
+      x: {clusterIP: "fd00::1"}
+      y: {clusterIP: [10.0.0.1, "FD00:0::1"]}
+      z: {clusterIP: none}
+`);
+    assert.deepEqual(list, ['5:33 cluster IP FD00:0::1 is already used by a/x', '6:22 clusterIP must be an IPv4 or IPv6 address']);
   });
 
   test('pods described twice must agree', () => {

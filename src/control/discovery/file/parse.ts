@@ -19,8 +19,10 @@ import type {
   RequestMatchSpec,
   ResponseMatchSpec,
   RouteSpec,
+  ServiceName,
   ServiceState,
 } from '../types.ts';
+import { canonicalIp } from '../../destination/addr.ts';
 
 export interface ParseOptions {
   readonly clusterDomain: string;
@@ -53,6 +55,8 @@ export interface EndpointModel {
 export interface ServiceModel {
   readonly namespace: string;
   readonly name: string;
+  /** The Service's cluster IPs (canonical text); GetProfile on `<clusterIP>:<port>` means this Service. */
+  readonly clusterIPs: readonly string[];
   /** Empty = any port, each going to the same port on the endpoints. */
   readonly ports: readonly PortModel[];
   readonly endpoints: readonly EndpointModel[];
@@ -65,6 +69,8 @@ export interface DiscoveryModel {
   readonly pods: readonly PodInfo[];
   /** By `namespace/<profile name>` (the profile name is a Service FQDN). */
   readonly profiles: ReadonlyMap<string, ProfileSpec>;
+  /** Cluster IP (canonical text) → its Service. */
+  readonly serviceIps: ReadonlyMap<string, ServiceName>;
 }
 
 export const EMPTY_MODEL: DiscoveryModel = {
@@ -72,6 +78,7 @@ export const EMPTY_MODEL: DiscoveryModel = {
   services: new Map(),
   pods: [],
   profiles: new Map(),
+  serviceIps: new Map(),
 };
 
 type Path = ReadonlyArray<string | number>;
@@ -176,8 +183,10 @@ class Reader {
     return this.int(value, path, what, 1, 65535);
   }
 
-  ip(value: unknown, path: Path): string | undefined {
-    if (typeof value !== 'string' || net.isIP(value) === 0) return this.fail(path, 'ip must be an IPv4 or IPv6 address');
+  ip(value: unknown, path: Path, what = 'ip'): string | undefined {
+    if (typeof value !== 'string' || net.isIP(value) === 0 || value.includes('%')) {
+      return this.fail(path, `${what} must be an IPv4 or IPv6 address`);
+    }
     return value;
   }
 
@@ -190,6 +199,7 @@ class Reader {
 
 /** `ip`, `ip:port` or `[v6]:port`. */
 function parseAddress(text: string): { ip: string; port: number | undefined } | undefined {
+  if (text.includes('%')) return undefined; // no IPv6 zone identifiers
   if (net.isIP(text) !== 0) return { ip: text, port: undefined };
   const match = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:]+):(\d{1,5})$/.exec(text);
   if (match === null) return undefined;
@@ -290,7 +300,8 @@ function readRequestMatch(r: Reader, value: unknown, path: Path): RequestMatchSp
     const regex = r.string(record['pathRegex'], [...path, 'pathRegex'], 'pathRegex');
     if (regex !== undefined) {
       try {
-        new RegExp(regex);
+        // As the proxy compiles it: a leading Go-style `(?i)` is the case-insensitive flag.
+        new RegExp(regex.startsWith('(?i)') ? regex.slice(4) : regex);
         spec.pathRegex = regex;
       } catch (error) {
         r.fail([...path, 'pathRegex'], `pathRegex is not a regular expression: ${(error as Error).message}`);
@@ -479,6 +490,7 @@ interface Context {
   readonly services: Map<string, ServiceModel>;
   readonly pods: Map<string, { pod: PodInfo; declared: boolean }>;
   readonly profiles: Map<string, ProfileSpec>;
+  readonly serviceIps: Map<string, ServiceName>;
 }
 
 function readNamespace(c: Context, ns: string, value: unknown, path: Path): void {
@@ -514,15 +526,33 @@ function readNamespace(c: Context, ns: string, value: unknown, path: Path): void
   for (const [name, serviceValue] of Object.entries(services ?? {})) {
     const at = [...path, 'services', name];
     if (!r.label(name, at, 'service name')) continue;
-    const service = r.map(serviceValue, at, ['ports', 'endpoints'], `service ${name}`);
+    const service = r.map(serviceValue, at, ['clusterIP', 'ports', 'endpoints'], `service ${name}`);
     if (service === undefined) continue;
+    const clusterIPs: string[] = [];
+    if (service['clusterIP'] !== undefined) {
+      const value = service['clusterIP'];
+      const list = Array.isArray(value) ? value : [value];
+      for (const [i, item] of list.entries()) {
+        const ipPath = Array.isArray(value) ? [...at, 'clusterIP', i] : [...at, 'clusterIP'];
+        const ip = r.ip(item, ipPath, 'clusterIP');
+        if (ip === undefined) continue;
+        const canonical = canonicalIp(ip);
+        const owner = c.serviceIps.get(canonical);
+        if (owner !== undefined) {
+          r.fail(ipPath, `cluster IP ${ip} is already used by ${owner.namespace}/${owner.service}`);
+          continue;
+        }
+        c.serviceIps.set(canonical, { namespace: ns, service: name });
+        clusterIPs.push(canonical);
+      }
+    }
     const ports = readPorts(c, service['ports'], [...at, 'ports']);
     const endpoints: EndpointModel[] = [];
     for (const [i, item] of (r.list(service['endpoints'], [...at, 'endpoints'], 'endpoints') ?? []).entries()) {
       const endpoint = readEndpoint(c, ns, ports, item, [...at, 'endpoints', i]);
       if (endpoint !== undefined) endpoints.push(endpoint);
     }
-    c.services.set(`${ns}/${name}`, { namespace: ns, name, ports, endpoints });
+    c.services.set(`${ns}/${name}`, { namespace: ns, name, clusterIPs, ports, endpoints });
   }
   const profiles = r.map(record['profiles'], [...path, 'profiles'], 'any', 'profiles');
   for (const [key, spec] of Object.entries(profiles ?? {})) {
@@ -759,6 +789,7 @@ export function parseDiscoveryFile(text: string, source: string, options: ParseO
     services: new Map(),
     pods: new Map(),
     profiles: new Map(),
+    serviceIps: new Map(),
   };
   const root = r.map(doc.toJS({ maxAliasCount: 1000 }), [], ['namespaces', 'serviceProfiles'], 'the discovery file');
   if (root !== undefined) {
@@ -781,6 +812,7 @@ export function parseDiscoveryFile(text: string, source: string, options: ParseO
     services: c.services,
     pods: [...c.pods.values()].map((entry) => entry.pod),
     profiles: c.profiles,
+    serviceIps: c.serviceIps,
   };
 }
 
