@@ -1,6 +1,7 @@
 // Metric primitives kept local to one thread, snapshots that cross threads as plain data, a merge, and
 // the Prometheus text rendering. Series are keyed by their preformatted label string so the hot path
 // increments a field on an object it already holds: no allocation per request.
+import { ExactLatency, exactLatency } from './exact-latency.ts';
 
 /** Linkerd's latency buckets (ms), unchanged since Conduit 0.4, so existing dashboards keep working. */
 export const LATENCY_BUCKETS_MS: readonly number[] = [
@@ -20,6 +21,8 @@ export class Histogram {
   readonly counts = new Float64Array(LATENCY_BUCKETS_MS.length + 1);
   sum = 0;
   count = 0;
+  /** Exact latencies (µs) since the last telemetry collection; only while reporting is on. */
+  exact: ExactLatency | undefined;
 
   observe(ms: number): void {
     let i = 0;
@@ -28,6 +31,7 @@ export class Histogram {
     this.counts[i] = (this.counts[i] as number) + 1;
     this.sum += ms;
     this.count++;
+    if (exactLatency.enabled) (this.exact ??= new ExactLatency()).record(ms * 1000);
   }
 }
 
@@ -102,6 +106,11 @@ export class Registry {
 
   snapshot(): Snapshot {
     return this.families.map((f) => f.snapshot());
+  }
+
+  /** The family registered under `name`, for readers other than Prometheus (telemetry reports). */
+  find(name: string): Family<Counter> | Family<Histogram> | undefined {
+    return this.families.find((f) => f.name === name);
   }
 
   private add<F extends Family<Counter> | Family<Histogram>>(family: F): F {

@@ -1,0 +1,128 @@
+// Exact latencies: the layout is HdrHistogram's (same index for every value, same percentiles), the
+// recorder drains and resets, and the V2 encoding round-trips through hdr-histogram-js.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import * as hdr from 'hdr-histogram-js';
+import {
+  COUNTS_LENGTH,
+  ExactLatency,
+  highestMicrosAt,
+  indexOfMicros,
+  lowestMicrosAt,
+  MAX_TRACKED_US,
+  percentilesOfDense,
+  percentilesOfPairs,
+} from './exact-latency.ts';
+import { decodeLatencyHdr, encodeLatencyHdr } from './hdr-codec.ts';
+
+interface JsHistogramInternals {
+  countsArrayIndex(value: number): number;
+}
+
+function referenceHistogram(): hdr.Histogram {
+  return hdr.build({ bitBucketSize: 64, lowestDiscernibleValue: 1, highestTrackableValue: 2 ** 33, numberOfSignificantValueDigits: 2 });
+}
+
+describe('exact latency layout', () => {
+  it("gives every value HdrHistogram's counts index (lowest 1 µs, 2 significant digits)", () => {
+    const reference = referenceHistogram() as unknown as JsHistogramInternals;
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: MAX_TRACKED_US }), (us) => {
+        assert.equal(indexOfMicros(us), reference.countsArrayIndex(us));
+      }),
+      { numRuns: 2000 },
+    );
+    for (const us of [0, 1, 127, 128, 255, 256, 257, 511, 512, 1000, 65_535, 65_536, 2 ** 31 - 1, 2 ** 31, MAX_TRACKED_US]) {
+      assert.equal(indexOfMicros(us), reference.countsArrayIndex(us), `value ${us}`);
+    }
+  });
+
+  it('is exact below 256 µs and within 1 % above', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: MAX_TRACKED_US }), (us) => {
+        const index = indexOfMicros(us);
+        assert.ok(lowestMicrosAt(index) <= us && us <= highestMicrosAt(index));
+        if (us < 256) assert.equal(lowestMicrosAt(index), us);
+        else assert.ok(highestMicrosAt(index) - lowestMicrosAt(index) + 1 <= us / 100 + 1);
+      }),
+    );
+  });
+
+  it('rounds fractions, treats negatives as 0 and caps at 2^32-1 µs', () => {
+    assert.equal(indexOfMicros(99.6), 100);
+    assert.equal(indexOfMicros(-5), 0);
+    assert.equal(indexOfMicros(1e12), COUNTS_LENGTH - 1);
+  });
+
+  it('computes the percentiles HdrHistogram computes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 120_000_000 }), { minLength: 1, maxLength: 300 }), (values) => {
+        const reference = referenceHistogram();
+        const recorder = new ExactLatency();
+        for (const v of values) {
+          reference.recordValue(v);
+          recorder.record(v);
+        }
+        const ours = percentilesOfPairs(recorder.drain(), [0.5, 0.95, 0.99, 1]);
+        assert.deepEqual(ours, [50, 95, 99, 100].map((p) => reference.getValueAtPercentile(p)));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('gives 0 for every percentile of an empty histogram', () => {
+    assert.deepEqual(percentilesOfDense(new Float64Array(COUNTS_LENGTH), [0.5, 0.99]), [0, 0]);
+  });
+});
+
+describe('ExactLatency', () => {
+  it('drains what was recorded as [index, count] pairs, then starts from zero', () => {
+    const recorder = new ExactLatency();
+    recorder.record(10);
+    recorder.record(10);
+    recorder.record(300_000); // past the initial array: it grows
+    assert.equal(recorder.total, 3);
+    assert.deepEqual(recorder.drain(), [10, 2, indexOfMicros(300_000), 1]);
+    assert.equal(recorder.total, 0);
+    assert.deepEqual(recorder.drain(), []);
+    recorder.record(5);
+    assert.deepEqual(recorder.drain(), [5, 1]);
+  });
+});
+
+describe('HDR V2 encoding', () => {
+  it('round-trips through hdr-histogram-js', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: COUNTS_LENGTH - 1 }), fc.integer({ min: 1, max: 1e6 })), { maxLength: 50 }), (entries) => {
+        const merged = new Map<number, number>();
+        for (const [index, count] of entries) merged.set(index, (merged.get(index) ?? 0) + count);
+        const pairs = [...merged].sort((a, b) => a[0] - b[0]).flat();
+        assert.deepEqual(decodeLatencyHdr(encodeLatencyHdr(pairs)), pairs);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('is readable by hdr-histogram-js itself (what any HdrHistogram implementation reads)', () => {
+    const recorder = new ExactLatency();
+    for (const us of [120, 950, 950, 12_000, 2_500_000]) recorder.record(us);
+    const decoded = hdr.decodeFromCompressedBase64(Buffer.from(encodeLatencyHdr(recorder.drain())).toString('base64'));
+    assert.equal(decoded.totalCount, 5);
+    assert.equal(decoded.getValueAtPercentile(50), 951); // 950 µs, within its 2-µs bucket
+    assert.equal(decoded.minNonZeroValue, 120);
+  });
+
+  it('folds a histogram with a finer layout into this one', () => {
+    const fine = hdr.build({ numberOfSignificantValueDigits: 4 });
+    fine.recordValueWithCount(12_345, 7);
+    const pairs = decodeLatencyHdr(Buffer.from(hdr.encodeIntoCompressedBase64(fine), 'base64'));
+    assert.deepEqual(pairs, [indexOfMicros(12_345), 7]);
+  });
+
+  it('encodes nothing as empty bytes, and rejects bytes that are not a histogram', () => {
+    assert.equal(encodeLatencyHdr([]).length, 0);
+    assert.deepEqual(decodeLatencyHdr(new Uint8Array(0)), []);
+    assert.throws(() => decodeLatencyHdr(Buffer.from('not a histogram')));
+  });
+});
