@@ -163,7 +163,9 @@ export function renderDiscoveryFile(plan: Plan): string {
         `        meshed: true\n` +
         `        labels:\n` +
         `          app: ${p.service}\n` +
-        `          pod-template-hash: ${p.podTemplateHash}\n`,
+        `          pod-template-hash: ${p.podTemplateHash}\n` +
+        `          # Where this pod's proxy serves Tap; the controller's tap relay reads it (default 4190).\n` +
+        `          sluice.io/tap-port: "${p.tapPort}"\n`,
     )
     .join('');
   const serviceEntries = pods
