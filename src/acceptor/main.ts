@@ -45,6 +45,8 @@ async function main(): Promise<void> {
   const pool = config.workers > 0 ? new WorkerPool(config, log) : undefined;
   const local = pool === undefined ? new Runtime(config, log) : undefined;
   await pool?.ready();
+  // Control-plane discovery only with a controller configured; a proxy without one never loads gRPC.
+  const discovery = config.destinationAddr === undefined ? undefined : (await import('./start-discovery.ts')).startDiscovery(config, log, pool, local);
 
   const accept = (direction: Direction, bound: () => HostPort) => (socket: net.Socket) => {
     const listenAddr = bound();
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
     tap?.close();
     if (pool !== undefined) await pool.drain(config.shutdownGracePeriodMs);
     else await local?.drain(config.shutdownGracePeriodMs);
+    discovery?.close();
     log.info('drained; exiting');
     admin.closeAllConnections();
     admin.close();

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { LogLevel, ProxyConfig } from '../config/proxy-config.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Snapshot } from '../telemetry/metrics.ts';
+import type { DiscoveryState } from '../workers/destination-state.ts';
 import type { FromWorker, ToWorker, WorkerData } from '../workers/messages.ts';
 import type { ConnectionInfo } from '../workers/routing.ts';
 import type { TapOut } from '../workers/tap.ts';
@@ -26,6 +27,13 @@ export interface TapPoolHooks {
   replaced(worker: number): void;
 }
 
+/** How control-plane discovery (discovery-hub.ts) hears from workers. */
+export interface DiscoveryPoolHooks {
+  message(worker: number, message: Extract<FromWorker, { type: 'resolve' | 'release' }>): void;
+  /** A worker died and a fresh one took its index: everything it asked for is released. */
+  replaced(worker: number): void;
+}
+
 export class WorkerPool {
   readonly openConnections: Int32Array;
   private readonly config: ProxyConfig;
@@ -35,6 +43,7 @@ export class WorkerPool {
   private readonly pendingSnapshots = new Map<number, (snapshot: Snapshot) => void>();
   private drainWaiters: Array<() => void> = [];
   private stopping = false;
+  discoveryHooks: DiscoveryPoolHooks | undefined;
   tapHooks: TapPoolHooks | undefined;
 
   constructor(config: ProxyConfig, log: Logger) {
@@ -60,6 +69,7 @@ export class WorkerPool {
       worker.on('message', (message: FromWorker) => {
         if (message.type === 'ready') resolve();
         else if (message.type === 'tap-events') this.tapHooks?.events(index, message.events);
+        else if (message.type === 'resolve' || message.type === 'release') this.discoveryHooks?.message(index, message);
         else this.onMessage(message);
       });
     });
@@ -70,6 +80,7 @@ export class WorkerPool {
       this.log.error('worker thread exited; starting a new one', { worker: index, code });
       Atomics.store(this.openConnections, index, 0);
       this.slots[index] = this.spawn(index);
+      this.discoveryHooks?.replaced(index);
       this.tapHooks?.replaced(index);
     });
     return { worker, ready };
@@ -82,6 +93,11 @@ export class WorkerPool {
     } else if (message.type === 'drained') {
       this.drainWaiters.shift()?.();
     }
+  }
+
+  /** A destination's latest state, to a worker that asked for it. */
+  postDiscovery(index: number, authority: string, state: DiscoveryState): void {
+    this.post(index, { type: 'discovery', authority, state });
   }
 
   private post(index: number, message: ToWorker): void {

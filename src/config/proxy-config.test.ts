@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, DEFAULT_OPAQUE_PORTS, LOG_LEVELS, parseProxyConfig, type ProxyConfig } from './proxy-config.ts';
+import { parseNetworks } from './networks.ts';
 
 const config = (env: Record<string, string | undefined>): ProxyConfig => parseProxyConfig(env);
 
@@ -96,6 +97,14 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
       httpHeaderTimeoutMs: 10_000,
       httpResponseTimeoutMs: 10_000,
       httpPoolIdleTimeoutMs: 3_000,
+      destinationAddr: undefined,
+      destinationContext: '',
+      destinationProfileSuffixes: ['svc.cluster.local.'],
+      destinationProfileNetworks: parseNetworks('x', '10.0.0.0/8,100.64.0.0/10,172.16.0.0/12,192.168.0.0/16,fd00::/8'),
+      outboundDiscoveryIdleTimeoutMs: 5_000,
+      controlStreamInitialTimeoutMs: 3_000,
+      controlBackoff: { minMs: 100, maxMs: 10_000, jitter: 0.1 },
+      failureAccrual: { maxFailures: 7, minMs: 1_000, maxMs: 60_000, jitter: 0.5 },
       tapListen: { host: '0.0.0.0', port: 4190 },
     });
   });
@@ -312,7 +321,7 @@ describe('SLUICE_PROXY_SHUTDOWN_ENDPOINT_ENABLED', () => {
 });
 
 describe('docs/configuration.md', () => {
-  const source = readFileSync(join(import.meta.dirname, 'proxy-config.ts'), 'utf8');
+  const source = ['proxy-config.ts', 'destination-config.ts'].map((f) => readFileSync(join(import.meta.dirname, f), 'utf8')).join('\n');
   const docs = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
   const read = new Set(source.match(/SLUICE_PROXY_[A-Z0-9_]+/g));
   const documented = new Set([...docs.matchAll(/^\| `(SLUICE_PROXY_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]));

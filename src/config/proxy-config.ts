@@ -2,6 +2,7 @@
 // LINKERD2_PROXY_* twins). Nothing else in the proxy reads process.env.
 import os from 'node:os';
 import { ConfigError, parseBool, parseDuration, parseHostPort, parsePortList, type HostPort } from './parse.ts';
+import { parseDestinationConfig, type DestinationConfig } from './destination-config.ts';
 
 export { ConfigError, type HostPort };
 
@@ -9,7 +10,8 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
 export type LogFormat = 'plain' | 'json';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug', 'trace'];
 
-export interface ProxyConfig {
+/** Control-plane settings (the Destination service, discovery, failure accrual) are in destination-config.ts. */
+export interface ProxyConfig extends DestinationConfig {
   readonly inboundListen: HostPort;
   readonly outboundListen: HostPort;
   readonly adminListen: HostPort;
@@ -128,6 +130,7 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     ),
     inboundForwardAddr: optionalAddress(env, 'SLUICE_PROXY_INBOUND_FORWARD_ADDR'),
     outboundForwardAddr: optionalAddress(env, 'SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'),
+    ...parseDestinationConfig(env),
     httpHeaderTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_HEADER_TIMEOUT', 10_000),
     // Linkerd's default route timeout.
     httpResponseTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT', 10_000),

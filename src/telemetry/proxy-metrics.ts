@@ -38,11 +38,13 @@ export class HttpStats {
 
   /**
    * Counts one finished response. `grpcStatus` is -1 when the response carried none; `error` names a
-   * proxy-synthesized failure (e.g. `connect_refused`) and makes the response a failure.
+   * proxy-synthesized failure (e.g. `connect_refused`) and makes the response a failure. `failed`, when
+   * given, is the classification of a profile route's response classes instead of the default one.
    */
-  response(status: number, grpcStatus: number, latencyMs: number, error = ''): void {
+  response(status: number, grpcStatus: number, latencyMs: number, error = '', failed?: boolean): void {
     let counter: Counter | undefined;
     const numericKey =
+      failed === undefined &&
       error === '' &&
       Number.isInteger(status) &&
       (grpcStatus === NO_GRPC_STATUS || (Number.isInteger(grpcStatus) && grpcStatus >= 0 && grpcStatus < 31));
@@ -54,10 +56,10 @@ export class HttpStats {
         this.responses.set(key, counter);
       }
     } else {
-      const key = `${status}|${grpcStatus}|${error}`;
+      const key = `${status}|${grpcStatus}|${error}|${failed ?? ''}`;
       counter = this.errors.get(key);
       if (counter === undefined) {
-        counter = this.metrics.responseTotal.get(this.responseLabels(status, grpcStatus, error));
+        counter = this.metrics.responseTotal.get(this.responseLabels(status, grpcStatus, error, failed));
         this.errors.set(key, counter);
       }
     }
@@ -70,8 +72,8 @@ export class HttpStats {
     histogram.observe(latencyMs);
   }
 
-  private responseLabels(status: number, grpcStatus: number, error: string): string {
-    const failed = error !== '' || (grpcStatus === NO_GRPC_STATUS ? status >= 500 : grpcStatus !== 0);
+  private responseLabels(status: number, grpcStatus: number, error: string, classified?: boolean): string {
+    const failed = error !== '' || (classified ?? (grpcStatus === NO_GRPC_STATUS ? status >= 500 : grpcStatus !== 0));
     return joinLabels(
       this.base,
       labels({
@@ -142,11 +144,12 @@ export class ProxyMetrics {
   private readonly httpCache = new Map<string, HttpStats>();
   private readonly tcpCache = new Map<string, TcpStats>();
 
-  http(direction: Direction, authority: string, target: HostPort | undefined): HttpStats {
-    const key = `${direction}\0${authority}\0${target === undefined ? '' : formatHostPort(target)}`;
+  /** `dst` adds an outbound endpoint's `dst_*` labels (preformatted), from the Destination service. */
+  http(direction: Direction, authority: string, target: HostPort | undefined, dst = ''): HttpStats {
+    const key = `${direction}\0${authority}\0${target === undefined ? '' : formatHostPort(target)}\0${dst}`;
     let stats = this.httpCache.get(key);
     if (stats === undefined) {
-      const base = joinLabels(joinLabels(labels({ direction, authority }), targetLabels(target)), TLS_LABELS);
+      const base = joinLabels(joinLabels(joinLabels(labels({ direction, authority }), targetLabels(target)), TLS_LABELS), dst);
       stats = new HttpStats(this, base);
       this.httpCache.set(key, stats);
     }

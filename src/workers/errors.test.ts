@@ -63,6 +63,8 @@ describe('ERROR_RESPONSES', () => {
       bad_request: [400, GRPC_STATUS.INTERNAL],
       headers_too_large: [431, GRPC_STATUS.INTERNAL],
       header_timeout: [408, GRPC_STATUS.DEADLINE_EXCEEDED],
+      no_endpoints: [503, GRPC_STATUS.UNAVAILABLE],
+      fail_fast: [503, GRPC_STATUS.UNAVAILABLE],
     });
   });
 

@@ -26,7 +26,10 @@ export type ProxyErrorKind =
   | 'loop_detected'
   | 'bad_request'
   | 'headers_too_large'
-  | 'header_timeout';
+  | 'header_timeout'
+  // Control-plane-driven routing (mesh.ts): a known service with no endpoints, or every endpoint ejected.
+  | 'no_endpoints'
+  | 'fail_fast';
 
 interface Response {
   readonly status: number;
@@ -48,6 +51,8 @@ export const ERROR_RESPONSES: Readonly<Record<ProxyErrorKind, Response>> = {
   bad_request: { status: 400, grpc: GRPC_STATUS.INTERNAL, message: 'malformed HTTP request' },
   headers_too_large: { status: 431, grpc: GRPC_STATUS.INTERNAL, message: 'request headers too large' },
   header_timeout: { status: 408, grpc: GRPC_STATUS.DEADLINE_EXCEEDED, message: 'request headers not received in time' },
+  no_endpoints: { status: 503, grpc: GRPC_STATUS.UNAVAILABLE, message: 'service has no endpoints' },
+  fail_fast: { status: 503, grpc: GRPC_STATUS.UNAVAILABLE, message: 'service in fail-fast: every endpoint is ejected' },
 };
 
 export class ProxyError extends Error {

@@ -115,6 +115,8 @@ export class Http1Proxy {
       this.fail(req, res, stats, start, route);
       return;
     }
+    // Destinations the control plane knows are balanced over their endpoints (mesh.ts); others go on here.
+    if (this.rt.mesh?.http1(this, req, res, conn, route.target, route.path, start, () => this.resolve(req, res, conn, route, start))) return;
     this.resolve(req, res, conn, route, start);
   }
 

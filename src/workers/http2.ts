@@ -67,7 +67,7 @@ export class H2Proxy {
     }
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number): void {
+  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, viaMesh = true): void {
     const start = performance.now();
     const conn = (stream.session as WithConn | undefined)?.[CONN];
     if (conn === undefined) {
@@ -78,6 +78,8 @@ export class H2Proxy {
     const grpc = isGrpcContentType(headers['content-type']);
     const parsed = authority === '' ? undefined : this.rt.authorities.get(authority, 80);
     const target = httpTarget(conn, parsed, this.rt.config);
+    // Destinations the control plane knows are balanced over their endpoints (mesh.ts); others go on here.
+    if (viaMesh && target !== undefined && this.rt.mesh?.h2(this, stream, headers, flags, conn, target, start, () => this.onStream(stream, headers, flags, false))) return;
     const stats = this.rt.metrics.http(this.direction, authority, target);
     stats.request();
     stream.on('error', () => {});

@@ -3,6 +3,7 @@ import type { HostPort } from '../config/parse.ts';
 import type { LogLevel, ProxyConfig } from '../config/proxy-config.ts';
 import type { Snapshot } from '../telemetry/metrics.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';
+import type { DiscoveryState } from './destination-state.ts';
 import type { TapInstall, TapOut } from './tap.ts';
 
 export interface WorkerData {
@@ -21,6 +22,8 @@ export type ToWorker =
       readonly listen: HostPort;
     }
   | { readonly type: 'snapshot'; readonly id: number }
+  // Control-plane routing (mesh.ts): the latest state of a destination this worker asked about.
+  | { readonly type: 'discovery'; readonly authority: string; readonly state: DiscoveryState }
   | { readonly type: 'log-level'; readonly level: LogLevel }
   | { readonly type: 'drain'; readonly graceMs: number }
   // Tap (tap.ts): install or remove one Observe call's tap on this thread.
@@ -29,6 +32,9 @@ export type ToWorker =
 
 export type FromWorker =
   | { readonly type: 'ready' }
+  // Control-plane routing: start or stop receiving a destination's state (`host:port`).
+  | { readonly type: 'resolve'; readonly authority: string }
+  | { readonly type: 'release'; readonly authority: string }
   | { readonly type: 'snapshot'; readonly id: number; readonly snapshot: Snapshot }
   | { readonly type: 'drained' }
   // Tap: the events of tapped requests, batched per turn of the worker's event loop.

@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Snapshot } from '../telemetry/metrics.ts';
 import { ProxyMetrics, type Direction } from '../telemetry/proxy-metrics.ts';
 import { DnsCache } from './dns-cache.ts';
+import type { Mesh } from './mesh.ts';
 import { Http1Proxy } from './http1.ts';
 import { H2Proxy } from './http2.ts';
 import { AuthorityCache, type ConnectionInfo } from './routing.ts';
@@ -31,6 +32,8 @@ export class Runtime {
   /** Taps installed by the main thread's Tap server; `taps.active` is false while there are none. */
   readonly taps = new TapRegistry();
   draining = false;
+  /** Control-plane-driven outbound routing (mesh.ts); set by the thread's owner when a controller is configured. */
+  mesh: Mesh | undefined;
   private readonly http1Stacks = new Map<Direction, Http1Proxy>();
   private readonly h2Stacks = new Map<Direction, H2Proxy>();
 
@@ -83,6 +86,7 @@ export class Runtime {
     this.draining = true;
     for (const stack of this.h2Stacks.values()) stack.drain();
     for (const stack of this.http1Stacks.values()) stack.drain();
+    this.mesh?.drain();
     // HTTP/1 connections that become idle later close on their own: responses now say Connection: close.
     const idle = this.tracker.whenIdle();
     let timer: NodeJS.Timeout | undefined;

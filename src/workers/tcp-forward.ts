@@ -28,7 +28,9 @@ function noop(): void {}
  * Forwards a connection to its target as opaque bytes. `prefix` holds bytes already read from a client
  * that has since shut its write side (they cannot be unshifted back onto an ended stream).
  */
-export function forwardTcp(rt: Runtime, client: net.Socket, conn: AcceptedConnection, prefix?: Buffer): void {
+export function forwardTcp(rt: Runtime, client: net.Socket, conn: AcceptedConnection, prefix?: Buffer, viaMesh = true): void {
+  // Destinations the control plane knows are balanced per connection (mesh.ts); others go on here.
+  if (viaMesh && rt.mesh?.tcp(client, conn, prefix, () => forwardTcp(rt, client, conn, prefix, false))) return;
   const target = conn.target;
   if (target === undefined) {
     rt.log.warn('no destination for TCP connection; closing', { direction: conn.direction, peer: conn.peer });

@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { closeFd } from '../acceptor/syscalls.ts';
 import { Logger } from '../log/logger.ts';
 import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
+import { Mesh } from './mesh.ts';
 import { Runtime } from './runtime.ts';
 
 const data = workerData as WorkerData;
@@ -13,6 +14,13 @@ if (port === null) throw new Error('worker-main.ts must run in a worker thread')
 const log = new Logger(data.config.logLevel, data.config.logFormat, `worker-${data.index}`);
 const rt = new Runtime(data.config, log);
 const reply = (message: FromWorker): void => port.postMessage(message);
+if (data.config.destinationAddr !== undefined) {
+  // Workers never call the control plane: the main thread does, and pushes destination states here.
+  rt.mesh = new Mesh(rt, {
+    resolve: (authority) => reply({ type: 'resolve', authority }),
+    release: (authority) => reply({ type: 'release', authority }),
+  });
+}
 rt.taps.sink = (events) => reply({ type: 'tap-events', events });
 
 function adopt(message: Extract<ToWorker, { type: 'connection' }>): void {
@@ -34,6 +42,9 @@ port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'connection':
       adopt(message);
+      return;
+    case 'discovery':
+      rt.mesh?.update(message.authority, message.state);
       return;
     case 'snapshot':
       reply({ type: 'snapshot', id: message.id, snapshot: rt.snapshot() });

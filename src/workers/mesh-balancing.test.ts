@@ -1,0 +1,186 @@
+// Control-plane-driven balancing through the real proxy, with a fake Destination service: requests to a
+// name the controller resolves spread over its endpoints (P2C over peak-EWMA), a slow endpoint gets
+// less, endpoint changes apply to the next request without failing the ones in flight, metrics carry
+// the endpoints' dst_* labels, and TCP picks an endpoint per connection.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { counts, eventually, send, startBackend, who, type Backend } from '../../test/support/backends.ts';
+import { FakeDestination } from '../../test/support/fake-destination.ts';
+import { closeServer, listen } from '../../test/support/net.ts';
+import { metricValue, startProxy, type RunningProxy } from '../../test/support/proxy.ts';
+
+const WEB = 'web.default.svc.cluster.local';
+const WEB_AUTH = `${WEB}:80`;
+
+describe('balancing over the endpoints the Destination service reports', () => {
+  let fake: FakeDestination;
+  let a: Backend;
+  let b: Backend;
+  let c: Backend;
+  let proxy: RunningProxy;
+
+  before(async () => {
+    fake = await FakeDestination.start();
+    [a, b, c] = await Promise.all([startBackend('a'), startBackend('b'), startBackend('c')]);
+    fake.setEndpoints(
+      WEB_AUTH,
+      [
+        { host: '127.0.0.1', port: a.port, labels: { pod: 'web-a', deployment: 'web' } },
+        { host: '127.0.0.1', port: b.port, labels: { pod: 'web-b', deployment: 'web' } },
+      ],
+      { namespace: 'default', service: 'web' },
+    );
+    proxy = await startProxy({
+      SLUICE_PROXY_DESTINATION_SVC_ADDR: fake.address,
+      SLUICE_PROXY_DESTINATION_CONTEXT: '{"ns":"default","nodeName":"node-1","pod":"client-0"}',
+    });
+  });
+  after(async () => {
+    await proxy.stop();
+    await fake.stop();
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  it('asks the controller once per name, with the context token, and spreads requests over every endpoint', async () => {
+    const replies = [];
+    for (let i = 0; i < 40; i++) replies.push(who(await send(proxy.outbound.port, WEB, { path: `/r/${i}` })));
+    const seen = counts(replies);
+    assert.ok((seen['a'] ?? 0) > 0 && (seen['b'] ?? 0) > 0, JSON.stringify(seen));
+    assert.equal((seen['a'] ?? 0) + (seen['b'] ?? 0), 40);
+    const gets = fake.calls.filter((call) => call.method === 'Get' && call.path === WEB_AUTH);
+    assert.equal(gets.length, 1);
+    assert.equal(gets[0]?.contextToken, '{"ns":"default","nodeName":"node-1","pod":"client-0"}');
+    assert.equal(fake.calls.filter((call) => call.method === 'GetProfile' && call.path === WEB_AUTH).length, 1);
+  });
+
+  it('labels outbound metrics with the endpoints’ dst_* labels', async () => {
+    const text = await proxy.metrics();
+    const forA = metricValue(text, 'request_total', { direction: 'outbound', dst_pod: 'web-a', dst_service: 'web', dst_namespace: 'default' });
+    const forB = metricValue(text, 'response_total', { direction: 'outbound', dst_pod: 'web-b', dst_deployment: 'web', classification: 'success' });
+    assert.ok(forA > 0 && forB > 0, `${forA} ${forB}`);
+    // Requests that match no profile route are counted under the default route (no rt_* labels).
+    assert.ok(metricValue(text, 'route_request_total', { direction: 'outbound', dst: WEB_AUTH }) >= 40);
+  });
+
+  it('sends less to a slow endpoint (peak-EWMA)', async () => {
+    b.delayMs = 150;
+    const before = { a: a.seen.length, b: b.seen.length };
+    for (let i = 0; i < 60; i++) await send(proxy.outbound.port, WEB);
+    b.delayMs = 0;
+    const toA = a.seen.length - before.a;
+    const toB = b.seen.length - before.b;
+    assert.equal(toA + toB, 60);
+    assert.ok(toB < toA / 3, `slow endpoint got ${toB}, fast one ${toA}`);
+  });
+
+  it('applies an added endpoint to the next requests', async () => {
+    fake.setEndpoints(WEB_AUTH, [
+      { host: '127.0.0.1', port: a.port },
+      { host: '127.0.0.1', port: b.port },
+      { host: '127.0.0.1', port: c.port, labels: { pod: 'web-c' } },
+    ]);
+    // The new endpoint has no latency yet (30 ms default RTT) while the others are fast: it is tried
+    // once P2C draws it against another new or busy one; parallel requests make that certain soon.
+    await eventually(async () => {
+      const replies = await Promise.all(Array.from({ length: 8 }, () => send(proxy.outbound.port, WEB)));
+      return replies.some((r) => who(r) === 'c');
+    }, 10_000, 'traffic to the added endpoint');
+  });
+
+  it('stops sending to a removed endpoint at once, and lets its request in flight finish', async () => {
+    const d = await startBackend('d');
+    a.hold = (url) => url === '/long';
+    // Requests until one is held by a (the others complete on b or c).
+    const inflight: Array<Promise<string>> = [];
+    await eventually(async () => {
+      inflight.push(send(proxy.outbound.port, WEB, { path: '/long' }).then(who));
+      await new Promise((r) => setTimeout(r, 20));
+      return a.seen.includes('GET /long');
+    }, 10_000, 'a request held by the endpoint about to be removed');
+    // a leaves and d arrives in one update: once d answers, the update is in force.
+    fake.setEndpoints(WEB_AUTH, [
+      { host: '127.0.0.1', port: b.port },
+      { host: '127.0.0.1', port: c.port },
+      { host: '127.0.0.1', port: d.port },
+    ]);
+    await eventually(async () => {
+      const replies = await Promise.all(Array.from({ length: 8 }, () => send(proxy.outbound.port, WEB).then(who)));
+      return replies.includes('d');
+    }, 10_000, 'traffic to the endpoint added with the removal');
+    const afterRemoval = a.seen.length;
+    const replies = [];
+    for (let i = 0; i < 30; i++) replies.push(who(await send(proxy.outbound.port, WEB)));
+    assert.equal(a.seen.length, afterRemoval, 'no request reached the removed endpoint');
+    assert.ok(replies.every((r) => r === 'b' || r === 'c' || r === 'd'), JSON.stringify(replies));
+    a.release();
+    const results = await Promise.all(inflight);
+    assert.ok(results.includes('a'), 'the held request completed on the removed endpoint');
+    assert.ok(results.every((r) => r === 'a' || r === 'b' || r === 'c'), JSON.stringify(results));
+    // Its connections close once their last exchange is over, instead of going back to the pool.
+    const open = (): Promise<number> => new Promise((resolve) => a.server.getConnections((_, n) => resolve(n)));
+    await eventually(async () => (await open()) === 0, 10_000, 'the removed endpoint’s connections to close');
+    await d.close();
+  });
+
+  it('answers 503 when the service has no endpoints, and recovers when one comes back', async () => {
+    fake.setEndpoints(WEB_AUTH, []);
+    await eventually(async () => (await send(proxy.outbound.port, WEB)).status === 503, 10_000, 'a 503');
+    const reply = await send(proxy.outbound.port, WEB);
+    assert.equal(reply.status, 503);
+    assert.equal(reply.headers['sluice-proxy-error'], 'service has no endpoints');
+    fake.setEndpoints(WEB_AUTH, [{ host: '127.0.0.1', port: c.port }]);
+    await eventually(async () => who(await send(proxy.outbound.port, WEB)) === 'c', 10_000, 'the endpoint back');
+  });
+});
+
+describe('TCP to a cluster IP, balanced per connection', () => {
+  let fake: FakeDestination;
+  let echoes: net.Server[];
+  let ports: number[];
+  let proxy: RunningProxy;
+
+  before(async () => {
+    fake = await FakeDestination.start();
+    echoes = ['x', 'y'].map((name) =>
+      net.createServer((socket) => {
+        socket.once('data', () => socket.end(name));
+      }),
+    );
+    ports = await Promise.all(echoes.map((s) => listen(s)));
+    // The connection's destination (here the forward address, as if it were a ClusterIP) is looked up
+    // with GetProfile; its fully qualified name then gives the endpoints.
+    const clusterIp = `127.0.0.1:${ports[0]}`;
+    fake.setProfile(clusterIp, { fullyQualifiedName: 'tcp.default.svc.cluster.local' });
+    fake.setEndpoints(`tcp.default.svc.cluster.local:${ports[0]}`, ports.map((port) => ({ host: '127.0.0.1', port })));
+    proxy = await startProxy({
+      SLUICE_PROXY_DESTINATION_SVC_ADDR: fake.address,
+      SLUICE_PROXY_DESTINATION_PROFILE_NETWORKS: '127.0.0.0/8',
+      SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: clusterIp,
+    });
+  });
+  after(async () => {
+    await proxy.stop();
+    await fake.stop();
+    await Promise.all(echoes.map((s) => closeServer(s)));
+  });
+
+  it('sends each connection to one endpoint of the service, and over time to both', async () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const socket = net.connect(proxy.outbound.port, '127.0.0.1');
+      // Not HTTP: the proxy treats it as opaque TCP once it sees these bytes.
+      socket.write('\x00\x01hello\r\n');
+      let answer = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => (answer += d));
+      await new Promise((resolve) => socket.once('close', resolve));
+      seen.push(answer);
+    }
+    const seenCounts = counts(seen);
+    assert.ok((seenCounts['x'] ?? 0) > 0 && (seenCounts['y'] ?? 0) > 0, JSON.stringify(seenCounts));
+    assert.equal((seenCounts['x'] ?? 0) + (seenCounts['y'] ?? 0), 30);
+    assert.ok(fake.calls.some((call) => call.method === 'Get' && call.path === `tcp.default.svc.cluster.local:${ports[0]}`));
+  });
+});
+
