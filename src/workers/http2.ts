@@ -87,7 +87,8 @@ export class H2Proxy {
       this.fail(stream, stats, start, 'no_target', grpc);
       return;
     }
-    if (this.rt.taps.active) tapH2(this.rt, this.direction, stream, headers, authority, target);
+    // Once per stream: a stream the mesh hands back (mesh.ts) comes through here again with viaMesh false.
+    if (viaMesh && this.rt.taps.active) tapH2(this.rt, this.direction, stream, headers, authority, target);
     new ForwardedStream(this, stream, headers, { bodyless: (flags & END_STREAM) !== 0, grpc, target, stats, start }).start();
   }
 
