@@ -9,8 +9,7 @@
 // - A caller that goes away uninstalls its tap.
 import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { LOADER_OPTIONS, lookup } from '../api/proto.ts';
+import { tapServiceDefinition } from '../api/tap.ts';
 import { formatHostPort, type HostPort } from '../config/parse.ts';
 import type { Logger } from '../log/logger.ts';
 import { labels, type FamilySnapshot } from '../telemetry/metrics.ts';
@@ -20,14 +19,6 @@ import type { WorkerPool } from './worker-pool.ts';
 
 /** Events waiting to be written to one caller before new ones are dropped. */
 export const MAX_QUEUED = 1000;
-
-/** IPv6 halves are fixed64: decoded as strings, or they would lose precision as JS numbers. */
-const TAP_LOADER_OPTIONS: protoLoader.Options = { ...LOADER_OPTIONS, longs: String };
-
-export function tapServiceDefinition(): grpc.ServiceDefinition {
-  const root = grpc.loadPackageDefinition(protoLoader.loadSync('tap.proto', TAP_LOADER_OPTIONS));
-  return lookup<grpc.ServiceClientConstructor>(root, 'io.linkerd.proxy.tap.Tap').service;
-}
 
 /** The serving threads, as the Tap server sees them. */
 interface Threads {

@@ -10,7 +10,7 @@ import { framing, stripHopByHop } from './http1-headers.ts';
 import { forwardConnect, forwardUpgrade } from './http1-tunnel.ts';
 import { httpTarget, namesListener } from './routing.ts';
 import type { AcceptedConnection, Runtime } from './runtime.ts';
-import { tapHttp1 } from './tap.ts';
+import { tapDestination, tapHttp1 } from './tap.ts';
 import { connectUpstream } from './transport.ts';
 
 const CONN = Symbol('sluice.connection');
@@ -115,6 +115,7 @@ export class Http1Proxy {
       this.fail(req, res, stats, start, route);
       return;
     }
+    if (this.rt.taps.active) tapHttp1(this.rt, this.direction, req, res, route.authority, route.path, route.target);
     // Destinations the control plane knows are balanced over their endpoints (mesh.ts); others go on here.
     if (this.rt.mesh?.http1(this, req, res, conn, route.target, route.path, start, () => this.resolve(req, res, conn, route, start))) return;
     this.resolve(req, res, conn, route, start);
@@ -168,7 +169,7 @@ export class Http1Proxy {
     if (res.destroyed || req.destroyed) return;
     const stats = this.rt.metrics.http(this.direction, req.headers.host ?? '', target);
     stats.request();
-    if (this.rt.taps.active) tapHttp1(this.rt.taps, this.direction, req, res, route.authority, route.path, target);
+    if (this.rt.taps.active) tapDestination(res, target);
     const raw = req.rawHeaders;
     const headers = stripHopByHop(raw);
     const { chunked, contentLength } = framing(raw);

@@ -19,7 +19,7 @@ import {
 import { parseGrpcTimeout } from './grpc-timeout.ts';
 import { httpTarget } from './routing.ts';
 import type { AcceptedConnection, Runtime } from './runtime.ts';
-import { tapH2 } from './tap.ts';
+import { tapDestination, tapH2 } from './tap.ts';
 import { connectUpstream } from './transport.ts';
 
 const CONN = Symbol('sluice.connection');
@@ -78,6 +78,8 @@ export class H2Proxy {
     const grpc = isGrpcContentType(headers['content-type']);
     const parsed = authority === '' ? undefined : this.rt.authorities.get(authority, 80);
     const target = httpTarget(conn, parsed, this.rt.config);
+    // Once per stream: a stream the mesh hands back (mesh.ts) comes through here again with viaMesh false.
+    if (viaMesh && this.rt.taps.active) tapH2(this.rt, this.direction, stream, headers, authority, target);
     // Destinations the control plane knows are balanced over their endpoints (mesh.ts); others go on here.
     if (viaMesh && target !== undefined && this.rt.mesh?.h2(this, stream, headers, flags, conn, target, start, () => this.onStream(stream, headers, flags, false))) return;
     const stats = this.rt.metrics.http(this.direction, authority, target);
@@ -87,8 +89,7 @@ export class H2Proxy {
       this.fail(stream, stats, start, 'no_target', grpc);
       return;
     }
-    // Once per stream: a stream the mesh hands back (mesh.ts) comes through here again with viaMesh false.
-    if (viaMesh && this.rt.taps.active) tapH2(this.rt, this.direction, stream, headers, authority, target);
+    if (this.rt.taps.active) tapDestination(stream, target);
     new ForwardedStream(this, stream, headers, { bodyless: (flags & END_STREAM) !== 0, grpc, target, stats, start }).start();
   }
 

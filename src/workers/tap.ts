@@ -380,7 +380,7 @@ export class TapRegistry {
    * Offers a request to the installed taps; returns its stream (request_init already emitted) when at
    * least one selected it, else undefined.
    */
-  start(req: TapRequest, requestHeaders: () => Header[]): TapStream | undefined {
+  start(req: TapRequest, requestHeaders: () => Header[], startedAt: number = performance.now()): TapStream | undefined {
     let selected: TapInstall[] | undefined;
     const ctx = new MatchContext(req);
     for (const tap of this.taps.values()) {
@@ -392,7 +392,7 @@ export class TapRegistry {
     if (selected === undefined) return undefined;
     const first = selected[0] as TapInstall;
     const stream = Number(Atomics.add(first.streams, 0, 1n)) + 1;
-    return new TapStream(this, selected, req, first.base, stream, requestHeaders);
+    return new TapStream(this, selected, req, first.base, stream, requestHeaders, startedAt);
   }
 
   /** Queues an event; the queue goes to the sink once per turn of the event loop. */
@@ -439,14 +439,23 @@ export class TapStream {
   private readonly envelope: Record<string, unknown>;
   private readonly id: { base: number; stream: string };
   private readonly stream: number;
-  private readonly start = performance.now();
+  private readonly start: number;
   private responseStart: number | undefined;
   private ended = false;
   /** Response body bytes sent to the client. */
   bytes = 0;
 
-  constructor(registry: TapRegistry, taps: readonly TapInstall[], req: TapRequest, base: number, stream: number, requestHeaders: () => Header[]) {
+  constructor(
+    registry: TapRegistry,
+    taps: readonly TapInstall[],
+    req: TapRequest,
+    base: number,
+    stream: number,
+    requestHeaders: () => Header[],
+    startedAt: number,
+  ) {
     this.registry = registry;
+    this.start = startedAt;
     this.taps = taps;
     this.stream = stream;
     this.id = { base, stream: String(stream) };
@@ -500,6 +509,61 @@ export class TapStream {
 }
 
 // ── Hooks for the HTTP stacks ──
+//
+// A request is offered to the taps once the proxy knows where it goes: `tapDestination` (the plain
+// forwarding path, or the mesh's endpoint pick), or else when its response begins or it ends, with the
+// destination it was routed by. Until then only its response is watched. Only the response objects of
+// requests that arrive while a tap is installed are wrapped.
+
+const TAP = Symbol('sluice.tap');
+type Tapped = { [TAP]?: PendingTap };
+
+interface Resolver {
+  cached(host: string): string | null | undefined;
+}
+
+type RequestPart = Omit<TapRequest, 'destination' | 'destinationLabels'>;
+
+class PendingTap {
+  private readonly taps: TapRegistry;
+  private readonly req: RequestPart;
+  private readonly fallback: HostPort | undefined;
+  private readonly dns: Resolver;
+  private readonly headers: () => Header[];
+  private readonly startedAt = performance.now();
+  private decided = false;
+  /** Set once decided, when a tap selected the request. */
+  stream: TapStream | undefined;
+
+  constructor(taps: TapRegistry, req: RequestPart, fallback: HostPort | undefined, dns: Resolver, headers: () => Header[]) {
+    this.taps = taps;
+    this.req = req;
+    this.fallback = fallback;
+    this.dns = dns;
+    this.headers = headers;
+  }
+
+  decide(destination?: HostPort, labels?: Readonly<Record<string, string>>): TapStream | undefined {
+    if (this.decided) return this.stream;
+    this.decided = true;
+    let dst = destination ?? this.fallback;
+    // A name (HTTP/2 sessions resolve their own): report the address when this thread's cache knows it.
+    if (dst !== undefined && net.isIP(dst.host) === 0) {
+      const resolved = this.dns.cached(dst.host);
+      if (typeof resolved === 'string') dst = { host: resolved, port: dst.port };
+    }
+    this.stream = this.taps.start({ ...this.req, destination: dst, destinationLabels: labels }, this.headers, this.startedAt);
+    return this.stream;
+  }
+}
+
+/**
+ * Where a request observed by `tapHttp1` / `tapH2` is sent: `target` is the response (HTTP/1) or the
+ * server stream (HTTP/2). The first call counts (a retry to another endpoint does not move it).
+ */
+export function tapDestination(target: object, destination: HostPort | undefined, labels?: Readonly<Record<string, string>>): void {
+  (target as Tapped)[TAP]?.decide(destination, labels);
+}
 
 function pathOnly(target: string): string {
   const q = target.indexOf('?');
@@ -549,49 +613,46 @@ function peerOf(socket: net.Socket | null | undefined): HostPort | undefined {
 }
 
 /**
- * Observes an HTTP/1 request that is about to be forwarded to `destination`. Wraps the response's
- * writeHead/write/end of this request only, so proxy-made error responses are seen like forwarded ones.
+ * Watches an HTTP/1 request for the installed taps, from its arrival. `authority` and `path` are what it
+ * is routed by; `routedTo` the destination it would have without a better one (tapDestination).
+ * Wraps this response's writeHead/write/end/addTrailers only, so the proxy's own error answers are
+ * seen like forwarded ones.
  */
 export function tapHttp1(
-  taps: TapRegistry,
+  rt: { readonly taps: TapRegistry; readonly dns: Resolver },
   direction: Direction,
   req: http.IncomingMessage,
   res: http.ServerResponse,
   authority: string,
   path: string,
-  destination: HostPort | undefined,
-  destinationLabels?: Readonly<Record<string, string>>,
+  routedTo: HostPort | undefined,
 ): void {
-  const tap = taps.start(
-    {
-      direction,
-      source: peerOf(req.socket),
-      destination,
-      destinationLabels,
-      method: req.method ?? 'GET',
-      scheme: 'http',
-      authority,
-      path: pathOnly(path),
-    },
+  if ((res as Tapped)[TAP] !== undefined) return;
+  const pending = new PendingTap(
+    rt.taps,
+    { direction, source: peerOf(req.socket), method: req.method ?? 'GET', scheme: 'http', authority, path: pathOnly(path) },
+    routedTo,
+    rt.dns,
     () => headerList(rawPairs(req.rawHeaders)),
   );
-  if (tap === undefined) return;
+  (res as Tapped)[TAP] = pending;
+  let bytes = 0;
   let trailers: Header[] | undefined;
   let grpc: number | undefined;
   const writeHead = res.writeHead;
   res.writeHead = function (this: http.ServerResponse, status: number, ...rest: unknown[]) {
     const headers = rest.length > 0 && typeof rest[0] !== 'string' ? rest[0] : rest[1];
-    tap.responseInit(status, () => headersArg(headers));
+    pending.decide()?.responseInit(status, () => headersArg(headers));
     return (writeHead as (...args: unknown[]) => http.ServerResponse).call(this, status, ...rest);
   } as typeof res.writeHead;
   const write = res.write;
   res.write = function (this: http.ServerResponse, chunk: unknown, ...rest: unknown[]) {
-    tap.bytes += chunkLength(chunk, rest[0]);
+    bytes += chunkLength(chunk, rest[0]);
     return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
   } as typeof res.write;
   const end = res.end;
   res.end = function (this: http.ServerResponse, chunk?: unknown, ...rest: unknown[]) {
-    if (typeof chunk !== 'function') tap.bytes += chunkLength(chunk, rest[0]);
+    if (typeof chunk !== 'function') bytes += chunkLength(chunk, rest[0]);
     return (end as (...args: unknown[]) => http.ServerResponse).call(this, chunk, ...rest);
   } as typeof res.end;
   const addTrailers = res.addTrailers;
@@ -600,58 +661,63 @@ export function tapHttp1(
     grpc = grpcStatus(trailers.find((h) => h.name === 'grpc-status')?.value.toString());
     return addTrailers.call(this, headers);
   };
-  res.once('finish', () => tap.responseEnd(grpc === undefined ? undefined : { grpc_status_code: grpc }, () => trailers));
-  // Closed before the response was complete: cut, or the client went away. HTTP/1 has no reset code.
-  res.once('close', () => tap.responseEnd(undefined, () => undefined));
+  const finish = (complete: boolean): void => {
+    const stream = pending.decide();
+    if (stream === undefined) return;
+    stream.bytes = bytes;
+    // Closed before the response was complete (cut, or the client left): HTTP/1 has no reset code.
+    stream.responseEnd(complete && grpc !== undefined ? { grpc_status_code: grpc } : undefined, () => trailers);
+  };
+  res.once('finish', () => finish(true));
+  res.once('close', () => finish(false));
 }
 
 /**
- * Observes an HTTP/2 stream that is about to be forwarded to `destination`: wraps respond/write/end/
- * sendTrailers of this stream only; the stream's close gives the end (a reset carries its code).
+ * Watches an HTTP/2 stream for the installed taps, from its arrival (see tapHttp1). Wraps this stream's
+ * respond/write/end/sendTrailers only; its close gives the end, and a reset its code.
  */
 export function tapH2(
-  rt: { readonly taps: TapRegistry; readonly dns: { cached(host: string): string | null | undefined } },
+  rt: { readonly taps: TapRegistry; readonly dns: Resolver },
   direction: Direction,
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
   authority: string,
-  target: HostPort | undefined,
-  destinationLabels?: Readonly<Record<string, string>>,
+  routedTo: HostPort | undefined,
 ): void {
-  // HTTP/2 sessions resolve names themselves; report the address when this thread's cache knows it.
-  const resolved = target === undefined ? undefined : rt.dns.cached(target.host);
-  const destination = target !== undefined && typeof resolved === 'string' ? { host: resolved, port: target.port } : target;
-  const tap = rt.taps.start(
+  if ((stream as Tapped)[TAP] !== undefined) return;
+  const pending = new PendingTap(
+    rt.taps,
     {
       direction,
       source: peerOf(stream.session?.socket as net.Socket | undefined),
-      destination,
-      destinationLabels,
       method: String(headers[':method'] ?? 'GET'),
       scheme: String(headers[':scheme'] ?? 'http').toLowerCase(),
       authority,
       path: pathOnly(String(headers[':path'] ?? '/')),
     },
+    routedTo,
+    rt.dns,
     () => headerList(Object.entries(headers)),
   );
-  if (tap === undefined) return;
+  (stream as Tapped)[TAP] = pending;
+  let bytes = 0;
   let trailers: Header[] | undefined;
   let grpc: number | undefined;
   const respond = stream.respond;
   stream.respond = function (this: http2.ServerHttp2Stream, response?: http2.OutgoingHttpHeaders, options?: http2.ServerStreamResponseOptions) {
-    tap.responseInit(Number(response?.[':status'] ?? 200), () => headerList(Object.entries(response ?? {})));
+    pending.decide()?.responseInit(Number(response?.[':status'] ?? 200), () => headerList(Object.entries(response ?? {})));
     // Trailers-only (gRPC errors): the status is in the headers.
     if (options?.endStream === true) grpc = grpcStatus(response?.['grpc-status']);
     return respond.call(this, response, options);
   };
   const write = stream.write;
   stream.write = function (this: http2.ServerHttp2Stream, chunk: unknown, ...rest: unknown[]) {
-    tap.bytes += chunkLength(chunk, rest[0]);
+    bytes += chunkLength(chunk, rest[0]);
     return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
   } as typeof stream.write;
   const end = stream.end;
   stream.end = function (this: http2.ServerHttp2Stream, chunk?: unknown, ...rest: unknown[]) {
-    if (typeof chunk !== 'function') tap.bytes += chunkLength(chunk, rest[0]);
+    if (typeof chunk !== 'function') bytes += chunkLength(chunk, rest[0]);
     return (end as (...args: unknown[]) => http2.ServerHttp2Stream).call(this, chunk, ...rest);
   } as typeof stream.end;
   const sendTrailers = stream.sendTrailers;
@@ -661,6 +727,9 @@ export function tapH2(
     return sendTrailers.call(this, headers);
   };
   stream.once('close', () => {
+    const tap = pending.decide();
+    if (tap === undefined) return;
+    tap.bytes = bytes;
     const code = stream.rstCode;
     const eos: Eos = code !== undefined && code !== 0 ? { reset_error_code: code } : grpc !== undefined ? { grpc_status_code: grpc } : undefined;
     tap.responseEnd(eos, () => trailers);
