@@ -3,5 +3,4 @@ import type { Component } from './context.ts';
 
 export const components: Component[] = [];
 components.push((await import('./destination/component.ts')).destinationComponent);
-components.push((await import('./telemetry/component.ts')).telemetryComponent);
-components.push((await import('./public-api/component.ts')).publicApiComponent);
+components.push((await import('./tap/component.ts')).tapRelayComponent);
