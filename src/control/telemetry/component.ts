@@ -1,0 +1,42 @@
+// The controller's Telemetry service (`sluice.proxy.telemetry.Telemetry/Report`, on the proxy API port)
+// and the store it fills, which the public API reads.
+import type * as grpc from '@grpc/grpc-js';
+import { loadProto, lookup } from '../../api/proto.ts';
+import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ReportRequest } from '../../api/telemetry-messages.ts';
+import type { Component, ControllerContext } from '../context.ts';
+import { TelemetryStore } from './store.ts';
+
+/** How often old slots are folded and expired. */
+const MAINTAIN_EVERY_MS = 10_000;
+
+const stores = new WeakMap<ControllerContext, TelemetryStore>();
+
+/** The controller's one telemetry store (created on first use, whichever component asks first). */
+export function telemetryStore(ctx: ControllerContext): TelemetryStore {
+  let store = stores.get(ctx);
+  if (store === undefined) {
+    store = new TelemetryStore();
+    stores.set(ctx, store);
+  }
+  return store;
+}
+
+export const telemetryComponent: Component = (ctx) => {
+  const store = telemetryStore(ctx);
+  const service = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE).service;
+  ctx.proxyApi.addService(service, {
+    Report: (call: grpc.ServerUnaryCall<ReportRequest, object>, callback: grpc.sendUnaryData<object>) => {
+      try {
+        const applied = store.ingest(call.request);
+        if (!applied) ctx.log.debug('telemetry report already applied (a retry)', { instance: call.request.instance_id ?? '', sequence: call.request.sequence ?? 0 });
+        callback(null, {});
+      } catch (error) {
+        ctx.log.warn('cannot apply telemetry report', { error: (error as Error).message, pod: call.request.process?.scheduled_instance ?? '' });
+        callback({ code: 3, details: `cannot apply report: ${(error as Error).message}` } as grpc.ServiceError, null);
+      }
+    },
+  });
+  const timer = setInterval(() => store.maintain(), MAINTAIN_EVERY_MS);
+  timer.unref();
+  ctx.onClose(() => clearInterval(timer));
+};

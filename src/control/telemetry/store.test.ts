@@ -1,0 +1,197 @@
+// The telemetry store: windows over 10-second and minute slots, merged exact latencies, retention,
+// retries recognised, and memory kept within its bounds.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { percentilesOfDense } from '../../telemetry/exact-latency.ts';
+import { classify, TelemetryStore, type StatKey } from './store.ts';
+import { ManualClock, syntheticReport } from './testkit.ts';
+
+const byWorkload = (key: StatKey): string | undefined => (key.scope === 'svc' && key.direction === 'inbound' ? key.workload : undefined);
+
+function setUp(options: { maxKeys?: number; maxBytes?: number } = {}) {
+  const clock = new ManualClock();
+  const store = new TelemetryStore({ ...options, now: clock.read });
+  // Start well past the store's first minute, so windows are not cut short by its start.
+  clock.advance(2 * 60 * 60_000);
+  return { clock, store };
+}
+
+describe('TelemetryStore windows', () => {
+  it('counts what arrived within the window, by classification', () => {
+    const { clock, store } = setUp();
+    store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web', requests: [{ ok: 9, failed: 1 }] }));
+    clock.advance(30_000);
+    store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web', requests: [{ ok: 5 }] }));
+    const minute = store.query(60_000, byWorkload);
+    assert.equal(minute.groups.get('deployment/web')?.success, 14);
+    assert.equal(minute.groups.get('deployment/web')?.failure, 1);
+    const tenSeconds = store.query(10_000, byWorkload);
+    assert.equal(tenSeconds.groups.get('deployment/web')?.success, 5);
+    assert.ok(tenSeconds.seconds >= 10 && tenSeconds.seconds <= 20, String(tenSeconds.seconds));
+    // Windows start on a slot boundary: 71 s later the report's 10-second slot is out of the minute.
+    clock.advance(71_000);
+    assert.equal(store.query(60_000, byWorkload).groups.get('deployment/web'), undefined);
+    assert.equal(store.query(10 * 60_000, byWorkload).groups.get('deployment/web')?.success, 14);
+  });
+
+  it('merges exact latencies across reports and pods into one distribution', () => {
+    const { store } = setUp();
+    const fast = new Array<number>(90).fill(2_000);
+    const slow = [...new Array<number>(9).fill(50_000), 400_000];
+    store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web', requests: [{ ok: 90, latencyUs: fast }] }));
+    store.ingest(syntheticReport({ pod: 'web-2', workload: 'deployment/web', requests: [{ ok: 10, latencyUs: slow }] }));
+    const agg = store.query(60_000, byWorkload).groups.get('deployment/web');
+    assert.ok(agg?.latency !== undefined);
+    const [p50, p95, p99, max] = percentilesOfDense(agg.latency, [0.5, 0.95, 0.99, 1]);
+    assert.ok(p50 !== undefined && p50 >= 2_000 && p50 < 2_020, String(p50));
+    assert.ok(p95 !== undefined && p95 >= 50_000 && p95 < 50_500, String(p95));
+    assert.ok(p99 !== undefined && p99 >= 50_000 && p99 < 50_500, String(p99));
+    assert.ok(max !== undefined && max >= 400_000 && max < 404_000, String(max));
+  });
+
+  it("falls back to Conduit's bucket counts when a report has no exact latencies", () => {
+    const { store } = setUp();
+    const report = syntheticReport({ pod: 'old-1', workload: 'deployment/old', requests: [{ ok: 4 }] });
+    const response = report.requests?.[0]?.responses?.[0];
+    assert.ok(response !== undefined);
+    delete response.latency_hdr;
+    response.response_latency_counts = [0, 0, 0, 0, 0, 4]; // all four in the le=10ms bucket
+    report.histogram_bucket_bounds_tenth_ms = [10, 20, 30, 40, 50, 100, 200];
+    store.ingest(report);
+    const agg = store.query(60_000, byWorkload).groups.get('deployment/old');
+    const [p50] = agg?.latency === undefined ? [] : percentilesOfDense(agg.latency, [0.5]);
+    assert.ok(p50 !== undefined && p50 >= 10_000 && p50 < 10_100, String(p50));
+  });
+
+  it('keeps an hour: minute slots past ten minutes, nothing past an hour', () => {
+    const { clock, store } = setUp();
+    store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web', requests: [{ ok: 3, latencyUs: 7_000 }] }));
+    for (let i = 0; i < 30; i++) {
+      clock.advance(60_000);
+      store.maintain();
+    }
+    const hour = store.query(3_600_000, byWorkload).groups.get('deployment/web');
+    assert.equal(hour?.success, 3);
+    assert.equal(percentilesOfDense(hour?.latency ?? new Float64Array(0), [0.5])[0], 7_007);
+    assert.equal(store.query(10 * 60_000, byWorkload).groups.get('deployment/web'), undefined);
+    clock.advance(31 * 60_000);
+    store.maintain();
+    assert.equal(store.query(3_600_000, byWorkload).groups.get('deployment/web'), undefined);
+    assert.equal(store.keyCount, 0);
+    assert.equal(store.byteSize, 0);
+  });
+
+  it('folds ten-second slots of the same minute into one minute slot without losing counts', () => {
+    const { clock, store } = setUp();
+    for (let i = 0; i < 6; i++) {
+      store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web', requests: [{ ok: 1, latencyUs: 1_000 * (i + 1) }] }));
+      clock.advance(10_000);
+    }
+    const before = store.byteSize;
+    clock.advance(11 * 60_000);
+    store.maintain();
+    assert.ok(store.byteSize < before);
+    const agg = store.query(3_600_000, byWorkload).groups.get('deployment/web');
+    assert.equal(agg?.success, 6);
+    assert.equal(percentilesOfDense(agg?.latency ?? new Float64Array(0), [1])[0], 6_015);
+  });
+});
+
+describe('TelemetryStore reports', () => {
+  it('applies a retried report (same instance, direction and sequence) once', () => {
+    const { store } = setUp();
+    const report = syntheticReport({ pod: 'web-1', workload: 'deployment/web', requests: [{ ok: 4 }], instance: 'i1', sequence: 1 });
+    assert.equal(store.ingest(report), true);
+    assert.equal(store.ingest(report), false);
+    assert.equal(store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web', direction: 'outbound', instance: 'i1', sequence: 1 })), true);
+    assert.equal(store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web', requests: [{ ok: 1 }], instance: 'i1', sequence: 2 })), true);
+    assert.equal(store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web', requests: [{ ok: 1 }], instance: 'i2', sequence: 1 })), true);
+    assert.equal(store.query(60_000, byWorkload).groups.get('deployment/web')?.success, 6);
+    assert.equal(store.counters.duplicateReports, 1);
+  });
+
+  it('sums the latest open-connection gauge of each proxy, not every report of it', () => {
+    const { clock, store } = setUp();
+    const transports = [{ connects: 1, open_connections: 3, read_bytes: 100, write_bytes: 50 }];
+    for (let i = 0; i < 4; i++) {
+      store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web', transports, instance: 'a', sequence: i + 1 }));
+      store.ingest(syntheticReport({ pod: 'web-2', workload: 'deployment/web', transports, instance: 'b', sequence: i + 1 }));
+      clock.advance(5_000);
+    }
+    const tcp = store.query(60_000, (key) => (key.scope === 'tcp' ? key.workload : undefined)).groups.get('deployment/web');
+    assert.equal(tcp?.openConnections, 6);
+    assert.equal(tcp?.opened, 8);
+    assert.equal(tcp?.readBytes, 800);
+  });
+
+  it('records when each pod last reported', () => {
+    const { clock, store } = setUp();
+    store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web' }));
+    const first = clock.now;
+    clock.advance(5_000);
+    store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web' }));
+    assert.deepEqual(store.podReport('shop', 'web-1'), {
+      namespace: 'shop',
+      pod: 'web-1',
+      workload: 'deployment/web',
+      firstReport: first,
+      lastReport: first + 5_000,
+      reportIntervalMs: 5000,
+    });
+  });
+
+  it("classifies as Linkerd when the proxy did not: 5xx, gRPC status other than OK, resets and proxy errors fail", () => {
+    assert.equal(classify(200, { other: true }), 'success');
+    assert.equal(classify(503, { other: true }), 'failure');
+    assert.equal(classify(200, { grpc_status_code: 0, end: 'grpc_status_code' }), 'success');
+    assert.equal(classify(200, { grpc_status_code: 14, end: 'grpc_status_code' }), 'failure');
+    assert.equal(classify(200, { reset_error_code: 8, end: 'reset_error_code' }), 'failure');
+    assert.equal(classify(200, { other: true, error: 'connect_refused' }), 'failure');
+    assert.equal(classify(500, { other: true, classification: 'success' }), 'success');
+  });
+});
+
+describe('TelemetryStore bounds', () => {
+  it('keeps at most maxKeys keys, dropping the least recently reported', () => {
+    const { clock, store } = setUp({ maxKeys: 3 });
+    for (const name of ['a', 'b', 'c']) {
+      store.ingest(syntheticReport({ pod: `${name}-1`, workload: `deployment/${name}`, requests: [{ ok: 1 }] }));
+      clock.advance(1_000);
+    }
+    // a reports again, so b is now the oldest.
+    store.ingest(syntheticReport({ pod: 'a-1', workload: 'deployment/a', requests: [{ ok: 1 }] }));
+    store.ingest(syntheticReport({ pod: 'd-1', workload: 'deployment/d', requests: [{ ok: 1 }] }));
+    const groups = store.query(60_000, byWorkload).groups;
+    assert.deepEqual([...groups.keys()].sort(), ['deployment/a', 'deployment/c', 'deployment/d']);
+    assert.equal(store.keyCount, 3);
+    assert.equal(store.counters.evictedKeys, 1);
+  });
+
+  it('keeps its slot data under maxBytes however many distinct keys arrive', () => {
+    const maxBytes = 200_000;
+    const { clock, store } = setUp({ maxBytes });
+    const latencies = Array.from({ length: 200 }, (_, i) => 100 + i * 997);
+    for (let i = 0; i < 2_000; i++) {
+      store.ingest(syntheticReport({ pod: `p-${i}`, workload: `deployment/w${i}`, requests: [{ ok: 200, latencyUs: latencies }] }));
+      if (i % 100 === 0) clock.advance(10_000);
+      assert.ok(store.byteSize <= maxBytes, `${store.byteSize} bytes after ${i} reports`);
+    }
+    assert.ok(store.keyCount > 10 && store.keyCount < 2_000, String(store.keyCount));
+    // The most recent keys are the ones kept.
+    assert.equal(store.query(600_000, byWorkload).groups.get('deployment/w1999')?.success, 200);
+    assert.equal(store.query(600_000, byWorkload).groups.get('deployment/w0'), undefined);
+  });
+
+  it('accounts bytes exactly: dropping everything returns to zero', () => {
+    const { clock, store } = setUp();
+    for (let i = 0; i < 50; i++) {
+      store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web', requests: [{ ok: 3, latencyUs: [i * 100 + 1, i * 1000 + 5, 77_000] }] }));
+      clock.advance(7_000);
+      store.maintain();
+    }
+    assert.ok(store.byteSize > 0);
+    clock.advance(2 * 3_600_000);
+    store.maintain();
+    assert.equal(store.byteSize, 0);
+  });
+});

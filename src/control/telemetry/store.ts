@@ -1,0 +1,480 @@
+// The controller's telemetry store: what proxies reported, aggregated by key (reporting pod and workload,
+// direction, authority, route, destination) into time slots, for an hour.
+//
+// Slots: 10 s for the last 10 minutes, then folded into 1-minute slots until they are an hour old.
+// Each slot of a key holds request counts by classification, TLS requests, TCP opens/closes/bytes and
+// the merged exact latencies (sparse HDR counts, src/telemetry/exact-latency.ts layout). Open connections
+// are a gauge: the latest value each proxy reported.
+//
+// Memory is bounded twice: at most `maxKeys` keys, and about `maxBytes` of slot data. Past either
+// bound the least recently reported keys are dropped whole. Proxies that retry a report they already
+// sent (same instance and sequence) are recognised and not counted twice.
+import type { EosCtx, ReportRequest, RequestScope, TransportReport } from '../../api/telemetry-messages.ts';
+import { decodeLatencyHdr } from '../../telemetry/hdr-codec.ts';
+import { indexOfMicros, COUNTS_LENGTH } from '../../telemetry/exact-latency.ts';
+import { SparseLatency } from './sparse-latency.ts';
+
+export const FINE_SLOT_MS = 10_000;
+export const COARSE_SLOT_MS = 60_000;
+/** Fine slots older than this are folded into coarse ones. */
+export const FINE_RETENTION_MS = 10 * 60_000;
+export const RETENTION_MS = 60 * 60_000;
+export const DEFAULT_MAX_KEYS = 10_000;
+export const DEFAULT_MAX_BYTES = 128 * 1024 * 1024;
+/** Fixed cost of a key, and of a slot without latencies, for the byte bound (measured orders of magnitude). */
+const KEY_BYTES = 600;
+const SLOT_BYTES = 200;
+
+export type Direction = 'inbound' | 'outbound';
+/** `svc`: requests as the proxy saw them; `route`/`actual`: per ServiceProfile route (actual = every attempt); `tcp`: connections. */
+export type ScopeKind = 'svc' | 'route' | 'actual' | 'tcp';
+
+export interface StatKey {
+  readonly namespace: string;
+  readonly pod: string;
+  /** `<kind>/<name>` (`deployment/web`), '' when the proxy did not say. */
+  readonly workload: string;
+  readonly direction: Direction;
+  readonly scope: ScopeKind;
+  readonly authority: string;
+  /** The `rt_route` label of a route scope ('' = no route matched). */
+  readonly route: string;
+  readonly dstNamespace: string;
+  readonly dstWorkload: string;
+  readonly dstPod: string;
+  readonly dstService: string;
+}
+
+interface Slot {
+  requests: number;
+  success: number;
+  failure: number;
+  tlsRequests: number;
+  opened: number;
+  closed: number;
+  readBytes: number;
+  writeBytes: number;
+  latency: SparseLatency | undefined;
+}
+
+interface KeyState {
+  readonly key: StatKey;
+  readonly id: string;
+  lastReport: number;
+  readonly fine: Map<number, Slot>;
+  readonly coarse: Map<number, Slot>;
+  bytes: number;
+}
+
+export interface Aggregate {
+  requests: number;
+  success: number;
+  failure: number;
+  tlsRequests: number;
+  opened: number;
+  closed: number;
+  readBytes: number;
+  writeBytes: number;
+  /** Sum of the latest open-connection gauges of the proxies that reported within the window. */
+  openConnections: number;
+  /** Dense latency counts (exact-latency layout), undefined when none; percentiles with `percentilesOfDense`. */
+  latency: Float64Array | undefined;
+}
+
+export interface QueryResult {
+  /** Seconds the window covers (for rates): the window, less any part before the store started. */
+  readonly seconds: number;
+  readonly groups: Map<string, Aggregate>;
+}
+
+export interface PodReport {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly workload: string;
+  readonly lastReport: number;
+  readonly firstReport: number;
+  readonly reportIntervalMs: number;
+}
+
+export interface StoreOptions {
+  readonly maxKeys?: number;
+  readonly maxBytes?: number;
+  readonly now?: () => number;
+}
+
+/** Owner kinds in Destination metric labels, most specific workload first. */
+const OWNER_KINDS = ['deployment', 'statefulset', 'daemonset', 'cronjob', 'job', 'replicationcontroller', 'replicaset'] as const;
+
+interface Gauge {
+  readonly key: StatKey;
+  readonly open: number;
+}
+
+export class TelemetryStore {
+  readonly maxKeys: number;
+  readonly maxBytes: number;
+  readonly startedAt: number;
+  /** Keys dropped to stay within the bounds, and reports ignored as retries; for SelfCheck and tests. */
+  readonly counters = { evictedKeys: 0, duplicateReports: 0, reports: 0, badHistograms: 0 };
+  private readonly now: () => number;
+  /** Insertion order = least recently reported first (a report moves its keys to the end). */
+  private readonly keys = new Map<string, KeyState>();
+  private bytes = 0;
+  private readonly sequences = new Map<string, { sequence: number; at: number }>();
+  private readonly gauges = new Map<string, { at: number; intervalMs: number; entries: Gauge[] }>();
+  private readonly pods = new Map<string, PodReport>();
+
+  constructor(options: StoreOptions = {}) {
+    this.maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.now = options.now ?? Date.now;
+    this.startedAt = this.now();
+  }
+
+  get keyCount(): number {
+    return this.keys.size;
+  }
+
+  /** Approximate bytes of slot data held (what `maxBytes` bounds). */
+  get byteSize(): number {
+    return this.bytes;
+  }
+
+  /** Applies one report. Returns false when it was a retry of a report already applied. */
+  ingest(report: ReportRequest, receivedAt = this.now()): boolean {
+    const direction: Direction = report.proxy === 'OUTBOUND' ? 'outbound' : 'inbound';
+    const instance = report.instance_id ?? '';
+    const sequence = report.sequence ?? 0;
+    if (instance !== '' && sequence > 0) {
+      const seqKey = `${instance}\0${direction}`;
+      const seen = this.sequences.get(seqKey);
+      if (seen !== undefined && sequence <= seen.sequence) {
+        seen.at = receivedAt;
+        this.counters.duplicateReports++;
+        return false;
+      }
+      this.sequences.delete(seqKey);
+      this.sequences.set(seqKey, { sequence, at: receivedAt });
+    }
+    this.counters.reports++;
+    const namespace = report.process?.scheduled_namespace ?? '';
+    const pod = report.process?.scheduled_instance ?? '';
+    const workload = report.process?.workload ?? '';
+    const reportIntervalMs = report.report_interval_ms ?? 0;
+    const podKey = `${namespace}/${pod}`;
+    const prior = this.pods.get(podKey);
+    this.pods.delete(podKey);
+    this.pods.set(podKey, { namespace, pod, workload, lastReport: receivedAt, firstReport: prior?.firstReport ?? receivedAt, reportIntervalMs });
+
+    const origin = { namespace, pod, workload, direction };
+    const bounds = report.histogram_bucket_bounds_tenth_ms ?? [];
+    for (const scope of report.requests ?? []) this.ingestScope(origin, scope, bounds, receivedAt);
+
+    const transports = direction === 'inbound' ? (report.server_transports ?? []) : (report.client_transports ?? []);
+    const gauges: Gauge[] = [];
+    for (const transport of transports) {
+      const key = this.transportKey(origin, transport);
+      const slot = this.slot(key, receivedAt);
+      if (slot !== undefined) {
+        slot.opened += transport.connects ?? 0;
+        slot.closed += transport.disconnect_count ?? 0;
+        slot.readBytes += transport.read_bytes ?? 0;
+        slot.writeBytes += transport.write_bytes ?? 0;
+      }
+      if ((transport.open_connections ?? 0) > 0) gauges.push({ key, open: transport.open_connections ?? 0 });
+    }
+    const gaugeKey = `${instance === '' ? podKey : instance}\0${direction}`;
+    this.gauges.delete(gaugeKey);
+    this.gauges.set(gaugeKey, { at: receivedAt, intervalMs: reportIntervalMs, entries: gauges });
+    this.enforceBounds();
+    return true;
+  }
+
+  private ingestScope(
+    origin: { namespace: string; pod: string; workload: string; direction: Direction },
+    scope: RequestScope,
+    bounds: readonly number[],
+    at: number,
+  ): void {
+    const ctx = scope.ctx ?? {};
+    const kind: ScopeKind = ctx.route_scope === true ? (ctx.actual === true ? 'actual' : 'route') : 'svc';
+    const key: StatKey = {
+      ...origin,
+      scope: kind,
+      authority: ctx.authority ?? '',
+      route: kind === 'svc' ? '' : (ctx.route_labels?.['route'] ?? ''),
+      ...destination(ctx.dst_labels ?? {}),
+    };
+    const slot = this.slot(key, at);
+    if (slot === undefined) return;
+    slot.requests += scope.count ?? 0;
+    const tls = ctx.tls === 'true';
+    for (const response of scope.responses ?? []) {
+      const status = response.ctx?.http_status_code ?? 0;
+      for (const end of response.ends ?? []) {
+        const streams = end.streams ?? 0;
+        if (classify(status, end.ctx ?? {}) === 'success') slot.success += streams;
+        else slot.failure += streams;
+        if (tls) slot.tlsRequests += streams;
+      }
+      const latency = this.latencyOf(response.latency_hdr, response.response_latency_counts, bounds);
+      if (latency !== undefined && latency.size > 0) {
+        const state = this.keys.get(keyId(key));
+        const before = slot.latency?.bytes ?? 0;
+        if (slot.latency === undefined) slot.latency = latency;
+        else slot.latency.merge(latency);
+        const grown = slot.latency.bytes - before;
+        if (state !== undefined) state.bytes += grown;
+        this.bytes += grown;
+      }
+    }
+  }
+
+  private latencyOf(hdr: Uint8Array | undefined, buckets: readonly number[] | undefined, bounds: readonly number[]): SparseLatency | undefined {
+    if (hdr !== undefined && hdr.length > 0) {
+      try {
+        return SparseLatency.fromPairs(decodeLatencyHdr(hdr));
+      } catch {
+        this.counters.badHistograms++;
+      }
+    }
+    // A reporter without exact latencies (Conduit's shape): each bucket counted at its upper bound.
+    if (buckets === undefined || buckets.length === 0) return undefined;
+    const pairs: number[] = [];
+    for (let i = 0; i < buckets.length; i++) {
+      const count = buckets[i] ?? 0;
+      if (count <= 0) continue;
+      const tenthMs = bounds[i] ?? bounds[bounds.length - 1] ?? 0;
+      pairs.push(indexOfMicros(tenthMs >= 0xffffffff ? 60_000_000 : tenthMs * 100), count);
+    }
+    return SparseLatency.fromPairs(pairs);
+  }
+
+  private transportKey(origin: { namespace: string; pod: string; workload: string; direction: Direction }, transport: TransportReport): StatKey {
+    return { ...origin, scope: 'tcp', authority: '', route: '', ...destination(transport.dst_labels ?? {}) };
+  }
+
+  /** The slot of `key` at time `at`, created as needed; undefined when `at` is already past retention. */
+  private slot(key: StatKey, at: number): Slot | undefined {
+    const now = this.now();
+    if (at <= now - RETENTION_MS) return undefined;
+    const id = keyId(key);
+    let state = this.keys.get(id);
+    if (state === undefined) {
+      if (this.keys.size >= this.maxKeys) this.evictOldest();
+      state = { key, id, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES };
+      this.bytes += KEY_BYTES;
+    } else {
+      this.keys.delete(id);
+    }
+    this.keys.set(id, state);
+    state.lastReport = Math.max(state.lastReport, at);
+    const fine = at > now - FINE_RETENTION_MS;
+    const slots = fine ? state.fine : state.coarse;
+    const index = Math.floor(at / (fine ? FINE_SLOT_MS : COARSE_SLOT_MS));
+    let slot = slots.get(index);
+    if (slot === undefined) {
+      slot = emptySlot();
+      slots.set(index, slot);
+      state.bytes += SLOT_BYTES;
+      this.bytes += SLOT_BYTES;
+    }
+    return slot;
+  }
+
+  private evictOldest(): void {
+    const oldest = this.keys.values().next().value;
+    if (oldest !== undefined) this.drop(oldest);
+    this.counters.evictedKeys++;
+  }
+
+  private drop(state: KeyState): void {
+    this.keys.delete(state.id);
+    this.bytes -= state.bytes;
+  }
+
+  private enforceBounds(): void {
+    while (this.bytes > this.maxBytes && this.keys.size > 1) this.evictOldest();
+    // Per-proxy bookkeeping is bounded by the same key limit (oldest first: maps are kept in report order).
+    for (const map of [this.sequences, this.gauges, this.pods] as Array<Map<string, unknown>>) {
+      while (map.size > this.maxKeys) map.delete(map.keys().next().value as string);
+    }
+  }
+
+  /**
+   * Folds fine slots older than 10 minutes into minute slots, drops slots older than an hour, keys with
+   * no slots left, and bookkeeping of proxies silent for an hour. Call every few seconds.
+   */
+  maintain(now = this.now()): void {
+    const fineCutoff = Math.floor((now - FINE_RETENTION_MS) / FINE_SLOT_MS);
+    const coarseCutoff = Math.floor((now - RETENTION_MS) / COARSE_SLOT_MS);
+    for (const state of [...this.keys.values()]) {
+      for (const [index, slot] of state.fine) {
+        // A fine slot leaves once it has ended 10 minutes ago.
+        if (index + 1 > fineCutoff) continue;
+        state.fine.delete(index);
+        const coarseIndex = Math.floor((index * FINE_SLOT_MS) / COARSE_SLOT_MS);
+        const into = state.coarse.get(coarseIndex);
+        if (into === undefined) {
+          state.coarse.set(coarseIndex, slot);
+        } else {
+          const before = (into.latency?.bytes ?? 0) + (slot.latency?.bytes ?? 0);
+          mergeSlot(into, slot);
+          const freed = before - (into.latency?.bytes ?? 0) + SLOT_BYTES;
+          state.bytes -= freed;
+          this.bytes -= freed;
+        }
+      }
+      for (const [index, slot] of state.coarse) {
+        if (index + 1 > coarseCutoff) continue;
+        state.coarse.delete(index);
+        const freed = SLOT_BYTES + (slot.latency?.bytes ?? 0);
+        state.bytes -= freed;
+        this.bytes -= freed;
+      }
+      if (state.fine.size === 0 && state.coarse.size === 0) this.drop(state);
+    }
+    for (const [key, seen] of this.sequences) if (seen.at <= now - RETENTION_MS) this.sequences.delete(key);
+    for (const [key, gauge] of this.gauges) if (gauge.at <= now - RETENTION_MS) this.gauges.delete(key);
+    for (const [key, pod] of this.pods) if (pod.lastReport <= now - RETENTION_MS) this.pods.delete(key);
+  }
+
+  /**
+   * Aggregates the keys `groupOf` assigns a group to (undefined = leave out) over the last `windowMs`.
+   * Windows up to 10 minutes read 10-second slots; longer ones read minute slots as well.
+   */
+  query(windowMs: number, groupOf: (key: StatKey) => string | undefined, now = this.now()): QueryResult {
+    const window = Math.min(Math.max(windowMs, FINE_SLOT_MS), RETENTION_MS);
+    const fineOnly = window <= FINE_RETENTION_MS;
+    const grid = fineOnly ? FINE_SLOT_MS : COARSE_SLOT_MS;
+    const firstStart = Math.floor((now - window) / grid) * grid;
+    const fineFirst = Math.floor(firstStart / FINE_SLOT_MS);
+    const coarseFirst = Math.floor(firstStart / COARSE_SLOT_MS);
+    const groups = new Map<string, Aggregate>();
+    const aggregate = (group: string): Aggregate => {
+      let agg = groups.get(group);
+      if (agg === undefined) {
+        agg = emptyAggregate();
+        groups.set(group, agg);
+      }
+      return agg;
+    };
+    for (const state of this.keys.values()) {
+      if (state.lastReport < firstStart) continue;
+      const group = groupOf(state.key);
+      if (group === undefined) continue;
+      const agg = aggregate(group);
+      for (const [index, slot] of state.fine) if (index >= fineFirst) addSlot(agg, slot);
+      if (!fineOnly) for (const [index, slot] of state.coarse) if (index >= coarseFirst) addSlot(agg, slot);
+    }
+    // Gauges: the latest value of every proxy that reported within the window (or its last two intervals).
+    for (const gauge of this.gauges.values()) {
+      const fresh = Math.max(window, 2 * gauge.intervalMs);
+      if (gauge.at < now - fresh) continue;
+      for (const entry of gauge.entries) {
+        const group = groupOf(entry.key);
+        if (group !== undefined) aggregate(group).openConnections += entry.open;
+      }
+    }
+    const seconds = Math.max(1, (now - Math.max(firstStart, Math.min(this.startedAt, now - FINE_SLOT_MS))) / 1000);
+    return { seconds, groups };
+  }
+
+  /** Every pod that reported within the hour, with when it last did. */
+  reportingPods(): PodReport[] {
+    return [...this.pods.values()];
+  }
+
+  podReport(namespace: string, pod: string): PodReport | undefined {
+    return this.pods.get(`${namespace}/${pod}`);
+  }
+}
+
+function keyId(key: StatKey): string {
+  return [
+    key.namespace,
+    key.pod,
+    key.workload,
+    key.direction,
+    key.scope,
+    key.authority,
+    key.route,
+    key.dstNamespace,
+    key.dstWorkload,
+    key.dstPod,
+    key.dstService,
+  ].join('\0');
+}
+
+/** The destination fields of a key from Destination metric labels (Linkerd's dst_* without the prefix). */
+export function destination(labels: Readonly<Record<string, string>>): Pick<StatKey, 'dstNamespace' | 'dstWorkload' | 'dstPod' | 'dstService'> {
+  let dstWorkload = '';
+  for (const kind of OWNER_KINDS) {
+    const name = labels[kind];
+    if (name !== undefined && name !== '') {
+      dstWorkload = `${kind}/${name}`;
+      break;
+    }
+  }
+  return {
+    dstNamespace: labels['namespace'] ?? '',
+    dstWorkload,
+    dstPod: labels['pod'] ?? '',
+    dstService: labels['service'] ?? '',
+  };
+}
+
+/** Linkerd's classification when the proxy did not send one: 5xx, a gRPC status other than OK, or a proxy error fail. */
+export function classify(status: number, end: EosCtx): 'success' | 'failure' {
+  if (end.classification === 'success' || end.classification === 'failure') return end.classification;
+  if (end.error !== undefined && end.error !== '') return 'failure';
+  if (end.end === 'reset_error_code' || end.reset_error_code !== undefined) return 'failure';
+  if (end.end === 'grpc_status_code' || end.grpc_status_code !== undefined) return (end.grpc_status_code ?? 0) === 0 ? 'success' : 'failure';
+  return status >= 500 ? 'failure' : 'success';
+}
+
+function emptySlot(): Slot {
+  return { requests: 0, success: 0, failure: 0, tlsRequests: 0, opened: 0, closed: 0, readBytes: 0, writeBytes: 0, latency: undefined };
+}
+
+function emptyAggregate(): Aggregate {
+  return {
+    requests: 0,
+    success: 0,
+    failure: 0,
+    tlsRequests: 0,
+    opened: 0,
+    closed: 0,
+    readBytes: 0,
+    writeBytes: 0,
+    openConnections: 0,
+    latency: undefined,
+  };
+}
+
+function mergeSlot(into: Slot, from: Slot): void {
+  into.requests += from.requests;
+  into.success += from.success;
+  into.failure += from.failure;
+  into.tlsRequests += from.tlsRequests;
+  into.opened += from.opened;
+  into.closed += from.closed;
+  into.readBytes += from.readBytes;
+  into.writeBytes += from.writeBytes;
+  if (from.latency !== undefined) {
+    if (into.latency === undefined) into.latency = from.latency;
+    else into.latency.merge(from.latency);
+  }
+}
+
+function addSlot(agg: Aggregate, slot: Slot): void {
+  agg.requests += slot.requests;
+  agg.success += slot.success;
+  agg.failure += slot.failure;
+  agg.tlsRequests += slot.tlsRequests;
+  agg.opened += slot.opened;
+  agg.closed += slot.closed;
+  agg.readBytes += slot.readBytes;
+  agg.writeBytes += slot.writeBytes;
+  if (slot.latency !== undefined && slot.latency.size > 0) slot.latency.addTo((agg.latency ??= new Float64Array(COUNTS_LENGTH)));
+}
