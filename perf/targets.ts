@@ -103,19 +103,25 @@ export interface SluicePorts {
   outbound: number;
   inbound: number;
   admin: number;
+  tap: number;
 }
 
 export async function sluicePorts(): Promise<SluicePorts> {
-  return { outbound: await freePort(), inbound: await freePort(), admin: await freePort() };
+  return { outbound: await freePort(), inbound: await freePort(), admin: await freePort(), tap: await freePort() };
 }
 
-/** The proxy's environment: listeners on loopback, both forward addresses, worker count, quiet logs. */
+/**
+ * The proxy's environment: every listener on a free loopback port (Tap stays on, as deployed, but not on
+ * its default 0.0.0.0:4190), both forward addresses, worker count, quiet logs. Any other SLUICE_PROXY_*
+ * variable in our own environment is passed through unchanged.
+ */
 export function sluiceEnv(p: SluicePorts, workers: number, outboundForward: number, inboundForward: number): NodeJS.ProcessEnv {
   return {
     ...process.env,
     SLUICE_PROXY_OUTBOUND_LISTEN_ADDR: `127.0.0.1:${p.outbound}`,
     SLUICE_PROXY_INBOUND_LISTEN_ADDR: `127.0.0.1:${p.inbound}`,
     SLUICE_PROXY_ADMIN_LISTEN_ADDR: `127.0.0.1:${p.admin}`,
+    SLUICE_PROXY_TAP_LISTEN_ADDR: `127.0.0.1:${p.tap}`,
     SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${outboundForward}`,
     SLUICE_PROXY_INBOUND_FORWARD_ADDR: `127.0.0.1:${inboundForward}`,
     SLUICE_PROXY_WORKERS: String(workers),

@@ -28,6 +28,8 @@ export interface PerfOptions {
   outDir: string | null;
   installDeps: boolean;
   quiet: { threshold: number; maxWaitMs: number };
+  /** Seconds after which disturbed runs are no longer repeated (keeps the whole run near 10 minutes). */
+  budgetSeconds: number;
   quick: boolean;
   help: boolean;
 }
@@ -48,7 +50,8 @@ export const USAGE = `npm run perf -- [options]
   --no-deps               do not run scripts/system-deps.sh perf
   --out DIR               write results there instead of perf/results/
   --quiet-threshold X     wait before each phase until other processes use < X cores (default 0.15)
-  --quiet-wait-ms N       … but at most N ms (default 10000; 0 = never wait)
+  --quiet-wait-ms N       … but at most N ms (default 3000; 0 = never wait)
+  --budget N              stop repeating disturbed runs once the run has taken N seconds (default 540)
   -h, --help`;
 
 function list(v: string): string[] {
@@ -83,7 +86,8 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
     attempts: 2,
     outDir: null,
     installDeps: true,
-    quiet: { threshold: 0.15, maxWaitMs: 10_000 },
+    quiet: { threshold: 0.15, maxWaitMs: 3000 },
+    budgetSeconds: 540,
     quick: false,
     help: false,
   };
@@ -141,6 +145,9 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
         o.quiet.maxWaitMs = Number(value());
         if (!(o.quiet.maxWaitMs >= 0)) throw new Error('--quiet-wait-ms needs a number ≥ 0');
         break;
+      case '--budget':
+        o.budgetSeconds = positive(a, value());
+        break;
       case '-h':
       case '--help':
         o.help = true;
@@ -156,7 +163,7 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
     o.saturationWarmupSeconds = 0.5;
     o.settleMs = 800;
     if (!explicit.has('--attempts')) o.attempts = 1;
-    if (!explicit.has('--quiet-wait-ms')) o.quiet.maxWaitMs = 3000;
+    if (!explicit.has('--quiet-wait-ms')) o.quiet.maxWaitMs = 1000;
   }
   if (o.targets !== null && !o.targets.includes('direct')) o.targets.unshift('direct');
   return o;

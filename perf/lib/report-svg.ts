@@ -50,7 +50,7 @@ export function ninesLabel(k: number): string {
 
 const W = 470;
 const H = 330;
-const M = { left: 62, right: 14, top: 34, bottom: 44 };
+const M = { left: 62, right: 30, top: 34, bottom: 44 };
 
 function panelSvg(p: Panel, xMax: number, yMin: number, yMax: number, dx: number, names: string[]): string {
   const pw = W - M.left - M.right;

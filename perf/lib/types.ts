@@ -24,7 +24,7 @@ export interface OpenLoopResult {
   ok: number;
   /** Failed requests: bad status, grpc-status ≠ 0, connection errors, and those still unanswered at the end. */
   errors: number;
-  /** Successful completions per second of the measured phase. */
+  /** Successful responses per second, from the phase's first scheduled send to its last response (or last scheduled send, if later). */
   achievedRate: number;
   /** How late the generator itself was in putting requests on the wire (send time − scheduled time), µs. */
   sendLagUs: { p99: number; max: number };

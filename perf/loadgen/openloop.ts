@@ -48,6 +48,8 @@ let outstanding = 0;
 let ok = 0;
 let errors = 0;
 let firstError: string | undefined;
+/** When the last successful measured response arrived, ns after t0. */
+let lastOkNs = 0;
 let finished = false;
 
 function done(i: number, success: boolean, why?: string): void {
@@ -56,6 +58,7 @@ function done(i: number, success: boolean, why?: string): void {
   if (i >= warmN) {
     if (success) {
       ok++;
+      lastOkNs = t - t0;
       const us = Math.round((t - t0 - scheduledAtNs(i, rate)) / 1000);
       latency.recordValue(us < 0 ? 0 : us);
     } else {
@@ -86,6 +89,16 @@ function tick(): void {
   else setTimeout(finish, drainMs).unref();
 }
 
+/**
+ * Successful responses per second over the measured phase: from its first scheduled send to the last
+ * response, or to its last scheduled send when the responses kept up.
+ */
+function achieved(): number {
+  const startNs = scheduledAtNs(warmN, rate);
+  const spanNs = Math.max(lastOkNs - startNs, scheduledAtNs(total, rate) - startNs);
+  return spanNs > 0 ? ok / (spanNs / 1e9) : 0;
+}
+
 function finish(): void {
   if (finished) return;
   finished = true;
@@ -103,7 +116,7 @@ function finish(): void {
     scheduled: measuredN,
     ok,
     errors,
-    achievedRate: Math.round((ok / seconds) * 10) / 10,
+    achievedRate: Math.round(achieved() * 10) / 10,
     sendLagUs: { p99: sendLag.getValueAtPercentile(99), max: sendLag.maxValue },
     latency: summarize(latency),
     curve: curve(latency),
