@@ -14,6 +14,7 @@ import { Runtime } from '../workers/runtime.ts';
 import { createAdminServer } from './admin.ts';
 import { originalDst } from './syscalls.ts';
 import { startTapServer, type TapServer } from './tap-server.ts';
+import type { TelemetryReporter } from './telemetry-reporter.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 function loadConfig(): ProxyConfig {
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
   };
 
   let shuttingDown = false;
+  let reporter: TelemetryReporter | undefined;
   const shutdown = async (reason: string): Promise<void> => {
     if (shuttingDown) return;
     shuttingDown = true;
@@ -107,6 +109,8 @@ async function main(): Promise<void> {
     if (pool !== undefined) await pool.drain(config.shutdownGracePeriodMs);
     else await local?.drain(config.shutdownGracePeriodMs);
     discovery?.close();
+    // The last counts, if the controller answers within a second.
+    await reporter?.stop(1000);
     log.info('drained; exiting');
     admin.closeAllConnections();
     admin.close();
@@ -133,6 +137,12 @@ async function main(): Promise<void> {
   const tapStarted = await startTapServer(config.tapListen, log, pool !== undefined ? { pool } : { local: local as Runtime });
   tap = tapStarted?.server;
   if (tapStarted !== undefined) addresses['tap'] = formatHostPort(tapStarted.bound);
+
+  if (config.telemetry.svcAddr !== undefined) {
+    // Loaded only when reporting: a proxy without a controller does not load the gRPC client.
+    const { startTelemetryReporter } = await import('./telemetry-reporter.ts');
+    reporter = startTelemetryReporter(config.telemetry, log, pool, local);
+  }
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { LogLevel, ProxyConfig } from '../config/proxy-config.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Snapshot } from '../telemetry/metrics.ts';
+import type { TelemetryDelta } from '../telemetry/report-delta.ts';
 import type { DiscoveryState } from '../workers/destination-state.ts';
 import type { FromWorker, ToWorker, WorkerData } from '../workers/messages.ts';
 import type { ConnectionInfo } from '../workers/routing.ts';
@@ -41,6 +42,8 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   private nextRequestId = 1;
   private readonly pendingSnapshots = new Map<number, (snapshot: Snapshot) => void>();
+  private readonly pendingTelemetry = new Map<number, (delta: TelemetryDelta) => void>();
+  private lateTelemetry: TelemetryDelta[] = [];
   private drainWaiters: Array<() => void> = [];
   private stopping = false;
   discoveryHooks: DiscoveryPoolHooks | undefined;
@@ -90,6 +93,9 @@ export class WorkerPool {
     if (message.type === 'snapshot') {
       this.pendingSnapshots.get(message.id)?.(message.snapshot);
       this.pendingSnapshots.delete(message.id);
+    } else if (message.type === 'telemetry') {
+      this.pendingTelemetry.get(message.id)?.(message.delta);
+      this.pendingTelemetry.delete(message.id);
     } else if (message.type === 'drained') {
       this.drainWaiters.shift()?.();
     }
@@ -170,6 +176,32 @@ export class WorkerPool {
           }),
       ),
     );
+  }
+
+  /**
+   * What each worker counted since the previous call, for telemetry reports. An answer that arrives
+   * after the timeout is not lost: it joins the next call's (without its gauges, which are stale).
+   */
+  telemetry(): Promise<TelemetryDelta[]> {
+    const late = this.lateTelemetry;
+    this.lateTelemetry = [];
+    return Promise.all(
+      this.slots.map(
+        (_, index) =>
+          new Promise<TelemetryDelta>((resolve) => {
+            const id = this.nextRequestId++;
+            const timer = setTimeout(() => {
+              this.pendingTelemetry.set(id, (delta) => this.lateTelemetry.push(delta.filter((family) => family.kind !== 'gauge')));
+              resolve([]);
+            }, SNAPSHOT_TIMEOUT_MS);
+            this.pendingTelemetry.set(id, (delta) => {
+              clearTimeout(timer);
+              resolve(delta);
+            });
+            this.post(index, { type: 'telemetry', id });
+          }),
+      ),
+    ).then((deltas) => [...late, ...deltas]);
   }
 
   setLogLevel(level: LogLevel): void {

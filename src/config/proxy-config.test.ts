@@ -105,6 +105,7 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
       controlStreamInitialTimeoutMs: 3_000,
       controlBackoff: { minMs: 100, maxMs: 10_000, jitter: 0.1 },
       failureAccrual: { maxFailures: 7, minMs: 1_000, maxMs: 60_000, jitter: 0.5 },
+      telemetry: { svcAddr: undefined, reportIntervalMs: 5_000, podName: os.hostname(), podNamespace: 'default', workload: '' },
       tapListen: { host: '0.0.0.0', port: 4190 },
     });
   });
@@ -317,6 +318,36 @@ describe('SLUICE_PROXY_SHUTDOWN_ENDPOINT_ENABLED', () => {
 
   it('rejects anything else', () => {
     assertRejected({ SLUICE_PROXY_SHUTDOWN_ENDPOINT_ENABLED: 'maybe' }, 'SLUICE_PROXY_SHUTDOWN_ENDPOINT_ENABLED', /true or false/);
+  });
+});
+
+describe('telemetry reports (SLUICE_PROXY_TELEMETRY_*, POD_*, WORKLOAD)', () => {
+  it('reports nowhere by default, to the Destination address when only that is set, else to its own', () => {
+    assert.equal(config({}).telemetry.svcAddr, undefined);
+    assert.deepEqual(config({ SLUICE_PROXY_DESTINATION_SVC_ADDR: 'ctl.sluice:8086' }).telemetry.svcAddr, { host: 'ctl.sluice', port: 8086 });
+    assert.deepEqual(
+      config({ SLUICE_PROXY_DESTINATION_SVC_ADDR: 'ctl.sluice:8086', SLUICE_PROXY_TELEMETRY_SVC_ADDR: '10.0.0.9:9999' }).telemetry.svcAddr,
+      { host: '10.0.0.9', port: 9999 },
+    );
+    assertRejected({ SLUICE_PROXY_TELEMETRY_SVC_ADDR: 'nope' }, 'SLUICE_PROXY_TELEMETRY_SVC_ADDR');
+  });
+
+  it('reports every 5 s unless told otherwise; never every 0 s', () => {
+    assert.equal(config({}).telemetry.reportIntervalMs, 5_000);
+    assert.equal(config({ SLUICE_PROXY_TELEMETRY_REPORT_INTERVAL: '10s' }).telemetry.reportIntervalMs, 10_000);
+    assertRejected({ SLUICE_PROXY_TELEMETRY_REPORT_INTERVAL: '0' }, 'SLUICE_PROXY_TELEMETRY_REPORT_INTERVAL', /more than 0/);
+  });
+
+  it('names the pod (host name by default), its namespace (default) and its workload', () => {
+    assert.equal(config({}).telemetry.podName, os.hostname());
+    assert.equal(config({}).telemetry.podNamespace, 'default');
+    assert.equal(config({}).telemetry.workload, '');
+    const named = config({ SLUICE_PROXY_POD_NAME: 'web-5d8f-x2', SLUICE_PROXY_POD_NAMESPACE: 'shop', SLUICE_PROXY_WORKLOAD: 'deploy/web' });
+    assert.deepEqual([named.telemetry.podName, named.telemetry.podNamespace, named.telemetry.workload], ['web-5d8f-x2', 'shop', 'deployment/web']);
+    assert.equal(config({ SLUICE_PROXY_WORKLOAD: 'StatefulSet/db' }).telemetry.workload, 'statefulset/db');
+    for (const bad of ['web', 'widget/web', 'deployment/', 'deployment/a/b']) {
+      assertRejected({ SLUICE_PROXY_WORKLOAD: bad }, 'SLUICE_PROXY_WORKLOAD', /<kind>\/<name>/);
+    }
   });
 });
 

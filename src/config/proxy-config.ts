@@ -36,6 +36,8 @@ export interface ProxyConfig extends DestinationConfig {
   readonly httpResponseTimeoutMs: number;
   /** Keep-alive upstream HTTP/1.1 connections idle longer than this are closed. */
   readonly httpPoolIdleTimeoutMs: number;
+  /** Telemetry reports to the controller (Telemetry.Report); see docs/proxy.md. */
+  readonly telemetry: TelemetryConfig;
   /** The Tap gRPC server (io.linkerd.proxy.tap.Tap/Observe); undefined when disabled. */
   readonly tapListen: HostPort | undefined;
 }
@@ -101,6 +103,59 @@ function tapAddress(env: Env): HostPort | undefined {
   return parseHostPort(name, trimmed);
 }
 
+export interface TelemetryConfig {
+  /** The controller's Telemetry service; undefined = no reports. */
+  readonly svcAddr: HostPort | undefined;
+  readonly reportIntervalMs: number;
+  /** Who reports: the pod (default: the host name, which is the pod name in Kubernetes) … */
+  readonly podName: string;
+  readonly podNamespace: string;
+  /** … and the workload that owns it, `<kind>/<name>` (`deployment/web`), or '' when not known. */
+  readonly workload: string;
+}
+
+/** kubectl's short names of the workload kinds a pod can belong to. */
+const WORKLOAD_KINDS: Readonly<Record<string, string>> = {
+  deploy: 'deployment',
+  deployment: 'deployment',
+  sts: 'statefulset',
+  statefulset: 'statefulset',
+  ds: 'daemonset',
+  daemonset: 'daemonset',
+  rs: 'replicaset',
+  replicaset: 'replicaset',
+  rc: 'replicationcontroller',
+  replicationcontroller: 'replicationcontroller',
+  job: 'job',
+  cj: 'cronjob',
+  cronjob: 'cronjob',
+  po: 'pod',
+  pod: 'pod',
+};
+
+function telemetryConfig(env: Env): TelemetryConfig {
+  const workloadName = 'SLUICE_PROXY_WORKLOAD';
+  const workload = read(env, workloadName);
+  let normalized = '';
+  if (workload !== undefined) {
+    const slash = workload.indexOf('/');
+    const kind = WORKLOAD_KINDS[workload.slice(0, slash).toLowerCase()];
+    const name = workload.slice(slash + 1);
+    if (slash < 0 || kind === undefined || name === '' || name.includes('/')) {
+      throw new ConfigError(workloadName, workload, 'expected <kind>/<name>, e.g. deployment/web');
+    }
+    normalized = `${kind}/${name}`;
+  }
+  const svcName = read(env, 'SLUICE_PROXY_TELEMETRY_SVC_ADDR') !== undefined ? 'SLUICE_PROXY_TELEMETRY_SVC_ADDR' : 'SLUICE_PROXY_DESTINATION_SVC_ADDR';
+  return {
+    svcAddr: optionalAddress(env, svcName),
+    reportIntervalMs: positiveDuration(env, 'SLUICE_PROXY_TELEMETRY_REPORT_INTERVAL', 5_000),
+    podName: read(env, 'SLUICE_PROXY_POD_NAME') ?? os.hostname(),
+    podNamespace: read(env, 'SLUICE_PROXY_POD_NAMESPACE') ?? 'default',
+    workload: normalized,
+  };
+}
+
 /** Parses the environment; throws ConfigError naming the first bad variable. */
 export function parseProxyConfig(env: Env): ProxyConfig {
   // A level may be given Linkerd-style (`warn,linkerd=info`): the first bare level wins.
@@ -136,6 +191,7 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     httpResponseTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT', 10_000),
     // Linkerd's HTTP/1 pool idle timeout: long enough to reuse, short enough not to hoard sockets.
     httpPoolIdleTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT', 3_000),
+    telemetry: telemetryConfig(env),
     tapListen: tapAddress(env),
   };
 }

@@ -2,6 +2,7 @@
 import type { HostPort } from '../config/parse.ts';
 import type { LogLevel, ProxyConfig } from '../config/proxy-config.ts';
 import type { Snapshot } from '../telemetry/metrics.ts';
+import type { TelemetryDelta } from '../telemetry/report-delta.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';
 import type { DiscoveryState } from './destination-state.ts';
 import type { TapInstall, TapOut } from './tap.ts';
@@ -22,6 +23,8 @@ export type ToWorker =
       readonly listen: HostPort;
     }
   | { readonly type: 'snapshot'; readonly id: number }
+  // Telemetry reports: what this thread counted since the last collection (report-delta.ts).
+  | { readonly type: 'telemetry'; readonly id: number }
   // Control-plane routing (mesh.ts): the latest state of a destination this worker asked about.
   | { readonly type: 'discovery'; readonly authority: string; readonly state: DiscoveryState }
   | { readonly type: 'log-level'; readonly level: LogLevel }
@@ -36,6 +39,7 @@ export type FromWorker =
   | { readonly type: 'resolve'; readonly authority: string }
   | { readonly type: 'release'; readonly authority: string }
   | { readonly type: 'snapshot'; readonly id: number; readonly snapshot: Snapshot }
+  | { readonly type: 'telemetry'; readonly id: number; readonly delta: TelemetryDelta }
   | { readonly type: 'drained' }
   // Tap: the events of tapped requests, batched per turn of the worker's event loop.
   | { readonly type: 'tap-events'; readonly events: readonly TapOut[] };

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { closeFd } from '../acceptor/syscalls.ts';
 import { Logger } from '../log/logger.ts';
+import { TelemetryCollector } from '../telemetry/report-delta.ts';
 import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
 import { Mesh } from './mesh.ts';
 import { Runtime } from './runtime.ts';
@@ -14,6 +15,8 @@ if (port === null) throw new Error('worker-main.ts must run in a worker thread')
 const log = new Logger(data.config.logLevel, data.config.logFormat, `worker-${data.index}`);
 const rt = new Runtime(data.config, log);
 const reply = (message: FromWorker): void => port.postMessage(message);
+/** Created by the first telemetry collection, which also turns exact-latency recording on. */
+let telemetry: TelemetryCollector | undefined;
 if (data.config.destinationAddr !== undefined) {
   // Workers never call the control plane: the main thread does, and pushes destination states here.
   rt.mesh = new Mesh(rt, {
@@ -45,6 +48,10 @@ port.on('message', (message: ToWorker) => {
       return;
     case 'discovery':
       rt.mesh?.update(message.authority, message.state);
+      return;
+    case 'telemetry':
+      telemetry ??= new TelemetryCollector(rt.metrics.registry, () => rt.tracker.flush());
+      reply({ type: 'telemetry', id: message.id, delta: telemetry.collect() });
       return;
     case 'snapshot':
       reply({ type: 'snapshot', id: message.id, snapshot: rt.snapshot() });

@@ -54,6 +54,7 @@ export function pod(namespace: string, name: string, owner: string | undefined, 
 export async function startController(
   discovery: DiscoveryBackend,
   components: readonly Component[] = [telemetryComponent, publicApiComponent],
+  proxyApiPort = 0,
 ): Promise<RunningController> {
   const config: ControllerConfig = {
     proxyApiAddr: { host: '127.0.0.1', port: 0 },
@@ -79,7 +80,7 @@ export async function startController(
   };
   for (const component of components) await component(ctx);
   const port = await new Promise<number>((resolve, reject) =>
-    proxyApi.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))),
+    proxyApi.bindAsync(`127.0.0.1:${proxyApiPort}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))),
   );
   return {
     ctx,

@@ -1,0 +1,265 @@
+// Telemetry push: every report interval the main thread collects what each serving thread counted
+// since the last collection and sends one `Telemetry.Report` per direction to the controller.
+//
+// Nothing here can hold up serving: collection is one message per worker, sending is asynchronous,
+// and a tick that is still running when the next is due makes that one skip. When the controller cannot
+// be reached the counts stay in a per-direction accumulator (bounded by the number of series) and go
+// out merged with the next report that gets through. A report whose answer was lost is retried as it
+// was, with the same sequence number, so the controller can tell a retry from new counts: nothing is
+// counted twice and nothing is lost.
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { lookup, loadProto } from '../api/proto.ts';
+import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ProcessInfo, type ReportRequest } from '../api/telemetry-messages.ts';
+import { formatHostPort, type HostPort } from '../config/parse.ts';
+import type { TelemetryConfig } from '../config/proxy-config.ts';
+import type { Logger } from '../log/logger.ts';
+import { parseLabels } from '../telemetry/label-parse.ts';
+import type { Direction } from '../telemetry/proxy-metrics.ts';
+import { TelemetryCollector, type TelemetryDelta } from '../telemetry/report-delta.ts';
+import type { Runtime } from '../workers/runtime.ts';
+import { buildReport, SeriesAccumulator } from './telemetry-accumulator.ts';
+import type { WorkerPool } from './worker-pool.ts';
+
+/** Series kept per direction while the controller is away; beyond it new series are dropped (and logged). */
+export const MAX_PENDING_SERIES = 20_000;
+
+/** Where the deltas come from: every worker thread (or the main thread's runtime with no workers). */
+export type DeltaSource = () => Promise<readonly TelemetryDelta[]>;
+
+export interface ReportSender {
+  report(request: ReportRequest, timeoutMs: number): Promise<void>;
+  close(): void;
+}
+
+interface Lane {
+  readonly direction: Direction;
+  pending: SeriesAccumulator;
+  /** When the counts in `pending` started. */
+  pendingSince: number;
+  /** A report sent whose outcome is not known to be success; resent as is until it is. */
+  unacked: ReportRequest | undefined;
+  sequence: number;
+}
+
+export interface ReporterOptions {
+  readonly config: TelemetryConfig;
+  readonly log: Logger;
+  readonly collect: DeltaSource;
+  readonly sender: ReportSender;
+  readonly now?: () => number;
+  readonly maxPendingSeries?: number;
+}
+
+export class TelemetryReporter {
+  readonly instanceId = randomBytes(8).toString('hex');
+  /** Reports the controller accepted, and attempts that failed; for tests and logs. */
+  readonly stats = { sent: 0, failed: 0, ticks: 0 };
+  private readonly config: TelemetryConfig;
+  private readonly log: Logger;
+  private readonly collect: DeltaSource;
+  private readonly sender: ReportSender;
+  private readonly now: () => number;
+  private readonly maxPendingSeries: number;
+  private readonly lanes: Lane[];
+  private readonly directions = new Map<string, Direction | undefined>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private unreachableSince: number | undefined;
+  private droppedLogged = 0;
+
+  constructor(options: ReporterOptions) {
+    this.config = options.config;
+    this.log = options.log;
+    this.collect = options.collect;
+    this.sender = options.sender;
+    this.now = options.now ?? Date.now;
+    this.maxPendingSeries = options.maxPendingSeries ?? MAX_PENDING_SERIES;
+    const start = this.now();
+    this.lanes = (['inbound', 'outbound'] as const).map((direction) => ({
+      direction,
+      pending: new SeriesAccumulator(this.maxPendingSeries),
+      pendingSince: start,
+      unacked: undefined,
+      sequence: 0,
+    }));
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.config.reportIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Collects and sends once. Overlapping calls share the tick already running. */
+  tick(): Promise<void> {
+    this.running ??= this.runTick().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Stops the timer and makes one last attempt to send what is left; gives up after `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<void> {
+    clearInterval(this.timer);
+    const last = (async () => {
+      await this.running;
+      await this.runTick(timeoutMs);
+    })();
+    await Promise.race([last, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    this.sender.close();
+  }
+
+  private async runTick(timeoutMs = this.sendTimeoutMs()): Promise<void> {
+    this.stats.ticks++;
+    let deltas: readonly TelemetryDelta[];
+    try {
+      deltas = await this.collect();
+    } catch (error) {
+      this.log.warn('could not collect telemetry from workers', { error: (error as Error).message });
+      deltas = [];
+    }
+    this.absorb(deltas);
+    await Promise.all(this.lanes.map((lane) => this.flush(lane, timeoutMs)));
+  }
+
+  private sendTimeoutMs(): number {
+    return Math.min(Math.max(this.config.reportIntervalMs, 1000), 10_000);
+  }
+
+  private absorb(deltas: readonly TelemetryDelta[]): void {
+    const gauges: Record<Direction, Map<string, Map<string, number>>> = { inbound: new Map(), outbound: new Map() };
+    for (const delta of deltas) {
+      for (const family of delta) {
+        for (const [labels, value] of family.series) {
+          const direction = this.directionOf(labels);
+          if (direction === undefined) continue;
+          if (family.kind === 'gauge') {
+            if (typeof value !== 'number') continue;
+            let series = gauges[direction].get(family.name);
+            if (series === undefined) gauges[direction].set(family.name, (series = new Map()));
+            series.set(labels, (series.get(labels) ?? 0) + value);
+          } else {
+            this.lane(direction).pending.add(family.name, labels, value);
+          }
+        }
+      }
+    }
+    for (const lane of this.lanes) {
+      lane.pending.setGauges(gauges[lane.direction]);
+      if (lane.pending.dropped > this.droppedLogged) {
+        this.log.warn('telemetry: too many series while the controller is unreachable; dropping new ones', {
+          direction: lane.direction,
+          dropped: lane.pending.dropped,
+          max: this.maxPendingSeries,
+        });
+        this.droppedLogged = lane.pending.dropped;
+      }
+    }
+  }
+
+  private lane(direction: Direction): Lane {
+    return this.lanes[direction === 'inbound' ? 0 : 1] as Lane;
+  }
+
+  private directionOf(labels: string): Direction | undefined {
+    if (this.directions.has(labels)) return this.directions.get(labels);
+    const value = parseLabels(labels).find(([name]) => name === 'direction')?.[1];
+    const direction = value === 'inbound' || value === 'outbound' ? value : undefined;
+    if (this.directions.size > 4 * this.maxPendingSeries) this.directions.clear();
+    this.directions.set(labels, direction);
+    return direction;
+  }
+
+  private process(): ProcessInfo {
+    return {
+      scheduled_instance: this.config.podName,
+      scheduled_namespace: this.config.podNamespace,
+      workload: this.config.workload,
+    };
+  }
+
+  private build(lane: Lane): ReportRequest {
+    const now = this.now();
+    const request = buildReport(
+      {
+        direction: lane.direction,
+        process: this.process(),
+        instanceId: this.instanceId,
+        sequence: ++lane.sequence,
+        intervalMs: now - lane.pendingSince,
+        reportIntervalMs: this.config.reportIntervalMs,
+      },
+      lane.pending,
+    );
+    lane.pending = new SeriesAccumulator(this.maxPendingSeries);
+    lane.pendingSince = now;
+    this.droppedLogged = 0;
+    return request;
+  }
+
+  private async flush(lane: Lane, timeoutMs: number): Promise<void> {
+    // A retry goes first, as it was; then, if it got through, the counts gathered meanwhile.
+    const retrying = lane.unacked !== undefined;
+    for (let attempt = 0; attempt < (retrying ? 2 : 1); attempt++) {
+      lane.unacked ??= this.build(lane);
+      try {
+        await this.sender.report(lane.unacked, timeoutMs);
+      } catch (error) {
+        this.stats.failed++;
+        if (this.unreachableSince === undefined) {
+          this.unreachableSince = this.now();
+          this.log.warn('cannot report telemetry; keeping counts until the controller answers', {
+            addr: this.config.svcAddr === undefined ? '' : formatHostPort(this.config.svcAddr),
+            error: (error as Error).message,
+          });
+        }
+        return;
+      }
+      lane.unacked = undefined;
+      this.stats.sent++;
+      if (this.unreachableSince !== undefined) {
+        this.log.info('telemetry reports get through again', { afterMs: this.now() - this.unreachableSince });
+        this.unreachableSince = undefined;
+      }
+    }
+  }
+}
+
+/** Sends reports with @grpc/grpc-js to the controller's Telemetry service. */
+export function grpcReportSender(addr: HostPort): ReportSender {
+  const Client = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE);
+  const client = new Client(formatHostPort(addr), grpc.credentials.createInsecure());
+  return {
+    report: (request, timeoutMs) =>
+      new Promise<void>((resolve, reject) => {
+        const report = client['Report'] as (req: ReportRequest, options: grpc.CallOptions, done: (error: grpc.ServiceError | null) => void) => void;
+        report.call(client, request, { deadline: Date.now() + timeoutMs }, (error) => (error === null ? resolve() : reject(error)));
+      }),
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Starts reporting for the proxy: deltas from the worker pool, or from the main thread's runtime when
+ * there are no workers. Sends a first report at once, so the controller knows the pod from the start.
+ */
+export function startTelemetryReporter(
+  config: TelemetryConfig,
+  log: Logger,
+  pool: WorkerPool | undefined,
+  local: Runtime | undefined,
+): TelemetryReporter {
+  if (config.svcAddr === undefined) throw new Error('telemetry reporting needs an address');
+  let collect: DeltaSource;
+  if (pool !== undefined) {
+    collect = () => pool.telemetry();
+  } else {
+    const collector = local === undefined ? undefined : new TelemetryCollector(local.metrics.registry, () => local.tracker.flush());
+    collect = async () => (collector === undefined ? [] : [collector.collect()]);
+  }
+  const reporter = new TelemetryReporter({ config, log, collect, sender: grpcReportSender(config.svcAddr) });
+  reporter.start();
+  void reporter.tick();
+  log.info('reporting telemetry', { addr: formatHostPort(config.svcAddr), intervalMs: config.reportIntervalMs });
+  return reporter;
+}
