@@ -21,6 +21,8 @@ export class Endpoint implements Candidate {
   /** `host:port`, the key of its connections. */
   readonly key: string;
   dstLabels: string;
+  /** The Destination service's metric labels, unprefixed (for tap events). */
+  labels: Readonly<Record<string, string>>;
   readonly ewma: PeakEwma;
   readonly accrual: FailureAccrual;
   /** Gone from the destination: no new requests; what is in flight finishes. */
@@ -32,6 +34,7 @@ export class Endpoint implements Candidate {
     this.addr = { host: data.host, port: data.port };
     this.key = formatHostPort(this.addr);
     this.dstLabels = dstLabels(data.labels);
+    this.labels = data.labels;
     this.ewma = new PeakEwma(now);
     this.accrual = new FailureAccrual(accrual, now, random);
   }
@@ -91,6 +94,7 @@ export class EndpointSet {
         endpoint = new Endpoint(d, this.accrual, this.now, this.random);
       } else {
         endpoint.dstLabels = dstLabels(d.labels);
+        endpoint.labels = d.labels;
         previous.delete(key);
       }
       next.push(endpoint);

@@ -9,6 +9,7 @@ import { counts, eventually, send, startBackend, who, type Backend } from '../..
 import { FakeDestination } from '../../test/support/fake-destination.ts';
 import { closeServer, listen } from '../../test/support/net.ts';
 import { metricValue, startProxy, type RunningProxy } from '../../test/support/proxy.ts';
+import { keepSending, observe, tapClient } from '../../test/support/tap.ts';
 
 const WEB = 'web.default.svc.cluster.local';
 const WEB_AUTH = `${WEB}:80`;
@@ -61,6 +62,19 @@ describe('balancing over the endpoints the Destination service reports', () => {
     assert.ok(forA > 0 && forB > 0, `${forA} ${forB}`);
     // Requests that match no profile route are counted under the default route (no rt_* labels).
     assert.ok(metricValue(text, 'route_request_total', { direction: 'outbound', dst: WEB_AUTH }) >= 40);
+  });
+
+  it('reports the chosen endpoint and its labels in tap events', async () => {
+    assert.ok(proxy.tap !== undefined);
+    const client = tapClient(proxy.tap);
+    const tap = observe(client, { limit: 1 });
+    await keepSending(() => send(proxy.outbound.port, WEB, { path: '/tapped' }), () => tap.events.length > 0);
+    await tap.ended;
+    client.close();
+    const first = tap.events[0] as Record<string, any>;
+    assert.ok([a.port, b.port].includes(Number(first['destination']['port'])), JSON.stringify(first['destination']));
+    assert.equal(first['destination_meta']['labels']['deployment'], 'web');
+    assert.equal(first['destination_meta']['labels']['service'], 'web');
   });
 
   it('sends less to a slow endpoint (peak-EWMA)', async () => {

@@ -18,6 +18,7 @@ import type { Mesh } from './mesh.ts';
 import { pathOf, type Route } from './profile-routes.ts';
 import { ReplayBuffer, decideRetry } from './retry.ts';
 import type { RouteStats } from './route-metrics.ts';
+import { tapDestination } from './tap.ts';
 import { connectUpstream } from './transport.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -180,6 +181,7 @@ class MeshStream {
     stats.request();
     this.stats = stats;
     this.routeStats.actualRequest();
+    if (this.mesh.rt.taps.active) tapDestination(this.client, endpoint.addr, endpoint.labels);
     this.upstreamError = undefined;
     let session: http2.ClientHttp2Session;
     let upstream: http2.ClientHttp2Stream;

@@ -16,6 +16,7 @@ import type { Mesh } from './mesh.ts';
 import { pathOf, type Route } from './profile-routes.ts';
 import { ReplayBuffer, decideRetry } from './retry.ts';
 import type { RouteStats } from './route-metrics.ts';
+import { tapDestination } from './tap.ts';
 
 export function forwardMeshHttp1(
   mesh: Mesh,
@@ -150,6 +151,7 @@ class Http1Exchange {
     stats.request();
     this.stats = stats;
     this.routeStats.actualRequest();
+    if (this.mesh.rt.taps.active) tapDestination(this.res, endpoint.addr, endpoint.labels);
     const up = http.request({
       host: endpoint.addr.host,
       port: endpoint.addr.port,
