@@ -250,6 +250,18 @@ describe('the whole path: proxies → tap relay → public API → sluice tap / 
     }
   });
 
+  it('sluice tap -o json carries the request and response headers', async () => {
+    const text = await watch(runTap, ['deploy/web', '-n', 'emojivoto', '-o', 'json'], (t) => t.includes('responseInitEvent'));
+    const events = text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+    const init = events.find((e) => e['requestInitEvent'] !== undefined)?.['requestInitEvent'];
+    assert.deepEqual(
+      init.headers.filter((h: { name: string }) => h.name === 'host'),
+      [{ name: 'host', value: `127.0.0.1:${backendPort}` }],
+    );
+    const rsp = events.find((e) => e['responseInitEvent'] !== undefined)?.['responseInitEvent'];
+    assert.ok(rsp.headers.some((h: { name: string; value: string }) => h.name === 'date' && h.value.endsWith(' GMT')), JSON.stringify(rsp));
+  });
+
   it('sluice top counts them by path, with their success rate', async () => {
     const text = await watch(
       (args, io, signal) => runTop(args, io, signal, { tty: false, rows: 24, columns: 120 }),

@@ -109,6 +109,16 @@ describe('translating the match', () => {
         ],
       },
     });
+    // Pods sharing an IP: only the labels can tell them apart.
+    const shared = [pod('ns', 'a', 'Deployment/a', { ip: '127.0.0.1' }), pod('ns', 'b', 'Deployment/b', { ip: '127.0.0.1' })];
+    assert.deepEqual(translateMatch({ destinations: { resource: { type: 'deploy', namespace: 'ns', name: 'a' } } }, shared), {
+      any: {
+        matches: [
+          { all: { matches: [{ destination_label: { key: 'deployment', value: 'a' } }, { destination_label: { key: 'namespace', value: 'ns' } }] } },
+          { any: { matches: [] } },
+        ],
+      },
+    });
     assert.throws(() => translateMatch({}, pods), TapRequestError);
     assert.throws(() => translateMatch({ http: {} }, pods), TapRequestError);
   });

@@ -239,8 +239,10 @@ export function ipMessage(address: string): object | undefined {
 
 /**
  * Translates a TapByResourceRequest match into an ObserveRequest match. `destinations` becomes the
- * destination labels of that resource (as Linkerd does), or, for proxies that do not know the labels,
- * the addresses of its pods: `any[all[labels…], any[netmask of each pod IP]]`.
+ * destination labels of that resource (as Linkerd does), or, for traffic whose endpoint labels the proxy
+ * does not know, the addresses of its pods: `any[all[labels…], any[netmask of each pod IP]]`. Only IPs
+ * that belong to one pod count: where pods share an IP (a local demo on 127.0.0.1), an address says
+ * nothing about which pod a request went to.
  */
 export function translateMatch(match: ByResourceMatchMessage | null | undefined, pods: readonly PodInfo[], depth = 0): object | undefined {
   if (match === null || match === undefined) return undefined;
@@ -258,7 +260,9 @@ export function translateMatch(match: ByResourceMatchMessage | null | undefined,
   if (match.destinations) {
     const { resource, pods: selected } = selectPods(pods, match.destinations, 'the destination');
     const byLabel = Object.entries(destinationLabels(resource)).map(([key, value]) => ({ destination_label: { key, value } }));
-    const byAddress = [...new Set(selected.map((p) => p.ip).filter((ip): ip is string => ip !== undefined && ip !== ''))]
+    const owners = new Map<string, number>();
+    for (const p of pods) if (p.ip) owners.set(p.ip, (owners.get(p.ip) ?? 0) + 1);
+    const byAddress = [...new Set(selected.map((p) => p.ip).filter((ip): ip is string => ip !== undefined && ip !== '' && owners.get(ip) === 1))]
       .map((ip) => ipMessage(ip))
       .filter((ip) => ip !== undefined)
       .map((ip) => ({ destination: { netmask: { ip, mask: 0 } } }));
