@@ -21,9 +21,10 @@ const INITIAL_LENGTH = 12 * SUB_BUCKET_HALF_COUNT;
 
 /** The counts index of a latency in microseconds (fractions rounded, negatives as 0). */
 export function indexOfMicros(us: number): number {
-  const v = us >= MAX_TRACKED_US ? MAX_TRACKED_US : us > 0.5 ? Math.round(us) : 0;
-  const bucket = 31 - Math.clz32(v) - SUB_BUCKET_HALF_MAGNITUDE;
-  return bucket <= 0 ? v : bucket * SUB_BUCKET_HALF_COUNT + (v >>> bucket);
+  // Rounded with `+ 0.5 >>> 0` (exact below 2^32, and cheaper than Math.round on the request path).
+  const v = us >= MAX_TRACKED_US ? MAX_TRACKED_US : us >= 0.5 ? (us + 0.5) >>> 0 : 0;
+  const bucket = 31 - SUB_BUCKET_HALF_MAGNITUDE - Math.clz32(v);
+  return bucket <= 0 ? v : (bucket << SUB_BUCKET_HALF_MAGNITUDE) + (v >>> bucket);
 }
 
 /** The lowest value (µs) counted at `index`. */
@@ -58,8 +59,9 @@ export class ExactLatency {
 
   record(us: number): void {
     const index = indexOfMicros(us);
-    if (index >= this.counts.length) this.grow();
-    this.counts[index] = (this.counts[index] as number) + 1;
+    let counts = this.counts;
+    if (index >= counts.length) counts = this.grow();
+    counts[index] = (counts[index] as number) + 1;
     if (index > this.maxIndex) this.maxIndex = index;
     this.total++;
   }
@@ -81,10 +83,11 @@ export class ExactLatency {
     return pairs;
   }
 
-  private grow(): void {
+  private grow(): Uint32Array {
     const bigger = new Uint32Array(COUNTS_LENGTH);
     bigger.set(this.counts);
     this.counts = bigger;
+    return bigger;
   }
 }
 

@@ -7,7 +7,7 @@ import { highestMicrosAt, indexOfMicros } from '../../telemetry/exact-latency.ts
 import type { PodInfo } from '../discovery/types.ts';
 import { TelemetryStore } from '../telemetry/store.ts';
 import { ManualClock, syntheticReport } from '../telemetry/testkit.ts';
-import { listPods } from './handlers.ts';
+import { listPods, RELEASE_VERSION, selfCheck, version } from './handlers.ts';
 import { parseWindow, statSummary } from './stat-summary.ts';
 import { DEFAULT_ROUTE, topRoutes } from './top-routes.ts';
 
@@ -261,5 +261,30 @@ describe('ListPods', () => {
       listPods({ ...sources, controlPlaneNamespace: 'sluice' }, { namespace: 'other' }).pods?.map((p) => p.name),
       ['other/x-1'],
     );
+  });
+});
+
+describe('Version and SelfCheck', () => {
+  it('reports the release and the Node.js version', () => {
+    assert.deepEqual(version(), { goVersion: process.version, buildDate: '', releaseVersion: RELEASE_VERSION });
+    assert.match(RELEASE_VERSION, /^\d+\.\d+\.\d+/);
+  });
+
+  it('checks discovery, and fails telemetry when meshed pods run but none reports', () => {
+    const { clock, sources } = setUp();
+    const sources2 = { ...sources, controlPlaneNamespace: 'sluice' };
+    assert.deepEqual(
+      selfCheck(sources2).results?.map((r) => [r.SubsystemName, r.Status]),
+      [
+        ['sluice-discovery', 'OK'],
+        ['sluice-telemetry', 'OK'],
+      ],
+    );
+    clock.advance(5 * 60_000);
+    const silent = selfCheck(sources2).results?.[1];
+    assert.equal(silent?.Status, 'FAIL');
+    assert.match(silent?.FriendlyMessageToUser ?? '', /none reported in the last minute/);
+    const broken = selfCheck({ ...sources2, pods: () => { throw new Error('informer down'); } }).results?.[0];
+    assert.deepEqual([broken?.Status, broken?.FriendlyMessageToUser], ['ERROR', 'informer down']);
   });
 });
