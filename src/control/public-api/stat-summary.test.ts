@@ -228,6 +228,29 @@ describe('TopRoutes', () => {
     assert.equal(table?.rows?.[0]?.stats?.latency_ms_p50, 3);
   });
 
+  it('counts a Host without a port and a route dst with :80 as one service', () => {
+    const { store, sources } = setUp();
+    store.ingest(
+      syntheticReport({
+        pod: 'web-1',
+        workload: 'deployment/web',
+        direction: 'outbound',
+        requests: [
+          { authority: 'books.shop.svc.cluster.local', ok: 4, dst: BOOKS },
+          { authority: 'books.shop.svc.cluster.local:80', route: '', ok: 4 },
+        ],
+      }),
+    );
+    const response = topRoutes(sources, { selector: { resource: { namespace: 'shop', type: 'deploy', name: 'web' } }, to_resource: { namespace: 'shop', type: 'svc', name: 'books' } });
+    assert.deepEqual(
+      response.ok?.routes?.[0]?.rows?.map((r) => [r.route, r.authority, r.stats?.success_count]),
+      [
+        [DEFAULT_ROUTE, 'books.shop.svc.cluster.local:7000', 30],
+        [DEFAULT_ROUTE, 'books.shop.svc.cluster.local:80', 4],
+      ],
+    );
+  });
+
   it('gives an authority without route metrics one [DEFAULT] row from its requests, and follows --to svc/NAME', () => {
     const { sources } = setUp();
     const inbound = topRoutes(sources, { selector: { resource: { namespace: 'shop', type: 'deploy', name: 'web' } } });

@@ -42,7 +42,7 @@ export function topRoutes(sources: StatSources, request: TopRoutesRequest): TopR
       (key) => {
         if (key.scope === 'tcp' || key.authority === '') return undefined;
         const owner = ownerOf(key);
-        return owner === undefined ? undefined : [owner, key.authority, key.scope === 'svc' ? '' : key.route, key.scope].join(SEP);
+        return owner === undefined ? undefined : [owner, withPort(key.authority), key.scope === 'svc' ? '' : key.route, key.scope].join(SEP);
       },
       now,
     );
@@ -87,4 +87,12 @@ export function topRoutes(sources: StatSources, request: TopRoutesRequest): TopR
     if (!(error instanceof RequestError)) throw error;
     return { error: { resource: selected, error: error.message } };
   }
+}
+
+/**
+ * An authority with its port: requests name `books.shop.svc.cluster.local` (Host) where route metrics
+ * name `books.shop.svc.cluster.local:80` (`dst`); both are one service's rows.
+ */
+export function withPort(authority: string): string {
+  return /:\d+$/.test(authority) ? authority : `${authority}:80`;
 }
