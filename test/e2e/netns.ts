@@ -79,6 +79,8 @@ export function runAsync(where: Where, cmd: string, args: readonly string[], opt
       clearTimeout(timer);
       resolve({ status, stdout, stderr, command });
     });
+    // A command that exits before reading its input (curl failing fast) must not crash the test: EPIPE.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }
