@@ -168,7 +168,9 @@ test('npm start: controller, proxies, apps and traffic; sluice stat shows the tr
 
   // Ctrl-C: SIGINT to the launcher's whole process group.
   process.kill(-pid, 'SIGINT');
-  const result = await Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 40_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  const result = await Promise.race([exited, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 40_000)))]);
+  clearTimeout(timer);
   assert.notEqual(result, 'timeout', `the launcher did not stop within 40 s of Ctrl-C:\n${output.slice(-3000)}`);
   assert.deepEqual(result, { code: 0, signal: null }, `the launcher should exit 0 after Ctrl-C:\n${output.slice(-3000)}`);
   assert.match(output, /Everything stopped\./);

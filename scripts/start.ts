@@ -196,18 +196,27 @@ function summary(plan: Plan, options: Options): string {
     ...(moved === '' ? [] : ['', 'Ports moved because the usual ones were taken:', moved]),
     '',
     'Try (in another terminal):',
-    `  npx sluice stat deploy -n ${NAMESPACE}                  # success rate, RPS, latency per deployment`,
-    `  npx sluice stat deploy/web -n ${NAMESPACE} --to deploy/voting`,
-    `  npx sluice routes deploy/voting -n ${NAMESPACE}          # per gRPC method; VoteDoughnut fails 1 in 4`,
-    `  npx sluice tap deploy/web -n ${NAMESPACE}`,
-    `  npx sluice top deploy/voting -n ${NAMESPACE}`,
-    `  curl http://${addr(web.inboundPort)}/api/leaderboard        # web, through its proxy`,
-    `  curl http://${addr(plan.trafficStatsPort)}/stats                    # what the generator sent, to compare`,
-    `  curl http://${addr(web.adminPort)}/metrics                  # web's proxy, Prometheus text`,
+    commands([
+      [`npx sluice stat deploy -n ${NAMESPACE}`, 'success rate, RPS, latency per deployment'],
+      [`npx sluice stat deploy/web -n ${NAMESPACE} --to deploy/voting`, 'what web sends to voting'],
+      [`npx sluice routes deploy/web -n ${NAMESPACE} --to svc/voting-svc`, 'per gRPC method: VoteDoughnut fails 1 in 4'],
+      [`npx sluice routes deploy/voting -n ${NAMESPACE}`, 'the routes voting received'],
+      [`npx sluice tap deploy/web -n ${NAMESPACE}`, 'live requests, Ctrl-C to stop'],
+      [`npx sluice top deploy/voting -n ${NAMESPACE}`, 'live table of the busiest paths'],
+      [`curl http://${addr(web.inboundPort)}/api/leaderboard`, 'web, through its proxy'],
+      [`curl http://${addr(plan.trafficStatsPort)}/stats`, 'what the generator sent, to compare'],
+      [`curl http://${addr(web.adminPort)}/metrics`, "web's proxy, Prometheus text"],
+    ]),
     '',
     options.durationS === undefined ? 'Ctrl-C stops everything.' : `Stops by itself in ${options.durationS} s (or Ctrl-C).`,
     '',
   ].join('\n');
+}
+
+/** Commands with a comment each, the comments aligned. */
+function commands(rows: ReadonlyArray<readonly [string, string]>): string {
+  const width = Math.max(...rows.map(([command]) => command.length));
+  return rows.map(([command, comment]) => `  ${command.padEnd(width)}   # ${comment}`).join('\n');
 }
 
 function describeExit(exit: Exit): string {
