@@ -30,10 +30,16 @@ const BUCKETS = LATENCY_BUCKETS_MS.length + 1;
 export const BUCKET_BOUNDS_TENTH_MS: readonly number[] = [...LATENCY_BUCKETS_MS.map((ms) => ms * 10), 0xffffffff];
 const U32_MAX = 0xffffffff;
 
+/** Distinct exact-latency values kept per accumulator (a Map entry each); past it new values are dropped. */
+export const MAX_EXACT_ENTRIES = 500_000;
+
 export class SeriesAccumulator {
   readonly maxSeries: number;
   /** Series refused because the accumulator was full (their counts are lost). */
   dropped = 0;
+  /** Exact latencies left out because MAX_EXACT_ENTRIES was reached (their bucket counts are kept). */
+  droppedExact = 0;
+  private exactEntries = 0;
   private readonly families = new Map<string, Map<string, PendingValue>>();
   private gauges = new Map<string, Map<string, number>>();
   private size = 0;
@@ -65,7 +71,13 @@ export class SeriesAccumulator {
         return;
       }
       this.size++;
-      series.set(labels, typeof value === 'number' ? value : toPending(value.buckets, value.exact));
+      if (typeof value === 'number') {
+        series.set(labels, value);
+      } else {
+        const pending: PendingHistogram = { buckets: new Float64Array(BUCKETS), exact: new Map() };
+        this.addHistogram(pending, value.buckets, value.exact);
+        series.set(labels, pending);
+      }
       return;
     }
     if (typeof prior === 'number') {
@@ -73,10 +85,22 @@ export class SeriesAccumulator {
       return;
     }
     if (typeof value === 'number') return;
-    for (let i = 0; i < BUCKETS; i++) prior.buckets[i] = (prior.buckets[i] as number) + (value.buckets[i] ?? 0);
-    for (let i = 0; i + 1 < value.exact.length; i += 2) {
-      const index = value.exact[i] as number;
-      prior.exact.set(index, (prior.exact.get(index) ?? 0) + (value.exact[i + 1] as number));
+    this.addHistogram(prior, value.buckets, value.exact);
+  }
+
+  private addHistogram(into: PendingHistogram, buckets: readonly number[], exact: readonly number[]): void {
+    for (let i = 0; i < BUCKETS; i++) into.buckets[i] = (into.buckets[i] as number) + (buckets[i] ?? 0);
+    for (let i = 0; i + 1 < exact.length; i += 2) {
+      const index = exact[i] as number;
+      const prior = into.exact.get(index);
+      if (prior === undefined) {
+        if (this.exactEntries >= MAX_EXACT_ENTRIES) {
+          this.droppedExact += exact[i + 1] as number;
+          continue;
+        }
+        this.exactEntries++;
+      }
+      into.exact.set(index, (prior ?? 0) + (exact[i + 1] as number));
     }
   }
 
@@ -90,16 +114,6 @@ export class SeriesAccumulator {
     for (const [family, series] of this.families) for (const [labels, value] of series) yield [family, labels, value, false];
     for (const [family, series] of this.gauges) for (const [labels, value] of series) yield [family, labels, value, true];
   }
-}
-
-function toPending(buckets: readonly number[], exact: readonly number[]): PendingHistogram {
-  const pending: PendingHistogram = { buckets: new Float64Array(BUCKETS), exact: new Map() };
-  for (let i = 0; i < BUCKETS; i++) pending.buckets[i] = buckets[i] ?? 0;
-  for (let i = 0; i + 1 < exact.length; i += 2) {
-    const index = exact[i] as number;
-    pending.exact.set(index, (pending.exact.get(index) ?? 0) + (exact[i + 1] as number));
-  }
-  return pending;
 }
 
 /** Which scope a family feeds: the service-level families, the route ones, or route attempts. */

@@ -153,6 +153,23 @@ describe('TelemetryReporter', () => {
     assert.deepEqual(sent.map((scope) => scope.count), [1, 1, 1, 1]);
   });
 
+  it('drops a report the controller can never take (no Telemetry service) instead of resending it forever', async () => {
+    const { controller, reporter, serve } = setUp();
+    const real = controller.report.bind(controller);
+    let refuse = true;
+    controller.report = async (request) => {
+      if (refuse) throw Object.assign(new Error('12 UNIMPLEMENTED: unknown service'), { code: 12 });
+      return real(request);
+    };
+    serve(3, 0);
+    await reporter.tick();
+    assert.equal(reporter.stats.dropped, 2);
+    refuse = false;
+    serve(1, 0);
+    await reporter.tick();
+    assert.deepEqual(controller.totals(), { success: 1, failure: 0, p50: P50 });
+  });
+
   it('stop() makes a last attempt, and gives up in time when the controller does not answer', async () => {
     const { controller, reporter, serve } = setUp();
     serve(2, 0);

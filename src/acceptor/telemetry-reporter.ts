@@ -21,8 +21,17 @@ import type { Runtime } from '../workers/runtime.ts';
 import { buildReport, SeriesAccumulator } from './telemetry-accumulator.ts';
 import type { WorkerPool } from './worker-pool.ts';
 
-/** Series kept per direction while the controller is away; beyond it new series are dropped (and logged). */
-export const MAX_PENDING_SERIES = 20_000;
+/**
+ * Series kept per direction while the controller is away; beyond it new series are dropped (and
+ * logged). Also what bounds one report's size: a few hundred bytes per series, well under gRPC's 4 MiB.
+ */
+export const MAX_PENDING_SERIES = 5_000;
+/** gRPC statuses that no retry can fix: the report is dropped rather than resent forever. */
+const HOPELESS = new Map([
+  [3, 'the controller rejected the report'],
+  [8, 'the report is too large for the controller'],
+  [12, 'the controller does not serve sluice.proxy.telemetry.Telemetry'],
+]);
 
 /** Where the deltas come from: every worker thread (or the main thread's runtime with no workers). */
 export type DeltaSource = () => Promise<readonly TelemetryDelta[]>;
@@ -54,7 +63,7 @@ export interface ReporterOptions {
 export class TelemetryReporter {
   readonly instanceId = randomBytes(8).toString('hex');
   /** Reports the controller accepted, and attempts that failed; for tests and logs. */
-  readonly stats = { sent: 0, failed: 0, ticks: 0 };
+  readonly stats = { sent: 0, failed: 0, ticks: 0, dropped: 0 };
   private readonly config: TelemetryConfig;
   private readonly log: Logger;
   private readonly collect: DeltaSource;
@@ -206,6 +215,15 @@ export class TelemetryReporter {
         await this.sender.report(lane.unacked, timeoutMs);
       } catch (error) {
         this.stats.failed++;
+        const hopeless = HOPELESS.get((error as { code?: number }).code ?? -1);
+        if (hopeless !== undefined) {
+          this.stats.dropped++;
+          lane.unacked = undefined;
+          if (this.stats.dropped === 1 || this.stats.dropped % 100 === 0) {
+            this.log.warn(`telemetry report dropped: ${hopeless}`, { direction: lane.direction, dropped: this.stats.dropped, error: (error as Error).message });
+          }
+          return;
+        }
         if (this.unreachableSince === undefined) {
           this.unreachableSince = this.now();
           this.log.warn('cannot report telemetry; keeping counts until the controller answers', {
