@@ -164,6 +164,8 @@ log.info('sending', { target: values.target, host: values.host, rps, stats: valu
 
 onStop(log, values['watch-stdin'], () => {
   clearTimeout(timer);
+  // The last word: what was sent over the last minute, to hold against `sluice stat` one more time.
+  process.stdout.write(`\n${formatReport(stats.report(Date.now(), 60_000))}`);
   clearInterval(report);
   statsServer?.close();
   agent.destroy();

@@ -163,9 +163,11 @@ server.listen(port, host, () => {
   log.info('web ready', { addr: values.listen, outbound: values.outbound ?? 'direct', emoji: values['emoji-svc'], voting: values['voting-svc'] });
 });
 
+// Stop accepting, let requests in flight finish (their gRPC calls need the clients), then close those.
 onStop(log, values['watch-stdin'], async () => {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await closed;
   emojiSvc.close();
   votingSvc.close();
-  server.closeIdleConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
 });

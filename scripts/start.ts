@@ -252,11 +252,6 @@ async function main(): Promise<void> {
     exitCode = code;
     stopping = (async () => {
       say(`\n${why}`);
-      if (code === 0 && supervisor.running().some((c) => c.name === 'traffic')) {
-        // What was sent, for comparing with `sluice stat` one last time.
-        const last = await httpGet(HOST, plan.trafficStatsPort, '/stats', {}, 1000).catch(() => undefined);
-        if (last?.status === 200) say(last.body);
-      }
       await supervisor.stop([['traffic'], [...APPS], APPS.map(proxyName), ['controller']], 4000);
       say(exitCode === 0 ? 'Everything stopped.' : 'Everything stopped (after a failure).');
       process.exit(exitCode);
