@@ -95,10 +95,19 @@ describe('against the real controller (file discovery)', () => {
   });
 
   it('balances over the endpoints the controller serves, with its metric labels', async () => {
-    const seen = [];
-    for (let i = 0; i < 30; i++) seen.push(who(await send(proxy.outbound.port, WEB)));
-    const c = counts(seen);
-    assert.ok((c['w0'] ?? 0) > 0 && (c['w1'] ?? 0) > 0, JSON.stringify(c));
+    // Held requests are load on their endpoint: P2C turns to the other one, whatever the latencies.
+    const [w0, w1] = backends as [Backend, Backend];
+    w0.hold = w1.hold = true;
+    const inflight: Array<Promise<string>> = [];
+    await eventually(async () => {
+      inflight.push(send(proxy.outbound.port, WEB).then(who));
+      await new Promise((r) => setTimeout(r, 15));
+      return w0.seen.length > 0 && w1.seen.length > 0;
+    }, 15_000, 'requests held by both endpoints');
+    w0.release();
+    w1.release();
+    const c = counts(await Promise.all(inflight));
+    assert.ok((c['w0'] ?? 0) > 0 && (c['w1'] ?? 0) > 0 && (c['w0'] ?? 0) + (c['w1'] ?? 0) === inflight.length, JSON.stringify(c));
     const text = await proxy.metrics();
     assert.ok(metricValue(text, 'response_total', { dst_service: 'web', dst_namespace: 'default', dst_pod: 'web-0', dst_deployment: 'web' }) > 0, text);
   });

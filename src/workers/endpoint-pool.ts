@@ -59,6 +59,16 @@ export class Endpoint implements Candidate {
     this.ewma.observe(rttMs);
   }
 
+  /** A TCP connection is established after `rttMs`; it stays pending (load) until it closes. */
+  connected(rttMs: number): void {
+    this.ewma.observe(rttMs);
+  }
+
+  /** A TCP connection to it closed. */
+  closed(): void {
+    this.ewma.pending = Math.max(0, this.ewma.pending - 1);
+  }
+
   /** How the exchange ended, as the route classifies it. */
   outcome(failed: boolean): void {
     if (failed) this.accrual.failure();

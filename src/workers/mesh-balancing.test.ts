@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { counts, eventually, send, startBackend, who, type Backend } from '../../test/support/backends.ts';
+import { eventually, send, startBackend, who, type Backend } from '../../test/support/backends.ts';
 import { FakeDestination } from '../../test/support/fake-destination.ts';
 import { closeServer, listen } from '../../test/support/net.ts';
 import { metricValue, startProxy, type RunningProxy } from '../../test/support/proxy.ts';
@@ -13,6 +13,20 @@ import { keepSending, observe, tapClient } from '../../test/support/tap.ts';
 
 const WEB = 'web.default.svc.cluster.local';
 const WEB_AUTH = `${WEB}:80`;
+
+/**
+ * Sends requests for `path` one after the other without waiting for their answers, until `done()`;
+ * returns the answers to come (who answered each).
+ */
+async function sendUntil(proxyPort: number, path: string, done: () => boolean): Promise<Array<Promise<string>>> {
+  const inflight: Array<Promise<string>> = [];
+  await eventually(async () => {
+    inflight.push(send(proxyPort, WEB, { path }).then(who));
+    await new Promise((r) => setTimeout(r, 15));
+    return done();
+  }, 15_000, `requests to ${path} to reach the endpoints wanted`);
+  return inflight;
+}
 
 describe('balancing over the endpoints the Destination service reports', () => {
   let fake: FakeDestination;
@@ -44,11 +58,15 @@ describe('balancing over the endpoints the Destination service reports', () => {
   });
 
   it('asks the controller once per name, with the context token, and spreads requests over every endpoint', async () => {
-    const replies = [];
-    for (let i = 0; i < 40; i++) replies.push(who(await send(proxy.outbound.port, WEB, { path: `/r/${i}` })));
-    const seen = counts(replies);
-    assert.ok((seen['a'] ?? 0) > 0 && (seen['b'] ?? 0) > 0, JSON.stringify(seen));
-    assert.equal((seen['a'] ?? 0) + (seen['b'] ?? 0), 40);
+    // Requests held by both backends: an endpoint's requests in flight raise its cost, so P2C must
+    // turn to the other one, whatever their latencies.
+    a.hold = b.hold = (url) => url === '/spread';
+    const inflight = await sendUntil(proxy.outbound.port, '/spread', () => a.seen.includes('GET /spread') && b.seen.includes('GET /spread'));
+    a.release();
+    b.release();
+    const results = await Promise.all(inflight);
+    assert.ok(results.includes('a') && results.includes('b') && results.every((r) => r === 'a' || r === 'b'), JSON.stringify(results));
+    for (let i = 0; i < 40; i++) assert.ok(['a', 'b'].includes(who(await send(proxy.outbound.port, WEB, { path: `/r/${i}` }))));
     const gets = fake.calls.filter((call) => call.method === 'Get' && call.path === WEB_AUTH);
     assert.equal(gets.length, 1);
     assert.equal(gets[0]?.contextToken, '{"ns":"default","nodeName":"node-1","pod":"client-0"}');
@@ -78,7 +96,7 @@ describe('balancing over the endpoints the Destination service reports', () => {
   });
 
   it('sends less to a slow endpoint (peak-EWMA)', async () => {
-    b.delayMs = 150;
+    b.delayMs = 300;
     const before = { a: a.seen.length, b: b.seen.length };
     for (let i = 0; i < 60; i++) await send(proxy.outbound.port, WEB);
     b.delayMs = 0;
@@ -94,39 +112,28 @@ describe('balancing over the endpoints the Destination service reports', () => {
       { host: '127.0.0.1', port: b.port },
       { host: '127.0.0.1', port: c.port, labels: { pod: 'web-c' } },
     ]);
-    // The new endpoint has no latency yet (30 ms default RTT) while the others are fast: it is tried
-    // once P2C draws it against another new or busy one; parallel requests make that certain soon.
-    await eventually(async () => {
-      const replies = await Promise.all(Array.from({ length: 8 }, () => send(proxy.outbound.port, WEB)));
-      return replies.some((r) => who(r) === 'c');
-    }, 10_000, 'traffic to the added endpoint');
+    // The new endpoint starts at the default 30 ms while the others answer in a few: held requests
+    // on the others make it the cheaper choice soon (and prove the update arrived).
+    a.hold = b.hold = (url) => url === '/add';
+    const inflight = await sendUntil(proxy.outbound.port, '/add', () => c.seen.includes('GET /add'));
+    a.release();
+    b.release();
+    const results = await Promise.all(inflight);
+    assert.ok(results.includes('c') && results.every((r) => ['a', 'b', 'c'].includes(r)), JSON.stringify(results));
   });
 
-  it('stops sending to a removed endpoint at once, and lets its request in flight finish', async () => {
+  it('stops sending to removed endpoints at once, and lets their requests in flight finish', async () => {
     const d = await startBackend('d');
-    a.hold = (url) => url === '/long';
-    // Requests until one is held by a (the others complete on b or c).
-    const inflight: Array<Promise<string>> = [];
-    await eventually(async () => {
-      inflight.push(send(proxy.outbound.port, WEB, { path: '/long' }).then(who));
-      await new Promise((r) => setTimeout(r, 20));
-      return a.seen.includes('GET /long');
-    }, 10_000, 'a request held by the endpoint about to be removed');
-    // a leaves and d arrives in one update: once d answers, the update is in force.
-    fake.setEndpoints(WEB_AUTH, [
-      { host: '127.0.0.1', port: b.port },
-      { host: '127.0.0.1', port: c.port },
-      { host: '127.0.0.1', port: d.port },
-    ]);
-    await eventually(async () => {
-      const replies = await Promise.all(Array.from({ length: 8 }, () => send(proxy.outbound.port, WEB).then(who)));
-      return replies.includes('d');
-    }, 10_000, 'traffic to the endpoint added with the removal');
-    const afterRemoval = a.seen.length;
-    const replies = [];
-    for (let i = 0; i < 30; i++) replies.push(who(await send(proxy.outbound.port, WEB)));
-    assert.equal(a.seen.length, afterRemoval, 'no request reached the removed endpoint');
-    assert.ok(replies.every((r) => r === 'b' || r === 'c' || r === 'd'), JSON.stringify(replies));
+    a.hold = b.hold = c.hold = (url) => url === '/long';
+    const inflight = await sendUntil(proxy.outbound.port, '/long', () => a.seen.includes('GET /long'));
+    b.release();
+    c.release();
+    // a, b and c leave, d arrives, in one update: once d answers, the update is in force.
+    fake.setEndpoints(WEB_AUTH, [{ host: '127.0.0.1', port: d.port }]);
+    await eventually(async () => who(await send(proxy.outbound.port, WEB)) === 'd', 10_000, 'the endpoint of the new set');
+    const before = [a.seen.length, b.seen.length, c.seen.length];
+    for (let i = 0; i < 30; i++) assert.equal(who(await send(proxy.outbound.port, WEB)), 'd');
+    assert.deepEqual([a.seen.length, b.seen.length, c.seen.length], before, 'no request reached a removed endpoint');
     a.release();
     const results = await Promise.all(inflight);
     assert.ok(results.includes('a'), 'the held request completed on the removed endpoint');
@@ -156,9 +163,11 @@ describe('TCP to a cluster IP, balanced per connection', () => {
 
   before(async () => {
     fake = await FakeDestination.start();
+    // Each answers a connection's first bytes with its name and keeps the connection open.
     echoes = ['x', 'y'].map((name) =>
       net.createServer((socket) => {
-        socket.once('data', () => socket.end(name));
+        socket.once('data', () => socket.write(name));
+        socket.on('error', () => {});
       }),
     );
     ports = await Promise.all(echoes.map((s) => listen(s)));
@@ -179,22 +188,24 @@ describe('TCP to a cluster IP, balanced per connection', () => {
     await Promise.all(echoes.map((s) => closeServer(s)));
   });
 
-  it('sends each connection to one endpoint of the service, and over time to both', async () => {
+  it('sends each connection to one endpoint of the service, spreading open connections over both', async () => {
+    const sockets: net.Socket[] = [];
     const seen: string[] = [];
-    for (let i = 0; i < 30; i++) {
+    // Every open connection is load on its endpoint, so the other one is chosen before long.
+    await eventually(async () => {
       const socket = net.connect(proxy.outbound.port, '127.0.0.1');
+      sockets.push(socket);
       // Not HTTP: the proxy treats it as opaque TCP once it sees these bytes.
       socket.write('\x00\x01hello\r\n');
-      let answer = '';
       socket.setEncoding('utf8');
-      socket.on('data', (d: string) => (answer += d));
-      await new Promise((resolve) => socket.once('close', resolve));
-      seen.push(answer);
-    }
-    const seenCounts = counts(seen);
-    assert.ok((seenCounts['x'] ?? 0) > 0 && (seenCounts['y'] ?? 0) > 0, JSON.stringify(seenCounts));
-    assert.equal((seenCounts['x'] ?? 0) + (seenCounts['y'] ?? 0), 30);
+      seen.push(await new Promise<string>((resolve, reject) => {
+        socket.once('data', resolve);
+        socket.once('error', reject);
+      }));
+      return seen.includes('x') && seen.includes('y');
+    }, 15_000, 'connections to both endpoints');
+    for (const socket of sockets) socket.destroy();
+    assert.ok(seen.every((name) => name === 'x' || name === 'y'), JSON.stringify(seen));
     assert.ok(fake.calls.some((call) => call.method === 'Get' && call.path === `tcp.default.svc.cluster.local:${ports[0]}`));
   });
 });
-

@@ -39,18 +39,37 @@ interface EchoServer {
   readonly name: string;
   readonly port: number;
   calls: number;
+  /** Unary calls with text `hold` wait here until release() (later ones are answered at once). */
+  readonly held: Array<() => void>;
+  holding: boolean;
+  release(): void;
   close(): void;
 }
 
 /** Unary answers with the server's name; `flaky` calls fail with a trailers-only UNAVAILABLE every other time. */
 async function echoServer(name: string): Promise<EchoServer> {
   const server = new grpc.Server();
-  const state: EchoServer = { name, port: 0, calls: 0, close: () => server.forceShutdown() };
+  const state: EchoServer = {
+    name,
+    port: 0,
+    calls: 0,
+    held: [],
+    holding: true,
+    release: () => {
+      state.holding = false;
+      for (const answer of state.held.splice(0)) answer();
+    },
+    close: () => server.forceShutdown(),
+  };
   let flaky = 0;
   server.addService(Echo.service, {
     Unary(call: grpc.ServerUnaryCall<EchoRequest, EchoReply>, callback: grpc.sendUnaryData<EchoReply>) {
       state.calls++;
       if (call.request.hang) return;
+      if (call.request.text === 'hold' && state.holding) {
+        state.held.push(() => callback(null, { text: name, index: 0 }));
+        return;
+      }
       if (call.request.text === 'flaky' && flaky++ % 2 === 0) {
         // No metadata before the error: grpc-js sends it as a trailers-only response.
         callback({ code: grpc.status.UNAVAILABLE, details: 'try again' });
@@ -120,10 +139,20 @@ describe('gRPC through control-plane routing', () => {
   });
 
   it('balances calls on one client connection over both endpoints', async () => {
-    const names = [];
-    for (let i = 0; i < 30; i++) names.push((await unary(echo, { text: 'hi' })).reply?.text);
+    // Held calls are load on their endpoint: P2C turns to the other one, whatever the latencies.
+    const calls: Array<Promise<{ reply?: EchoReply; error?: grpc.ServiceError }>> = [];
+    const deadline = Date.now() + 15_000;
+    while (one.held.length === 0 || two.held.length === 0) {
+      assert.ok(Date.now() < deadline, 'calls held by both endpoints');
+      calls.push(unary(echo, { text: 'hold' }, 30_000));
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    one.release();
+    two.release();
+    const names = (await Promise.all(calls)).map((c) => c.reply?.text ?? c.error?.message);
+    for (let i = 0; i < 10; i++) names.push((await unary(echo, { text: 'hi' })).reply?.text);
     assert.ok(names.includes('one') && names.includes('two'), JSON.stringify(names));
-    assert.ok(names.every((n) => n === 'one' || n === 'two'));
+    assert.ok(names.every((n) => n === 'one' || n === 'two'), JSON.stringify(names));
     const text = await proxy.metrics();
     assert.ok(metricValue(text, 'response_total', { direction: 'outbound', dst_pod: 'echo-1', grpc_status: '0' }) > 0);
   });

@@ -1,5 +1,6 @@
 // An outbound TCP connection to a destination the Destination service resolved: one endpoint chosen per
-// connection (P2C over peak-EWMA of connect times), then bytes both ways as in tcp-forward.ts. A
+// connection by P2C over peak-EWMA, where the latency is the connect time and every open connection
+// counts as load (so long-lived connections spread out), then bytes both ways as in tcp-forward.ts. A
 // connection that cannot be made counts against the endpoint's failure accrual.
 import type net from 'node:net';
 import type { Destination } from './discovery.ts';
@@ -33,7 +34,7 @@ export function forwardMeshTcp(mesh: Mesh, dest: Destination, client: net.Socket
   const settle = (failed: boolean): void => {
     if (settled) return;
     settled = true;
-    endpoint.answered(performance.now() - started);
+    endpoint.connected(performance.now() - started);
     endpoint.outcome(failed);
   };
   upstream.once('connect', () => settle(false));
@@ -44,6 +45,7 @@ export function forwardMeshTcp(mesh: Mesh, dest: Destination, client: net.Socket
   });
   upstream.once('close', () => {
     settle(true);
+    endpoint.closed();
     dest.active--;
     dest.lastUsed = mesh.cache.now();
   });
