@@ -1,3 +1,6 @@
 #!/usr/bin/env node
-// The Sluice controller. `sluice-controller --help` for flags.
-import '../src/control/main.ts';
+// The Sluice controller. `sluice-controller --help` for flags. Compile cache: see sluice-proxy.js.
+import module from 'node:module';
+
+module.enableCompileCache?.();
+await import('../src/control/main.ts');

@@ -1,2 +1,7 @@
 #!/usr/bin/env node
-import '../src/cli/main.ts';
+// The `sluice` CLI. The compile cache (see sluice-proxy.js) makes every invocation after the first
+// skip the TypeScript transform.
+import module from 'node:module';
+
+module.enableCompileCache?.();
+await import('../src/cli/main.ts');

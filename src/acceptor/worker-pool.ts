@@ -12,7 +12,12 @@ import type { ConnectionInfo } from '../workers/routing.ts';
 import type { TapOut } from '../workers/tap.ts';
 import { closeFd, dupFd, socketFd } from './syscalls.ts';
 
-const WORKER_ENTRY = new URL('../workers/worker-main.ts', import.meta.url);
+const WORKER_MAIN = new URL('../workers/worker-main.ts', import.meta.url).href;
+/**
+ * Each thread strips TypeScript on its own, and the transform costs tens of MB per thread; with the
+ * compile cache on (as the main thread has it) a worker loads the stripped, compiled code from disk.
+ */
+const WORKER_BOOTSTRAP = `require('node:module').enableCompileCache?.(); import(${JSON.stringify(WORKER_MAIN)});`;
 /** A worker that does not answer a metrics request within this is left out of that scrape. */
 const SNAPSHOT_TIMEOUT_MS = 1000;
 
@@ -66,7 +71,7 @@ export class WorkerPool {
 
   private spawn(index: number): Slot {
     const data: WorkerData = { config: this.config, index, openConnections: this.openConnections };
-    const worker = new Worker(WORKER_ENTRY, { workerData: data, name: `sluice-worker-${index}` });
+    const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: data, name: `sluice-worker-${index}` });
     const ready = new Promise<void>((resolve, reject) => {
       worker.once('error', reject);
       worker.on('message', (message: FromWorker) => {
