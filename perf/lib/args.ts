@@ -42,16 +42,16 @@ export const USAGE = `npm run perf -- [options]
                           names: direct sluice sluice-2 sluice-w0 haproxy nginx node-tcp-pipe
                                  node-naive-http node-naive-h2
   --rates 1000,5000       fixed request rates, per second
-  --seconds N             measured seconds per fixed-rate run (default 5)
+  --seconds N             measured seconds per fixed-rate run (default 4)
   --warmup N              warm-up seconds before each fixed-rate run (default 1)
-  --saturation-seconds N  measured seconds of each saturation run (default 4)
+  --saturation-seconds N  measured seconds of each saturation run (default 3)
   --attempts N            run a fixed rate up to N times when other processes disturbed it (default 2)
   --no-pin                do not pin processes to cores with taskset
   --no-deps               do not run scripts/system-deps.sh perf
   --out DIR               write results there instead of perf/results/
   --quiet-threshold X     wait before each phase until other processes use < X cores (default 0.15)
   --quiet-wait-ms N       … but at most N ms (default 3000; 0 = never wait)
-  --budget N              stop repeating disturbed runs once the run has taken N seconds (default 540)
+  --budget N              stop repeating disturbed runs once the run has taken N seconds (default 420)
   -h, --help`;
 
 function list(v: string): string[] {
@@ -72,11 +72,11 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
     protocols: [...PROTOCOLS],
     targets: null,
     rates: [1000, 5000],
-    fixedSeconds: 5,
+    fixedSeconds: 4,
     warmupSeconds: 1,
-    saturationSeconds: 4,
+    saturationSeconds: 3,
     saturationWarmupSeconds: 1,
-    settleMs: 1500,
+    settleMs: 1000,
     h1Connections: 32,
     h2Connections: 4,
     satH1Connections: 32,
@@ -87,7 +87,7 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
     outDir: null,
     installDeps: true,
     quiet: { threshold: 0.15, maxWaitMs: 3000 },
-    budgetSeconds: 540,
+    budgetSeconds: 420,
     quick: false,
     help: false,
   };
