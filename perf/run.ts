@@ -247,7 +247,11 @@ async function main(): Promise<void> {
     return;
   }
   began = performance.now();
-  installCleanupHandlers();
+  let scratch = '';
+  // On Ctrl-C the children are stopped by procs.ts; the scratch directory goes too.
+  installCleanupHandlers(() => {
+    if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
+  });
 
   const deps = join(root, 'scripts', 'system-deps.sh');
   if (o.installDeps && existsSync(deps)) {
@@ -281,7 +285,7 @@ async function main(): Promise<void> {
   log(`targets: ${usable.map((t) => t.name).join(', ')} · protocols: ${o.protocols.join(', ')} · rates: ${o.rates.join(', ')}/s`);
 
   const machine = machineInfo();
-  const scratch = mkdtempSync(join(tmpdir(), 'sluice-perf-'));
+  scratch = mkdtempSync(join(tmpdir(), 'sluice-perf-'));
   const runs: RunResult[] = [];
   try {
     for (const protocol of o.protocols) {

@@ -142,7 +142,7 @@ export function killAllNow(): void {
 }
 
 let hooked = false;
-/** Make sure no child outlives us: on exit, and on SIGINT/SIGTERM (stop them, then exit 130/143). */
+/** Make sure no child outlives us: on exit, and on SIGINT/SIGTERM/SIGHUP (stop them, run `onSignal`, exit 130/143). */
 export function installCleanupHandlers(onSignal?: () => void): void {
   if (hooked) return;
   hooked = true;
@@ -150,11 +150,13 @@ export function installCleanupHandlers(onSignal?: () => void): void {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       process.stderr.write(`\n${sig}: stopping the processes this run started…\n`);
-      onSignal?.();
       const code = sig === 'SIGINT' ? 130 : 143;
       const hard = setTimeout(() => process.exit(code), 4000);
       hard.unref();
-      stopAll().finally(() => process.exit(code));
+      stopAll().finally(() => {
+        onSignal?.();
+        process.exit(code);
+      });
     });
   }
 }
