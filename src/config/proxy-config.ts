@@ -36,6 +36,8 @@ export interface ProxyConfig extends DestinationConfig {
   readonly httpResponseTimeoutMs: number;
   /** Keep-alive upstream HTTP/1.1 connections idle longer than this are closed. */
   readonly httpPoolIdleTimeoutMs: number;
+  /** HTTP/1 engine: `fast` (raw sockets, http1-fast.ts) or `node` (node:http, http1.ts). */
+  readonly http1Engine: 'fast' | 'node';
   /** Telemetry reports to the controller (Telemetry.Report); see docs/proxy.md. */
   readonly telemetry: TelemetryConfig;
   /** The Tap gRPC server (io.linkerd.proxy.tap.Tap/Observe); undefined when disabled. */
@@ -191,6 +193,7 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     httpResponseTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT', 10_000),
     // Linkerd's HTTP/1 pool idle timeout: long enough to reuse, short enough not to hoard sockets.
     httpPoolIdleTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT', 3_000),
+    http1Engine: oneOf(env, 'SLUICE_PROXY_HTTP1_ENGINE', ['fast', 'node'] as const, 'node'),
     telemetry: telemetryConfig(env),
     tapListen: tapAddress(env),
   };

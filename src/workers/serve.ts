@@ -3,6 +3,7 @@ import type net from 'node:net';
 import { DETECT_MAX_BYTES, detectProtocol, type Detected } from '../protocol-detect/detect.ts';
 import { connectionTarget, type ConnectionInfo } from './routing.ts';
 import type { AcceptedConnection, Runtime } from './runtime.ts';
+import { serveHttp1Fast } from './http1-fast.ts';
 import { forwardTcp } from './tcp-forward.ts';
 
 type Decision = Exclude<Detected, { kind: 'need-more' }> | { kind: 'opaque'; reason: 'read_timeout' | 'opaque_port' | 'eof' };
@@ -61,7 +62,8 @@ function dispatch(
   switch (decision.kind) {
     case 'http1':
       rt.metrics.detected(conn.direction, 'http1', '');
-      rt.http1(conn.direction).serve(socket, conn);
+      if (rt.config.http1Engine === 'fast' && !ended) serveHttp1Fast(rt, socket, conn);
+      else rt.http1(conn.direction).serve(socket, conn);
       return;
     case 'h2':
       rt.metrics.detected(conn.direction, 'h2', '');

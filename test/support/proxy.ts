@@ -35,6 +35,8 @@ export async function startProxy(env: Record<string, string> = {}): Promise<Runn
       SLUICE_PROXY_TAP_LISTEN_ADDR: '127.0.0.1:0',
       SLUICE_PROXY_WORKERS: '1',
       SLUICE_PROXY_LOG: 'info',
+      // Lets a whole suite run against either HTTP/1 engine.
+      ...(process.env['SLUICE_PROXY_HTTP1_ENGINE'] === undefined ? {} : { SLUICE_PROXY_HTTP1_ENGINE: process.env['SLUICE_PROXY_HTTP1_ENGINE'] }),
       ...env,
     },
     stdio: ['ignore', 'inherit', 'pipe'],
