@@ -81,6 +81,8 @@ export interface FakeKubeOptions {
   readonly historyLimit?: number;
   /** Period of BOOKMARK events on watches that asked for them. */
   readonly bookmarkIntervalMs?: number;
+  /** Resources (by plural) this server does not know, as when a CRD is not installed: every request 404s. */
+  readonly missing?: readonly string[];
 }
 
 const clone = <T>(value: T): T => structuredClone(value);
@@ -106,6 +108,7 @@ export class FakeKube {
   /** Events at or below this resourceVersion are forgotten: resuming a watch from before it gets 410. */
   private compactedThrough = 1;
   private failure: { verbs: ReadonlySet<Verb>; code: number } | undefined;
+  private readonly missing: ReadonlySet<string>;
 
   private constructor(server: http.Server, options: FakeKubeOptions) {
     this.server = server;
@@ -113,6 +116,7 @@ export class FakeKube {
     this.url = `http://127.0.0.1:${this.port}`;
     this.historyLimit = options.historyLimit ?? 10_000;
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 5_000;
+    this.missing = new Set(options.missing ?? []);
     for (const type of RESOURCE_TYPES) this.store.set(type, new Map());
     server.on('request', (req, res) => this.handle(req, res));
   }
@@ -255,7 +259,9 @@ export class FakeKube {
       const code = this.failure.code;
       return this.reply(res, code, status(code, http.STATUS_CODES[code] ?? 'Failure', 'injected failure'));
     }
-    if (!route) return this.reply(res, 404, status(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
+    if (!route || this.missing.has(route.resource.plural)) {
+      return this.reply(res, 404, status(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
+    }
     if (req.method !== 'GET') return this.reply(res, 405, status(405, 'MethodNotAllowed', 'this fake API server is read-only over HTTP'));
     let match: Matcher;
     try {

@@ -73,6 +73,22 @@ describe('KubernetesDiscovery', () => {
     assert.equal(rec.states.length, 1, 'one update for one state');
   });
 
+  test('without the ServiceProfile CRD it still becomes ready and serves endpoints, with a warning', async (t) => {
+    const { discovery, log } = await harness(t, seedWeb, {
+      fake: { missing: ['serviceprofiles'] },
+      discovery: { profileSyncGraceMs: 200 },
+    });
+    await discovery.ready();
+    assert.ok(log.lines.some((l) => l.level === 'warn' && /CRD installed/.test(l.msg)));
+    const rec = new Recorder<ServiceState>();
+    discovery.watchService(WEB, 80, rec.onUpdate);
+    const state = await rec.until('endpoints', (s) => s.kind === 'endpoints');
+    assert.equal(endpointsOf(state).length, 2);
+    const profiles = new Recorder<ProfileSpec | undefined>();
+    discovery.watchProfile(WEB, profiles.onUpdate);
+    assert.equal(await profiles.until('a profile state', () => true), undefined);
+  });
+
   test('a listener added before ready() gets the state once synced', async (t) => {
     const { discovery } = await harness(t, seedWeb);
     const rec = new Recorder<ServiceState>();

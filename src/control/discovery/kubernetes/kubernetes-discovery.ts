@@ -32,8 +32,12 @@ export interface KubernetesDiscoveryOptions {
   readonly trustDomain?: string;
   /** Restart backoff of a failed informer; default 500 ms doubling to 30 s (±20 % jitter). */
   readonly restartBackoff?: Backoff;
+  /** How long ready() waits for ServiceProfiles before going on without them; default 10 s. */
+  readonly profileSyncGraceMs?: number;
   readonly log?: Log;
 }
+
+const PROFILE_SYNC_GRACE_MS = 10_000;
 
 /** A watchService/watchProfile subscription, with its state type hidden behind `flush`. */
 interface Listener {
@@ -118,7 +122,21 @@ export class KubernetesDiscovery implements DiscoveryBackend {
       ResilientInformer<KubernetesObject>
     >;
     const closed = new Promise<never>((_resolve, reject) => (this.rejectReady = reject));
-    this.readyPromise = Promise.race([Promise.all(this.informers.map((i) => i.synced)), closed]).then(() => {
+    // ServiceProfiles are optional: without the CRD (or RBAC for it) the controller still serves
+    // endpoints, with default profiles, and picks profiles up once they can be listed.
+    let profileTimer: NodeJS.Timeout | undefined;
+    const profilesOrGrace = Promise.race([
+      this.profiles.synced,
+      new Promise<void>((resolve) => {
+        profileTimer = setTimeout(() => {
+          this.log.warn('ServiceProfiles cannot be listed yet (is the serviceprofiles.sluice.dev CRD installed?); serving default profiles meanwhile', {});
+          resolve();
+        }, options.profileSyncGraceMs ?? PROFILE_SYNC_GRACE_MS);
+        profileTimer.unref();
+      }),
+    ]).finally(() => clearTimeout(profileTimer));
+    const required = this.informers.filter((i) => i !== this.profiles).map((i) => i.synced);
+    this.readyPromise = Promise.race([Promise.all([...required, profilesOrGrace]), closed]).then(() => {
       this.synced = true;
       this.log.info('kubernetes discovery synced', {});
       for (const listeners of [...this.serviceListeners.values(), ...this.profileListeners.values()]) for (const l of listeners) this.dirty.add(l);
