@@ -1,4 +1,5 @@
 // `sluice routes`: golden metrics per ServiceProfile route of a resource (Linkerd's `routes`).
+import { defaultNamespace } from './namespace.ts';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import type { RouteTable, TopRoutesRequest, TopRoutesResponse } from '../api/public-messages.ts';
@@ -51,7 +52,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const target = targets[0] as NonNullable<(typeof targets)[0]>;
   const output = outputFormat(values.output);
   const window = timeWindow(values['time-window']);
-  const namespace = values.namespace ?? 'default';
+  const namespace = defaultNamespace(values.namespace, io.env) ?? 'default';
   const request: TopRoutesRequest = { selector: { resource: { namespace, type: target.type, name: target.name } }, time_window: window };
   if (values.to !== undefined) {
     const to = parseResourceFlag('--to', values.to);

@@ -1,4 +1,5 @@
 // `sluice stat`: golden metrics per resource, from the controller's StatSummary (Linkerd's `stat`).
+import { defaultNamespace } from './namespace.ts';
 import { parseArgs } from 'node:util';
 import type { StatRow, StatSummaryRequest, StatSummaryResponse } from '../api/public-messages.ts';
 import { SHORT_NAMES, type ResourceType } from '../api/resource-types.ts';
@@ -72,8 +73,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const targets = parseTargets(positionals);
   const output = outputFormat(values.output);
   const window = timeWindow(values['time-window']);
-  const allNamespaces = values['all-namespaces'] === true;
-  const namespace = allNamespaces ? '' : (values.namespace ?? 'default');
+  const current = defaultNamespace(values.namespace, io.env);
+  // No -n and no current namespace (no kubeconfig: a local mesh): show every namespace.
+  const allNamespaces = values['all-namespaces'] === true || current === undefined;
+  const namespace = allNamespaces ? '' : (current ?? 'default');
   if (values.to !== undefined && values.from !== undefined) throw new CliError('--to and --from cannot be used together', 2);
   const to = values.to === undefined ? undefined : parseResourceFlag('--to', values.to);
   const from = values.from === undefined ? undefined : parseResourceFlag('--from', values.from);

@@ -1,5 +1,6 @@
 // `sluice tap`: live requests of a resource, one line per event in Linkerd's format, streamed from the
 // controller's tap relay (`TapByResource` on the public API) until Ctrl-C.
+import { defaultNamespace } from './namespace.ts';
 import { parseArgs } from 'node:util';
 import { ApiClient, apiBaseUrl, CliError } from './api-client.ts';
 import type { CliIo } from './io.ts';
@@ -131,7 +132,7 @@ export async function run(args: string[], io: CliIo, signal?: AbortSignal): Prom
   }
   const output = values.output ?? '';
   if (output !== '' && output !== 'wide' && output !== 'json') throw new CliError(`--output must be wide or json, not "${output}"`, 2);
-  const request = tapRequest(positionals, values, output === 'json');
+  const request = tapRequest(positionals, { ...values, namespace: defaultNamespace(values.namespace, io.env) }, output === 'json');
   const interrupt = signal === undefined ? interruptSignal() : undefined;
   try {
     await streamTap(

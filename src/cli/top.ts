@@ -2,6 +2,7 @@
 // as `sluice tap`: one row per source, destination, method and path, most requests first. On a
 // terminal the table is redrawn in place (q or Ctrl-C quits); otherwise a snapshot is printed every
 // --interval, and a last one when the stream ends.
+import { defaultNamespace } from './namespace.ts';
 import { parseArgs } from 'node:util';
 import { CliError } from './api-client.ts';
 import type { CliIo } from './io.ts';
@@ -80,7 +81,7 @@ export async function run(args: string[], io: CliIo, signal?: AbortSignal, scree
     io.stdout(TOP_USAGE);
     return 0;
   }
-  const request = tapRequest(positionals, values);
+  const request = tapRequest(positionals, { ...values, namespace: defaultNamespace(values.namespace, io.env) });
   const every = intervalMs(values.interval);
   const hideSources = values['hide-sources'] === true;
   const target = positionals.join(' ');
