@@ -25,5 +25,5 @@ run('tests', process.execPath, [
   '--test-reporter=spec',
   // Tests that use namespaces, fixed ports or load share the machine; two at a time keeps them honest.
   '--test-concurrency=2',
-  ...(patterns.length > 0 ? patterns : ['src/**/*.test.ts', 'test/**/*.test.ts', 'perf/**/*.test.ts']),
+  ...(patterns.length > 0 ? patterns : ['src/**/*.test.ts', 'test/**/*.test.ts', 'perf/**/*.test.ts', 'scripts/**/*.test.ts', 'demo/**/*.test.ts']),
 ]);
