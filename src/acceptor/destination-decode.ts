@@ -11,6 +11,7 @@ import type {
   RouteData,
 } from '../workers/destination-state.ts';
 import type { RetryBudgetConfig } from '../workers/retry-budget.ts';
+import { formatIpv6, ipv6GroupsOf } from '../api/net-address.ts';
 
 type Labels = Record<string, string> | undefined;
 type Long = string | number | undefined;
@@ -67,27 +68,7 @@ export interface ProfileMsg {
 const MAX_DEPTH = 16;
 
 function ipv6Text(value: bigint): string {
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952: the longest run of two or more zero groups becomes `::`.
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  return formatIpv6(ipv6GroupsOf(value));
 }
 
 function toBigInt(value: Long): bigint | undefined {

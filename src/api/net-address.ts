@@ -20,26 +20,7 @@ export function formatIp(ip: IpAddressLike | null | undefined): string {
   }
   if (ip.ipv6 !== undefined && ip.ipv6 !== null) {
     const value = (BigInt.asUintN(64, BigInt(ip.ipv6.first ?? 0)) << 64n) | BigInt.asUintN(64, BigInt(ip.ipv6.last ?? 0));
-    const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
-    // The longest run of two or more zero groups becomes `::`.
-    let best = -1;
-    let bestLength = 1;
-    for (let i = 0; i < 8; ) {
-      if (groups[i] !== 0) {
-        i++;
-        continue;
-      }
-      let j = i;
-      while (j < 8 && groups[j] === 0) j++;
-      if (j - i > bestLength) {
-        best = i;
-        bestLength = j - i;
-      }
-      i = j;
-    }
-    const hex = groups.map((g) => g.toString(16));
-    if (best < 0) return hex.join(':');
-    return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLength).join(':')}`;
+    return formatIpv6(ipv6GroupsOf(value));
   }
   return '';
 }
@@ -50,4 +31,31 @@ export function formatTcpAddress(addr: TcpAddressLike | null | undefined): strin
   const ip = formatIp(addr.ip);
   const port = Number(addr.port ?? 0);
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** The eight 16-bit groups of a 128-bit IPv6 value, most significant first. */
+export function ipv6GroupsOf(value: bigint): number[] {
+  return Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
+}
+
+/** RFC 5952 text of eight 16-bit groups: lower case, no leading zeros, the longest run (≥ 2) of zero groups as `::`. */
+export function formatIpv6(groups: readonly number[]): string {
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }

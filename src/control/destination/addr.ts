@@ -3,6 +3,9 @@
 // produced as decimal strings, which protobufjs encodes exactly; decoding accepts strings, bigints,
 // numbers (exact only below 2^53) and Long-like `{low, high}` objects.
 import net from 'node:net';
+import { formatIpv6 } from '../../api/net-address.ts';
+
+export { formatIpv6 };
 
 export interface IPv6Message {
   readonly first: string;
@@ -42,32 +45,6 @@ export function ipv6Groups(text: string): number[] {
   }
   if (groups.length !== 8) throw new Error(`not an IPv6 address: ${text}`);
   return groups;
-}
-
-/** RFC 5952 text: lower case, no leading zeros, the longest run (≥ 2) of zero groups as `::`. */
-export function formatIpv6(groups: readonly number[]): string {
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number): string =>
-    groups
-      .slice(from, to)
-      .map((g) => g.toString(16))
-      .join(':');
-  if (bestStart < 0) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
 }
 
 /** The canonical text of an IP address (IPv4 as is, IPv6 per RFC 5952). Throws when invalid. */
