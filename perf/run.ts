@@ -17,12 +17,14 @@ import { foreignCores, mark, waitQuiet } from './lib/noise.ts';
 import { waitWorking } from './lib/probe.ts';
 import { cpuSeconds, installCleanupHandlers, sleep, start, stop, stopAll, treeCpuSeconds, treeMemory } from './lib/procs.ts';
 import type { Started } from './lib/procs.ts';
-import { renderMarkdown, protocolTable, checksTable, fmtInt, fmtRate } from './lib/report-md.ts';
+import { renderMarkdown, protocolTable, checksTable, controllerTable, fmtInt, fmtRate } from './lib/report-md.ts';
 import { renderLatencySvg } from './lib/report-svg.ts';
 import { saturate } from './lib/saturation.ts';
 import { PROTOCOL_TITLES } from './lib/types.ts';
 import type { MachineInfo, MemoryFigures, OpenLoopResult, PerfReport, Protocol, RunResult, SaturationResult } from './lib/types.ts';
 import { BACKENDS, TARGETS, firstDead, which } from './targets.ts';
+import { benchController, defaultControllerOptions } from './controller.ts';
+import type { ControllerResult } from './controller.ts';
 import type { RunningTarget, Target } from './targets.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -287,6 +289,7 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   scratch = mkdtempSync(join(tmpdir(), 'sluice-perf-'));
   const runs: RunResult[] = [];
+  let controller: ControllerResult | undefined;
   try {
     for (const protocol of o.protocols) {
       log(`\n── ${PROTOCOL_TITLES[protocol]}`);
@@ -305,6 +308,12 @@ async function main(): Promise<void> {
       } finally {
         await stop(backend);
       }
+    }
+    if (o.controller) {
+      log('\n── Controller: Destination watch streams and telemetry ingestion');
+      await waitQuiet(o.quiet.threshold, o.quiet.maxWaitMs);
+      const dir = mkdtempSync(join(scratch, 'controller-'));
+      controller = await benchController(defaultControllerOptions(root, dir, o.pin ? PROXY_CORE : undefined, log));
     }
   } finally {
     await stopAll();
@@ -327,6 +336,7 @@ async function main(): Promise<void> {
     },
     skipped,
     runs,
+    ...(controller === undefined ? {} : { controller }),
     checks: computeChecks(runs),
     durationSeconds: (performance.now() - began) / 1000,
   };
@@ -352,6 +362,7 @@ async function main(): Promise<void> {
 
   log('');
   for (const p of o.protocols) log(`## ${PROTOCOL_TITLES[p]}\n\n${protocolTable(runs, p, o.rates)}\n`);
+  if (controller !== undefined) log(`## Controller\n\n${controllerTable(controller)}\n`);
   log(`## Target checks\n\n${checksTable(report.checks)}\n`);
   if (skipped.length > 0) log(`Skipped: ${skipped.map((s) => `${s.target} (${s.reason})`).join('; ')}`);
   log(`Wrote ${join(outDir, 'latest.json')}, latest.md and latency-*.svg (${Math.round(report.durationSeconds)} s).`);

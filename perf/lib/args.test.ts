@@ -30,3 +30,10 @@ test('bad input is refused', () => {
   assert.throws(() => parseArgs(['--seconds']), /needs a value/);
   assert.throws(() => parseArgs(['--frobnicate']), /unknown option/);
 });
+
+test('--only controller runs the controller section alone; default runs it too', () => {
+  assert.equal(parseArgs([]).controller, true);
+  const o = parseArgs(['--only', 'controller']);
+  assert.deepEqual([o.protocols, o.controller], [[], true]);
+  assert.deepEqual([parseArgs(['--only', 'h1']).controller, parseArgs(['--only', 'h1,controller']).protocols], [false, ['h1']]);
+});

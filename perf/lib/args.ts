@@ -4,6 +4,8 @@ import type { Protocol } from './types.ts';
 
 export interface PerfOptions {
   protocols: Protocol[];
+  /** Run the controller section (Destination watch streams, telemetry ingestion). */
+  controller: boolean;
   /** Target names to run, or null for all. `direct` is always added (it is the baseline). */
   targets: string[] | null;
   rates: number[];
@@ -37,7 +39,8 @@ export interface PerfOptions {
 export const USAGE = `npm run perf -- [options]
 
   --quick                 short runs (saturation 2 s, fixed rates 3 s): a smoke test, not figures
-  --only h1,h2c,grpc      protocols to run (default: all three)
+  --only h1,h2c,grpc,controller
+                          sections to run (default: all): protocols, and/or the controller benchmark
   --targets a,b           targets to run (default: all; 'direct' is always added as the baseline)
                           names: direct sluice sluice-2 sluice-w0 haproxy nginx node-tcp-pipe
                                  node-naive-http node-naive-h2
@@ -70,6 +73,7 @@ function positive(name: string, v: string | undefined): number {
 export function parseArgs(argv: readonly string[]): PerfOptions {
   const o: PerfOptions = {
     protocols: [...PROTOCOLS],
+    controller: true,
     targets: null,
     rates: [1000, 5000],
     fixedSeconds: 4,
@@ -106,8 +110,11 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
         break;
       case '--only': {
         const ps = list(value());
-        for (const p of ps) if (!(PROTOCOLS as readonly string[]).includes(p)) throw new Error(`unknown protocol '${p}' (expected ${PROTOCOLS.join(', ')})`);
-        o.protocols = ps as Protocol[];
+        for (const p of ps) {
+          if (p !== 'controller' && !(PROTOCOLS as readonly string[]).includes(p)) throw new Error(`unknown protocol or section '${p}' (expected ${PROTOCOLS.join(', ')}, controller)`);
+        }
+        o.controller = ps.includes('controller');
+        o.protocols = ps.filter((p) => p !== 'controller') as Protocol[];
         break;
       }
       case '--targets':

@@ -2,6 +2,7 @@
 import { MB, fixedAt, p99Added } from './checks.ts';
 import { PROTOCOL_TITLES } from './types.ts';
 import type { PerfReport, Protocol, RunResult, TargetCheck } from './types.ts';
+import type { ControllerResult } from '../controller.ts';
 
 export function fmtInt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -74,6 +75,25 @@ export function checksTable(checks: readonly TargetCheck[]): string {
   return lines.join('\n');
 }
 
+export function controllerTable(c: ControllerResult): string {
+  if (!c.ok) return `Controller benchmark failed: ${(c.error ?? '').replace(/\s+/g, ' ').slice(0, 300)}`;
+  const lines = ['| measure | value |', '|:--|--:|'];
+  lines.push(`| watch streams (Destination.Get) / client channels | ${fmtInt(c.streams)} / ${c.channels} |`);
+  lines.push(`| all streams got their first update in | ${fmtInt(c.allSubscribedMs)} ms |`);
+  lines.push(`| controller RSS idle → with streams | ${fmtMb(c.rssIdle)} → ${fmtMb(c.rssWithStreams)} MB |`);
+  lines.push(`| memory per stream | ${(c.bytesPerStream / 1024).toFixed(1)} KiB |`);
+  c.propagation.forEach((p, i) => {
+    lines.push(`| endpoint change ${i + 1} → all ${fmtInt(p.count)} streams, p50 / p99 / max | ${p.p50.toFixed(1)} / ${p.p99.toFixed(1)} / ${p.max.toFixed(1)} ms |`);
+  });
+  const t = c.telemetry;
+  if (t !== undefined) {
+    lines.push(`| telemetry ingestion (${t.clients} clients, ${fmtInt(t.reportBytes)} B reports) | ${fmtInt(t.reportsPerSecond)} reports/s |`);
+    lines.push(`| controller CPU per report | ${fmtInt(t.controllerCpuUsPerReport)} µs |`);
+    lines.push(`| telemetry errors | ${fmtInt(t.errors)} |`);
+  }
+  return lines.join('\n');
+}
+
 export function renderMarkdown(report: PerfReport, rates: readonly number[]): string {
   const m = report.machine;
   const out: string[] = [];
@@ -103,6 +123,17 @@ export function renderMarkdown(report: PerfReport, rates: readonly number[]): st
     const notes = report.runs.filter((r) => r.protocol === p).flatMap((r) => r.notes.map((n) => `- ${r.target}: ${n}`));
     if (notes.length > 0) out.push('', ...notes);
     out.push('', `![latency by percentile](latency-${p}.svg)`);
+  }
+  if (report.controller !== undefined) {
+    out.push(
+      '',
+      '## Controller',
+      '',
+      'One controller (file discovery, pinned to core 0); the watch streams and telemetry clients run in the benchmark process. ' +
+        'Propagation: from the discovery file being renamed into place until each stream received the `add` for the new endpoint.',
+      '',
+      controllerTable(report.controller),
+    );
   }
   out.push('');
   return out.join('\n');

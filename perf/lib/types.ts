@@ -1,5 +1,6 @@
 // Shapes of what the benchmark measures and writes to perf/results/latest.json.
 import type { Curve, LatencySummary } from './stats.ts';
+import type { ControllerResult } from '../controller.ts';
 
 export type Protocol = 'h1' | 'h2c' | 'grpc';
 export const PROTOCOLS: readonly Protocol[] = ['h1', 'h2c', 'grpc'];
@@ -101,6 +102,8 @@ export interface PerfReport {
   settings: Record<string, unknown>;
   skipped: Array<{ target: string; reason: string }>;
   runs: RunResult[];
+  /** The controller section (perf/controller.ts), when it ran. */
+  controller?: ControllerResult;
   checks: TargetCheck[];
   durationSeconds: number;
 }
