@@ -97,6 +97,7 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
       httpHeaderTimeoutMs: 10_000,
       httpResponseTimeoutMs: 10_000,
       httpPoolIdleTimeoutMs: 3_000,
+      http1Engine: 'node',
       destinationAddr: undefined,
       destinationContext: '',
       destinationProfileSuffixes: ['svc.cluster.local.'],
