@@ -7,9 +7,9 @@ import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-function run(step: string, cmd: string, args: string[]): void {
+function run(step: string, cmd: string, args: string[], env: Record<string, string> = {}): void {
   console.log(`\n── ${step}: ${cmd} ${args.join(' ')}`);
-  const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
   if (result.status !== 0) {
     console.error(`\n✗ ${step} failed (exit ${result.status ?? result.signal})`);
     process.exit(result.status ?? 1);
@@ -27,3 +27,12 @@ run('tests', process.execPath, [
   '--test-concurrency=2',
   ...(patterns.length > 0 ? patterns : ['src/**/*.test.ts', 'test/**/*.test.ts', 'perf/**/*.test.ts', 'scripts/**/*.test.ts', 'demo/**/*.test.ts']),
 ]);
+if (patterns.length === 0) {
+  // The HTTP/1 behaviour suites once more on the node:http engine (the fallback of the default engine).
+  run(
+    'HTTP/1 suites on the node engine',
+    process.execPath,
+    ['--test', '--test-reporter=spec', 'src/workers/http1.test.ts', 'src/workers/http1-failures.test.ts', 'src/workers/http1.property.test.ts'],
+    { SLUICE_PROXY_HTTP1_ENGINE: 'node' },
+  );
+}

@@ -97,7 +97,7 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
       httpHeaderTimeoutMs: 10_000,
       httpResponseTimeoutMs: 10_000,
       httpPoolIdleTimeoutMs: 3_000,
-      http1Engine: 'node',
+      http1Engine: 'fast',
       destinationAddr: undefined,
       destinationContext: '',
       destinationProfileSuffixes: ['svc.cluster.local.'],
