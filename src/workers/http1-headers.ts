@@ -1,4 +1,5 @@
-// Hop-by-hop header handling for HTTP/1.1 forwarding (RFC 9110 §7.6.1). Pure.
+// Hop-by-hop header handling for HTTP/1.1 forwarding (RFC 9110 §7.6.1), and relaying 1xx responses.
+import type http from 'node:http';
 
 /**
  * Connection-specific fields that are never forwarded. `te` is dropped too: it only speaks for the
@@ -75,4 +76,30 @@ export function withoutField(raw: readonly string[], lowerName: string): string[
     if ((raw[i] as string).toLowerCase() !== lowerName) out.push(raw[i] as string, raw[i + 1] as string);
   }
   return out;
+}
+
+/** Node's flat [name, value, …] array as pairs (for trailers and informational responses). */
+export function headerPairs(raw: readonly string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i] as string, raw[i + 1] as string]);
+  return out;
+}
+
+/** A 103's fields in the shape `writeEarlyHints` takes (every `Link` in one list). */
+export function earlyHintHeaders(raw: readonly string[]): Record<string, string | string[]> & { link: string | string[] } {
+  const links: string[] = [];
+  const rest: Record<string, string> = {};
+  for (const [name, value] of headerPairs(raw)) {
+    if (name.toLowerCase() === 'link') links.push(value);
+    else rest[name] = value;
+  }
+  return { ...rest, link: links };
+}
+
+/** Passes an upstream's 1xx on to the client: 100 Continue, 102 Processing, 103 Early Hints. */
+export function relayInformational(res: http.ServerResponse, info: http.InformationEvent): void {
+  if (res.headersSent || res.destroyed) return;
+  if (info.statusCode === 100) res.writeContinue();
+  else if (info.statusCode === 102) res.writeProcessing();
+  else if (info.statusCode === 103) res.writeEarlyHints(earlyHintHeaders(info.rawHeaders));
 }

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { formatHostPort, type HostPort } from '../config/parse.ts';
 import type { Direction, HttpStats } from '../telemetry/proxy-metrics.ts';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER, ProxyError, classifyUpstreamError, type ProxyErrorKind } from './errors.ts';
-import { framing, stripHopByHop } from './http1-headers.ts';
+import { framing, headerPairs, relayInformational, stripHopByHop } from './http1-headers.ts';
 import { forwardConnect, forwardUpgrade } from './http1-tunnel.ts';
 import { httpTarget, namesListener } from './routing.ts';
 import type { AcceptedConnection, Runtime } from './runtime.ts';
@@ -196,11 +196,7 @@ export class Http1Proxy {
           )
         : undefined;
 
-    upstream.on('information', (info) => {
-      if (info.statusCode === 100) res.writeContinue();
-      else if (info.statusCode === 102) res.writeProcessing();
-      else if (info.statusCode === 103) res.writeEarlyHints(earlyHintHeaders(info.rawHeaders));
-    });
+    upstream.on('information', (info) => relayInformational(res, info));
 
     upstream.once('response', (up) => {
       clearTimeout(timer);
@@ -208,7 +204,7 @@ export class Http1Proxy {
       if (this.rt.draining) res.shouldKeepAlive = false;
       res.writeHead(up.statusCode ?? 502, up.statusMessage, stripHopByHop(up.rawHeaders));
       forwardBody(up, res, () => {
-        if (up.rawTrailers.length > 0) res.addTrailers(pairs(up.rawTrailers));
+        if (up.rawTrailers.length > 0) res.addTrailers(headerPairs(up.rawTrailers));
       });
     });
 
@@ -321,20 +317,4 @@ function forwardBody(src: http.IncomingMessage, dst: http.ServerResponse | http.
   src.once('close', () => {
     if (!src.complete) dst.destroy();
   });
-}
-
-function pairs(raw: readonly string[]): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i] as string, raw[i + 1] as string]);
-  return out;
-}
-
-function earlyHintHeaders(raw: readonly string[]): Record<string, string | string[]> & { link: string | string[] } {
-  const links: string[] = [];
-  const rest: Record<string, string> = {};
-  for (const [name, value] of pairs(raw)) {
-    if (name.toLowerCase() === 'link') links.push(value);
-    else rest[name] = value;
-  }
-  return { ...rest, link: links };
 }

@@ -10,7 +10,7 @@ import type { HttpStats } from '../telemetry/proxy-metrics.ts';
 import type { Destination } from './discovery.ts';
 import type { Endpoint } from './endpoint-pool.ts';
 import { ERROR_RESPONSES, classifyUpstreamError, type ProxyErrorKind } from './errors.ts';
-import { framing, stripHopByHop } from './http1-headers.ts';
+import { framing, headerPairs as pairs, relayInformational, stripHopByHop } from './http1-headers.ts';
 import type { Http1Proxy } from './http1.ts';
 import type { Mesh } from './mesh.ts';
 import { pathOf, type Route } from './profile-routes.ts';
@@ -298,27 +298,4 @@ class Http1Exchange {
     if (up !== undefined && !up.destroyed) up.destroy();
     this.stack.fail(this.req, this.res, stats, this.start, kind);
   }
-}
-
-function relayInformational(res: http.ServerResponse, info: http.InformationEvent): void {
-  if (res.headersSent || res.destroyed) return;
-  if (info.statusCode === 100) res.writeContinue();
-  else if (info.statusCode === 102) res.writeProcessing();
-  else if (info.statusCode === 103) res.writeEarlyHints(earlyHints(info.rawHeaders));
-}
-
-function pairs(raw: readonly string[]): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i] as string, raw[i + 1] as string]);
-  return out;
-}
-
-function earlyHints(raw: readonly string[]): Record<string, string | string[]> & { link: string | string[] } {
-  const links: string[] = [];
-  const rest: Record<string, string> = {};
-  for (const [name, value] of pairs(raw)) {
-    if (name.toLowerCase() === 'link') links.push(value);
-    else rest[name] = value;
-  }
-  return { ...rest, link: links };
 }
