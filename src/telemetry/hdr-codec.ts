@@ -35,16 +35,18 @@ export function decodeLatencyHdr(bytes: Uint8Array): number[] {
   if (bytes.length === 0) return [];
   const histogram = hdr.decodeFromCompressedBase64(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'), 64) as unknown as DecodedHistogram;
   try {
-    const byIndex = new Map<number, number>();
+    // Values grow with the counts index, so layout indices come out in order: equal neighbours are
+    // folded as they arrive, no sorting needed.
+    const pairs: number[] = [];
     const length = histogram.countsArrayLength;
     for (let i = 0; i < length; i++) {
       const count = histogram.getCountAtIndex(i);
       if (count <= 0) continue;
       const index = indexOfMicros(histogram.valueFromIndex(i));
-      byIndex.set(index, (byIndex.get(index) ?? 0) + count);
+      const last = pairs.length - 2;
+      if (last >= 0 && pairs[last] === index) pairs[last + 1] = (pairs[last + 1] as number) + count;
+      else pairs.push(index, count);
     }
-    const pairs: number[] = [];
-    for (const [index, count] of [...byIndex].sort((a, b) => a[0] - b[0])) pairs.push(index, count);
     return pairs;
   } finally {
     histogram.destroy();

@@ -14,6 +14,26 @@ export class SparseLatency {
 
   /** From flat `[index, count …]` pairs in any order. */
   static fromPairs(pairs: readonly number[]): SparseLatency {
+    // Decoded histograms arrive sorted by index without repeats: take them as they are.
+    const n = pairs.length >> 1;
+    let ordered = true;
+    for (let i = 0, last = -1; i < n; i++) {
+      const index = pairs[2 * i] as number;
+      if (!(index > last && index < COUNTS_LENGTH && (pairs[2 * i + 1] as number) > 0)) {
+        ordered = false;
+        break;
+      }
+      last = index;
+    }
+    if (ordered) {
+      const indices = new Uint16Array(n);
+      const counts = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        indices[i] = pairs[2 * i] as number;
+        counts[i] = pairs[2 * i + 1] as number;
+      }
+      return new SparseLatency(indices, counts);
+    }
     const byIndex = new Map<number, number>();
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const index = pairs[i] as number;
