@@ -19,8 +19,10 @@ function head(status: number, message: string | undefined, raw: readonly string[
   return text + '\r\n';
 }
 
-function failRaw(socket: Duplex, kind: ProxyErrorKind): void {
+/** Counts a proxy-synthesized failure and answers it on the raw socket, then closes. */
+function failRaw(socket: Duplex, stats: HttpStats, start: number, kind: ProxyErrorKind): void {
   const { status, message } = ERROR_RESPONSES[kind];
+  stats.response(status, -1, performance.now() - start, kind);
   const body = `${message}\n`;
   const raw = [PROXY_ERROR_HEADER, message, 'content-type', 'text/plain; charset=utf-8'];
   raw.push('content-length', String(Buffer.byteLength(body)), 'connection', 'close');
@@ -57,14 +59,12 @@ export function forwardUpgrade(
   const stats = rt.metrics.http(conn.direction, req.headers.host ?? '', typeof route === 'string' ? conn.target : route.target);
   stats.request();
   if (typeof route === 'string') {
-    stats.response(ERROR_RESPONSES[route].status, -1, performance.now() - start, route);
-    failRaw(socket, route);
+    failRaw(socket, stats, start, route);
     return;
   }
   proxy.resolveTarget(conn, route.target, (target) => {
     if (target === undefined) {
-      stats.response(ERROR_RESPONSES.dns_not_found.status, -1, performance.now() - start, 'dns_not_found');
-      failRaw(socket, 'dns_not_found');
+      failRaw(socket, stats, start, 'dns_not_found');
       return;
     }
     sendUpgrade(proxy, req, socket, clientHead, stats, start, route.path, target);
@@ -109,8 +109,7 @@ function sendUpgrade(
   });
   upstream.once('error', (error) => {
     const kind = classifyUpstreamError(error);
-    stats.response(ERROR_RESPONSES[kind].status, -1, performance.now() - start, kind);
-    failRaw(socket, kind);
+    failRaw(socket, stats, start, kind);
   });
   socket.once('close', () => upstream.destroy());
   upstream.end();
@@ -141,8 +140,7 @@ export function forwardConnect(
   if (conn.target === undefined) {
     const target = parseAuthority(authority, 443);
     if (target === undefined) {
-      stats.response(400, -1, performance.now() - start, 'bad_request');
-      failRaw(socket, 'bad_request');
+      failRaw(socket, stats, start, 'bad_request');
       return;
     }
     const upSocket = proxy.connect(target);
@@ -155,8 +153,7 @@ export function forwardConnect(
     upSocket.once('error', (error) => {
       if (upSocket.connecting || !upSocket.readable) {
         const kind = classifyUpstreamError(error);
-        stats.response(ERROR_RESPONSES[kind].status, -1, performance.now() - start, kind);
-        failRaw(socket, kind);
+        failRaw(socket, stats, start, kind);
       }
     });
     return;
@@ -181,8 +178,7 @@ export function forwardConnect(
   });
   upstream.once('error', (error) => {
     const kind = classifyUpstreamError(error);
-    stats.response(ERROR_RESPONSES[kind].status, -1, performance.now() - start, kind);
-    failRaw(socket, kind);
+    failRaw(socket, stats, start, kind);
   });
   socket.once('close', () => upstream.destroy());
   upstream.end();
