@@ -10,21 +10,7 @@ import { ManualClock, syntheticReport } from '../telemetry/testkit.ts';
 import { listPods, RELEASE_VERSION, selfCheck, version } from './handlers.ts';
 import { parseWindow, statSummary } from './stat-summary.ts';
 import { DEFAULT_ROUTE, topRoutes } from './top-routes.ts';
-
-function pod(namespace: string, name: string, owner: string | undefined, fields: Partial<PodInfo> = {}): PodInfo {
-  const [kind = '', ownerName = ''] = owner?.split('/') ?? [];
-  return {
-    namespace,
-    name,
-    ip: '10.0.0.1',
-    owner: owner === undefined ? undefined : { kind, name: ownerName },
-    serviceAccount: 'default',
-    meshed: true,
-    phase: 'Running',
-    labels: {},
-    ...fields,
-  };
-}
+import { pod } from '../../../test/support/controller.ts';
 
 const PODS: PodInfo[] = [
   pod('shop', 'web-1', 'Deployment/web'),

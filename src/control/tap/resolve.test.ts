@@ -18,21 +18,7 @@ import {
   tappable,
   translateMatch,
 } from './resolve.ts';
-
-function pod(namespace: string, name: string, owner: string | undefined, extra: Partial<PodInfo> = {}): PodInfo {
-  const [kind = '', ownerName = ''] = owner?.split('/') ?? [];
-  return {
-    namespace,
-    name,
-    ip: '10.0.0.1',
-    owner: owner === undefined ? undefined : { kind, name: ownerName },
-    serviceAccount: 'default',
-    meshed: true,
-    phase: 'Running',
-    labels: {},
-    ...extra,
-  };
-}
+import { pod } from '../../../test/support/controller.ts';
 
 const pods: PodInfo[] = [
   pod('emojivoto', 'web-1', 'Deployment/web', { ip: '10.0.0.11', labels: { app: 'web', tier: 'front' } }),
