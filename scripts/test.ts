@@ -32,7 +32,7 @@ if (patterns.length === 0) {
   run(
     'HTTP/1 suites on the node engine',
     process.execPath,
-    ['--test', '--test-reporter=spec', 'src/workers/http1.test.ts', 'src/workers/http1-failures.test.ts', 'src/workers/http1.property.test.ts'],
+    ['--test', '--test-reporter=spec', 'src/workers/proxy/http1/http1.test.ts', 'src/workers/proxy/http1/failures.test.ts', 'src/workers/proxy/http1/http1.property.test.ts'],
     { SLUICE_PROXY_HTTP1_ENGINE: 'node' },
   );
 }

@@ -4,7 +4,7 @@
 // NotFound or InvalidArgument answer means the name is not the controller's: the call is reopened only
 // after the longest backoff, in case the name appears later.
 import type * as grpc from '@grpc/grpc-js';
-import { backoffDelay, type BackoffConfig } from '../workers/backoff.ts';
+import { backoffDelay, type BackoffConfig } from '../core/backoff.ts';
 
 /** grpc status codes used here (`@grpc/grpc-js` `status`), kept local so this file loads without grpc-js. */
 const NOT_FOUND = 5;

@@ -15,8 +15,8 @@ import net from 'node:net';
 import type { HostPort } from '../config/parse.ts';
 import { LOADER_OPTIONS, lookup } from '../api/proto.ts';
 import type { Logger } from '../log/logger.ts';
-import type { BackoffConfig } from '../workers/backoff.ts';
-import type { DiscoveryState, EndpointData, ProfileData } from '../workers/destination-state.ts';
+import type { BackoffConfig } from '../core/backoff.ts';
+import type { DiscoveryState, EndpointData, ProfileData } from '../workers/discovery/state.ts';
 import { ControlStream, type StreamHandlers } from './control-stream.ts';
 import { EndpointTable, decodeEndpoint, decodeProfile, type ProfileMsg, type UpdateMsg } from './destination-decode.ts';
 

@@ -9,8 +9,8 @@ import type {
   RequestMatchData,
   ResponseMatchData,
   RouteData,
-} from '../workers/destination-state.ts';
-import type { RetryBudgetConfig } from '../workers/retry-budget.ts';
+} from '../workers/discovery/state.ts';
+import type { RetryBudgetConfig } from '../workers/retry/budget.ts';
 import { formatIpv6, ipv6GroupsOf } from '../api/net-address.ts';
 
 type Labels = Record<string, string> | undefined;

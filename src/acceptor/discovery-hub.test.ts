@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Logger } from '../log/logger.ts';
-import type { DiscoveryState } from '../workers/destination-state.ts';
+import type { DiscoveryState } from '../workers/discovery/state.ts';
 import { DiscoveryHub, type Watcher } from './discovery-hub.ts';
 
 class FakeWatcher implements Watcher {

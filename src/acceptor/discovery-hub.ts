@@ -3,7 +3,7 @@
 // once, if it is already known); when the last worker has released it (each releases a destination it
 // has not used for the outbound discovery idle timeout), the watch and its streams are closed.
 import type { Logger } from '../log/logger.ts';
-import type { DiscoveryState } from '../workers/destination-state.ts';
+import type { DiscoveryState } from '../workers/discovery/state.ts';
 
 export interface Watcher {
   watch(authority: string, listener: (state: DiscoveryState) => void): () => void;

@@ -4,8 +4,8 @@
 import type { ProxyConfig } from '../config/proxy-config.ts';
 import { formatHostPort } from '../config/parse.ts';
 import type { Logger } from '../log/logger.ts';
-import { Mesh } from '../workers/mesh.ts';
-import type { Runtime } from '../workers/runtime.ts';
+import { Mesh } from '../workers/proxy/outbound/mesh.ts';
+import type { Runtime } from '../workers/proxy/context.ts';
 import { DestinationClient } from './destination-client.ts';
 import { DiscoveryHub } from './discovery-hub.ts';
 import type { WorkerPool } from './worker-pool.ts';

@@ -13,8 +13,8 @@ import { tapServiceDefinition } from '../api/tap.ts';
 import { formatHostPort, type HostPort } from '../config/parse.ts';
 import type { Logger } from '../log/logger.ts';
 import { labels, type FamilySnapshot } from '../telemetry/metrics.ts';
-import type { Runtime } from '../workers/runtime.ts';
-import { InvalidTapMatch, compileMatch, type ObserveRequestMessage, type TapInstall, type TapOut } from '../workers/tap.ts';
+import type { Runtime } from '../workers/proxy/context.ts';
+import { InvalidTapMatch, compileMatch, type ObserveRequestMessage, type TapInstall, type TapOut } from '../workers/tap/tap.ts';
 import type { WorkerPool } from './worker-pool.ts';
 
 /** Events waiting to be written to one caller before new ones are dropped. */

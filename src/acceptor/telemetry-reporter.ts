@@ -17,7 +17,7 @@ import type { Logger } from '../log/logger.ts';
 import { parseLabels } from '../telemetry/label-parse.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';
 import { TelemetryCollector, type TelemetryDelta } from '../telemetry/report-delta.ts';
-import type { Runtime } from '../workers/runtime.ts';
+import type { Runtime } from '../workers/proxy/context.ts';
 import { buildReport, SeriesAccumulator } from './telemetry-accumulator.ts';
 import type { WorkerPool } from './worker-pool.ts';
 

@@ -6,13 +6,13 @@ import type { LogLevel, ProxyConfig } from '../config/proxy-config.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Snapshot } from '../telemetry/metrics.ts';
 import type { TelemetryDelta } from '../telemetry/report-delta.ts';
-import type { DiscoveryState } from '../workers/destination-state.ts';
+import type { DiscoveryState } from '../workers/discovery/state.ts';
 import type { FromWorker, ToWorker, WorkerData } from '../workers/messages.ts';
-import type { ConnectionInfo } from '../workers/routing.ts';
-import type { TapOut } from '../workers/tap.ts';
-import { closeFd, dupFd, socketFd } from './syscalls.ts';
+import type { ConnectionInfo } from '../workers/proxy/routing.ts';
+import type { TapOut } from '../workers/tap/tap.ts';
+import { closeFd, dupFd, socketFd } from '../core/syscalls.ts';
 
-const WORKER_MAIN = new URL('../workers/worker-main.ts', import.meta.url).href;
+const WORKER_MAIN = new URL('../workers/main.ts', import.meta.url).href;
 /**
  * Each thread strips TypeScript on its own, and the transform costs tens of MB per thread; with the
  * compile cache on (as the main thread has it) a worker loads the stripped, compiled code from disk.

@@ -1,8 +1,8 @@
 // The proxy's control-plane settings: where the Destination service is, which names and addresses are
 // asked about, how long unused answers are kept, how reconnects back off, and the outbound balancer's
 // failure accrual. Parsed once at start with the rest of the proxy's configuration.
-import type { BackoffConfig } from '../workers/backoff.ts';
-import type { AccrualConfig } from '../workers/failure-accrual.ts';
+import type { BackoffConfig } from '../core/backoff.ts';
+import type { AccrualConfig } from '../workers/balance/failure-accrual.ts';
 import { parseNetworks, type Network } from './networks.ts';
 import { ConfigError, parseDuration, parseHostPort, type HostPort } from './parse.ts';
 

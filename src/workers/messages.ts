@@ -4,8 +4,8 @@ import type { LogLevel, ProxyConfig } from '../config/proxy-config.ts';
 import type { Snapshot } from '../telemetry/metrics.ts';
 import type { TelemetryDelta } from '../telemetry/report-delta.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';
-import type { DiscoveryState } from './destination-state.ts';
-import type { TapInstall, TapOut } from './tap.ts';
+import type { DiscoveryState } from './discovery/state.ts';
+import type { TapInstall, TapOut } from './tap/tap.ts';
 
 export interface WorkerData {
   readonly config: ProxyConfig;

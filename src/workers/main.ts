@@ -1,0 +1,76 @@
+// Entry point of a worker thread: adopts the sockets the acceptor hands over and serves them.
+import net from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import { closeFd } from '../core/syscalls.ts';
+import { Logger } from '../log/logger.ts';
+import { TelemetryCollector } from '../telemetry/report-delta.ts';
+import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
+import { Mesh } from './proxy/outbound/mesh.ts';
+import { Runtime } from './proxy/context.ts';
+
+const data = workerData as WorkerData;
+const port = parentPort;
+if (port === null) throw new Error('worker-main.ts must run in a worker thread');
+
+const log = new Logger(data.config.logLevel, data.config.logFormat, `worker-${data.index}`);
+const rt = new Runtime(data.config, log);
+const reply = (message: FromWorker): void => port.postMessage(message);
+/** Created by the first telemetry collection, which also turns exact-latency recording on. */
+let telemetry: TelemetryCollector | undefined;
+if (data.config.destinationAddr !== undefined) {
+  // Workers never call the control plane: the main thread does, and pushes destination states here.
+  rt.mesh = new Mesh(rt, {
+    resolve: (authority) => reply({ type: 'resolve', authority }),
+    release: (authority) => reply({ type: 'release', authority }),
+  });
+}
+rt.taps.sink = (events) => reply({ type: 'tap-events', events });
+
+function adopt(message: Extract<ToWorker, { type: 'connection' }>): void {
+  let socket: net.Socket;
+  try {
+    // Both default to false for a socket built from a descriptor.
+    socket = new net.Socket({ fd: message.fd, readable: true, writable: true, allowHalfOpen: true });
+  } catch (error) {
+    Atomics.sub(data.openConnections, data.index, 1);
+    closeFd(message.fd);
+    log.warn('could not adopt connection', { error: (error as Error).message });
+    return;
+  }
+  socket.once('close', () => Atomics.sub(data.openConnections, data.index, 1));
+  rt.serve(socket, { direction: message.direction, originalDst: message.originalDst, listen: message.listen });
+}
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'connection':
+      adopt(message);
+      return;
+    case 'discovery':
+      rt.mesh?.update(message.authority, message.state);
+      return;
+    case 'telemetry':
+      telemetry ??= new TelemetryCollector(rt.metrics.registry, () => rt.tracker.flush());
+      reply({ type: 'telemetry', id: message.id, delta: telemetry.collect() });
+      return;
+    case 'snapshot':
+      reply({ type: 'snapshot', id: message.id, snapshot: rt.snapshot() });
+      return;
+    case 'log-level':
+      log.level = message.level;
+      return;
+    case 'drain':
+      void rt.drain(message.graceMs).then(() => reply({ type: 'drained' }));
+      return;
+    case 'tap-install':
+      rt.taps.install(message.tap);
+      return;
+    case 'tap-remove':
+      rt.taps.remove(message.id);
+      return;
+    default:
+      message satisfies never;
+  }
+});
+
+reply({ type: 'ready' });

@@ -1,0 +1,184 @@
+// Control-plane-driven routing in a worker: outbound HTTP/1.1, HTTP/2 (gRPC) and TCP to destinations
+// the Destination service knows are balanced over their endpoints (P2C over peak-EWMA), with the
+// destination's profile routes (timeouts, retries, route metrics) and failure accrual. Everything else,
+// and any destination the controller does not know or could not be asked about, takes the existing path.
+//
+// Each entry point returns false when it does not take the request (the caller goes on as before), and
+// true when it does; it may then still hand the request back through `fallback` once the first answer
+// about a destination turns out to be "not in the mesh".
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import type net from 'node:net';
+import type { HostPort } from '../../../config/parse.ts';
+import type { DiscoveryState } from '../../discovery/state.ts';
+import { Destination, DestinationCache, destinationKey, type DiscoveryChannel } from '../../discovery/destination-cache.ts';
+import type { Endpoint } from '../../balance/endpoints.ts';
+import type { Http1Proxy } from '../http1/node-stack.ts';
+import type { H2Proxy } from '../http2/stack.ts';
+import { forwardMeshH2 } from './h2-stream.ts';
+import { forwardMeshHttp1 } from './http1-exchange.ts';
+import { forwardMeshTcp } from './tcp.ts';
+import { RouteMetrics } from '../../profiles/route-metrics.ts';
+import type { AcceptedConnection, Runtime } from '../context.ts';
+
+export class Mesh {
+  readonly rt: Runtime;
+  readonly cache: DestinationCache;
+  readonly routes: RouteMetrics;
+  /** HTTP/1 pool keys (`host:port:`) of endpoints gone from every destination: their sockets close when freed. */
+  private readonly retiredHttp1 = new Set<string>();
+  private readonly hookedAgents = new WeakSet<http.Agent>();
+
+  constructor(rt: Runtime, channel: DiscoveryChannel) {
+    this.rt = rt;
+    const { config } = rt;
+    this.routes = new RouteMetrics(rt.metrics.registry);
+    this.cache = new DestinationCache(channel, {
+      suffixes: config.destinationProfileSuffixes,
+      networks: config.destinationProfileNetworks,
+      initialTimeoutMs: config.controlStreamInitialTimeoutMs,
+      idleTimeoutMs: config.outboundDiscoveryIdleTimeoutMs,
+      accrual: config.failureAccrual,
+      budgetShare: 1 / Math.max(1, config.workers),
+      retired: (endpoints) => this.retire(endpoints),
+      invalidRegex: (authority, regex) => rt.log.warn('profile route path regex does not compile; the route never matches', { authority, regex }),
+    });
+  }
+
+  /** A state pushed by the main thread. */
+  update(authority: string, state: DiscoveryState): void {
+    this.cache.update(authority, state);
+    if (state.kind === 'resolved' && this.retiredHttp1.size > 0) {
+      // An address that comes back must not have its new connections closed.
+      for (const e of state.endpoints) this.retiredHttp1.delete(this.http1PoolName({ host: e.host, port: e.port }));
+    }
+  }
+
+  /** The destination key of an outbound target, when the controller should be asked about it. */
+  keyFor(target: HostPort): string | undefined {
+    return this.cache.discoverable(target.host) ? destinationKey(target) : undefined;
+  }
+
+  /**
+   * An outbound HTTP/1 request for `target` (the authority's host and port). `fallback` continues on
+   * the existing path (DNS, then the original destination).
+   */
+  http1(
+    stack: Http1Proxy,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    conn: AcceptedConnection,
+    target: HostPort,
+    path: string,
+    start: number,
+    fallback: () => void,
+  ): boolean {
+    if (conn.direction !== 'outbound') return false;
+    const key = this.keyFor(target);
+    if (key === undefined) return false;
+    this.hookAgent(stack.agent);
+    return this.take(key, fallback, (dest) => forwardMeshHttp1(this, stack, dest, req, res, target, path, start));
+  }
+
+  h2(
+    stack: H2Proxy,
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    flags: number,
+    conn: AcceptedConnection,
+    target: HostPort,
+    start: number,
+    fallback: () => void,
+  ): boolean {
+    if (conn.direction !== 'outbound') return false;
+    const key = this.keyFor(target);
+    if (key === undefined) return false;
+    // A reset while the destination is being resolved must not go unhandled.
+    stream.on('error', () => {});
+    return this.take(key, fallback, (dest) => forwardMeshH2(this, stack, dest, stream, headers, flags, target, start));
+  }
+
+  /** An outbound TCP connection (also TLS passed through) to `conn.target`, balanced per connection. */
+  tcp(client: net.Socket, conn: AcceptedConnection, prefix: Buffer | undefined, fallback: () => void): boolean {
+    if (conn.direction !== 'outbound' || conn.target === undefined) return false;
+    const key = this.keyFor(conn.target);
+    if (key === undefined) return false;
+    const fallbackIfOpen = (): void => {
+      if (!client.destroyed) fallback();
+    };
+    return this.take(key, fallbackIfOpen, (dest) => forwardMeshTcp(this, dest, client, conn, prefix));
+  }
+
+  /**
+   * Looks the destination up: false when it is already known to be outside the mesh (the caller goes
+   * on at once); otherwise true, and `use` or `fallback` runs when the answer is there (at once when
+   * it already is).
+   */
+  private take(key: string, fallback: () => void, use: (dest: Destination) => void): boolean {
+    let sync = true;
+    let known: Destination | undefined | null = null;
+    this.cache.lookup(key, (dest) => {
+      if (sync) {
+        known = dest;
+        return;
+      }
+      if (dest === undefined) fallback();
+      else use(dest);
+    });
+    sync = false;
+    if (known === null) return true; // waiting for the first answer
+    if (known === undefined) return false;
+    use(known);
+    return true;
+  }
+
+  /** Stops new work on endpoints that left; their idle connections close, busy ones after their exchange. */
+  private retire(endpoints: readonly Endpoint[]): void {
+    const still = new Set<string>();
+    for (const e of this.cache.allEndpoints()) if (!e.removed) still.add(e.key);
+    for (const endpoint of endpoints) {
+      const session = endpoint.h2Session;
+      endpoint.h2Session = undefined;
+      // GOAWAY: streams in flight finish; the connection closes after them.
+      if (session !== undefined && !session.closed && !session.destroyed) session.close();
+      if (still.has(endpoint.key)) continue;
+      this.retireHttp1(endpoint.addr);
+    }
+  }
+
+  private http1PoolName(addr: HostPort): string {
+    return this.rt.http1('outbound').agent.getName({ host: addr.host, port: addr.port });
+  }
+
+  private retireHttp1(addr: HostPort): void {
+    const agent = this.rt.http1('outbound').agent;
+    const name = this.http1PoolName(addr);
+    for (const socket of [...(agent.freeSockets[name] ?? [])]) socket.destroy();
+    if ((agent.sockets[name]?.length ?? 0) > 0) this.retiredHttp1.add(name);
+  }
+
+  /** Sockets of retired endpoints are closed when their last exchange finishes instead of pooled. */
+  private hookAgent(agent: http.Agent): void {
+    if (this.hookedAgents.has(agent)) return;
+    this.hookedAgents.add(agent);
+    // Runs after the agent's own 'free' handler has put the socket in its free list.
+    agent.on('free', (socket: net.Socket, options: http.ClientRequestArgs) => {
+      if (this.retiredHttp1.size === 0) return;
+      const name = agent.getName(options);
+      if (!this.retiredHttp1.has(name)) return;
+      // Only a socket the agent pooled; one handed straight to a queued request stays in use.
+      if (agent.freeSockets[name]?.includes(socket) === true) socket.destroy();
+      if ((agent.sockets[name]?.length ?? 0) === 0) this.retiredHttp1.delete(name);
+    });
+  }
+
+  /** Shutdown: endpoint HTTP/2 connections get GOAWAY (streams in flight finish); nothing new is asked. */
+  drain(): void {
+    for (const endpoint of this.cache.allEndpoints()) {
+      const session = endpoint.h2Session;
+      endpoint.h2Session = undefined;
+      if (session !== undefined && !session.closed && !session.destroyed) session.close();
+    }
+    this.cache.close();
+  }
+}

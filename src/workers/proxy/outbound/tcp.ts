@@ -1,0 +1,56 @@
+// An outbound TCP connection to a destination the Destination service resolved: one endpoint chosen per
+// connection by P2C over peak-EWMA, where the latency is the connect time and every open connection
+// counts as load (so long-lived connections spread out), then bytes both ways as in tcp-forward.ts. A
+// connection that cannot be made counts against the endpoint's failure accrual.
+import type net from 'node:net';
+import type { Destination } from '../../discovery/destination-cache.ts';
+import { ERROR_RESPONSES } from '../../../core/errors.ts';
+import type { Mesh } from './mesh.ts';
+import type { AcceptedConnection } from '../context.ts';
+import { splice } from '../tcp/forward.ts';
+import { connectUpstream } from '../../transport/connect.ts';
+
+export function forwardMeshTcp(mesh: Mesh, dest: Destination, client: net.Socket, conn: AcceptedConnection, prefix: Buffer | undefined): void {
+  const { rt } = mesh;
+  if (client.destroyed) return;
+  const pick = dest.endpoints.pick();
+  if (typeof pick === 'string') {
+    rt.log.info('no endpoint for TCP connection; closing', {
+      direction: conn.direction,
+      peer: conn.peer,
+      authority: dest.authority,
+      error: ERROR_RESPONSES[pick].message,
+    });
+    client.resetAndDestroy();
+    return;
+  }
+  const endpoint = pick;
+  endpoint.dispatched();
+  dest.active++;
+  const started = performance.now();
+  const upstream = connectUpstream(endpoint.addr, rt.connectTimeoutMs(conn.direction), true);
+  rt.tracker.track(upstream, rt.metrics.tcp(conn.direction, 'dst', endpoint.addr));
+  let settled = false;
+  const settle = (failed: boolean): void => {
+    if (settled) return;
+    settled = true;
+    endpoint.connected(performance.now() - started);
+    endpoint.outcome(failed);
+  };
+  upstream.once('connect', () => settle(false));
+  upstream.once('error', (error) => {
+    if (settled) return;
+    settle(true);
+    rt.log.info('TCP connect failed', { direction: conn.direction, authority: dest.authority, endpoint: endpoint.key, error: error.message });
+  });
+  upstream.once('close', () => {
+    settle(true);
+    endpoint.closed();
+    dest.active--;
+    dest.lastUsed = mesh.cache.now();
+  });
+  if (prefix !== undefined) upstream.write(prefix);
+  splice(client, upstream);
+  if (client.readableEnded) upstream.end();
+  else client.resume();
+}

@@ -1,0 +1,85 @@
+// Transport-level bookkeeping for every socket a thread holds: open/close counts, bytes as they flow
+// (folded in when metrics are read, not per chunk), and connecting upstream with a timeout.
+import net from 'node:net';
+import type { HostPort } from '../../config/parse.ts';
+import type { TcpStats } from '../../telemetry/proxy-metrics.ts';
+import { ProxyError } from '../../core/errors.ts';
+
+interface Tracked {
+  readonly stats: TcpStats;
+  read: number;
+  written: number;
+}
+
+export class SocketTracker {
+  private readonly sockets = new Map<net.Socket, Tracked>();
+  private idleWaiters: Array<() => void> = [];
+
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  /** Counts the socket as open until it closes; `errno` on close is the error code, or '' when clean. */
+  track(socket: net.Socket, stats: TcpStats): void {
+    const entry: Tracked = { stats, read: 0, written: 0 };
+    this.sockets.set(socket, entry);
+    stats.opened.inc();
+    stats.open.inc();
+    let errno = '';
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      errno = error.code ?? 'EIO';
+    });
+    socket.once('close', () => {
+      this.account(socket, entry);
+      this.sockets.delete(socket);
+      stats.open.inc(-1);
+      stats.closed(errno);
+      if (this.sockets.size === 0) this.notifyIdle();
+    });
+  }
+
+  /** Folds the bytes moved since the last call into the counters. */
+  flush(): void {
+    for (const [socket, entry] of this.sockets) this.account(socket, entry);
+  }
+
+  /** Resolves once no tracked socket remains open. */
+  whenIdle(): Promise<void> {
+    if (this.sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  destroyAll(): void {
+    for (const socket of this.sockets.keys()) socket.destroy();
+  }
+
+  private account(socket: net.Socket, entry: Tracked): void {
+    const read = socket.bytesRead;
+    const written = socket.bytesWritten;
+    entry.stats.readBytes.inc(read - entry.read);
+    entry.stats.writeBytes.inc(written - entry.written);
+    entry.read = read;
+    entry.written = written;
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+/**
+ * Opens a TCP connection to an upstream. If it is not established within `timeoutMs`, the socket is
+ * destroyed with a `connect_timeout` ProxyError; other failures surface as the socket's own error.
+ */
+export function connectUpstream(target: HostPort, timeoutMs: number, allowHalfOpen = false): net.Socket {
+  const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen, noDelay: true });
+  const timer = setTimeout(() => {
+    socket.destroy(new ProxyError('connect_timeout', `no connection to ${target.host}:${target.port} after ${timeoutMs} ms`));
+  }, timeoutMs);
+  const clear = (): void => clearTimeout(timer);
+  socket.once('connect', clear);
+  socket.once('close', clear);
+  return socket;
+}
