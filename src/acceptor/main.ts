@@ -10,7 +10,8 @@ import { labels, mergeSnapshots, renderPrometheus, type FamilySnapshot, type Sna
 import { processMetrics } from '../telemetry/process-metrics.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';
 import { namesListener, type ConnectionInfo } from '../workers/proxy/routing.ts';
-import { Runtime } from '../workers/proxy/context.ts';
+import { WorkerContext } from '../workers/proxy/context.ts';
+import { ProxyStacks } from '../workers/proxy/stacks.ts';
 import { createAdminServer } from './admin.ts';
 import { originalDst } from '../core/syscalls.ts';
 import { startTapServer, type TapServer } from './tap-server.ts';
@@ -44,7 +45,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = new Logger(config.logLevel, config.logFormat, 'proxy');
   const pool = config.workers > 0 ? new WorkerPool(config, log) : undefined;
-  const local = pool === undefined ? new Runtime(config, log) : undefined;
+  // Without workers the main thread serves connections itself, with the same stacks a worker builds.
+  const local = pool === undefined ? new ProxyStacks(new WorkerContext(config, log)) : undefined;
   await pool?.ready();
   // Control-plane discovery only with a controller configured; a proxy without one never loads gRPC.
   const discovery = config.destinationAddr === undefined ? undefined : (await import('./start-discovery.ts')).startDiscovery(config, log, pool, local);
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
 
   let tap: TapServer | undefined;
   const gather = async (): Promise<string> => {
-    const snapshots: Snapshot[] = pool !== undefined ? await pool.snapshots() : [local?.snapshot() ?? []];
+    const snapshots: Snapshot[] = pool !== undefined ? await pool.snapshots() : [local?.ctx.snapshot() ?? []];
     const extra: FamilySnapshot[] = [...processMetrics()];
     if (pool !== undefined) {
       const series = Array.from({ length: pool.size }, (_, i) => [labels({ worker: i }), Atomics.load(pool.openConnections, i)] as const);
@@ -134,14 +136,14 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const tapStarted = await startTapServer(config.tapListen, log, pool !== undefined ? { pool } : { local: local as Runtime });
+  const tapStarted = await startTapServer(config.tapListen, log, pool !== undefined ? { pool } : { local: (local as ProxyStacks).ctx });
   tap = tapStarted?.server;
   if (tapStarted !== undefined) addresses['tap'] = formatHostPort(tapStarted.bound);
 
   if (config.telemetry.svcAddr !== undefined) {
     // Loaded only when reporting: a proxy without a controller does not load the gRPC client.
     const { startTelemetryReporter } = await import('./telemetry-reporter.ts');
-    reporter = startTelemetryReporter(config.telemetry, log, pool, local);
+    reporter = startTelemetryReporter(config.telemetry, log, pool, local?.ctx);
   }
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

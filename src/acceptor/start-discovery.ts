@@ -4,8 +4,7 @@
 import type { ProxyConfig } from '../config/proxy-config.ts';
 import { formatHostPort } from '../config/parse.ts';
 import type { Logger } from '../log/logger.ts';
-import { Mesh } from '../workers/proxy/outbound/mesh.ts';
-import type { Runtime } from '../workers/proxy/context.ts';
+import type { ProxyStacks } from '../workers/proxy/stacks.ts';
 import { DestinationClient } from './destination-client.ts';
 import { DiscoveryHub } from './discovery-hub.ts';
 import type { WorkerPool } from './worker-pool.ts';
@@ -18,7 +17,7 @@ export interface Discovery {
   close(): void;
 }
 
-export function startDiscovery(config: ProxyConfig, log: Logger, pool: WorkerPool | undefined, local: Runtime | undefined): Discovery | undefined {
+export function startDiscovery(config: ProxyConfig, log: Logger, pool: WorkerPool | undefined, local: ProxyStacks | undefined): Discovery | undefined {
   const addr = config.destinationAddr;
   if (addr === undefined) return undefined;
   const client = new DestinationClient(
@@ -41,8 +40,8 @@ export function startDiscovery(config: ProxyConfig, log: Logger, pool: WorkerPoo
     };
   }
   if (local !== undefined) {
-    local.mesh = new Mesh(local, {
-      resolve: (authority) => hub.subscribe(MAIN_THREAD, authority, (name, state) => local.mesh?.update(name, state)),
+    local.enableDiscovery({
+      resolve: (authority) => hub.subscribe(MAIN_THREAD, authority, (name, state) => local.updateDestination(name, state)),
       release: (authority) => hub.unsubscribe(MAIN_THREAD, authority),
     });
   }

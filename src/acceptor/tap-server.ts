@@ -13,8 +13,9 @@ import { tapServiceDefinition } from '../api/tap.ts';
 import { formatHostPort, type HostPort } from '../config/parse.ts';
 import type { Logger } from '../log/logger.ts';
 import { labels, type FamilySnapshot } from '../telemetry/metrics.ts';
-import type { Runtime } from '../workers/proxy/context.ts';
-import { InvalidTapMatch, compileMatch, type ObserveRequestMessage, type TapInstall, type TapOut } from '../workers/tap/tap.ts';
+import type { WorkerContext } from '../workers/proxy/context.ts';
+import { InvalidTapMatch, compileMatch, type ObserveRequestMessage } from '../workers/tap/match.ts';
+import type { TapInstall, TapOut } from '../workers/tap/registry.ts';
 import type { WorkerPool } from './worker-pool.ts';
 
 /** Events waiting to be written to one caller before new ones are dropped. */
@@ -75,13 +76,13 @@ export class TapServer {
   }
 
   /** A Tap server for SLUICE_PROXY_WORKERS=0, where the main thread serves connections itself. */
-  static forRuntime(log: Logger, rt: Runtime): TapServer {
+  static forContext(log: Logger, ctx: WorkerContext): TapServer {
     const server = new TapServer(log, {
       count: 1,
-      install: (_, tap) => rt.taps.install(tap),
-      remove: (_, id) => rt.taps.remove(id),
+      install: (_, tap) => ctx.taps.install(tap),
+      remove: (_, id) => ctx.taps.remove(id),
     });
-    rt.taps.sink = (events) => server.onEvents(0, events);
+    ctx.taps.sink = (events) => server.onEvents(0, events);
     return server;
   }
 
@@ -212,10 +213,10 @@ export class TapServer {
 export async function startTapServer(
   addr: HostPort | undefined,
   log: Logger,
-  threads: { pool: WorkerPool } | { local: Runtime },
+  threads: { pool: WorkerPool } | { local: WorkerContext },
 ): Promise<{ server: TapServer; bound: HostPort } | undefined> {
   if (addr === undefined) return undefined;
-  const server = 'pool' in threads ? TapServer.forPool(log, threads.pool) : TapServer.forRuntime(log, threads.local);
+  const server = 'pool' in threads ? TapServer.forPool(log, threads.pool) : TapServer.forContext(log, threads.local);
   try {
     return { server, bound: await server.listen(addr) };
   } catch (error) {

@@ -17,7 +17,7 @@ import type { Logger } from '../log/logger.ts';
 import { parseLabels } from '../telemetry/label-parse.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';
 import { TelemetryCollector, type TelemetryDelta } from '../telemetry/report-delta.ts';
-import type { Runtime } from '../workers/proxy/context.ts';
+import type { WorkerContext } from '../workers/proxy/context.ts';
 import { buildReport, SeriesAccumulator } from './telemetry-accumulator.ts';
 import type { WorkerPool } from './worker-pool.ts';
 
@@ -265,7 +265,7 @@ export function startTelemetryReporter(
   config: TelemetryConfig,
   log: Logger,
   pool: WorkerPool | undefined,
-  local: Runtime | undefined,
+  local: WorkerContext | undefined,
 ): TelemetryReporter {
   if (config.svcAddr === undefined) throw new Error('telemetry reporting needs an address');
   let collect: DeltaSource;

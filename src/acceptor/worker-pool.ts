@@ -9,7 +9,7 @@ import type { TelemetryDelta } from '../telemetry/report-delta.ts';
 import type { DiscoveryState } from '../workers/discovery/state.ts';
 import type { FromWorker, ToWorker, WorkerData } from '../workers/messages.ts';
 import type { ConnectionInfo } from '../workers/proxy/routing.ts';
-import type { TapOut } from '../workers/tap/tap.ts';
+import type { TapOut } from '../workers/tap/registry.ts';
 import { closeFd, dupFd, socketFd } from '../core/syscalls.ts';
 
 const WORKER_MAIN = new URL('../workers/main.ts', import.meta.url).href;

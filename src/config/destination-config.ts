@@ -2,9 +2,14 @@
 // asked about, how long unused answers are kept, how reconnects back off, and the outbound balancer's
 // failure accrual. Parsed once at start with the rest of the proxy's configuration.
 import type { BackoffConfig } from '../core/backoff.ts';
-import type { AccrualConfig } from '../workers/balance/failure-accrual.ts';
 import { parseNetworks, type Network } from './networks.ts';
 import { ConfigError, parseDuration, parseHostPort, type HostPort } from './parse.ts';
+
+/** Failure accrual of the outbound balancer's endpoints (src/workers/balance/failure-accrual.ts). */
+export interface AccrualConfig extends BackoffConfig {
+  /** Failures in a row that eject an endpoint; 0 never ejects. Linkerd: 7. */
+  readonly maxFailures: number;
+}
 
 export interface DestinationConfig {
   /** The Destination service (Get, GetProfile); undefined = no control plane, names resolve by DNS. */

@@ -5,26 +5,27 @@ import { closeFd } from '../core/syscalls.ts';
 import { Logger } from '../log/logger.ts';
 import { TelemetryCollector } from '../telemetry/report-delta.ts';
 import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
-import { Mesh } from './proxy/outbound/mesh.ts';
-import { Runtime } from './proxy/context.ts';
+import { WorkerContext } from './proxy/context.ts';
+import { ProxyStacks } from './proxy/stacks.ts';
 
 const data = workerData as WorkerData;
 const port = parentPort;
 if (port === null) throw new Error('worker-main.ts must run in a worker thread');
 
 const log = new Logger(data.config.logLevel, data.config.logFormat, `worker-${data.index}`);
-const rt = new Runtime(data.config, log);
+const ctx = new WorkerContext(data.config, log);
+const proxy = new ProxyStacks(ctx);
 const reply = (message: FromWorker): void => port.postMessage(message);
 /** Created by the first telemetry collection, which also turns exact-latency recording on. */
 let telemetry: TelemetryCollector | undefined;
 if (data.config.destinationAddr !== undefined) {
   // Workers never call the control plane: the main thread does, and pushes destination states here.
-  rt.mesh = new Mesh(rt, {
+  proxy.enableDiscovery({
     resolve: (authority) => reply({ type: 'resolve', authority }),
     release: (authority) => reply({ type: 'release', authority }),
   });
 }
-rt.taps.sink = (events) => reply({ type: 'tap-events', events });
+ctx.taps.sink = (events) => reply({ type: 'tap-events', events });
 
 function adopt(message: Extract<ToWorker, { type: 'connection' }>): void {
   let socket: net.Socket;
@@ -38,7 +39,7 @@ function adopt(message: Extract<ToWorker, { type: 'connection' }>): void {
     return;
   }
   socket.once('close', () => Atomics.sub(data.openConnections, data.index, 1));
-  rt.serve(socket, { direction: message.direction, originalDst: message.originalDst, listen: message.listen });
+  proxy.serve(socket, { direction: message.direction, originalDst: message.originalDst, listen: message.listen });
 }
 
 port.on('message', (message: ToWorker) => {
@@ -47,26 +48,26 @@ port.on('message', (message: ToWorker) => {
       adopt(message);
       return;
     case 'discovery':
-      rt.mesh?.update(message.authority, message.state);
+      proxy.updateDestination(message.authority, message.state);
       return;
     case 'telemetry':
-      telemetry ??= new TelemetryCollector(rt.metrics.registry, () => rt.tracker.flush());
+      telemetry ??= new TelemetryCollector(ctx.metrics.registry, () => ctx.tracker.flush());
       reply({ type: 'telemetry', id: message.id, delta: telemetry.collect() });
       return;
     case 'snapshot':
-      reply({ type: 'snapshot', id: message.id, snapshot: rt.snapshot() });
+      reply({ type: 'snapshot', id: message.id, snapshot: ctx.snapshot() });
       return;
     case 'log-level':
       log.level = message.level;
       return;
     case 'drain':
-      void rt.drain(message.graceMs).then(() => reply({ type: 'drained' }));
+      void proxy.drain(message.graceMs).then(() => reply({ type: 'drained' }));
       return;
     case 'tap-install':
-      rt.taps.install(message.tap);
+      ctx.taps.install(message.tap);
       return;
     case 'tap-remove':
-      rt.taps.remove(message.id);
+      ctx.taps.remove(message.id);
       return;
     default:
       message satisfies never;

@@ -5,7 +5,7 @@ import type { Snapshot } from '../telemetry/metrics.ts';
 import type { TelemetryDelta } from '../telemetry/report-delta.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';
 import type { DiscoveryState } from './discovery/state.ts';
-import type { TapInstall, TapOut } from './tap/tap.ts';
+import type { TapInstall, TapOut } from './tap/registry.ts';
 
 export interface WorkerData {
   readonly config: ProxyConfig;

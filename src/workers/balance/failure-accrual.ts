@@ -3,12 +3,10 @@
 // `minPenaltyMs` and doubles, with jitter, up to `maxPenaltyMs`. When the penalty is over the endpoint is
 // *probing*: it takes one request; success makes it ready again (and resets the penalty), failure ejects
 // it again for the next, longer, penalty. Pure: the caller supplies the clock and the random numbers.
-import { backoffDelay, type BackoffConfig } from '../../core/backoff.ts';
+import { backoffDelay } from '../../core/backoff.ts';
+import type { AccrualConfig } from '../../config/destination-config.ts';
 
-export interface AccrualConfig extends BackoffConfig {
-  /** Failures in a row that eject an endpoint; 0 never ejects. Linkerd: 7. */
-  readonly maxFailures: number;
-}
+export type { AccrualConfig };
 
 export type AccrualState = 'ready' | 'ejected' | 'probing';
 

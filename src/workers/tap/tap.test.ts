@@ -2,19 +2,8 @@
 // addresses on the wire, the limit shared through memory, and the events a stream emits.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  InvalidTapMatch,
-  TapRegistry,
-  compileMatch,
-  ipBytes,
-  ipFromMessage,
-  matches,
-  tcpAddress,
-  type MatchMessage,
-  type TapInstall,
-  type TapOut,
-  type TapRequest,
-} from './tap.ts';
+import { InvalidTapMatch, compileMatch, ipBytes, ipFromMessage, matches, tcpAddress, type MatchMessage, type TapRequest } from './match.ts';
+import { TapRegistry, type TapInstall, type TapOut } from './registry.ts';
 
 const request: TapRequest = {
   direction: 'outbound',

@@ -12,7 +12,7 @@ import type { Direction, HttpStats } from '../../../telemetry/proxy-metrics.ts';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER, ProxyError, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
 import { ChunkedScanner, bodyFraming, droppedFields, parseHead, rewriteHead, type Head } from '../../http1/parse.ts';
 import type { Http1Proxy } from './node-stack.ts';
-import type { AcceptedConnection, Runtime } from '../context.ts';
+import type { AcceptedConnection, WorkerContext } from '../context.ts';
 import { connectUpstream } from '../../transport/connect.ts';
 
 /** node:http's default --max-http-header-size. */
@@ -35,29 +35,25 @@ const B_CLOSE = 3;
 const R_HEAD = 0;
 const R_BODY = 1;
 
-const engines = new WeakMap<Runtime, Map<Direction, FastHttp1Engine>>();
-
-/** Serves one detected HTTP/1 connection with the fast engine. */
-export function serveHttp1Fast(rt: Runtime, socket: net.Socket, conn: AcceptedConnection): void {
-  let byDirection = engines.get(rt);
-  if (byDirection === undefined) engines.set(rt, (byDirection = new Map()));
-  let engine = byDirection.get(conn.direction);
-  if (engine === undefined) byDirection.set(conn.direction, (engine = new FastHttp1Engine(rt, conn.direction)));
-  engine.serve(socket, conn);
+/** Which outbound targets the control plane routes (outbound/mesh.ts): those go to the node:http stack. */
+export interface MeshKeys {
+  keyFor(target: HostPort): string | undefined;
 }
 
-class FastHttp1Engine {
-  readonly rt: Runtime;
+export class FastHttp1Engine {
+  readonly ctx: WorkerContext;
   readonly direction: Direction;
   readonly stack: Http1Proxy;
+  /** Set once at start when a controller is configured (outbound only). */
+  mesh: MeshKeys | undefined;
   readonly clients = new Set<ClientConn>();
   private readonly pools = new Map<string, Upstream[]>();
   private sweeper: NodeJS.Timeout | undefined;
 
-  constructor(rt: Runtime, direction: Direction) {
-    this.rt = rt;
+  constructor(ctx: WorkerContext, direction: Direction, stack: Http1Proxy) {
+    this.ctx = ctx;
     this.direction = direction;
-    this.stack = rt.http1(direction);
+    this.stack = stack;
   }
 
   serve(socket: net.Socket, conn: AcceptedConnection): void {
@@ -79,8 +75,8 @@ class FastHttp1Engine {
         }
       }
     }
-    const socket = connectUpstream(target, this.rt.connectTimeoutMs(this.direction));
-    this.rt.tracker.track(socket, this.rt.metrics.tcp(this.direction, 'dst', target));
+    const socket = connectUpstream(target, this.ctx.connectTimeoutMs(this.direction));
+    this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', target));
     const u = new Upstream(this, socket, key);
     u.owner = owner;
     return u;
@@ -88,7 +84,7 @@ class FastHttp1Engine {
 
   release(u: Upstream): void {
     u.owner = undefined;
-    if (this.rt.draining || u.ended) {
+    if (this.ctx.draining || u.ended) {
       u.socket.destroy();
       return;
     }
@@ -109,7 +105,7 @@ class FastHttp1Engine {
 
   private startSweeper(): void {
     if (this.sweeper !== undefined) return;
-    const { httpHeaderTimeoutMs, httpResponseTimeoutMs, httpPoolIdleTimeoutMs } = this.rt.config;
+    const { httpHeaderTimeoutMs, httpResponseTimeoutMs, httpPoolIdleTimeoutMs } = this.ctx.config;
     let shortest = httpHeaderTimeoutMs;
     if (httpResponseTimeoutMs > 0) shortest = Math.min(shortest, httpResponseTimeoutMs);
     if (httpPoolIdleTimeoutMs > 0) shortest = Math.min(shortest, httpPoolIdleTimeoutMs);
@@ -122,10 +118,10 @@ class FastHttp1Engine {
   private sweep(): void {
     const now = performance.now();
     for (const client of this.clients) client.check(now);
-    const poolIdle = this.rt.config.httpPoolIdleTimeoutMs;
+    const poolIdle = this.ctx.config.httpPoolIdleTimeoutMs;
     for (const idle of this.pools.values()) {
       for (const u of [...idle]) {
-        if (this.rt.draining || (poolIdle > 0 && now - u.idleSince >= poolIdle)) u.socket.destroy();
+        if (this.ctx.draining || (poolIdle > 0 && now - u.idleSince >= poolIdle)) u.socket.destroy();
       }
     }
     if (this.clients.size === 0 && this.pools.size === 0) {
@@ -168,7 +164,7 @@ class Upstream {
 
 class ClientConn {
   private readonly engine: FastHttp1Engine;
-  private readonly rt: Runtime;
+  private readonly ctx: WorkerContext;
   private readonly socket: net.Socket;
   private readonly conn: AcceptedConnection;
   private state = C_HEAD;
@@ -214,7 +210,7 @@ class ClientConn {
 
   constructor(engine: FastHttp1Engine, socket: net.Socket, conn: AcceptedConnection) {
     this.engine = engine;
-    this.rt = engine.rt;
+    this.ctx = engine.ctx;
     this.socket = socket;
     this.conn = conn;
     this.headStart = performance.now();
@@ -233,15 +229,15 @@ class ClientConn {
   check(now: number): void {
     if (this.state === C_HEAD) {
       if (this.buf !== undefined || this.firstRequest) {
-        if (now - this.headStart >= this.rt.config.httpHeaderTimeoutMs) this.reject('header_timeout');
-      } else if (this.rt.draining || now - this.idleSince >= CLIENT_IDLE_MS) {
+        if (now - this.headStart >= this.ctx.config.httpHeaderTimeoutMs) this.reject('header_timeout');
+      } else if (this.ctx.draining || now - this.idleSince >= CLIENT_IDLE_MS) {
         this.state = C_CLOSED;
         this.socket.end();
         this.socket.destroySoon();
       }
     } else if (this.deadline > 0 && !this.respHeadSent && now >= this.deadline && this.upstream !== undefined) {
       this.deadline = 0;
-      const ms = this.rt.config.httpResponseTimeoutMs;
+      const ms = this.ctx.config.httpResponseTimeoutMs;
       this.upstream.socket.destroy(new ProxyError('response_timeout', `no response after ${ms} ms`));
     }
   }
@@ -299,10 +295,11 @@ class ClientConn {
     if (host === undefined) return this.handOff();
     const framing = bodyFraming(head, true);
     if (framing.kind === 'bad' || framing.kind === 'close') return this.handOff();
-    const rt = this.rt;
-    if (rt.taps.active) return this.handOff();
+    const ctx = this.ctx;
+    if (ctx.taps.active) return this.handOff();
     const route = this.engine.stack.route({ headers: { host }, url: head.target } as unknown as http.IncomingMessage, this.conn);
-    if (typeof route !== 'string' && rt.mesh !== undefined && this.conn.direction === 'outbound' && rt.mesh.keyFor(route.target) !== undefined) {
+    const mesh = this.engine.mesh;
+    if (typeof route !== 'string' && mesh !== undefined && this.conn.direction === 'outbound' && mesh.keyFor(route.target) !== undefined) {
       return this.handOff();
     }
     // Taken: from here on the request is this engine's.
@@ -318,7 +315,7 @@ class ClientConn {
     this.headOut = dropped === undefined ? buf.subarray(0, head.end) : rewriteHead(buf, head, undefined, dropped, '');
     this.buf = head.end < buf.length ? buf.subarray(head.end) : undefined;
     if (typeof route === 'string') {
-      this.stats = rt.metrics.http(this.engine.direction, host, this.conn.target);
+      this.stats = ctx.metrics.http(this.engine.direction, host, this.conn.target);
       this.stats.request();
       this.fail(route);
       return;
@@ -331,14 +328,14 @@ class ClientConn {
 
   private resolved(target: HostPort | undefined): void {
     if (this.state !== C_RESOLVING) return; // the client left meanwhile
-    const rt = this.rt;
+    const ctx = this.ctx;
     if (target === undefined) {
-      this.stats = rt.metrics.http(this.engine.direction, this.host, this.routeTarget);
+      this.stats = ctx.metrics.http(this.engine.direction, this.host, this.routeTarget);
       this.stats.request();
       this.fail('dns_not_found');
       return;
     }
-    this.stats = rt.metrics.http(this.engine.direction, this.host, target);
+    this.stats = ctx.metrics.http(this.engine.direction, this.host, target);
     this.stats.request();
     this.routeTarget = target;
     const u = this.engine.acquire(target, this);
@@ -349,7 +346,7 @@ class ClientConn {
     this.respSearched = 0;
     this.respHeadSent = false;
     this.reusable = false;
-    const timeoutMs = rt.config.httpResponseTimeoutMs;
+    const timeoutMs = ctx.config.httpResponseTimeoutMs;
     this.deadline = timeoutMs > 0 ? performance.now() + timeoutMs : 0;
     this.state = C_BODY;
     u.socket.cork();
@@ -446,7 +443,7 @@ class ClientConn {
   }
 
   private responseHead(buf: Buffer, head: Head): void {
-    const rt = this.rt;
+    const ctx = this.ctx;
     this.deadline = 0;
     (this.stats as HttpStats).response(head.status, -1, performance.now() - this.startedAt);
     let body = B_CLOSE;
@@ -474,7 +471,7 @@ class ClientConn {
       if (names[i] === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(values[i] as string)) upstreamClose = true;
     }
     this.reusable = head.minor === 1 && !upstreamClose && body !== B_CLOSE;
-    if (rt.draining || body === B_CLOSE) this.closeAfter = true;
+    if (ctx.draining || body === B_CLOSE) this.closeAfter = true;
     const dropped = droppedFields(head, body === B_CHUNKED);
     const extra = this.closeAfter ? 'Connection: close\r\n' : '';
     const out = dropped === undefined && extra === '' ? buf.subarray(0, head.end) : rewriteHead(buf, head, undefined, dropped, extra);
@@ -540,7 +537,7 @@ class ClientConn {
       this.destroyAll();
       return;
     }
-    this.rt.log.info('HTTP request failed', {
+    this.ctx.log.info('HTTP request failed', {
       direction: this.engine.direction,
       authority: this.host,
       target: this.routeTarget === undefined ? '' : formatHostPort(this.routeTarget),
@@ -551,7 +548,7 @@ class ClientConn {
 
   private upstreamFailed(kind: ProxyErrorKind, detail: string | undefined): void {
     if (detail !== undefined) {
-      this.rt.log.info('HTTP request failed', { direction: this.engine.direction, authority: this.host, error: detail });
+      this.ctx.log.info('HTTP request failed', { direction: this.engine.direction, authority: this.host, error: detail });
     }
     this.fail(kind);
   }
@@ -566,12 +563,12 @@ class ClientConn {
     }
     const { status, message } = ERROR_RESPONSES[kind];
     (this.stats as HttpStats).response(status, -1, performance.now() - this.startedAt, kind);
-    this.rt.metrics.httpError(this.engine.direction, kind);
+    this.ctx.metrics.httpError(this.engine.direction, kind);
     // A body that has not fully arrived has nowhere to go: answer, then close.
     if (this.state === C_BODY || (this.state === C_RESOLVING && this.reqBody !== B_NONE) || this.state === C_HEAD && this.reqBody !== B_NONE) {
       this.closeAfter = true;
     }
-    if (this.rt.draining) this.closeAfter = true;
+    if (this.ctx.draining) this.closeAfter = true;
     const body = `${message}\n`;
     this.writeClient(
       Buffer.from(
@@ -626,9 +623,9 @@ class ClientConn {
 
   /** Rejects a request the client sent malformed, and closes (as http1.ts onClientError). */
   private reject(kind: ProxyErrorKind): void {
-    const rt = this.rt;
-    rt.metrics.httpError(this.engine.direction, kind);
-    rt.log.debug('rejecting malformed request', { direction: this.engine.direction, error: kind });
+    const ctx = this.ctx;
+    ctx.metrics.httpError(this.engine.direction, kind);
+    ctx.log.debug('rejecting malformed request', { direction: this.engine.direction, error: kind });
     this.state = C_CLOSED;
     this.engine.clients.delete(this);
     const s = this.socket;

@@ -7,20 +7,28 @@ import { formatHostPort, type HostPort } from '../../../config/parse.ts';
 import type { Direction, HttpStats } from '../../../telemetry/proxy-metrics.ts';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER, ProxyError, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
 import { framing, headerPairs, relayInformational, stripHopByHop } from '../../http1/headers.ts';
+import { connectionOf, tagConnection } from './connection-tag.ts';
 import { forwardConnect, forwardUpgrade } from './tunnel.ts';
 import { httpTarget, namesListener } from '../routing.ts';
-import type { AcceptedConnection, Runtime } from '../context.ts';
-import { tapDestination, tapHttp1 } from '../../tap/tap.ts';
+import type { AcceptedConnection, WorkerContext } from '../context.ts';
+import { tapDestination, tapHttp1 } from '../../tap/node-hooks.ts';
 import { connectUpstream } from '../../transport/connect.ts';
 
-const CONN = Symbol('sluice.connection');
-type WithConn = { [CONN]?: AcceptedConnection };
-
-export function connectionOf(socket: Duplex): AcceptedConnection | undefined {
-  return (socket as WithConn)[CONN];
+/** Control-plane routing of one request (outbound/mesh.ts); false when it does not take it. */
+export interface Http1MeshRouter {
+  http1(
+    stack: Http1Proxy,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    conn: AcceptedConnection,
+    target: HostPort,
+    path: string,
+    start: number,
+    fallback: () => void,
+  ): boolean;
 }
 
-interface Upstream {
+export interface Upstream {
   readonly target: HostPort;
   readonly authority: string;
   /** For absolute-form requests, the origin-form path to send upstream. */
@@ -30,19 +38,21 @@ interface Upstream {
 export class Http1Proxy {
   readonly server: http.Server;
   readonly agent: http.Agent;
-  private readonly rt: Runtime;
+  /** Set once at start when a controller is configured (outbound only). */
+  mesh: Http1MeshRouter | undefined;
+  private readonly ctx: WorkerContext;
   private readonly direction: Direction;
 
-  constructor(rt: Runtime, direction: Direction) {
-    this.rt = rt;
+  constructor(ctx: WorkerContext, direction: Direction) {
+    this.ctx = ctx;
     this.direction = direction;
     this.server = http.createServer({
-      headersTimeout: rt.config.httpHeaderTimeoutMs,
+      headersTimeout: ctx.config.httpHeaderTimeoutMs,
       // Uploads and long polls may legitimately take long; only the head has a deadline.
       requestTimeout: 0,
       // Applications pool connections to their sidecar; closing them early only invites races.
       keepAliveTimeout: 60_000,
-      connectionsCheckingInterval: Math.min(1000, rt.config.httpHeaderTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, ctx.config.httpHeaderTimeoutMs),
     });
     // The server never listens (connections are handed to it), but Node starts its connection tracking
     // (header timeouts, closeIdleConnections) on 'listening'.
@@ -51,13 +61,13 @@ export class Http1Proxy {
     // With a listener here Node no longer answers Expect: 100-continue itself; the upstream decides.
     this.server.on('checkContinue', (req, res) => this.onRequest(req, res));
     this.server.on('clientError', (error, socket) => this.onClientError(error, socket));
-    this.server.on('upgrade', (req, socket, head) => forwardUpgrade(this.rt, this, req, socket, head));
-    this.server.on('connect', (req, socket, head) => forwardConnect(this.rt, this, req, socket, head));
+    this.server.on('upgrade', (req, socket, head) => forwardUpgrade(this.ctx, this, req, socket, head));
+    this.server.on('connect', (req, socket, head) => forwardConnect(this.ctx, this, req, socket, head));
 
     this.agent = new http.Agent({
       keepAlive: true,
       // Idle pooled connections close after this; in-flight ones are unaffected (see Agent docs).
-      timeout: rt.config.httpPoolIdleTimeoutMs,
+      timeout: ctx.config.httpPoolIdleTimeoutMs,
       scheduling: 'lifo',
       maxFreeSockets: 1024,
     });
@@ -69,14 +79,14 @@ export class Http1Proxy {
   }
 
   serve(socket: net.Socket, conn: AcceptedConnection): void {
-    (socket as WithConn)[CONN] = conn;
+    tagConnection(socket, conn);
     this.server.emit('connection', socket);
     socket.resume();
   }
 
   connect(target: HostPort): net.Socket {
-    const socket = connectUpstream(target, this.rt.connectTimeoutMs(this.direction));
-    this.rt.tracker.track(socket, this.rt.metrics.tcp(this.direction, 'dst', target));
+    const socket = connectUpstream(target, this.ctx.connectTimeoutMs(this.direction));
+    this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', target));
     return socket;
   }
 
@@ -94,8 +104,8 @@ export class Http1Proxy {
         return 'bad_request';
       }
     }
-    const parsed = authority === '' ? undefined : this.rt.authorities.get(authority, 80);
-    const target = httpTarget(conn, parsed, this.rt.config);
+    const parsed = authority === '' ? undefined : this.ctx.authorities.get(authority, 80);
+    const target = httpTarget(conn, parsed, this.ctx.config);
     return target === undefined ? 'no_target' : { target, authority, path };
   }
 
@@ -107,17 +117,17 @@ export class Http1Proxy {
       return;
     }
     res.sendDate = false; // forward the upstream's Date, never invent one
-    if (this.rt.draining) res.shouldKeepAlive = false;
+    if (this.ctx.draining) res.shouldKeepAlive = false;
     const route = this.route(req, conn);
     if (typeof route === 'string') {
-      const stats = this.rt.metrics.http(this.direction, req.headers.host ?? '', conn.target);
+      const stats = this.ctx.metrics.http(this.direction, req.headers.host ?? '', conn.target);
       stats.request();
       this.fail(req, res, stats, start, route);
       return;
     }
-    if (this.rt.taps.active) tapHttp1(this.rt, this.direction, req, res, route.authority, route.path, route.target);
+    if (this.ctx.taps.active) tapHttp1(this.ctx, this.direction, req, res, route.authority, route.path, route.target);
     // Destinations the control plane knows are balanced over their endpoints (mesh.ts); others go on here.
-    if (this.rt.mesh?.http1(this, req, res, conn, route.target, route.path, start, () => this.resolve(req, res, conn, route, start))) return;
+    if (this.mesh?.http1(this, req, res, conn, route.target, route.path, start, () => this.resolve(req, res, conn, route, start))) return;
     this.resolve(req, res, conn, route, start);
   }
 
@@ -133,7 +143,7 @@ export class Http1Proxy {
         this.forward(req, res, route, target, start);
         return;
       }
-      const stats = this.rt.metrics.http(this.direction, req.headers.host ?? '', route.target);
+      const stats = this.ctx.metrics.http(this.direction, req.headers.host ?? '', route.target);
       stats.request();
       this.fail(req, res, stats, start, 'dns_not_found');
     });
@@ -153,8 +163,8 @@ export class Http1Proxy {
       else if (conn.target !== undefined && conn.target !== target) this.resolveTarget(conn, conn.target, done);
       else done(undefined);
     };
-    const cached = this.rt.dns.cached(target.host);
-    if (cached === undefined) this.rt.dns.resolve(target.host, proceed);
+    const cached = this.ctx.dns.cached(target.host);
+    if (cached === undefined) this.ctx.dns.resolve(target.host, proceed);
     else proceed(cached ?? undefined);
   }
 
@@ -167,9 +177,9 @@ export class Http1Proxy {
   ): void {
     // The client may have left while its authority was being resolved.
     if (res.destroyed || req.destroyed) return;
-    const stats = this.rt.metrics.http(this.direction, req.headers.host ?? '', target);
+    const stats = this.ctx.metrics.http(this.direction, req.headers.host ?? '', target);
     stats.request();
-    if (this.rt.taps.active) tapDestination(res, target);
+    if (this.ctx.taps.active) tapDestination(res, target);
     const raw = req.rawHeaders;
     const headers = stripHopByHop(raw);
     const { chunked, contentLength } = framing(raw);
@@ -187,7 +197,7 @@ export class Http1Proxy {
       setHost: false,
     });
 
-    const timeoutMs = this.rt.config.httpResponseTimeoutMs;
+    const timeoutMs = this.ctx.config.httpResponseTimeoutMs;
     const timer =
       timeoutMs > 0
         ? setTimeout(
@@ -201,7 +211,7 @@ export class Http1Proxy {
     upstream.once('response', (up) => {
       clearTimeout(timer);
       stats.response(up.statusCode ?? 502, -1, performance.now() - start);
-      if (this.rt.draining) res.shouldKeepAlive = false;
+      if (this.ctx.draining) res.shouldKeepAlive = false;
       res.writeHead(up.statusCode ?? 502, up.statusMessage, stripHopByHop(up.rawHeaders));
       forwardBody(up, res, () => {
         if (up.rawTrailers.length > 0) res.addTrailers(headerPairs(up.rawTrailers));
@@ -218,7 +228,7 @@ export class Http1Proxy {
         return;
       }
       const kind = classifyUpstreamError(error);
-      this.rt.log.info('HTTP request failed', {
+      this.ctx.log.info('HTTP request failed', {
         direction: this.direction,
         authority: route.authority,
         target: formatHostPort(target),
@@ -254,7 +264,7 @@ export class Http1Proxy {
       res.shouldKeepAlive = false;
     }
     stats.response(status, -1, performance.now() - start, kind);
-    this.rt.metrics.httpError(this.direction, kind);
+    this.ctx.metrics.httpError(this.direction, kind);
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
@@ -275,8 +285,8 @@ export class Http1Proxy {
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? 'header_timeout'
           : 'bad_request';
-    this.rt.metrics.httpError(this.direction, kind);
-    this.rt.log.debug('rejecting malformed request', { direction: this.direction, error: error.code ?? error.message });
+    this.ctx.metrics.httpError(this.direction, kind);
+    this.ctx.log.debug('rejecting malformed request', { direction: this.direction, error: error.code ?? error.message });
     if (!socket.writable || error.code === 'ECONNRESET') {
       socket.destroy();
       return;

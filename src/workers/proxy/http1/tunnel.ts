@@ -6,12 +6,18 @@ import type { Duplex } from 'node:stream';
 import type { HostPort } from '../../../config/parse.ts';
 import type { HttpStats } from '../../../telemetry/proxy-metrics.ts';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
-import type { Http1Proxy } from './node-stack.ts';
-import { connectionOf } from './node-stack.ts';
+import type { AcceptedConnection, WorkerContext } from '../context.ts';
+import { connectionOf } from './connection-tag.ts';
 import { stripHopByHop, withoutField } from '../../http1/headers.ts';
 import { parseAuthority } from '../routing.ts';
-import type { Runtime } from '../context.ts';
-import { splice } from '../tcp/forward.ts';
+import { splice } from '../../transport/splice.ts';
+
+/** What a tunnel needs from its HTTP/1 stack (node-stack.ts): the request's route and a connection. */
+export interface TunnelStack {
+  route(req: http.IncomingMessage, conn: AcceptedConnection): { readonly target: HostPort; readonly path: string } | ProxyErrorKind;
+  resolveTarget(conn: AcceptedConnection, target: HostPort, done: (resolved: HostPort | undefined) => void): void;
+  connect(target: HostPort): net.Socket;
+}
 
 function head(status: number, message: string | undefined, raw: readonly string[]): string {
   let text = `HTTP/1.1 ${status} ${message ?? http.STATUS_CODES[status] ?? ''}\r\n`;
@@ -42,8 +48,8 @@ function closeSoon(socket: Duplex): void {
 
 /** `Upgrade:` requests: forwarded with their upgrade headers; on 101 the connection becomes a tunnel. */
 export function forwardUpgrade(
-  rt: Runtime,
-  proxy: Http1Proxy,
+  ctx: WorkerContext,
+  proxy: TunnelStack,
   req: http.IncomingMessage,
   socket: Duplex,
   clientHead: Buffer,
@@ -56,7 +62,7 @@ export function forwardUpgrade(
   }
   socket.on('error', () => socket.destroy());
   const route = proxy.route(req, conn);
-  const stats = rt.metrics.http(conn.direction, req.headers.host ?? '', typeof route === 'string' ? conn.target : route.target);
+  const stats = ctx.metrics.http(conn.direction, req.headers.host ?? '', typeof route === 'string' ? conn.target : route.target);
   stats.request();
   if (typeof route === 'string') {
     failRaw(socket, stats, start, route);
@@ -72,7 +78,7 @@ export function forwardUpgrade(
 }
 
 function sendUpgrade(
-  proxy: Http1Proxy,
+  proxy: TunnelStack,
   req: http.IncomingMessage,
   socket: Duplex,
   clientHead: Buffer,
@@ -120,8 +126,8 @@ function sendUpgrade(
  * forward proxy), the CONNECT is passed on to it unchanged; otherwise the proxy opens the tunnel itself.
  */
 export function forwardConnect(
-  rt: Runtime,
-  proxy: Http1Proxy,
+  ctx: WorkerContext,
+  proxy: TunnelStack,
   req: http.IncomingMessage,
   socket: Duplex,
   clientHead: Buffer,
@@ -134,7 +140,7 @@ export function forwardConnect(
   }
   socket.on('error', () => socket.destroy());
   const authority = req.url ?? '';
-  const stats = rt.metrics.http(conn.direction, authority, conn.target);
+  const stats = ctx.metrics.http(conn.direction, authority, conn.target);
   stats.request();
 
   if (conn.target === undefined) {

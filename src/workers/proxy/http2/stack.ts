@@ -18,9 +18,10 @@ import {
 } from '../../../core/errors.ts';
 import { parseGrpcTimeout } from '../../http2/grpc-timeout.ts';
 import { httpTarget } from '../routing.ts';
-import type { AcceptedConnection, Runtime } from '../context.ts';
-import { tapDestination, tapH2 } from '../../tap/tap.ts';
+import type { AcceptedConnection, WorkerContext } from '../context.ts';
+import { tapDestination, tapH2 } from '../../tap/node-hooks.ts';
 import { connectUpstream } from '../../transport/connect.ts';
+import { codeOf, grpcStatusOf } from './stream-status.ts';
 
 const CONN = Symbol('sluice.connection');
 type WithConn = { [CONN]?: AcceptedConnection };
@@ -35,25 +36,41 @@ const END_STREAM = 0x1;
  */
 const REPLAY_LIMIT = 64 * 1024;
 
+/** Control-plane routing of one stream (outbound/mesh.ts); false when it does not take it. */
+export interface H2MeshRouter {
+  h2(
+    stack: H2Proxy,
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    flags: number,
+    conn: AcceptedConnection,
+    target: HostPort,
+    start: number,
+    fallback: () => void,
+  ): boolean;
+}
+
 export class H2Proxy {
   readonly server: http2.Http2Server;
-  readonly rt: Runtime;
+  readonly ctx: WorkerContext;
+  /** Set once at start when a controller is configured (outbound only). */
+  mesh: H2MeshRouter | undefined;
   private readonly direction: Direction;
   private readonly upstreams = new Map<string, http2.ClientHttp2Session>();
   private readonly downstreams = new Set<http2.ServerHttp2Session>();
   /** The connection being handed to the server; 'session' fires synchronously inside emit(). */
   private accepting: AcceptedConnection | undefined;
 
-  constructor(rt: Runtime, direction: Direction) {
-    this.rt = rt;
+  constructor(ctx: WorkerContext, direction: Direction) {
+    this.ctx = ctx;
     this.direction = direction;
     this.server = http2.createServer();
     this.server.on('session', (session) => {
       (session as WithConn)[CONN] = this.accepting;
       this.downstreams.add(session);
       session.once('close', () => this.downstreams.delete(session));
-      session.on('error', (error) => rt.log.debug('HTTP/2 client session error', { error: error.message }));
-      if (rt.draining) session.close();
+      session.on('error', (error) => ctx.log.debug('HTTP/2 client session error', { error: error.message }));
+      if (ctx.draining) session.close();
     });
     this.server.on('stream', (stream, headers, flags) => this.onStream(stream, headers, flags));
   }
@@ -76,20 +93,20 @@ export class H2Proxy {
     }
     const authority = headers[':authority'] ?? headers.host ?? '';
     const grpc = isGrpcContentType(headers['content-type']);
-    const parsed = authority === '' ? undefined : this.rt.authorities.get(authority, 80);
-    const target = httpTarget(conn, parsed, this.rt.config);
+    const parsed = authority === '' ? undefined : this.ctx.authorities.get(authority, 80);
+    const target = httpTarget(conn, parsed, this.ctx.config);
     // Once per stream: a stream the mesh hands back (mesh.ts) comes through here again with viaMesh false.
-    if (viaMesh && this.rt.taps.active) tapH2(this.rt, this.direction, stream, headers, authority, target);
+    if (viaMesh && this.ctx.taps.active) tapH2(this.ctx, this.direction, stream, headers, authority, target);
     // Destinations the control plane knows are balanced over their endpoints (mesh.ts); others go on here.
-    if (viaMesh && target !== undefined && this.rt.mesh?.h2(this, stream, headers, flags, conn, target, start, () => this.onStream(stream, headers, flags, false))) return;
-    const stats = this.rt.metrics.http(this.direction, authority, target);
+    if (viaMesh && target !== undefined && this.mesh?.h2(this, stream, headers, flags, conn, target, start, () => this.onStream(stream, headers, flags, false))) return;
+    const stats = this.ctx.metrics.http(this.direction, authority, target);
     stats.request();
     stream.on('error', () => {});
     if (target === undefined) {
       this.fail(stream, stats, start, 'no_target', grpc);
       return;
     }
-    if (this.rt.taps.active) tapDestination(stream, target);
+    if (this.ctx.taps.active) tapDestination(stream, target);
     new ForwardedStream(this, stream, headers, { bodyless: (flags & END_STREAM) !== 0, grpc, target, stats, start }).start();
   }
 
@@ -97,8 +114,8 @@ export class H2Proxy {
   fail(stream: http2.ServerHttp2Stream, stats: HttpStats, start: number, kind: ProxyErrorKind, grpc: boolean): void {
     const { status, grpc: grpcStatus, message } = ERROR_RESPONSES[kind];
     stats.response(grpc ? 200 : status, grpc ? grpcStatus : -1, performance.now() - start, kind);
-    this.rt.metrics.httpError(this.direction, kind);
-    this.rt.log.info('HTTP/2 request failed', { direction: this.direction, error: kind });
+    this.ctx.metrics.httpError(this.direction, kind);
+    this.ctx.log.info('HTTP/2 request failed', { direction: this.direction, error: kind });
     if (stream.destroyed || stream.closed) return;
     if (stream.headersSent) {
       stream.close(NGHTTP2_INTERNAL_ERROR);
@@ -129,19 +146,19 @@ export class H2Proxy {
     if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
     const session = http2.connect(`http://${key}`, {
       createConnection: () => {
-        const socket = connectUpstream(target, this.rt.connectTimeoutMs(this.direction));
-        this.rt.tracker.track(socket, this.rt.metrics.tcp(this.direction, 'dst', target));
+        const socket = connectUpstream(target, this.ctx.connectTimeoutMs(this.direction));
+        this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', target));
         return socket;
       },
     });
     const forget = (): void => {
       if (this.upstreams.get(key) === session) this.upstreams.delete(key);
     };
-    session.on('error', (error) => this.rt.log.debug('HTTP/2 upstream session error', { target: key, error: error.message }));
+    session.on('error', (error) => this.ctx.log.debug('HTTP/2 upstream session error', { target: key, error: error.message }));
     // After GOAWAY, streams already sent finish on this session; new ones open a fresh session.
     session.on('goaway', forget);
     session.once('close', forget);
-    session.setTimeout(this.rt.config.httpPoolIdleTimeoutMs, () => {
+    session.setTimeout(this.ctx.config.httpPoolIdleTimeoutMs, () => {
       forget();
       session.close();
     });
@@ -214,7 +231,7 @@ class ForwardedStream {
 
   start(): void {
     const { client, ctx } = this;
-    const timeoutMs = ctx.grpc ? parseGrpcTimeout(this.headers['grpc-timeout']) : this.proxy.rt.config.httpResponseTimeoutMs;
+    const timeoutMs = ctx.grpc ? parseGrpcTimeout(this.headers['grpc-timeout']) : this.proxy.ctx.config.httpResponseTimeoutMs;
     if (timeoutMs !== undefined && timeoutMs > 0) {
       this.timer = setTimeout(() => {
         this.upstream?.destroy(new ProxyError('response_timeout', `no response after ${timeoutMs} ms`));
@@ -350,7 +367,7 @@ class ForwardedStream {
   private resend(session: http2.ClientHttp2Session, upstream: http2.ClientHttp2Stream): void {
     this.resent = true;
     if (codeOf(this.upstreamError) === 'ERR_HTTP2_OUT_OF_STREAMS') this.proxy.retire(this.ctx.target, session);
-    this.proxy.rt.log.debug('HTTP/2 stream refused by the upstream unprocessed; sending it again', {
+    this.proxy.ctx.log.debug('HTTP/2 stream refused by the upstream unprocessed; sending it again', {
       target: formatHostPort(this.ctx.target),
     });
     this.client.unpipe(upstream);
@@ -383,13 +400,3 @@ class ForwardedStream {
   }
 }
 
-function codeOf(error: unknown): unknown {
-  return (error as { code?: unknown } | null | undefined)?.code;
-}
-
-function grpcStatusOf(headers: http2.IncomingHttpHeaders): number {
-  const value = headers['grpc-status'];
-  if (typeof value !== 'string') return -1;
-  const code = Number(value);
-  return Number.isInteger(code) && code >= 0 && code <= 16 ? code : GRPC_STATUS.UNKNOWN;
-}

@@ -137,7 +137,12 @@ describe('balancing over the endpoints the Destination service reports', () => {
     a.release();
     const results = await Promise.all(inflight);
     assert.ok(results.includes('a'), 'the held request completed on the removed endpoint');
-    assert.ok(results.every((r) => r === 'a' || r === 'b' || r === 'c'), JSON.stringify(results));
+    // Every request an endpoint took before it was removed completed there; a request that had not yet
+    // been dispatched when the update arrived went to the new endpoint. None failed.
+    const longSeen = (backend: Backend): number => backend.seen.filter((line) => line === 'GET /long').length;
+    const count = (name: string): number => results.filter((r) => r === name).length;
+    assert.deepEqual([count('a'), count('b'), count('c')], [longSeen(a), longSeen(b), longSeen(c)], JSON.stringify(results));
+    assert.ok(results.every((r) => r === 'a' || r === 'b' || r === 'c' || r === 'd'), JSON.stringify(results));
     // Its connections close once their last exchange is over, instead of going back to the pool.
     const open = (): Promise<number> => new Promise((resolve) => a.server.getConnections((_, n) => resolve(n)));
     await eventually(async () => (await open()) === 0, 10_000, 'the removed endpoint’s connections to close');

@@ -14,18 +14,19 @@ import type { Endpoint } from '../../balance/endpoints.ts';
 import { ERROR_RESPONSES, GRPC_STATUS, ProxyError, classifyUpstreamError, isGrpcContentType, type ProxyErrorKind } from '../../../core/errors.ts';
 import { parseGrpcTimeout } from '../../http2/grpc-timeout.ts';
 import type { H2Proxy } from '../http2/stack.ts';
-import type { Mesh } from './mesh.ts';
+import type { MeshContext } from './mesh-context.ts';
 import { pathOf, type Route } from '../../profiles/routes.ts';
 import { ReplayBuffer, decideRetry } from '../../retry/retry.ts';
 import type { RouteStats } from '../../profiles/route-metrics.ts';
-import { tapDestination } from '../../tap/tap.ts';
+import { tapDestination } from '../../tap/node-hooks.ts';
 import { connectUpstream } from '../../transport/connect.ts';
+import { causeOf, codeOf, grpcStatusOf } from '../http2/stream-status.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 const END_STREAM = 0x1;
 
 export function forwardMeshH2(
-  mesh: Mesh,
+  mesh: MeshContext,
   stack: H2Proxy,
   dest: Destination,
   client: http2.ServerHttp2Stream,
@@ -41,25 +42,25 @@ export function forwardMeshH2(
 }
 
 /** The endpoint's HTTP/2 connection; a new one once the old is closing or gone. */
-function endpointSession(mesh: Mesh, endpoint: Endpoint): http2.ClientHttp2Session {
+function endpointSession(mesh: MeshContext, endpoint: Endpoint): http2.ClientHttp2Session {
   const existing = endpoint.h2Session;
   if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
-  const { rt } = mesh;
+  const { ctx } = mesh;
   const session = http2.connect(`http://${endpoint.key}`, {
     createConnection: () => {
-      const socket = connectUpstream(endpoint.addr, rt.connectTimeoutMs('outbound'));
-      rt.tracker.track(socket, rt.metrics.tcp('outbound', 'dst', endpoint.addr));
+      const socket = connectUpstream(endpoint.addr, ctx.connectTimeoutMs('outbound'));
+      ctx.tracker.track(socket, ctx.metrics.tcp('outbound', 'dst', endpoint.addr));
       return socket;
     },
   });
   const forget = (): void => {
     if (endpoint.h2Session === session) endpoint.h2Session = undefined;
   };
-  session.on('error', (error) => rt.log.debug('HTTP/2 endpoint session error', { endpoint: endpoint.key, error: error.message }));
+  session.on('error', (error) => ctx.log.debug('HTTP/2 endpoint session error', { endpoint: endpoint.key, error: error.message }));
   // After GOAWAY, streams already sent finish on this connection; new ones open a fresh one.
   session.on('goaway', forget);
   session.once('close', forget);
-  session.setTimeout(rt.config.httpPoolIdleTimeoutMs, () => {
+  session.setTimeout(ctx.config.httpPoolIdleTimeoutMs, () => {
     forget();
     session.close();
   });
@@ -68,7 +69,7 @@ function endpointSession(mesh: Mesh, endpoint: Endpoint): http2.ClientHttp2Sessi
 }
 
 class MeshStream {
-  private readonly mesh: Mesh;
+  private readonly mesh: MeshContext;
   private readonly stack: H2Proxy;
   private readonly dest: Destination;
   private readonly client: http2.ServerHttp2Stream;
@@ -104,7 +105,7 @@ class MeshStream {
   private resent = false;
 
   constructor(
-    mesh: Mesh,
+    mesh: MeshContext,
     stack: H2Proxy,
     dest: Destination,
     client: http2.ServerHttp2Stream,
@@ -159,7 +160,7 @@ class MeshStream {
   /** The route's timeout (else the proxy's response timeout for non-gRPC), and a gRPC call's own deadline. */
   private timeoutMs(): number | undefined {
     const own = this.grpc ? parseGrpcTimeout(this.headers['grpc-timeout']) : undefined;
-    const route = this.route.timeoutMs ?? (this.grpc ? undefined : this.mesh.rt.config.httpResponseTimeoutMs || undefined);
+    const route = this.route.timeoutMs ?? (this.grpc ? undefined : this.mesh.ctx.config.httpResponseTimeoutMs || undefined);
     if (own === undefined) return route;
     return route === undefined ? own : Math.min(own, route);
   }
@@ -167,7 +168,7 @@ class MeshStream {
   private send(): void {
     const pick = this.dest.endpoints.pick();
     if (typeof pick === 'string') {
-      const stats = this.mesh.rt.metrics.http('outbound', this.authority, this.target);
+      const stats = this.mesh.ctx.metrics.http('outbound', this.authority, this.target);
       stats.request();
       this.fail(pick, stats);
       return;
@@ -177,11 +178,11 @@ class MeshStream {
     endpoint.dispatched();
     this.pending = endpoint;
     this.attemptStart = performance.now();
-    const stats = this.mesh.rt.metrics.http('outbound', this.authority, endpoint.addr, endpoint.dstLabels);
+    const stats = this.mesh.ctx.metrics.http('outbound', this.authority, endpoint.addr, endpoint.dstLabels);
     stats.request();
     this.stats = stats;
     this.routeStats.actualRequest();
-    if (this.mesh.rt.taps.active) tapDestination(this.client, endpoint.addr, endpoint.labels);
+    if (this.mesh.ctx.taps.active) tapDestination(this.client, endpoint.addr, endpoint.labels);
     this.upstreamError = undefined;
     let session: http2.ClientHttp2Session;
     let upstream: http2.ClientHttp2Stream;
@@ -355,7 +356,7 @@ class MeshStream {
       this.routeStats.actualResponse(status, grpcStatus, true, rtt, 'response_timeout');
     }
     this.abandon(this.upstream);
-    this.fail('response_timeout', this.stats ?? this.mesh.rt.metrics.http('outbound', this.authority, this.target));
+    this.fail('response_timeout', this.stats ?? this.mesh.ctx.metrics.http('outbound', this.authority, this.target));
   }
 
   private onClientClose(): void {
@@ -405,19 +406,3 @@ class MeshStream {
   }
 }
 
-/** A stream cancelled before it was sent carries the session's failure (e.g. ECONNREFUSED) as its cause. */
-function causeOf(error: unknown): unknown {
-  if (codeOf(error) === 'ERR_HTTP2_STREAM_CANCEL') return (error as { cause?: unknown }).cause ?? error;
-  return error;
-}
-
-function codeOf(error: unknown): unknown {
-  return (error as { code?: unknown } | null | undefined)?.code;
-}
-
-function grpcStatusOf(headers: http2.IncomingHttpHeaders): number {
-  const value = headers['grpc-status'];
-  if (typeof value !== 'string') return -1;
-  const code = Number(value);
-  return Number.isInteger(code) && code >= 0 && code <= 16 ? code : GRPC_STATUS.UNKNOWN;
-}

@@ -12,14 +12,14 @@ import type { Endpoint } from '../../balance/endpoints.ts';
 import { ERROR_RESPONSES, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
 import { framing, headerPairs as pairs, relayInformational, stripHopByHop } from '../../http1/headers.ts';
 import type { Http1Proxy } from '../http1/node-stack.ts';
-import type { Mesh } from './mesh.ts';
+import type { MeshContext } from './mesh-context.ts';
 import { pathOf, type Route } from '../../profiles/routes.ts';
 import { ReplayBuffer, decideRetry } from '../../retry/retry.ts';
 import type { RouteStats } from '../../profiles/route-metrics.ts';
-import { tapDestination } from '../../tap/tap.ts';
+import { tapDestination } from '../../tap/node-hooks.ts';
 
 export function forwardMeshHttp1(
-  mesh: Mesh,
+  mesh: MeshContext,
   stack: Http1Proxy,
   dest: Destination,
   req: http.IncomingMessage,
@@ -34,7 +34,7 @@ export function forwardMeshHttp1(
 }
 
 class Http1Exchange {
-  private readonly mesh: Mesh;
+  private readonly mesh: MeshContext;
   private readonly stack: Http1Proxy;
   private readonly dest: Destination;
   private readonly req: http.IncomingMessage;
@@ -62,7 +62,7 @@ class Http1Exchange {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    mesh: Mesh,
+    mesh: MeshContext,
     stack: Http1Proxy,
     dest: Destination,
     req: http.IncomingMessage,
@@ -102,7 +102,7 @@ class Http1Exchange {
     if (req.headers.host === undefined) this.headers.push('Host', formatHostPort(this.target));
     this.bodyless = contentLength === 0 || (contentLength === undefined && !chunked);
     if (route.isRetryable) this.replay = new ReplayBuffer();
-    const timeoutMs = route.timeoutMs ?? this.mesh.rt.config.httpResponseTimeoutMs;
+    const timeoutMs = route.timeoutMs ?? this.mesh.ctx.config.httpResponseTimeoutMs;
     if (timeoutMs > 0) this.timer = setTimeout(() => this.onTimeout(timeoutMs), timeoutMs);
     if (this.bodyless) {
       this.requestEnded = true;
@@ -137,7 +137,7 @@ class Http1Exchange {
   private send(): void {
     const pick = this.dest.endpoints.pick();
     if (typeof pick === 'string') {
-      const stats = this.mesh.rt.metrics.http('outbound', this.req.headers.host ?? '', this.target);
+      const stats = this.mesh.ctx.metrics.http('outbound', this.req.headers.host ?? '', this.target);
       stats.request();
       this.finishWithError(pick, stats);
       return;
@@ -147,11 +147,11 @@ class Http1Exchange {
     endpoint.dispatched();
     this.pending = endpoint;
     this.attemptStart = performance.now();
-    const stats = this.mesh.rt.metrics.http('outbound', this.req.headers.host ?? '', endpoint.addr, endpoint.dstLabels);
+    const stats = this.mesh.ctx.metrics.http('outbound', this.req.headers.host ?? '', endpoint.addr, endpoint.dstLabels);
     stats.request();
     this.stats = stats;
     this.routeStats.actualRequest();
-    if (this.mesh.rt.taps.active) tapDestination(this.res, endpoint.addr, endpoint.labels);
+    if (this.mesh.ctx.taps.active) tapDestination(this.res, endpoint.addr, endpoint.labels);
     const up = http.request({
       host: endpoint.addr.host,
       port: endpoint.addr.port,
@@ -219,7 +219,7 @@ class Http1Exchange {
       upRes.destroy();
       return;
     }
-    if (this.mesh.rt.draining) res.shouldKeepAlive = false;
+    if (this.mesh.ctx.draining) res.shouldKeepAlive = false;
     res.writeHead(status, upRes.statusMessage, stripHopByHop(upRes.rawHeaders));
     upRes.pipe(res, { end: false });
     upRes.once('end', () => {
@@ -251,7 +251,7 @@ class Http1Exchange {
       this.send();
       return;
     }
-    this.mesh.rt.log.info('HTTP request failed', {
+    this.mesh.ctx.log.info('HTTP request failed', {
       direction: 'outbound',
       authority: this.dest.authority,
       endpoint: endpoint.key,
@@ -272,8 +272,8 @@ class Http1Exchange {
       this.routeStats.actualResponse(504, -1, true, rtt, 'response_timeout');
     }
     this.upstream?.destroy();
-    this.mesh.rt.log.info('HTTP request timed out', { direction: 'outbound', authority: this.dest.authority, timeoutMs });
-    this.finishWithError('response_timeout', this.stats ?? this.mesh.rt.metrics.http('outbound', this.req.headers.host ?? '', this.target));
+    this.mesh.ctx.log.info('HTTP request timed out', { direction: 'outbound', authority: this.dest.authority, timeoutMs });
+    this.finishWithError('response_timeout', this.stats ?? this.mesh.ctx.metrics.http('outbound', this.req.headers.host ?? '', this.target));
   }
 
   /** The client went away first: drop the attempt in flight; nothing is answered or counted. */

@@ -13,26 +13,32 @@ import type { HostPort } from '../../../config/parse.ts';
 import type { DiscoveryState } from '../../discovery/state.ts';
 import { Destination, DestinationCache, destinationKey, type DiscoveryChannel } from '../../discovery/destination-cache.ts';
 import type { Endpoint } from '../../balance/endpoints.ts';
-import type { Http1Proxy } from '../http1/node-stack.ts';
-import type { H2Proxy } from '../http2/stack.ts';
+import type { Http1MeshRouter, Http1Proxy } from '../http1/node-stack.ts';
+import type { MeshKeys } from '../http1/fast-engine.ts';
+import type { H2MeshRouter, H2Proxy } from '../http2/stack.ts';
 import { forwardMeshH2 } from './h2-stream.ts';
 import { forwardMeshHttp1 } from './http1-exchange.ts';
 import { forwardMeshTcp } from './tcp.ts';
+import type { MeshContext } from './mesh-context.ts';
+import type { TcpMeshRouter } from '../tcp/forward.ts';
 import { RouteMetrics } from '../../profiles/route-metrics.ts';
-import type { AcceptedConnection, Runtime } from '../context.ts';
+import type { AcceptedConnection, WorkerContext } from '../context.ts';
 
-export class Mesh {
-  readonly rt: Runtime;
+export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMeshRouter, MeshKeys {
+  readonly ctx: WorkerContext;
+  /** The outbound HTTP/1 stack's connection pool: connections to endpoints that left are closed. */
+  private readonly agent: http.Agent;
   readonly cache: DestinationCache;
   readonly routes: RouteMetrics;
   /** HTTP/1 pool keys (`host:port:`) of endpoints gone from every destination: their sockets close when freed. */
   private readonly retiredHttp1 = new Set<string>();
   private readonly hookedAgents = new WeakSet<http.Agent>();
 
-  constructor(rt: Runtime, channel: DiscoveryChannel) {
-    this.rt = rt;
-    const { config } = rt;
-    this.routes = new RouteMetrics(rt.metrics.registry);
+  constructor(ctx: WorkerContext, channel: DiscoveryChannel, http1Agent: http.Agent) {
+    this.ctx = ctx;
+    this.agent = http1Agent;
+    const { config } = ctx;
+    this.routes = new RouteMetrics(ctx.metrics.registry);
     this.cache = new DestinationCache(channel, {
       suffixes: config.destinationProfileSuffixes,
       networks: config.destinationProfileNetworks,
@@ -41,7 +47,7 @@ export class Mesh {
       accrual: config.failureAccrual,
       budgetShare: 1 / Math.max(1, config.workers),
       retired: (endpoints) => this.retire(endpoints),
-      invalidRegex: (authority, regex) => rt.log.warn('profile route path regex does not compile; the route never matches', { authority, regex }),
+      invalidRegex: (authority, regex) => ctx.log.warn('profile route path regex does not compile; the route never matches', { authority, regex }),
     });
   }
 
@@ -147,11 +153,11 @@ export class Mesh {
   }
 
   private http1PoolName(addr: HostPort): string {
-    return this.rt.http1('outbound').agent.getName({ host: addr.host, port: addr.port });
+    return this.agent.getName({ host: addr.host, port: addr.port });
   }
 
   private retireHttp1(addr: HostPort): void {
-    const agent = this.rt.http1('outbound').agent;
+    const agent = this.agent;
     const name = this.http1PoolName(addr);
     for (const socket of [...(agent.freeSockets[name] ?? [])]) socket.destroy();
     if ((agent.sockets[name]?.length ?? 0) > 0) this.retiredHttp1.add(name);

@@ -5,17 +5,17 @@
 import type net from 'node:net';
 import type { Destination } from '../../discovery/destination-cache.ts';
 import { ERROR_RESPONSES } from '../../../core/errors.ts';
-import type { Mesh } from './mesh.ts';
+import type { MeshContext } from './mesh-context.ts';
 import type { AcceptedConnection } from '../context.ts';
-import { splice } from '../tcp/forward.ts';
+import { splice } from '../../transport/splice.ts';
 import { connectUpstream } from '../../transport/connect.ts';
 
-export function forwardMeshTcp(mesh: Mesh, dest: Destination, client: net.Socket, conn: AcceptedConnection, prefix: Buffer | undefined): void {
-  const { rt } = mesh;
+export function forwardMeshTcp(mesh: MeshContext, dest: Destination, client: net.Socket, conn: AcceptedConnection, prefix: Buffer | undefined): void {
+  const { ctx } = mesh;
   if (client.destroyed) return;
   const pick = dest.endpoints.pick();
   if (typeof pick === 'string') {
-    rt.log.info('no endpoint for TCP connection; closing', {
+    ctx.log.info('no endpoint for TCP connection; closing', {
       direction: conn.direction,
       peer: conn.peer,
       authority: dest.authority,
@@ -28,8 +28,8 @@ export function forwardMeshTcp(mesh: Mesh, dest: Destination, client: net.Socket
   endpoint.dispatched();
   dest.active++;
   const started = performance.now();
-  const upstream = connectUpstream(endpoint.addr, rt.connectTimeoutMs(conn.direction), true);
-  rt.tracker.track(upstream, rt.metrics.tcp(conn.direction, 'dst', endpoint.addr));
+  const upstream = connectUpstream(endpoint.addr, ctx.connectTimeoutMs(conn.direction), true);
+  ctx.tracker.track(upstream, ctx.metrics.tcp(conn.direction, 'dst', endpoint.addr));
   let settled = false;
   const settle = (failed: boolean): void => {
     if (settled) return;
@@ -41,7 +41,7 @@ export function forwardMeshTcp(mesh: Mesh, dest: Destination, client: net.Socket
   upstream.once('error', (error) => {
     if (settled) return;
     settle(true);
-    rt.log.info('TCP connect failed', { direction: conn.direction, authority: dest.authority, endpoint: endpoint.key, error: error.message });
+    ctx.log.info('TCP connect failed', { direction: conn.direction, authority: dest.authority, endpoint: endpoint.key, error: error.message });
   });
   upstream.once('close', () => {
     settle(true);
