@@ -178,8 +178,11 @@ export class ChunkedScanner {
   private remaining = 0;
   private digits = 0;
   private trailerBytes = 0;
+  /** Payload bytes seen so far (chunk data, without the framing). */
+  dataBytes = 0;
 
   reset(): void {
+    this.dataBytes = 0;
     this.state = S_SIZE;
     this.remaining = 0;
     this.digits = 0;
@@ -202,6 +205,7 @@ export class ChunkedScanner {
           const take = Math.min(this.remaining, end - i);
           i += take;
           this.remaining -= take;
+          this.dataBytes += take;
           if (this.remaining === 0) this.state = S_DATA_CR;
           continue;
         }

@@ -43,6 +43,7 @@ export class ProxyStacks {
     this.mesh = mesh;
     this.outbound.http1.mesh = mesh;
     this.outbound.fast.mesh = mesh;
+    mesh.addPool(this.outbound.fast.pool);
     this.outbound.h2.mesh = mesh;
   }
 

@@ -35,6 +35,7 @@ describe('HTTP/1.1 failures', () => {
   let backendPort = 0;
   let closedPort = 0;
   const upstreamSawClose: Array<() => void> = [];
+  const upstreamSawUpload: Array<() => void> = [];
 
   before(async () => {
     backend = http.createServer((req, res) => {
@@ -47,6 +48,7 @@ describe('HTTP/1.1 failures', () => {
           setTimeout(() => req.socket.resetAndDestroy(), 20);
           return;
         case '/slow-upload':
+          upstreamSawUpload.shift()?.();
           req.on('close', () => upstreamSawClose.shift()?.());
           req.resume();
           return;
@@ -141,10 +143,12 @@ describe('HTTP/1.1 failures', () => {
 
   it('closes the upstream request when the client goes away mid-upload', async () => {
     const sawClose = new Promise<void>((resolve) => upstreamSawClose.push(resolve));
+    const sawUpload = new Promise<void>((resolve) => upstreamSawUpload.push(resolve));
     const socket = await connect(proxy.outbound.port);
     socket.write('POST /slow-upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n');
     socket.write('partial body');
-    await new Promise((r) => setTimeout(r, 100));
+    // Once the upload is under way upstream (the name `a` may take a while not to resolve first).
+    await sawUpload;
     socket.destroy();
     await sawClose;
   });

@@ -14,7 +14,7 @@ import type { DiscoveryState } from '../../discovery/state.ts';
 import { Destination, DestinationCache, destinationKey, type DiscoveryChannel } from '../../discovery/destination-cache.ts';
 import type { Endpoint } from '../../balance/endpoints.ts';
 import type { Http1MeshRouter, Http1Proxy } from '../http1/node-stack.ts';
-import type { MeshKeys } from '../http1/fast-engine.ts';
+import type { Http1Mesh } from '../http1/exchange-env.ts';
 import type { H2MeshRouter, H2Proxy } from '../http2/stack.ts';
 import { forwardMeshH2 } from './h2-stream.ts';
 import { forwardMeshHttp1 } from './http1-exchange.ts';
@@ -24,7 +24,13 @@ import type { TcpMeshRouter } from '../tcp/forward.ts';
 import { RouteMetrics } from '../../profiles/route-metrics.ts';
 import type { AcceptedConnection, WorkerContext } from '../context.ts';
 
-export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMeshRouter, MeshKeys {
+/** Connections kept per endpoint address, to close when the endpoint leaves every destination. */
+export interface EndpointConnections {
+  retire(addr: HostPort): void;
+  reinstate(addr: HostPort): void;
+}
+
+export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMeshRouter, Http1Mesh {
   readonly ctx: WorkerContext;
   /** The outbound HTTP/1 stack's connection pool: connections to endpoints that left are closed. */
   private readonly agent: http.Agent;
@@ -33,6 +39,7 @@ export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMesh
   /** HTTP/1 pool keys (`host:port:`) of endpoints gone from every destination: their sockets close when freed. */
   private readonly retiredHttp1 = new Set<string>();
   private readonly hookedAgents = new WeakSet<http.Agent>();
+  private readonly pools: EndpointConnections[] = [];
 
   constructor(ctx: WorkerContext, channel: DiscoveryChannel, http1Agent: http.Agent) {
     this.ctx = ctx;
@@ -51,12 +58,28 @@ export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMesh
     });
   }
 
+  /** Another pool whose connections to endpoints that left must close (the fast HTTP/1 engine's). */
+  addPool(pool: EndpointConnections): void {
+    this.pools.push(pool);
+  }
+
+  lookup(key: string, done: (dest: Destination | undefined) => void): void {
+    this.cache.lookup(key, done);
+  }
+
+  now(): number {
+    return this.cache.now();
+  }
+
   /** A state pushed by the main thread. */
   update(authority: string, state: DiscoveryState): void {
     this.cache.update(authority, state);
     if (state.kind === 'resolved' && this.retiredHttp1.size > 0) {
       // An address that comes back must not have its new connections closed.
       for (const e of state.endpoints) this.retiredHttp1.delete(this.http1PoolName({ host: e.host, port: e.port }));
+    }
+    if (state.kind === 'resolved' && this.pools.length > 0) {
+      for (const e of state.endpoints) for (const pool of this.pools) pool.reinstate({ host: e.host, port: e.port });
     }
   }
 
@@ -149,6 +172,7 @@ export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMesh
       if (session !== undefined && !session.closed && !session.destroyed) session.close();
       if (still.has(endpoint.key)) continue;
       this.retireHttp1(endpoint.addr);
+      for (const pool of this.pools) pool.retire(endpoint.addr);
     }
   }
 

@@ -1,0 +1,418 @@
+// One HTTP/1.1 request on the fast engine, from routing to the end of its response: the one endpoint
+// stack of HTTP/1 for every destination. A request to a service the Destination API knows is balanced
+// over its endpoints (P2C over peak-EWMA, failure accrual), bounded by its route's timeout, retried on
+// a retryable route while its body (≤ 64 KiB) is at hand and the budget allows, and counted in route
+// metrics; any other request is the same exchange with one endpoint (DNS, or the original destination)
+// and no retries. Each attempt takes a raw keep-alive connection from the pool; request and response
+// bytes are forwarded as they are, only hop-by-hop fields rewritten. One Exchange object per client
+// connection, reused for each of its requests: nothing is allocated per request that need not be.
+import type { HostPort } from '../../../config/parse.ts';
+import { ERROR_RESPONSES, ProxyError, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
+import type { HttpStats } from '../../../telemetry/proxy-metrics.ts';
+import type { Endpoint } from '../../balance/endpoints.ts';
+import type { Destination } from '../../discovery/destination-cache.ts';
+import { ChunkedScanner, droppedFields, parseHead, rewriteHead, type Head } from '../../http1/parse.ts';
+import { B_CHUNKED, B_CLOSE, B_LENGTH, B_NONE, responseFraming } from '../../http1/response-framing.ts';
+import { DEFAULT_ROUTE, pathOf, type Route } from '../../profiles/routes.ts';
+import type { RouteStats } from '../../profiles/route-metrics.ts';
+import { decideRetry, ReplayBuffer } from '../../retry/retry.ts';
+import { headerList } from '../../tap/http1-headers.ts';
+import type { TapStream } from '../../tap/registry.ts';
+import { errorResponseBytes } from './error-response.ts';
+import type { ExchangeClient, ExchangeEnv, Http1Mesh } from './exchange-env.ts';
+import type { Upstream, UpstreamOwner, UpstreamPool } from './upstream-pool.ts';
+
+const MAX_RESPONSE_HEAD = 64 * 1024; // node:http's limit for response heads is larger than for requests
+
+const X_IDLE = 0;
+const X_RESOLVING = 1;
+const X_WAITING = 2;
+const X_RESPONDING = 3;
+
+export class Exchange implements UpstreamOwner {
+  private readonly env: ExchangeEnv;
+  private readonly client: ExchangeClient;
+  private readonly onDestination = (dest: Destination | undefined): void => this.destination(dest);
+  private readonly onResolved = (addr: HostPort | undefined): void => this.resolved(addr);
+  private readonly respScanner = new ChunkedScanner();
+
+  // The request, set by the client connection before begin().
+  startedAt = 0;
+  method = '';
+  host = '';
+  path = '';
+  headOut: Buffer | undefined;
+  /** The request has no body, or all of it has been handed over. */
+  requestEnded = true;
+  target: HostPort | undefined;
+
+  private phase = X_IDLE;
+  private dest: Destination | undefined;
+  private direct: HostPort | undefined;
+  private route: Route = DEFAULT_ROUTE;
+  private routeStats: RouteStats | undefined;
+  private replay: ReplayBuffer | undefined;
+  private tap: TapStream | undefined;
+  private deadline = 0;
+  // The attempt in flight.
+  private upstream: Upstream | undefined;
+  private blocked = false;
+  private endpoint: Endpoint | undefined;
+  private stats: HttpStats | undefined;
+  private attemptStart = 0;
+  // Its response.
+  private respBuf: Buffer | undefined;
+  private respSearched = 0;
+  private respBody = B_NONE;
+  private respRemaining = 0;
+  private reusable = false;
+  private closeClient = false;
+
+  constructor(env: ExchangeEnv, client: ExchangeClient) {
+    this.env = env;
+    this.client = client;
+  }
+
+  /** Whether request body bytes can be written now. */
+  get wantsBody(): boolean {
+    return (this.phase === X_WAITING || this.phase === X_RESPONDING) && this.upstream !== undefined && !this.blocked;
+  }
+
+  /** The request (fields above) is complete enough to route: its head is parsed. */
+  begin(routeTarget: HostPort | undefined): void {
+    this.phase = X_RESOLVING;
+    this.closeClient = false;
+    this.target = routeTarget;
+    if (routeTarget === undefined) return this.fail('no_target');
+    const mesh = this.env.mesh;
+    const key = mesh === undefined || this.client.conn.direction !== 'outbound' ? undefined : mesh.keyFor(routeTarget);
+    if (key === undefined) this.env.resolve(this.client.conn, routeTarget, this.onResolved);
+    else mesh?.lookup(key, this.onDestination);
+  }
+
+  private destination(dest: Destination | undefined): void {
+    if (this.phase !== X_RESOLVING) return; // the client left meanwhile
+    if (dest === undefined) {
+      this.env.resolve(this.client.conn, this.target as HostPort, this.onResolved);
+      return;
+    }
+    const mesh = this.env.mesh as Http1Mesh;
+    this.dest = dest;
+    this.route = dest.profile.route(this.method, pathOf(this.path));
+    this.routeStats = mesh.routes.route('outbound', dest.authority, this.route.labels);
+    this.routeStats.request();
+    dest.budget.deposit();
+    dest.active++;
+    if (this.route.isRetryable) this.replay = new ReplayBuffer();
+    this.start();
+  }
+
+  private resolved(addr: HostPort | undefined): void {
+    if (this.phase !== X_RESOLVING) return;
+    if (addr === undefined) return this.fail('dns_not_found');
+    this.direct = addr;
+    this.start();
+  }
+
+  private start(): void {
+    const timeoutMs = this.route.timeoutMs ?? this.env.ctx.config.httpResponseTimeoutMs;
+    this.deadline = timeoutMs > 0 ? this.startedAt + timeoutMs : 0;
+    this.attempt();
+  }
+
+  /** Sends the request to an endpoint: the destination's pick, or the one direct address. */
+  private attempt(): void {
+    const { ctx, direction } = this.env;
+    let addr: HostPort;
+    let key: string;
+    const dest = this.dest;
+    if (dest !== undefined) {
+      const pick = dest.endpoints.pick();
+      if (typeof pick === 'string') return this.fail(pick);
+      pick.dispatched();
+      this.endpoint = pick;
+      addr = pick.addr;
+      key = pick.key;
+      this.stats = ctx.metrics.http(direction, this.host, addr, pick.dstLabels);
+      this.routeStats?.actualRequest();
+    } else {
+      addr = this.direct as HostPort;
+      key = `${addr.host}:${addr.port}`;
+      this.stats = ctx.metrics.http(direction, this.host, addr);
+    }
+    this.stats.request();
+    if (ctx.taps.active && this.tap === undefined) this.tap = this.client.startTap(addr, this.endpoint?.labels, this.startedAt);
+    this.attemptStart = performance.now();
+    this.respBuf = undefined;
+    this.respSearched = 0;
+    this.reusable = false;
+    this.blocked = false;
+    const u = this.env.pool.acquire(addr, key, this);
+    this.upstream = u;
+    this.phase = X_WAITING;
+    u.socket.cork();
+    if (!u.socket.write(this.headOut as Buffer)) this.blocked = true;
+    if (this.replay !== undefined) for (const chunk of this.replay.chunks) if (!u.socket.write(chunk)) this.blocked = true;
+    this.client.bodyWanted();
+    u.socket.uncork();
+  }
+
+  /** Request body bytes from the client; false when the upstream is full (wait for bodyWanted()). */
+  body(chunk: Buffer): boolean {
+    const u = this.upstream as Upstream;
+    // Kept for a retry only until the response begins: after that nothing is sent again.
+    if (this.phase === X_WAITING) this.replay?.add(chunk);
+    if (!u.socket.write(chunk)) this.blocked = true;
+    return !this.blocked;
+  }
+
+  onUpstreamDrain(): void {
+    this.blocked = false;
+    this.client.bodyWanted();
+  }
+  /** Deadlines, from the engine's sweep. */
+  check(now: number): void {
+    if (this.phase === X_WAITING && this.deadline > 0 && now >= this.deadline) {
+      this.deadline = 0;
+      this.attemptFailed('response_timeout');
+    }
+  }
+
+  onUpstreamData(chunk: Buffer): void {
+    if (this.phase === X_RESPONDING) return this.pumpResponseBody(chunk, 0);
+    let buf = this.respBuf === undefined ? chunk : Buffer.concat([this.respBuf, chunk]);
+    for (;;) {
+      const head = parseHead(buf, false, MAX_RESPONSE_HEAD, this.respSearched);
+      if (head === 'need-more') {
+        this.respBuf = buf;
+        this.respSearched = buf.length;
+        return;
+      }
+      this.respSearched = 0;
+      this.respBuf = undefined;
+      if (typeof head === 'string') return this.badResponse('unparsable response head');
+      if (head.status >= 200) return this.responseHead(buf, head);
+      if (head.status === 101) return this.badResponse('101 without an upgrade');
+      // 100, 102, 103: forwarded as they come; the final response follows. They commit the exchange.
+      this.replay = undefined;
+      this.client.writeClient(rewriteHead(buf, head, undefined, droppedFields(head, false), ''));
+      if (head.end === buf.length) return;
+      buf = buf.subarray(head.end);
+    }
+  }
+
+  private responseHead(buf: Buffer, head: Head): void {
+    const status = head.status;
+    const failed = this.route.isFailure(status, -1);
+    const rtt = this.settle(failed);
+    if (this.retryAfter(status, failed, rtt, '')) return;
+    const stats = this.stats as HttpStats;
+    if (this.dest !== undefined) {
+      stats.response(status, -1, rtt, '', failed);
+      this.routeStats?.response(status, -1, failed, performance.now() - this.startedAt);
+    } else {
+      stats.response(status, -1, performance.now() - this.startedAt);
+    }
+    this.replay = undefined;
+    const framing = responseFraming(head, this.method === 'HEAD');
+    if (framing === 'bad') return this.badResponse('conflicting response framing');
+    const body = framing.body;
+    this.respBody = body;
+    this.respRemaining = framing.length;
+    if (body === B_CHUNKED) this.respScanner.reset();
+    this.reusable = framing.reusable;
+    if (this.env.ctx.draining || body === B_CLOSE) this.closeClient = true;
+    this.tap?.responseInit(status, () => headerList(head));
+    const dropped = droppedFields(head, body === B_CHUNKED);
+    const extra = this.closeClient ? 'Connection: close\r\n' : '';
+    const out = dropped === undefined && extra === '' ? buf.subarray(0, head.end) : rewriteHead(buf, head, undefined, dropped, extra);
+    this.phase = X_RESPONDING;
+    this.client.corkClient();
+    this.client.writeClient(out);
+    if (body === B_NONE) {
+      if (head.end < buf.length) this.reusable = false;
+      this.responseDone();
+    } else if (head.end < buf.length) {
+      this.pumpResponseBody(buf, head.end);
+    }
+    this.client.uncorkClient();
+  }
+
+  private pumpResponseBody(buf: Buffer, from: number): void {
+    let end = buf.length;
+    let done = false;
+    if (this.respBody === B_LENGTH) {
+      end = Math.min(buf.length, from + this.respRemaining);
+      this.respRemaining -= end - from;
+      done = this.respRemaining === 0;
+    } else if (this.respBody === B_CHUNKED) {
+      const at = this.respScanner.scan(buf, from, buf.length);
+      if (at === -2) return this.cut();
+      if (at >= 0) {
+        end = at;
+        done = true;
+      }
+    }
+    if (end > from) {
+      const tap = this.tap;
+      if (tap !== undefined) tap.bytes = this.respBody === B_CHUNKED ? this.respScanner.dataBytes : tap.bytes + end - from;
+      this.client.writeClient(from === 0 && end === buf.length ? buf : buf.subarray(from, end));
+    }
+    if (done) {
+      if (end < buf.length) this.reusable = false;
+      this.responseDone();
+    }
+  }
+
+  /** The client cannot take more: hold the upstream until it drains. */
+  pauseUpstream(): void {
+    this.upstream?.socket.pause();
+  }
+
+  resumeUpstream(): void {
+    this.upstream?.socket.resume();
+  }
+
+  onUpstreamEnd(): void {
+    if (this.phase === X_RESPONDING && this.respBody === B_CLOSE) {
+      this.reusable = false;
+      this.responseDone();
+      return;
+    }
+    this.onUpstreamError(new ProxyError('upstream_reset', 'connection closed by upstream'));
+  }
+
+  onUpstreamError(error: Error): void {
+    if (this.upstream === undefined) return;
+    // The response is already on its way: the only honest signal left in HTTP/1 is to cut it.
+    if (this.phase === X_RESPONDING) return this.cut();
+    this.env.ctx.log.info('HTTP request failed', { direction: this.env.direction, authority: this.host, error: error.message });
+    this.attemptFailed(classifyUpstreamError(error));
+  }
+
+  private badResponse(detail: string): void {
+    this.env.ctx.log.info('HTTP request failed', { direction: this.env.direction, authority: this.host, error: detail });
+    this.attemptFailed('bad_upstream_response');
+  }
+
+  /** The attempt in flight failed before its response began: retry it, or answer the error. */
+  private attemptFailed(kind: ProxyErrorKind): void {
+    const rtt = this.settle(true);
+    if (!this.retryAfter(ERROR_RESPONSES[kind].status, true, rtt, kind)) this.fail(kind);
+  }
+
+  /**
+   * Counts an attempt's outcome for its route and sends the request again when the route, the body
+   * kept and the budget allow: true when it did. A route timeout ends the exchange; nothing is retried.
+   */
+  private retryAfter(status: number, failed: boolean, rtt: number, kind: ProxyErrorKind | ''): boolean {
+    const dest = this.dest;
+    if (dest === undefined) return false;
+    const routeStats = this.routeStats as RouteStats;
+    routeStats.actualResponse(status, -1, failed, rtt, kind);
+    const retry = kind === 'response_timeout' ? undefined : decideRetry(this.route, failed, false, this.replay, dest.budget);
+    if (retry !== undefined) routeStats.retryable(retry);
+    if (retry !== 'retried') return false;
+    (this.stats as HttpStats).response(status, -1, rtt, kind, kind === '' ? failed : undefined);
+    this.dropUpstream();
+    this.attempt();
+    return true;
+  }
+
+  /** The endpoint of the attempt in flight answered (or failed) after the returned time. */
+  private settle(failed: boolean): number {
+    const rtt = performance.now() - this.attemptStart;
+    const endpoint = this.endpoint;
+    if (endpoint !== undefined) {
+      this.endpoint = undefined;
+      endpoint.answered(rtt);
+      endpoint.outcome(failed);
+    }
+    return rtt;
+  }
+
+  /** Answers with a proxy-synthesized error and counts it, then the connection goes on (or closes). */
+  private fail(kind: ProxyErrorKind): void {
+    const { ctx, direction } = this.env;
+    this.dropUpstream();
+    const { status } = ERROR_RESPONSES[kind];
+    const latency = performance.now() - this.startedAt;
+    const stats = this.stats ?? ctx.metrics.http(direction, this.host, this.target);
+    if (this.stats === undefined) stats.request();
+    stats.response(status, -1, latency, kind);
+    this.routeStats?.response(status, -1, true, latency, kind);
+    ctx.metrics.httpError(direction, kind);
+    if (ctx.taps.active && this.tap === undefined) this.tap = this.client.startTap(this.target, undefined, this.startedAt);
+    this.tap?.responseInit(status, () => []);
+    // A body that has not fully arrived has nowhere to go: answer, then close.
+    if (!this.requestEnded || ctx.draining) this.closeClient = true;
+    this.client.writeClient(errorResponseBytes(kind, this.closeClient));
+    this.finish(this.closeClient);
+  }
+
+  private responseDone(): void {
+    const u = this.upstream;
+    this.upstream = undefined;
+    if (u !== undefined) {
+      if (this.reusable && this.requestEnded && !u.ended) this.env.pool.release(u);
+      else this.env.pool.discard(u);
+    }
+    this.finish(this.closeClient);
+  }
+
+  private finish(close: boolean): void {
+    this.leave();
+    this.client.exchangeDone(close);
+  }
+
+  /** A response under way broke: both connections go, so the client never takes it for complete. */
+  private cut(): void {
+    this.abandon();
+    this.client.destroyAll();
+  }
+
+  /** The client left (or the exchange is cut): the attempt in flight is dropped, nothing is answered. */
+  abandon(): void {
+    if (this.phase === X_IDLE) return;
+    const endpoint = this.endpoint;
+    if (endpoint !== undefined) {
+      this.endpoint = undefined;
+      endpoint.answered(performance.now() - this.attemptStart);
+    }
+    this.dropUpstream();
+    this.leave();
+  }
+
+  /** The exchange is over: the destination is no longer in use by it, the tap sees the end. */
+  private leave(): void {
+    const dest = this.dest;
+    if (dest !== undefined) {
+      dest.active--;
+      dest.lastUsed = (this.env.mesh as Http1Mesh).now();
+    }
+    this.tap?.responseEnd(undefined, () => undefined);
+    this.reset();
+  }
+
+  private dropUpstream(): void {
+    const u = this.upstream;
+    if (u === undefined) return;
+    this.upstream = undefined;
+    this.env.pool.discard(u);
+  }
+
+  private reset(): void {
+    this.phase = X_IDLE;
+    this.dest = undefined;
+    this.direct = undefined;
+    this.route = DEFAULT_ROUTE;
+    this.routeStats = undefined;
+    this.replay = undefined;
+    this.tap = undefined;
+    this.stats = undefined;
+    this.endpoint = undefined;
+    this.headOut = undefined;
+    this.respBuf = undefined;
+    this.deadline = 0;
+  }
+}
