@@ -10,11 +10,10 @@ import { labels, mergeSnapshots, renderPrometheus, type FamilySnapshot, type Sna
 import { processMetrics } from '../telemetry/process-metrics.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';
 import { namesListener, type ConnectionInfo } from '../workers/proxy/routing.ts';
-import { WorkerContext } from '../workers/proxy/context.ts';
-import { ProxyStacks } from '../workers/proxy/stacks.ts';
+import type { ProxyStacks } from '../workers/proxy/stacks.ts';
 import { createAdminServer } from './admin.ts';
 import { originalDst } from '../core/syscalls.ts';
-import { startTapServer, type TapServer } from './tap-server.ts';
+import { startTapListener, type TapListener } from './tap-listener.ts';
 import type { TelemetryReporter } from './telemetry-reporter.ts';
 import { WorkerPool } from './worker-pool.ts';
 
@@ -41,12 +40,18 @@ function listen(server: net.Server, addr: HostPort): Promise<HostPort> {
   });
 }
 
+async function startLocalStacks(config: ProxyConfig, log: Logger): Promise<ProxyStacks> {
+  const [{ WorkerContext }, { ProxyStacks }] = await Promise.all([import('../workers/proxy/context.ts'), import('../workers/proxy/stacks.ts')]);
+  return new ProxyStacks(new WorkerContext(config, log));
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = new Logger(config.logLevel, config.logFormat, 'proxy');
   const pool = config.workers > 0 ? new WorkerPool(config, log) : undefined;
   // Without workers the main thread serves connections itself, with the same stacks a worker builds.
-  const local = pool === undefined ? new ProxyStacks(new WorkerContext(config, log)) : undefined;
+  // Loaded only then: with workers, the main thread never holds a stack.
+  const local = pool === undefined ? await startLocalStacks(config, log) : undefined;
   await pool?.ready();
   // Control-plane discovery only with a controller configured; a proxy without one never loads gRPC.
   const discovery = config.destinationAddr === undefined ? undefined : (await import('./start-discovery.ts')).startDiscovery(config, log, pool, local);
@@ -86,7 +91,7 @@ async function main(): Promise<void> {
     addresses[direction] = formatHostPort(bound);
   }
 
-  let tap: TapServer | undefined;
+  let tap: TapListener | undefined;
   const gather = async (): Promise<string> => {
     const snapshots: Snapshot[] = pool !== undefined ? await pool.snapshots() : [local?.ctx.snapshot() ?? []];
     const extra: FamilySnapshot[] = [...processMetrics()];
@@ -130,14 +135,17 @@ async function main(): Promise<void> {
     shutdown: config.shutdownEndpointEnabled ? () => void shutdown('admin /shutdown') : undefined,
   });
   try {
-    addresses['admin'] = formatHostPort(await listen(admin, config.adminListen));
+    addresses['admin'] = formatHostPort(await listen(admin.server, config.adminListen));
   } catch (error) {
     log.error('cannot listen for admin requests', { addr: formatHostPort(config.adminListen), error: (error as Error).message });
     process.exit(1);
   }
 
-  const tapStarted = await startTapServer(config.tapListen, log, pool !== undefined ? { pool } : { local: (local as ProxyStacks).ctx });
-  tap = tapStarted?.server;
+  const tapStarted = await startTapListener(config.tapListen, log, async () => {
+    const { TapServer } = await import('./tap-server.ts');
+    return pool !== undefined ? TapServer.forPool(log, pool) : TapServer.forContext(log, (local as ProxyStacks).ctx);
+  });
+  tap = tapStarted?.listener;
   if (tapStarted !== undefined) addresses['tap'] = formatHostPort(tapStarted.bound);
 
   if (config.telemetry.svcAddr !== undefined) {

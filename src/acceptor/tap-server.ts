@@ -8,14 +8,15 @@
 //   waiting to be sent, events are dropped and counted (`tap_events_dropped_total`).
 // - A caller that goes away uninstalls its tap.
 import { randomInt } from 'node:crypto';
+import type net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { tapServiceDefinition } from '../api/tap.ts';
-import { formatHostPort, type HostPort } from '../config/parse.ts';
 import type { Logger } from '../log/logger.ts';
-import { labels, type FamilySnapshot } from '../telemetry/metrics.ts';
 import type { WorkerContext } from '../workers/proxy/context.ts';
 import { InvalidTapMatch, compileMatch, type ObserveRequestMessage } from '../workers/tap/match.ts';
 import type { TapInstall, TapOut } from '../workers/tap/registry.ts';
+import type { TapService } from './tap-listener.ts';
+import type { TapCounts } from './tap-metrics.ts';
 import type { WorkerPool } from './worker-pool.ts';
 
 /** Events waiting to be written to one caller before new ones are dropped. */
@@ -39,7 +40,7 @@ interface Session {
   closed: boolean;
 }
 
-export class TapServer {
+export class TapServer implements TapService {
   private readonly log: Logger;
   private readonly threads: Threads;
   private readonly server = new grpc.Server();
@@ -52,6 +53,7 @@ export class TapServer {
   private observeTotal = 0;
   private eventsTotal = 0;
   private droppedTotal = 0;
+  private injector: grpc.ConnectionInjector | undefined;
 
   constructor(log: Logger, threads: Threads) {
     this.log = log;
@@ -86,13 +88,12 @@ export class TapServer {
     return server;
   }
 
-  listen(addr: HostPort): Promise<HostPort> {
-    return new Promise((resolve, reject) => {
-      this.server.bindAsync(formatHostPort(addr), grpc.ServerCredentials.createInsecure(), (error, port) => {
-        if (error !== null) reject(error);
-        else resolve({ host: addr.host, port });
-      });
-    });
+  /** Serves one connection accepted on the Tap port (tap-listener.ts). */
+  inject(socket: net.Socket): void {
+    this.injector ??= this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.injector.injectConnection(socket);
+    // Accepted paused (nothing may be read before the server has the socket); it reads from here on.
+    socket.resume();
   }
 
   /** Ends every call (its events so far are still delivered) and stops listening. */
@@ -102,19 +103,8 @@ export class TapServer {
     setTimeout(() => this.server.forceShutdown(), 1000).unref();
   }
 
-  metrics(): FamilySnapshot[] {
-    const none = labels({});
-    return [
-      { name: 'tap_observe_total', help: 'Tap Observe calls accepted.', kind: 'counter', series: [[none, this.observeTotal]] },
-      { name: 'tap_observe_active', help: 'Tap Observe calls in progress.', kind: 'gauge', series: [[none, this.sessions.size]] },
-      { name: 'tap_events_total', help: 'Tap events sent to callers.', kind: 'counter', series: [[none, this.eventsTotal]] },
-      {
-        name: 'tap_events_dropped_total',
-        help: 'Tap events dropped because their caller was not reading them fast enough.',
-        kind: 'counter',
-        series: [[none, this.droppedTotal]],
-      },
-    ];
+  counts(): TapCounts {
+    return { observeTotal: this.observeTotal, active: this.sessions.size, eventsTotal: this.eventsTotal, droppedTotal: this.droppedTotal };
   }
 
   private observe(call: grpc.ServerWritableStream<ObserveRequestMessage, object>): void {
@@ -203,24 +193,5 @@ export class TapServer {
     this.log.debug('tap ended', { id: session.tap.id, reason, completed: session.completed, dropped: session.dropped });
     // Ends the call with OK after whatever is still queued; a no-op if the call is already gone.
     if (!session.call.destroyed && !session.call.writableEnded) session.call.end();
-  }
-}
-
-/**
- * Starts the Tap server for this process's serving threads, or returns undefined when it is disabled or
- * cannot listen: tap is an observer, so a taken port is logged and the proxy carries traffic anyway.
- */
-export async function startTapServer(
-  addr: HostPort | undefined,
-  log: Logger,
-  threads: { pool: WorkerPool } | { local: WorkerContext },
-): Promise<{ server: TapServer; bound: HostPort } | undefined> {
-  if (addr === undefined) return undefined;
-  const server = 'pool' in threads ? TapServer.forPool(log, threads.pool) : TapServer.forContext(log, threads.local);
-  try {
-    return { server, bound: await server.listen(addr) };
-  } catch (error) {
-    log.error('cannot listen for tap requests; tap is off', { addr: formatHostPort(addr), error: (error as Error).message });
-    return undefined;
   }
 }

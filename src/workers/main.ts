@@ -1,7 +1,7 @@
 // Entry point of a worker thread: adopts the sockets the acceptor hands over and serves them.
 import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import { closeFd } from '../core/syscalls.ts';
+import { closeSync } from 'node:fs';
 import { Logger } from '../log/logger.ts';
 import { TelemetryCollector } from '../telemetry/report-delta.ts';
 import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
@@ -34,7 +34,8 @@ function adopt(message: Extract<ToWorker, { type: 'connection' }>): void {
     socket = new net.Socket({ fd: message.fd, readable: true, writable: true, allowHalfOpen: true });
   } catch (error) {
     Atomics.sub(data.openConnections, data.index, 1);
-    closeFd(message.fd);
+    // A plain close(2): no FFI (koffi) is loaded in a worker for this.
+    closeSync(message.fd);
     log.warn('could not adopt connection', { error: (error as Error).message });
     return;
   }

@@ -9,16 +9,54 @@ import type { Direction } from '../../telemetry/proxy-metrics.ts';
 import type { AcceptedConnection, WorkerContext } from './context.ts';
 import { detectConnection, type Decision } from './detect-connection.ts';
 import { FastHttp1Engine } from './http1/fast-engine.ts';
+import { AgentConnections } from './http1/agent-connections.ts';
 import { Http1Proxy } from './http1/node-stack.ts';
 import { H2Proxy } from './http2/stack.ts';
 import { Mesh } from './outbound/mesh.ts';
 import type { ConnectionInfo } from './routing.ts';
 import { forwardTcp } from './tcp/forward.ts';
 
-interface DirectionStacks {
-  readonly http1: Http1Proxy;
+/**
+ * One direction's stacks. The node:http and node:http2 based ones are built the first time a
+ * connection needs them (they load those modules, ~10 MB per thread); the fast engine at start.
+ */
+class DirectionStacks {
   readonly fast: FastHttp1Engine;
-  readonly h2: H2Proxy;
+  private readonly ctx: WorkerContext;
+  private readonly direction: Direction;
+  private h2Stack: H2Proxy | undefined;
+  private http1Stack: Http1Proxy | undefined;
+  /** Control-plane routing; outbound only. */
+  mesh: Mesh | undefined;
+
+  constructor(ctx: WorkerContext, direction: Direction) {
+    this.ctx = ctx;
+    this.direction = direction;
+    this.fast = new FastHttp1Engine(ctx, direction, () => this.http1);
+  }
+
+  get http1(): Http1Proxy {
+    if (this.http1Stack === undefined) {
+      const stack = new Http1Proxy(this.ctx, this.direction);
+      stack.mesh = this.mesh;
+      this.mesh?.addPool(new AgentConnections(stack.agent));
+      this.http1Stack = stack;
+    }
+    return this.http1Stack;
+  }
+
+  get h2(): H2Proxy {
+    if (this.h2Stack === undefined) {
+      this.h2Stack = new H2Proxy(this.ctx, this.direction);
+      this.h2Stack.mesh = this.mesh;
+    }
+    return this.h2Stack;
+  }
+
+  drain(): void {
+    this.h2Stack?.drain();
+    this.http1Stack?.drain();
+  }
 }
 
 export class ProxyStacks {
@@ -32,19 +70,18 @@ export class ProxyStacks {
 
   constructor(ctx: WorkerContext) {
     this.ctx = ctx;
-    this.inbound = buildDirection(ctx, 'inbound');
-    this.outbound = buildDirection(ctx, 'outbound');
+    this.inbound = new DirectionStacks(ctx, 'inbound');
+    this.outbound = new DirectionStacks(ctx, 'outbound');
   }
 
   /** Turns on control-plane routing for outbound traffic; called once, before the first connection. */
   enableDiscovery(channel: DiscoveryChannel): void {
     if (this.mesh !== undefined) throw new Error('discovery is already enabled');
-    const mesh = new Mesh(this.ctx, channel, this.outbound.http1.agent);
+    const mesh = new Mesh(this.ctx, channel);
     this.mesh = mesh;
-    this.outbound.http1.mesh = mesh;
+    this.outbound.mesh = mesh;
     this.outbound.fast.mesh = mesh;
     mesh.addPool(this.outbound.fast.pool);
-    this.outbound.h2.mesh = mesh;
   }
 
   /** A destination's latest state, from the main thread's discovery hub. */
@@ -100,10 +137,8 @@ export class ProxyStacks {
   async drain(graceMs: number): Promise<void> {
     const { ctx } = this;
     ctx.draining = true;
-    for (const stacks of [this.inbound, this.outbound]) {
-      stacks.h2.drain();
-      stacks.http1.drain();
-    }
+    this.inbound.drain();
+    this.outbound.drain();
     this.mesh?.drain();
     // HTTP/1 connections that become idle later close on their own: responses now say Connection: close.
     const idle = ctx.tracker.whenIdle();
@@ -118,9 +153,4 @@ export class ProxyStacks {
       ctx.tracker.destroyAll();
     }
   }
-}
-
-function buildDirection(ctx: WorkerContext, direction: Direction): DirectionStacks {
-  const http1 = new Http1Proxy(ctx, direction);
-  return { http1, fast: new FastHttp1Engine(ctx, direction, http1), h2: new H2Proxy(ctx, direction) };
 }

@@ -11,21 +11,22 @@ import { ClientConn, type ClientEnv } from './client-conn.ts';
 import type { Http1Mesh } from './exchange-env.ts';
 import type { Http1Proxy } from './node-stack.ts';
 import { UpstreamPool } from './upstream-pool.ts';
+import { resolveTarget } from '../resolve-target.ts';
 
 export class FastHttp1Engine implements ClientEnv {
   readonly ctx: WorkerContext;
   readonly direction: Direction;
-  readonly fallback: Http1Proxy;
+  private readonly fallbackStack: () => Http1Proxy;
   readonly pool: UpstreamPool;
   /** Set once at start when a controller is configured (outbound only). */
   mesh: Http1Mesh | undefined;
   private readonly clients = new Set<ClientConn>();
   private sweeper: NodeJS.Timeout | undefined;
 
-  constructor(ctx: WorkerContext, direction: Direction, fallback: Http1Proxy) {
+  constructor(ctx: WorkerContext, direction: Direction, fallback: () => Http1Proxy) {
     this.ctx = ctx;
     this.direction = direction;
-    this.fallback = fallback;
+    this.fallbackStack = fallback;
     this.pool = new UpstreamPool(ctx, direction);
   }
 
@@ -36,8 +37,13 @@ export class FastHttp1Engine implements ClientEnv {
     client.start();
   }
 
+  /** The node:http stack, built on first use. */
+  get fallback(): Http1Proxy {
+    return this.fallbackStack();
+  }
+
   resolve(conn: AcceptedConnection, target: HostPort, done: (resolved: HostPort | undefined) => void): void {
-    this.fallback.resolveTarget(conn, target, done);
+    resolveTarget(this.ctx, conn, target, done);
   }
 
   forget(client: ClientConn): void {

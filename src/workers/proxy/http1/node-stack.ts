@@ -1,6 +1,6 @@
 // The HTTP/1.x stack of one direction: a node:http server fed detected connections, and a keep-alive
 // pool of upstream connections. Bodies stream both ways with backpressure; nothing is buffered whole.
-import http from 'node:http';
+import type http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { formatHostPort, type HostPort } from '../../../config/parse.ts';
@@ -13,6 +13,9 @@ import { httpTarget, namesListener } from '../routing.ts';
 import type { AcceptedConnection, WorkerContext } from '../context.ts';
 import { tapDestination, tapHttp1 } from '../../tap/node-hooks.ts';
 import { connectUpstream } from '../../transport/connect.ts';
+import { nodeHttp } from '../builtins.ts';
+import { resolveTarget } from '../resolve-target.ts';
+import { reasonPhrase } from '../../http1/reason.ts';
 
 /** Control-plane routing of one request (outbound/mesh.ts); false when it does not take it. */
 export interface Http1MeshRouter {
@@ -46,6 +49,7 @@ export class Http1Proxy {
   constructor(ctx: WorkerContext, direction: Direction) {
     this.ctx = ctx;
     this.direction = direction;
+    const http = nodeHttp();
     this.server = http.createServer({
       headersTimeout: ctx.config.httpHeaderTimeoutMs,
       // Uploads and long polls may legitimately take long; only the head has a deadline.
@@ -149,23 +153,9 @@ export class Http1Proxy {
     });
   }
 
-  /**
-   * Resolves a target's host name (cached) to an address. A name that does not resolve falls back to
-   * the connection's own destination: the application reached it somehow, so that is where it meant
-   * to go. `undefined` when neither works.
-   */
+  /** Where a name goes (resolve-target.ts). */
   resolveTarget(conn: AcceptedConnection, target: HostPort, done: (resolved: HostPort | undefined) => void): void {
-    const proceed = (address: string | undefined): void => {
-      const resolved = address === undefined ? undefined : address === target.host ? target : { host: address, port: target.port };
-      // A name that resolves back to this listener would make the proxy talk to itself.
-      const usable = resolved !== undefined && !(conn.direction === 'outbound' && namesListener(resolved, conn.listen));
-      if (usable) done(resolved);
-      else if (conn.target !== undefined && conn.target !== target) this.resolveTarget(conn, conn.target, done);
-      else done(undefined);
-    };
-    const cached = this.ctx.dns.cached(target.host);
-    if (cached === undefined) this.ctx.dns.resolve(target.host, proceed);
-    else proceed(cached ?? undefined);
+    resolveTarget(this.ctx, conn, target, done);
   }
 
   private forward(
@@ -187,7 +177,7 @@ export class Http1Proxy {
     if (chunked) headers.push('Transfer-Encoding', 'chunked');
     // HTTP/1.1 requires Host; an HTTP/1.0 client may have sent none.
     if (req.headers.host === undefined) headers.push('Host', formatHostPort(route.target));
-    const upstream = http.request({
+    const upstream = nodeHttp().request({
       host: target.host,
       port: target.port,
       method: req.method,
@@ -294,7 +284,7 @@ export class Http1Proxy {
     const { status, message } = ERROR_RESPONSES[kind];
     const body = `${message}\n`;
     socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n` +
+      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n` +
         `${PROXY_ERROR_HEADER}: ${message}\r\n` +
         `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
         `connection: close\r\n\r\n${body}`,

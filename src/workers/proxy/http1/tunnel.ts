@@ -1,6 +1,6 @@
 // HTTP/1.1 exchanges that end as byte tunnels: `Upgrade` (WebSocket, h2c) and `CONNECT`.
 // The handshake is forwarded like any request; once the upstream agrees, both sockets are spliced.
-import http from 'node:http';
+import type http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HostPort } from '../../../config/parse.ts';
@@ -11,6 +11,8 @@ import { connectionOf } from './connection-tag.ts';
 import { stripHopByHop, withoutField } from '../../http1/headers.ts';
 import { parseAuthority } from '../routing.ts';
 import { splice } from '../../transport/splice.ts';
+import { nodeHttp } from '../builtins.ts';
+import { reasonPhrase } from '../../http1/reason.ts';
 
 /** What a tunnel needs from its HTTP/1 stack (node-stack.ts): the request's route and a connection. */
 export interface TunnelStack {
@@ -20,7 +22,7 @@ export interface TunnelStack {
 }
 
 function head(status: number, message: string | undefined, raw: readonly string[]): string {
-  let text = `HTTP/1.1 ${status} ${message ?? http.STATUS_CODES[status] ?? ''}\r\n`;
+  let text = `HTTP/1.1 ${status} ${message ?? reasonPhrase(status)}\r\n`;
   for (let i = 0; i + 1 < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
   return text + '\r\n';
 }
@@ -88,7 +90,7 @@ function sendUpgrade(
   target: HostPort,
 ): void {
   if (socket.destroyed) return; // the client left while its authority was being resolved
-  const upstream = http.request({
+  const upstream = nodeHttp().request({
     host: target.host,
     port: target.port,
     method: req.method,
@@ -166,7 +168,7 @@ export function forwardConnect(
   }
 
   const target = conn.target;
-  const upstream = http.request({
+  const upstream = nodeHttp().request({
     host: target.host,
     port: target.port,
     method: 'CONNECT',

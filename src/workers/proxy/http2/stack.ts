@@ -2,7 +2,7 @@
 // multiplexed upstream session per target. Streams map one to one; flow control, trailers (both ways),
 // 1xx responses and resets cross the proxy in both directions. A stream the upstream refused unprocessed
 // (e.g. racing its GOAWAY) is sent once more on a fresh session.
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import type net from 'node:net';
 import type { HostPort } from '../../../config/parse.ts';
 import { formatHostPort } from '../../../config/parse.ts';
@@ -22,11 +22,11 @@ import type { AcceptedConnection, WorkerContext } from '../context.ts';
 import { tapDestination, tapH2 } from '../../tap/node-hooks.ts';
 import { connectUpstream } from '../../transport/connect.ts';
 import { codeOf, grpcStatusOf } from './stream-status.ts';
+import { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM, nodeHttp2 } from '../builtins.ts';
 
 const CONN = Symbol('sluice.connection');
 type WithConn = { [CONN]?: AcceptedConnection };
 
-const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 const END_STREAM = 0x1;
 
 /**
@@ -64,7 +64,7 @@ export class H2Proxy {
   constructor(ctx: WorkerContext, direction: Direction) {
     this.ctx = ctx;
     this.direction = direction;
-    this.server = http2.createServer();
+    this.server = nodeHttp2().createServer();
     this.server.on('session', (session) => {
       (session as WithConn)[CONN] = this.accepting;
       this.downstreams.add(session);
@@ -144,7 +144,7 @@ export class H2Proxy {
     const key = formatHostPort(target);
     const existing = this.upstreams.get(key);
     if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
-    const session = http2.connect(`http://${key}`, {
+    const session = nodeHttp2().connect(`http://${key}`, {
       createConnection: () => {
         const socket = connectUpstream(target, this.ctx.connectTimeoutMs(this.direction));
         this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', target));

@@ -6,7 +6,7 @@
 // classes as failure, or a gRPC status in a trailers-only response. A gRPC error that only arrives in
 // trailers, after messages were relayed, is never retried. As in http2.ts, each side is ended only by a
 // clean end of the other, and resets are passed on as resets.
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import type { HostPort } from '../../../config/parse.ts';
 import type { HttpStats } from '../../../telemetry/proxy-metrics.ts';
 import type { Destination } from '../../discovery/destination-cache.ts';
@@ -21,8 +21,8 @@ import type { RouteStats } from '../../profiles/route-metrics.ts';
 import { tapDestination } from '../../tap/node-hooks.ts';
 import { connectUpstream } from '../../transport/connect.ts';
 import { causeOf, codeOf, grpcStatusOf } from '../http2/stream-status.ts';
+import { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM, nodeHttp2 } from '../builtins.ts';
 
-const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 const END_STREAM = 0x1;
 
 export function forwardMeshH2(
@@ -46,7 +46,7 @@ function endpointSession(mesh: MeshContext, endpoint: Endpoint): http2.ClientHtt
   const existing = endpoint.h2Session;
   if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
   const { ctx } = mesh;
-  const session = http2.connect(`http://${endpoint.key}`, {
+  const session = nodeHttp2().connect(`http://${endpoint.key}`, {
     createConnection: () => {
       const socket = connectUpstream(endpoint.addr, ctx.connectTimeoutMs('outbound'));
       ctx.tracker.track(socket, ctx.metrics.tcp('outbound', 'dst', endpoint.addr));

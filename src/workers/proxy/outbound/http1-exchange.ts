@@ -4,7 +4,7 @@
 // whole exchange, retries included; its response classes decide failure; a failed attempt of a
 // retryable route is sent again while the body (≤ 64 KiB) is at hand, the response has not begun and
 // the budget allows. The request body streams to the current attempt with backpressure as it arrives.
-import http from 'node:http';
+import type http from 'node:http';
 import { formatHostPort, type HostPort } from '../../../config/parse.ts';
 import type { HttpStats } from '../../../telemetry/proxy-metrics.ts';
 import type { Destination } from '../../discovery/destination-cache.ts';
@@ -17,6 +17,7 @@ import { pathOf, type Route } from '../../profiles/routes.ts';
 import { ReplayBuffer, decideRetry } from '../../retry/retry.ts';
 import type { RouteStats } from '../../profiles/route-metrics.ts';
 import { tapDestination } from '../../tap/node-hooks.ts';
+import { nodeHttp } from '../builtins.ts';
 
 export function forwardMeshHttp1(
   mesh: MeshContext,
@@ -152,7 +153,7 @@ class Http1Exchange {
     this.stats = stats;
     this.routeStats.actualRequest();
     if (this.mesh.ctx.taps.active) tapDestination(this.res, endpoint.addr, endpoint.labels);
-    const up = http.request({
+    const up = nodeHttp().request({
       host: endpoint.addr.host,
       port: endpoint.addr.port,
       method: this.req.method,

@@ -32,18 +32,13 @@ export interface EndpointConnections {
 
 export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMeshRouter, Http1Mesh {
   readonly ctx: WorkerContext;
-  /** The outbound HTTP/1 stack's connection pool: connections to endpoints that left are closed. */
-  private readonly agent: http.Agent;
   readonly cache: DestinationCache;
   readonly routes: RouteMetrics;
   /** HTTP/1 pool keys (`host:port:`) of endpoints gone from every destination: their sockets close when freed. */
-  private readonly retiredHttp1 = new Set<string>();
-  private readonly hookedAgents = new WeakSet<http.Agent>();
   private readonly pools: EndpointConnections[] = [];
 
-  constructor(ctx: WorkerContext, channel: DiscoveryChannel, http1Agent: http.Agent) {
+  constructor(ctx: WorkerContext, channel: DiscoveryChannel) {
     this.ctx = ctx;
-    this.agent = http1Agent;
     const { config } = ctx;
     this.routes = new RouteMetrics(ctx.metrics.registry);
     this.cache = new DestinationCache(channel, {
@@ -58,7 +53,7 @@ export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMesh
     });
   }
 
-  /** Another pool whose connections to endpoints that left must close (the fast HTTP/1 engine's). */
+  /** A pool whose connections to endpoints that left must close (the fast engine's, the node:http agent's). */
   addPool(pool: EndpointConnections): void {
     this.pools.push(pool);
   }
@@ -74,10 +69,7 @@ export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMesh
   /** A state pushed by the main thread. */
   update(authority: string, state: DiscoveryState): void {
     this.cache.update(authority, state);
-    if (state.kind === 'resolved' && this.retiredHttp1.size > 0) {
-      // An address that comes back must not have its new connections closed.
-      for (const e of state.endpoints) this.retiredHttp1.delete(this.http1PoolName({ host: e.host, port: e.port }));
-    }
+    // An address that comes back must not have its new connections closed.
     if (state.kind === 'resolved' && this.pools.length > 0) {
       for (const e of state.endpoints) for (const pool of this.pools) pool.reinstate({ host: e.host, port: e.port });
     }
@@ -105,7 +97,6 @@ export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMesh
     if (conn.direction !== 'outbound') return false;
     const key = this.keyFor(target);
     if (key === undefined) return false;
-    this.hookAgent(stack.agent);
     return this.take(key, fallback, (dest) => forwardMeshHttp1(this, stack, dest, req, res, target, path, start));
   }
 
@@ -171,35 +162,8 @@ export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMesh
       // GOAWAY: streams in flight finish; the connection closes after them.
       if (session !== undefined && !session.closed && !session.destroyed) session.close();
       if (still.has(endpoint.key)) continue;
-      this.retireHttp1(endpoint.addr);
       for (const pool of this.pools) pool.retire(endpoint.addr);
     }
-  }
-
-  private http1PoolName(addr: HostPort): string {
-    return this.agent.getName({ host: addr.host, port: addr.port });
-  }
-
-  private retireHttp1(addr: HostPort): void {
-    const agent = this.agent;
-    const name = this.http1PoolName(addr);
-    for (const socket of [...(agent.freeSockets[name] ?? [])]) socket.destroy();
-    if ((agent.sockets[name]?.length ?? 0) > 0) this.retiredHttp1.add(name);
-  }
-
-  /** Sockets of retired endpoints are closed when their last exchange finishes instead of pooled. */
-  private hookAgent(agent: http.Agent): void {
-    if (this.hookedAgents.has(agent)) return;
-    this.hookedAgents.add(agent);
-    // Runs after the agent's own 'free' handler has put the socket in its free list.
-    agent.on('free', (socket: net.Socket, options: http.ClientRequestArgs) => {
-      if (this.retiredHttp1.size === 0) return;
-      const name = agent.getName(options);
-      if (!this.retiredHttp1.has(name)) return;
-      // Only a socket the agent pooled; one handed straight to a queued request stays in use.
-      if (agent.freeSockets[name]?.includes(socket) === true) socket.destroy();
-      if ((agent.sockets[name]?.length ?? 0) === 0) this.retiredHttp1.delete(name);
-    });
   }
 
   /** Shutdown: endpoint HTTP/2 connections get GOAWAY (streams in flight finish); nothing new is asked. */
