@@ -23,9 +23,12 @@ const INITIAL_TABLE_SIZE = 4096;
 const SHORT_COOKIE = 20;
 const NONE: readonly number[] = Object.freeze([]);
 
-const NEVER_INDEX = 1;
-const NO_INDEX = 2;
-const COOKIE = 3;
+// Indexing choices (a field's representation), then the built-in policy by name.
+const INDEX = 0;
+const NO_INDEX = 1;
+const NEVER_INDEX = 2;
+const COOKIE = 3; // never indexed if short, else indexed
+const CHOICES: Readonly<Record<FieldIndexing, number>> = { index: INDEX, 'no-index': NO_INDEX, 'never-index': NEVER_INDEX };
 const NAME_POLICY: ReadonlyMap<string, number> = new Map([
   ['authorization', NEVER_INDEX],
   ['proxy-authorization', NEVER_INDEX],
@@ -54,18 +57,34 @@ interface DynamicName {
   readonly values: Map<string, number>;
 }
 
+/** How one field goes into a block: added to the dynamic table, or a literal that is not (§6.2). */
+export type FieldIndexing = 'index' | 'no-index' | 'never-index';
+
 export interface HpackEncoderOptions {
   /**
    * The largest dynamic table this encoder will use, whatever the peer allows: memory per connection
    * on both sides (default 4096, the protocol's initial size). 0 disables the dynamic table.
    */
   maxTableSize?: number;
+  /**
+   * Overrides the built-in indexing policy (see the top of this file) for the fields it returns a
+   * choice for; `undefined` keeps the built-in one. Fields marked never indexed stay so regardless.
+   */
+  indexing?: (name: string, value: string) => FieldIndexing | undefined;
+  /**
+   * Huffman-code strings when that is shorter (default), always (as RFC 7541's examples do), or never
+   * (blocks readable in a packet capture).
+   */
+  huffman?: 'shorter' | 'always' | 'never';
 }
 
 export class HpackEncoder {
   /** The dynamic table as the peer's decoder will have it after each block (read it, never change it). */
   readonly table: DynamicTable;
   private readonly tableSizeCap: number;
+  private readonly indexing: ((name: string, value: string) => FieldIndexing | undefined) | null;
+  private readonly huffman: 'shorter' | 'always' | 'never';
+  private readonly stringExpansion: number;
   /** Smallest table size since the last block, or -1 if the size did not change (RFC 7541 §4.2). */
   private smallestPendingSize = -1;
   private readonly dynamicByName = new Map<string, DynamicName>();
@@ -73,6 +92,9 @@ export class HpackEncoder {
 
   constructor(options: HpackEncoderOptions = {}) {
     this.tableSizeCap = options.maxTableSize ?? INITIAL_TABLE_SIZE;
+    this.indexing = options.indexing ?? null;
+    this.huffman = options.huffman ?? 'shorter';
+    this.stringExpansion = this.huffman === 'always' ? 4 : 1;
     this.table = new DynamicTable(INITIAL_TABLE_SIZE, (name, value, seq) => this.forget(name, value, seq));
     if (this.tableSizeCap < INITIAL_TABLE_SIZE) this.resize(this.tableSizeCap);
   }
@@ -104,15 +126,12 @@ export class HpackEncoder {
     for (let i = 0, field = 0; i + 1 < fields.length; i += 2, field++) {
       const name = fields[i]!;
       const value = fields[i + 1]!;
-      this.ensure(pos, name.length + value.length + 32);
-      const policy = NAME_POLICY.get(name);
-      const never =
-        policy === NEVER_INDEX ||
-        (policy === COOKIE && value.length < SHORT_COOKIE) ||
-        (neverIndexed.length > 0 && neverIndexed.includes(field));
+      // Strings (Huffman only when shorter, unless forced: codes are at most 30 bits) + 3 integers.
+      this.ensure(pos, (name.length + value.length) * this.stringExpansion + 32);
+      const choice = neverIndexed.length > 0 && neverIndexed.includes(field) ? NEVER_INDEX : this.choose(name, value);
       const inStatic = STATIC_BY_NAME.get(name);
       const inDynamic = this.dynamicByName.get(name);
-      if (!never) {
+      if (choice !== NEVER_INDEX) {
         const staticIndex = inStatic?.values.get(value);
         if (staticIndex !== undefined) {
           pos = this.writeInteger(pos, staticIndex, 7, INDEXED);
@@ -131,10 +150,9 @@ export class HpackEncoder {
           : inDynamic !== undefined
             ? STATIC_TABLE_LENGTH + 1 + table.indexOfSeq(inDynamic.latest)
             : 0;
-      const entrySize = name.length + value.length + ENTRY_OVERHEAD;
-      if (never) {
+      if (choice === NEVER_INDEX) {
         pos = this.writeInteger(pos, nameIndex, 4, NEVER_INDEXED);
-      } else if (policy === NO_INDEX || entrySize * 4 > table.maxSize * 3) {
+      } else if (choice === NO_INDEX) {
         pos = this.writeInteger(pos, nameIndex, 4, WITHOUT_INDEXING);
       } else {
         pos = this.writeInteger(pos, nameIndex, 6, INCREMENTAL);
@@ -146,6 +164,20 @@ export class HpackEncoder {
     const block = Buffer.allocUnsafe(headroom + pos);
     this.scratch.copy(block, headroom, 0, pos);
     return block;
+  }
+
+  /** INDEX, NO_INDEX or NEVER_INDEX for a field the caller did not mark. */
+  private choose(name: string, value: string): number {
+    if (this.indexing !== null) {
+      const custom = this.indexing(name, value);
+      if (custom !== undefined) return CHOICES[custom];
+    }
+    const policy = NAME_POLICY.get(name);
+    if (policy === NEVER_INDEX || policy === NO_INDEX) return policy;
+    if (policy === COOKIE && value.length < SHORT_COOKIE) return NEVER_INDEX;
+    // An entry over 3/4 of the table would evict nearly everything for one field.
+    if ((name.length + value.length + ENTRY_OVERHEAD) * 4 > this.table.maxSize * 3) return NO_INDEX;
+    return INDEX;
   }
 
   private resize(size: number): void {
@@ -205,9 +237,9 @@ export class HpackEncoder {
   /** A string literal (RFC 7541 §5.2), Huffman-coded when that is shorter. */
   private writeString(pos: number, text: string): number {
     const rawLength = text.length;
-    if (rawLength > 0) {
+    if (rawLength > 0 && this.huffman !== 'never') {
       const huffmanLength = huffmanEncodedLength(text);
-      if (huffmanLength < rawLength) {
+      if (huffmanLength < rawLength || this.huffman === 'always') {
         pos = this.writeInteger(pos, huffmanLength, 7, 0x80);
         return huffmanEncode(text, this.scratch, pos);
       }
