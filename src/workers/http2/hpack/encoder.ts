@@ -10,7 +10,9 @@
 // - authorization and proxy-authorization, and cookies under 20 octets (guessable, RFC 7541 §7.1.3),
 //   are sent never indexed, as is any field the caller marks (a never-indexed field it received);
 // - fields unique to each message are sent without indexing, as they would only evict useful
-//   entries: content-length, set-cookie (per-response and sensitive), etag, request ids and trace ids;
+//   entries: content-length, set-cookie (per-response and sensitive), etag, grpc-timeout (a deadline's
+//   remainder, new on every call), request ids and trace ids. When such a name is in neither table,
+//   its first field is indexed all the same, so that later ones send the name as an index;
 // - a field whose entry would take over 3/4 of the table is not indexed (it would empty the table).
 import { Buffer } from 'node:buffer';
 import { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table.ts';
@@ -35,20 +37,22 @@ const INDEX = 0;
 const NO_INDEX = 1;
 const NEVER_INDEX = 2;
 const COOKIE = 3; // never indexed if short, else indexed
+const PER_MESSAGE = 4; // without indexing once the name is in a table, else indexed
 const CHOICES: Readonly<Record<FieldIndexing, number>> = { index: INDEX, 'no-index': NO_INDEX, 'never-index': NEVER_INDEX };
 const NAME_POLICY: ReadonlyMap<string, number> = new Map([
   ['authorization', NEVER_INDEX],
   ['proxy-authorization', NEVER_INDEX],
   ['cookie', COOKIE],
-  ['set-cookie', NO_INDEX],
-  ['content-length', NO_INDEX],
-  ['etag', NO_INDEX],
-  ['x-request-id', NO_INDEX],
-  ['traceparent', NO_INDEX],
-  ['grpc-trace-bin', NO_INDEX],
-  ['x-b3-traceid', NO_INDEX],
-  ['x-b3-spanid', NO_INDEX],
-  ['x-b3-parentspanid', NO_INDEX],
+  ['set-cookie', PER_MESSAGE],
+  ['content-length', PER_MESSAGE],
+  ['etag', PER_MESSAGE],
+  ['grpc-timeout', PER_MESSAGE],
+  ['x-request-id', PER_MESSAGE],
+  ['traceparent', PER_MESSAGE],
+  ['grpc-trace-bin', PER_MESSAGE],
+  ['x-b3-traceid', PER_MESSAGE],
+  ['x-b3-spanid', PER_MESSAGE],
+  ['x-b3-parentspanid', PER_MESSAGE],
 ]);
 
 /** Representation first-octet patterns (RFC 7541 §6). */
@@ -134,7 +138,7 @@ export class HpackEncoder {
       const value = fields[i + 1]!;
       // Strings (Huffman only when shorter, unless forced: codes are at most 30 bits) + 3 integers.
       this.ensure(pos, (name.length + value.length) * this.stringExpansion + 32);
-      const choice = neverIndexed.length > 0 && neverIndexed.includes(field) ? NEVER_INDEX : this.choose(name, value);
+      let choice = neverIndexed.length > 0 && neverIndexed.includes(field) ? NEVER_INDEX : this.choose(name, value);
       const inStatic = STATIC_BY_NAME.get(name);
       const inDynamic = this.dynamicByName.get(name);
       if (choice !== NEVER_INDEX) {
@@ -156,6 +160,7 @@ export class HpackEncoder {
           : inDynamic !== undefined
             ? STATIC_TABLE_LENGTH + 1 + table.indexOfSeq(inDynamic.latest)
             : 0;
+      if (choice === PER_MESSAGE) choice = nameIndex === 0 ? INDEX : NO_INDEX;
       if (choice === NEVER_INDEX) {
         pos = this.writeInteger(pos, nameIndex, 4, NEVER_INDEXED);
       } else if (choice === NO_INDEX) {
@@ -174,18 +179,18 @@ export class HpackEncoder {
     return block;
   }
 
-  /** INDEX, NO_INDEX or NEVER_INDEX for a field the caller did not mark. */
+  /** INDEX, NO_INDEX, NEVER_INDEX or PER_MESSAGE for a field the caller did not mark. */
   private choose(name: string, value: string): number {
     if (this.indexing !== null) {
       const custom = this.indexing(name, value);
       if (custom !== undefined) return CHOICES[custom];
     }
     const policy = NAME_POLICY.get(name);
-    if (policy === NEVER_INDEX || policy === NO_INDEX) return policy;
+    if (policy === NEVER_INDEX) return NEVER_INDEX;
     if (policy === COOKIE && value.length < SHORT_COOKIE) return NEVER_INDEX;
     // An entry over 3/4 of the table would evict nearly everything for one field.
     if ((name.length + value.length + ENTRY_OVERHEAD) * 4 > this.table.maxSize * 3) return NO_INDEX;
-    return INDEX;
+    return policy === PER_MESSAGE ? PER_MESSAGE : INDEX;
   }
 
   private resize(size: number): void {
