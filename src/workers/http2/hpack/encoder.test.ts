@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { HpackEncoder } from './encoder.ts';
 import { HpackDecoder } from './decoder.ts';
-import { OracleDecoder } from './hpack-js-oracle.ts';
+import { OracleDecoder, OracleEncoder } from './hpack-js-oracle.ts';
 
 const grpcRequest = [
   ':method', 'POST',
@@ -59,6 +59,16 @@ describe('HpackEncoder: indexing policy', () => {
     assert.deepEqual(roundTrip(encoder, oracle, fields, [0, 1]).neverIndexed, [0, 1]);
     assert.deepEqual(encoder.table.name(0), 'x-plain');
     assert.equal(encoder.table.length, 1);
+  });
+
+  it('forwards never-indexed fields as it received them (decoder marks → encoder)', () => {
+    const upstream = new OracleEncoder(4096);
+    const fromPeer = upstream.encode(['x-token', 'abc', 'x-plain', 'p', 'x-pin', '1234'], [0, 2]);
+    const decoder = new HpackDecoder();
+    const fields = decoder.decode(fromPeer);
+    assert.deepEqual(decoder.lastNeverIndexed, [0, 2]);
+    const forwarded = new HpackEncoder().encode(fields, decoder.lastNeverIndexed);
+    assert.deepEqual(new OracleDecoder(4096).decode(forwarded).neverIndexed, [0, 2]);
   });
 
   it('sends per-message fields without indexing: content-length, set-cookie, etag, deadlines, trace and request ids', () => {
