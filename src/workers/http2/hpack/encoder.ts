@@ -122,7 +122,9 @@ export class HpackEncoder {
    * Encodes `fields` ([name0, value0, …], latin1 strings) as one header block. `neverIndexed` lists
    * field numbers (field i is fields[2i], fields[2i + 1]) to send never indexed, e.g. a decoder's
    * `lastNeverIndexed`. The result is a new Buffer the caller owns: `headroom` free octets (room for
-   * a frame header), then the block.
+   * a frame header), then the block. Each block changes the peer's table: blocks must reach the peer
+   * in the order they were encoded, every one of them (a block encoded and then dropped desynchronises
+   * the connection).
    */
   encode(fields: readonly string[], neverIndexed: readonly number[] = NONE, headroom = 0): Buffer {
     let pos = 0;
