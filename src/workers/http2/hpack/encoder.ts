@@ -55,6 +55,21 @@ const NAME_POLICY: ReadonlyMap<string, number> = new Map([
   ['x-b3-parentspanid', PER_MESSAGE],
 ]);
 
+/** What the encoder knows of a name before any dynamic entry: one map read per field answers all. */
+interface KnownName {
+  /** Lowest static index of the name, 0 if not in the static table. */
+  readonly staticIndex: number;
+  readonly staticValues: ReadonlyMap<string, number> | null;
+  readonly policy: number;
+}
+const KNOWN_NAMES = new Map<string, KnownName>();
+for (const [name, entry] of STATIC_BY_NAME) {
+  KNOWN_NAMES.set(name, { staticIndex: entry.index, staticValues: entry.values, policy: NAME_POLICY.get(name) ?? INDEX });
+}
+for (const [name, policy] of NAME_POLICY) {
+  if (!KNOWN_NAMES.has(name)) KNOWN_NAMES.set(name, { staticIndex: 0, staticValues: null, policy });
+}
+
 /** Representation first-octet patterns (RFC 7541 §6). */
 const INDEXED = 0x80;
 const INCREMENTAL = 0x40;
@@ -140,11 +155,11 @@ export class HpackEncoder {
       const value = fields[i + 1]!;
       // Strings (Huffman only when shorter, unless forced: codes are at most 30 bits) + 3 integers.
       this.ensure(pos, (name.length + value.length) * this.stringExpansion + 32);
-      let choice = neverIndexed.length > 0 && neverIndexed.includes(field) ? NEVER_INDEX : this.choose(name, value);
-      const inStatic = STATIC_BY_NAME.get(name);
+      const known = KNOWN_NAMES.get(name);
+      let choice = neverIndexed.length > 0 && neverIndexed.includes(field) ? NEVER_INDEX : this.choose(name, value, known);
       const inDynamic = this.dynamicByName.get(name);
       if (choice !== NEVER_INDEX) {
-        const staticIndex = inStatic?.values.get(value);
+        const staticIndex = known?.staticValues?.get(value);
         if (staticIndex !== undefined) {
           pos = this.writeInteger(pos, staticIndex, 7, INDEXED);
           continue;
@@ -157,8 +172,8 @@ export class HpackEncoder {
       }
       // A literal: name by index if either table has it (static first: smaller integers).
       const nameIndex =
-        inStatic !== undefined
-          ? inStatic.index
+        known !== undefined && known.staticIndex !== 0
+          ? known.staticIndex
           : inDynamic !== undefined
             ? STATIC_TABLE_LENGTH + 1 + table.indexOfSeq(inDynamic.latest)
             : 0;
@@ -182,12 +197,12 @@ export class HpackEncoder {
   }
 
   /** INDEX, NO_INDEX, NEVER_INDEX or PER_MESSAGE for a field the caller did not mark. */
-  private choose(name: string, value: string): number {
+  private choose(name: string, value: string, known: KnownName | undefined): number {
     if (this.indexing !== null) {
       const custom = this.indexing(name, value);
       if (custom !== undefined) return CHOICES[custom];
     }
-    const policy = NAME_POLICY.get(name);
+    const policy = known === undefined ? INDEX : known.policy;
     if (policy === NEVER_INDEX) return NEVER_INDEX;
     if (policy === COOKIE && value.length < SHORT_COOKIE) return NEVER_INDEX;
     // An entry over 3/4 of the table would evict nearly everything for one field.
