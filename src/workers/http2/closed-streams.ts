@@ -4,6 +4,9 @@
 // ids are forgotten, and frames on them are then treated as on a stream closed by the peer.
 
 const RING_SIZE = 256;
+export const UNKNOWN = 0;
+export const CLOSED = 1;
+export const RESET_BY_US = 2;
 
 export class ClosedStreams {
   private readonly ids = new Int32Array(RING_SIZE);
@@ -18,7 +21,12 @@ export class ClosedStreams {
 
   /** True when we reset `id` recently: frames the peer sent before seeing our RST_STREAM are expected. */
   wasResetByUs(id: number): boolean {
-    for (let i = 0; i < RING_SIZE; i++) if (this.ids[i] === id) return this.resetByUs[i] === 1;
-    return false;
+    return this.lookup(id) === RESET_BY_US;
+  }
+
+  /** UNKNOWN (never seen, or forgotten), CLOSED, or RESET_BY_US. */
+  lookup(id: number): number {
+    for (let i = 0; i < RING_SIZE; i++) if (this.ids[i] === id) return this.resetByUs[i] === 1 ? RESET_BY_US : CLOSED;
+    return UNKNOWN;
   }
 }

@@ -3,6 +3,7 @@
 // SETTINGS validation (§6.5.2), flow-control accounting (§6.9), HEADERS/CONTINUATION sequencing (§6.10),
 // message validity (§8, message.ts) — and the flood limits. Connection errors end in GOAWAY, stream
 // errors in RST_STREAM, each with the code the RFC names. Functions of the connection's state, no closures.
+import { CLOSED, RESET_BY_US } from './closed-streams.ts';
 import type { H2Connection } from './connection.ts';
 import { ErrorCode, Flag, FrameType, MAX_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE, MAX_WINDOW, SettingId, encodePing, encodeSettingsAck, H2Error } from './frames.ts';
 import { checkRequestHead, checkResponseHead, checkTrailers, headerListSize } from './message.ts';
@@ -174,9 +175,12 @@ function onNewStreamHead(conn: H2Connection, streamId: number, headers: string[]
   }
   if ((streamId & 1) === 0) return conn.connectionError(ErrorCode.PROTOCOL_ERROR, `client opened even stream ${streamId}`);
   if (streamId <= conn.lastPeerStreamId) {
-    if (conn.closedStreams.wasResetByUs(streamId)) return;
-    // A stream that was open and closed (§5.1) vs an id skipped over, which can never be used (§5.1.1).
-    return conn.connectionError(ErrorCode.STREAM_CLOSED, `HEADERS on closed stream ${streamId}`);
+    // A stream that was open and is closed (§5.1) vs an id skipped over or long forgotten: a client's
+    // new stream ids must increase (§5.1.1).
+    const seen = conn.closedStreams.lookup(streamId);
+    if (seen === RESET_BY_US) return;
+    if (seen === CLOSED) return conn.connectionError(ErrorCode.STREAM_CLOSED, `HEADERS on closed stream ${streamId}`);
+    return conn.connectionError(ErrorCode.PROTOCOL_ERROR, `stream id ${streamId} not above ${conn.lastPeerStreamId}`);
   }
   conn.lastPeerStreamId = streamId;
   // After our final GOAWAY, new streams are ignored (§6.8): the client retries them elsewhere.
