@@ -126,7 +126,9 @@ export class RawPeer {
   /** Decodes the header block of a HEADERS frame on `streamId` (END_HEADERS assumed). */
   async responseHead(streamId: number): Promise<string[]> {
     const f = await this.waitFor((f) => f.type === FrameType.HEADERS && f.streamId === streamId && (f.flags & Flag.END_HEADERS) !== 0, `HEADERS on ${streamId}`);
-    return this.decoder.decode(f.payload);
+    const headers = this.decoder.decode(f.payload);
+    if (headers === null) throw new Error('header list over the limit');
+    return headers;
   }
 
   describe(): string {

@@ -25,7 +25,8 @@ import {
   SettingId,
   encodeDataHeader,
   encodeGoaway,
-  encodeHeaders,
+  frameHeaderBlock,
+  FRAME_HEADER_SIZE,
   encodePing,
   encodeRstStream,
   encodeSettings,
@@ -152,7 +153,7 @@ export class H2Connection {
   /** Streams with queued DATA, in the order they started waiting. */
   readonly waiting = new Set<H2Stream>();
   readonly reader: FrameReader;
-  readonly decoder = new HeaderBlockDecoder();
+  readonly decoder: HeaderBlockDecoder;
   readonly encoder = new HeaderBlockEncoder();
   readonly closedStreams = new ClosedStreams();
   /** A header block being assembled from HEADERS + CONTINUATION (stream 0: none). */
@@ -180,6 +181,7 @@ export class H2Connection {
     this.maxConcurrentStreams = options.maxConcurrentStreams ?? DEFAULTS.maxConcurrentStreams;
     this.maxHeaderListSize = options.maxHeaderListSize ?? DEFAULTS.maxHeaderListSize;
     this.maxHeaderBlockBytes = Math.max(2 * this.maxHeaderListSize, 16 << 10);
+    this.decoder = new HeaderBlockDecoder(this.maxHeaderListSize);
     this.writeHighWater = options.writeHighWater ?? DEFAULTS.writeHighWater;
     if (this.localStreamWindow < 1 || this.localStreamWindow > MAX_WINDOW) throw new RangeError(`streamWindow out of range: ${this.localStreamWindow}`);
     if (this.connectionWindow > MAX_WINDOW) throw new RangeError(`connectionWindow out of range: ${this.connectionWindow}`);
@@ -490,8 +492,8 @@ export class H2Connection {
   }
 
   private writeHead(stream: H2Stream, headers: readonly string[], endStream: boolean): void {
-    const block = this.encoder.encode(headers);
-    this.socket.write(encodeHeaders(stream.id, block, endStream, this.peerMaxFrameSize));
+    const block = this.encoder.encode(headers, FRAME_HEADER_SIZE);
+    this.socket.write(frameHeaderBlock(stream.id, block, endStream, this.peerMaxFrameSize));
     if (endStream) {
       stream.localEnded = true;
       this.maybeFinish(stream);

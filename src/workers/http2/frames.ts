@@ -133,6 +133,17 @@ export function encodeHeaders(streamId: number, block: Uint8Array, endStream: bo
   return out;
 }
 
+/**
+ * HEADERS (+ CONTINUATION) from a block encoded behind FRAME_HEADER_SIZE bytes of headroom: a block that
+ * fits one frame gets its header written in place, without a copy.
+ */
+export function frameHeaderBlock(streamId: number, withHeadroom: Buffer, endStream: boolean, maxFrameSize: number): Buffer {
+  const length = withHeadroom.length - FRAME_HEADER_SIZE;
+  if (length > maxFrameSize) return encodeHeaders(streamId, withHeadroom.subarray(FRAME_HEADER_SIZE), endStream, maxFrameSize);
+  writeFrameHeader(withHeadroom, 0, length, FrameType.HEADERS, Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0), streamId);
+  return withHeadroom;
+}
+
 /** SETTINGS from `[id, value]` pairs, in order (§6.5.1). */
 export function encodeSettings(settings: ReadonlyArray<readonly [number, number]>): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + 6 * settings.length);

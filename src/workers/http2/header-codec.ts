@@ -1,79 +1,53 @@
 // Header compression for the lean HTTP/2 engine, behind one small interface so that the codec can be
-// swapped in this file alone. Today it wraps the npm `hpack.js` (correct, but ~16 µs per decode); the
-// project's own HPACK codec (src/workers/http2/hpack/) replaces it here once it lands.
-// Header lists are flat string arrays [name0, value0, name1, value1, ...]: no object per field.
-import { createRequire } from 'node:module';
-import { DEFAULT_HEADER_TABLE_SIZE, ErrorCode, H2Error } from './frames.ts';
+// swapped in this file alone. It wraps the project's own HPACK codec (hpack/: static and dynamic tables,
+// Huffman); header lists are flat string arrays [name0, value0, name1, value1, ...], no object per field.
+// (Until that codec landed, this file wrapped the npm `hpack.js`, which now serves only as a test oracle.)
+import { HpackDecoder } from './hpack/decoder.ts';
+import { HpackEncoder } from './hpack/encoder.ts';
+import { HeaderListTooLargeError } from './hpack/errors.ts';
+import { ErrorCode, H2Error } from './frames.ts';
 
-interface HpackField {
-  name: string;
-  value: string;
-}
-interface HpackStream {
-  write(data: unknown): void;
-  read(): unknown;
-  on(event: 'error', listener: (err: Error) => void): void;
-}
-interface HpackJs {
-  compressor: { create(options: { table: { maxSize: number } }): HpackStream & { updateTableSize(size: number): void } };
-  decompressor: { create(options: { table: { maxSize: number } }): HpackStream & { execute(): void } };
-}
-
-const hpack = createRequire(import.meta.url)('hpack.js') as HpackJs;
-
-/** Decodes header blocks of one connection (the dynamic table lives as long as the connection). */
+/** Decodes the header blocks one peer sends on one connection (the dynamic table lives as long). */
 export class HeaderBlockDecoder {
-  private readonly inner;
-  private failure: Error | null = null;
+  private readonly inner: HpackDecoder;
 
-  /** `maxTableSize`: our SETTINGS_HEADER_TABLE_SIZE (what the peer's encoder may use). */
-  constructor(maxTableSize: number = DEFAULT_HEADER_TABLE_SIZE) {
-    this.inner = hpack.decompressor.create({ table: { maxSize: maxTableSize } });
-    this.inner.on('error', (err) => {
-      this.failure = err;
-    });
+  /**
+   * `maxHeaderListSize`: our SETTINGS_MAX_HEADER_LIST_SIZE. A larger list is still decoded (the table
+   * must stay in step) but not kept, so a small block that expands hugely costs no memory.
+   */
+  constructor(maxHeaderListSize: number = Infinity) {
+    this.inner = new HpackDecoder({ maxHeaderListSize });
   }
 
-  /** One complete header block → flat [name, value, ...]. Throws H2Error COMPRESSION_ERROR on bad input. */
-  decode(block: Buffer): string[] {
-    if (this.failure !== null) throw new H2Error(ErrorCode.COMPRESSION_ERROR, `header block after a decoding failure: ${this.failure.message}`);
-    const out: string[] = [];
+  /**
+   * One complete header block → flat [name, value, ...]; null when the list is over the limit (only
+   * that stream is refused). Throws H2Error COMPRESSION_ERROR when the block is undecodable, which
+   * leaves the table out of step: the connection must end.
+   */
+  decode(block: Buffer): string[] | null {
     try {
-      if (block.length > 0) {
-        this.inner.write(block);
-        this.inner.execute();
-      }
+      return this.inner.decode(block);
     } catch (err) {
-      this.failure = err as Error;
+      if (err instanceof HeaderListTooLargeError) return null;
+      throw new H2Error(ErrorCode.COMPRESSION_ERROR, (err as Error).message);
     }
-    for (let field = this.inner.read() as HpackField | null; field !== null; field = this.inner.read() as HpackField | null) {
-      out.push(field.name, field.value);
-    }
-    if (this.failure !== null) throw new H2Error(ErrorCode.COMPRESSION_ERROR, `undecodable header block: ${this.failure.message}`);
-    return out;
   }
 }
 
-/** Encodes header blocks for one connection. */
+/** Encodes the header blocks we send on one connection. */
 export class HeaderBlockEncoder {
-  private readonly inner;
+  private readonly inner = new HpackEncoder();
 
-  constructor() {
-    this.inner = hpack.compressor.create({ table: { maxSize: DEFAULT_HEADER_TABLE_SIZE } });
-  }
-
-  /** The peer's SETTINGS_HEADER_TABLE_SIZE: our encoder uses at most that much (§6.5.2, RFC 7541 §4.2). */
+  /** The peer's SETTINGS_HEADER_TABLE_SIZE: our encoder uses at most that much (RFC 7541 §4.2). */
   setMaxTableSize(size: number): void {
-    this.inner.updateTableSize(Math.min(size, DEFAULT_HEADER_TABLE_SIZE));
+    this.inner.setPeerTableSize(size);
   }
 
-  /** Flat [name, value, ...] (names already lowercase) → one header block. */
-  encode(headers: readonly string[]): Buffer {
-    const fields: HpackField[] = [];
-    for (let i = 0; i < headers.length; i += 2) fields.push({ name: headers[i]!, value: headers[i + 1]! });
-    this.inner.write(fields);
-    const chunks: Buffer[] = [];
-    for (let chunk = this.inner.read() as Buffer | null; chunk !== null; chunk = this.inner.read() as Buffer | null) chunks.push(chunk);
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  /**
+   * Flat [name, value, ...] (names already lowercase) → one header block, preceded by `headroom` free
+   * bytes (room for a frame header, so a block that fits one frame is written without a copy).
+   */
+  encode(headers: readonly string[], headroom: number = 0): Buffer {
+    return this.inner.encode(headers, undefined, headroom);
   }
 }

@@ -141,10 +141,3 @@ export function checkTrailers(headers: readonly string[], facts: HeadFacts): str
   }
   return null;
 }
-
-/** The size SETTINGS_MAX_HEADER_LIST_SIZE limits: each field's name and value octets plus 32 (§6.5.2). */
-export function headerListSize(headers: readonly string[]): number {
-  let size = 0;
-  for (let i = 0; i < headers.length; i += 2) size += headers[i]!.length + headers[i + 1]!.length + 32;
-  return size;
-}

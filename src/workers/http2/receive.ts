@@ -6,7 +6,7 @@
 import { CLOSED, RESET_BY_US } from './closed-streams.ts';
 import type { H2Connection } from './connection.ts';
 import { ErrorCode, Flag, FrameType, MAX_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE, MAX_WINDOW, SettingId, encodePing, encodeSettingsAck, H2Error } from './frames.ts';
-import { checkRequestHead, checkResponseHead, checkTrailers, headerListSize } from './message.ts';
+import { checkRequestHead, checkResponseHead, checkTrailers } from './message.ts';
 import { H2Stream, Phase } from './stream.ts';
 
 /** A header block in the making: HEADERS without END_HEADERS, then CONTINUATION frames. */
@@ -144,7 +144,7 @@ function onContinuation(conn: H2Connection, flags: number, streamId: number, pay
 
 function onHeaderBlock(conn: H2Connection, flags: number, streamId: number, block: Buffer, selfDependent: boolean): void {
   // Decode first, whatever happens to the stream: the HPACK table must stay in step with the peer's.
-  let headers: string[];
+  let headers: string[] | null;
   try {
     headers = conn.decoder.decode(block);
   } catch (err) {
@@ -158,7 +158,7 @@ function onHeaderBlock(conn: H2Connection, flags: number, streamId: number, bloc
   if (conn.role === 'client' && stream.phase === Phase.AWAITING_HEAD) return onResponseHead(conn, stream, headers, endStream);
   // A second head on the stream: trailers, which must end it (§8.1).
   const facts = conn.facts;
-  if (!endStream || checkTrailers(headers, facts) !== null || headerListSize(headers) > conn.maxHeaderListSize) {
+  if (!endStream || headers === null || checkTrailers(headers, facts) !== null) {
     return conn.streamError(streamId, ErrorCode.PROTOCOL_ERROR);
   }
   if (stream.expectedLength >= 0 && stream.receivedLength !== stream.expectedLength) return conn.streamError(streamId, ErrorCode.PROTOCOL_ERROR);
@@ -167,7 +167,7 @@ function onHeaderBlock(conn: H2Connection, flags: number, streamId: number, bloc
   conn.maybeFinish(stream);
 }
 
-function onNewStreamHead(conn: H2Connection, streamId: number, headers: string[], endStream: boolean, selfDependent: boolean): void {
+function onNewStreamHead(conn: H2Connection, streamId: number, headers: string[] | null, endStream: boolean, selfDependent: boolean): void {
   if (conn.role === 'client') {
     if (isIdle(conn, streamId)) return conn.connectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on stream ${streamId}, which we did not open`);
     if (conn.closedStreams.wasResetByUs(streamId)) return;
@@ -190,8 +190,10 @@ function onNewStreamHead(conn: H2Connection, streamId: number, headers: string[]
     if (conn.resetMeter.hit()) return conn.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too many refused streams');
     return conn.streamError(streamId, ErrorCode.REFUSED_STREAM);
   }
+  // A head over SETTINGS_MAX_HEADER_LIST_SIZE (null) still opens the stream, for the handler to answer 431.
   const facts = conn.facts;
-  if (checkRequestHead(headers, facts) !== null) return conn.streamError(streamId, ErrorCode.PROTOCOL_ERROR);
+  facts.contentLength = -1;
+  if (headers !== null && checkRequestHead(headers, facts) !== null) return conn.streamError(streamId, ErrorCode.PROTOCOL_ERROR);
   if (endStream && facts.contentLength > 0) return conn.streamError(streamId, ErrorCode.PROTOCOL_ERROR);
   const stream = new H2Stream(streamId, conn.peerInitialWindow, conn.effectiveStreamWindow);
   stream.phase = Phase.BODY;
@@ -199,7 +201,7 @@ function onNewStreamHead(conn: H2Connection, streamId: number, headers: string[]
   stream.remoteEnded = endStream;
   conn.streams.set(streamId, stream);
   conn.peerActive++;
-  if (headerListSize(headers) > conn.maxHeaderListSize) {
+  if (headers === null) {
     stream.headersTooLarge = true;
     conn.handler.onHeadersTooLarge(stream);
   } else {
@@ -207,7 +209,16 @@ function onNewStreamHead(conn: H2Connection, streamId: number, headers: string[]
   }
 }
 
-function onResponseHead(conn: H2Connection, stream: H2Stream, headers: string[], endStream: boolean): void {
+function onResponseHead(conn: H2Connection, stream: H2Stream, headers: string[] | null, endStream: boolean): void {
+  if (headers === null) {
+    // Over our SETTINGS_MAX_HEADER_LIST_SIZE: the handler decides (a proxy resets and answers 502).
+    stream.phase = Phase.BODY;
+    stream.remoteEnded = endStream;
+    stream.headersTooLarge = true;
+    conn.handler.onHeadersTooLarge(stream);
+    if (endStream) conn.maybeFinish(stream);
+    return;
+  }
   const facts = conn.facts;
   if (checkResponseHead(headers, facts) !== null) return conn.streamError(stream.id, ErrorCode.PROTOCOL_ERROR);
   const status = facts.status;
@@ -222,12 +233,7 @@ function onResponseHead(conn: H2Connection, stream: H2Stream, headers: string[],
   if (endStream && stream.expectedLength > 0) return conn.streamError(stream.id, ErrorCode.PROTOCOL_ERROR);
   stream.phase = Phase.BODY;
   stream.remoteEnded = endStream;
-  if (headerListSize(headers) > conn.maxHeaderListSize) {
-    stream.headersTooLarge = true;
-    conn.handler.onHeadersTooLarge(stream);
-  } else {
-    conn.handler.onResponseHeaders(stream, headers, status, endStream);
-  }
+  conn.handler.onResponseHeaders(stream, headers, status, endStream);
   if (endStream) conn.maybeFinish(stream);
 }
 
