@@ -3,7 +3,8 @@
 // collects whole responses. Tests drive real peers (node:http2, curl, nghttp, grpc-js, nghttpd) against them.
 import { once } from 'node:events';
 import net from 'node:net';
-import { H2Connection, type H2Handler, type H2Options } from '../../src/workers/http2/connection.ts';
+import { H2Connection } from '../../src/workers/http2/connection.ts';
+import type { H2Handler, H2Options } from '../../src/workers/http2/handler.ts';
 import { ErrorCode } from '../../src/workers/http2/frames.ts';
 import type { H2Stream } from '../../src/workers/http2/stream.ts';
 

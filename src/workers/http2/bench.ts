@@ -7,7 +7,8 @@
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { H2Connection, type H2Handler } from './connection.ts';
+import { H2Connection } from './connection.ts';
+import type { H2Handler } from './handler.ts';
 import type { H2Stream } from './stream.ts';
 
 const REQUESTS = Number(process.argv[2] ?? 20_000);

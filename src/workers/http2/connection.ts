@@ -10,7 +10,8 @@
 // (a 9-byte header, then the caller's Buffer); what the peer's windows do not admit waits in a per-stream
 // queue (bounded by the caller's own window, for a proxy) and goes out on WINDOW_UPDATE, and
 // `onStreamWindow` reports it. No timers: a proxy runs per-engine sweepers for idle connections.
-// Receive-side frame rules live in receive.ts; this file holds the state, the sending side and lifecycle.
+// Receive-side frame rules live in receive.ts, flow-controlled sending in send.ts, the handler contract and
+// defaults in handler.ts; this file holds the state, the public methods and the connection's lifecycle.
 import type net from 'node:net';
 import { ClosedStreams } from './closed-streams.ts';
 import { FloodMeter } from './flood.ts';
@@ -23,7 +24,6 @@ import {
   MAX_STREAM_ID,
   MAX_WINDOW,
   SettingId,
-  encodeDataHeader,
   encodeGoaway,
   frameHeaderBlock,
   FRAME_HEADER_SIZE,
@@ -36,85 +36,9 @@ import {
 import { HeaderBlockDecoder, HeaderBlockEncoder } from './header-codec.ts';
 import type { HeadFacts } from './message.ts';
 import { receiveFrame, type HeaderAssembly } from './receive.ts';
+import { DEFAULTS, type H2Handler, type H2Options, type H2Role } from './handler.ts';
+import { enqueue, flushAll, writeData } from './send.ts';
 import { H2Stream } from './stream.ts';
-
-export type H2Role = 'server' | 'client';
-
-/** Events of one connection. Header lists are flat [name, value, ...]; payloads are subarrays of socket chunks. */
-export interface H2Handler {
-  /** Server role: a new, valid request head. `endStream`: no body follows. */
-  onRequestHeaders(stream: H2Stream, headers: string[], endStream: boolean): void;
-  /** Client role: a response head; informational ones (status < 200) may come first, several times. */
-  onResponseHeaders(stream: H2Stream, headers: string[], status: number, endStream: boolean): void;
-  /** A head larger than our SETTINGS_MAX_HEADER_LIST_SIZE (the stream stays open; a server answers 431). */
-  onHeadersTooLarge(stream: H2Stream): void;
-  /** Body bytes; the handler calls `consumed(stream, n)` once it is done with them. */
-  onData(stream: H2Stream, data: Buffer, endStream: boolean): void;
-  /** Trailers; they end the peer's side. */
-  onTrailers(stream: H2Stream, trailers: string[]): void;
-  /**
-   * The stream is gone: RST_STREAM from the peer, a stream error we detected (we sent RST_STREAM), a stream
-   * the peer refused unprocessed in GOAWAY (REFUSED_STREAM: safe to retry), or the connection closing.
-   */
-  onReset(stream: H2Stream, code: number): void;
-  /** GOAWAY received; streams above `lastStreamId` were already reported as REFUSED_STREAM. */
-  onGoaway(lastStreamId: number, code: number, debug: Buffer): void;
-  /** `flushed` queued bytes of `stream` went out because the peer opened its window (or the socket drained). */
-  onStreamWindow(stream: H2Stream, flushed: number): void;
-  /** Client role: a stream may be opened again after `canOpenStream()` said no. */
-  onStreamCapacity(): void;
-  /** The answer to our `ping()`. */
-  onPingAck(opaque: Buffer): void;
-  /** Once, when the connection is over; null when it ended cleanly. Open streams got `onReset` first. */
-  onClose(error: Error | null): void;
-}
-
-export interface H2Options {
-  /** Our SETTINGS_INITIAL_WINDOW_SIZE: per stream, what a peer may send before we refund. */
-  readonly streamWindow?: number;
-  /** Our connection receive window, opened with a WINDOW_UPDATE right after the preface. */
-  readonly connectionWindow?: number;
-  /** Server role: the SETTINGS_MAX_CONCURRENT_STREAMS we advertise and enforce. */
-  readonly maxConcurrentStreams?: number;
-  /** Our SETTINGS_MAX_HEADER_LIST_SIZE; larger heads go to `onHeadersTooLarge`. */
-  readonly maxHeaderListSize?: number;
-  /** DATA waits while the socket holds more than this many unsent bytes (a peer that reads slowly). */
-  readonly writeHighWater?: number;
-  /** Flood limits: [burst, per second] for each kind of frame counted. */
-  readonly floods?: Partial<FloodLimits>;
-  /** Bytes already read from the socket (e.g. by protocol detection), parsed before anything else. */
-  readonly head?: Buffer;
-}
-
-export interface FloodLimits {
-  /** RST_STREAM received and streams refused: rapid reset (CVE-2023-44487). nghttp2's defaults. */
-  resets: readonly [number, number];
-  /** PING and SETTINGS, which each demand an ACK (CVE-2019-9512, -9515). */
-  acks: readonly [number, number];
-  /** DATA without bytes or END_STREAM, empty CONTINUATION (CVE-2019-9518). */
-  empty: readonly [number, number];
-  /** WINDOW_UPDATE beyond two per DATA frame we sent. */
-  windowUpdates: readonly [number, number];
-}
-
-export const DEFAULTS = {
-  /** The RFC's initial window: no SETTINGS change in flight, and 100 streams × 64 KiB bound memory. */
-  streamWindow: DEFAULT_WINDOW,
-  /** 1 MiB: room for 16 streams at full window at once; the real memory bound of a connection. */
-  connectionWindow: 1 << 20,
-  /** As nghttp2, Go and Node advertise: enough for browsers and gRPC, small enough to bound a client. */
-  maxConcurrentStreams: 100,
-  /** 64 KiB, as nghttp2: gRPC metadata fits, a header flood does not. */
-  maxHeaderListSize: 64 << 10,
-  /** 256 KiB of unsent bytes before DATA waits for 'drain'. */
-  writeHighWater: 256 << 10,
-  floods: {
-    resets: [1000, 33],
-    acks: [200, 50],
-    empty: [100, 20],
-    windowUpdates: [2000, 500],
-  } as FloodLimits,
-} as const;
 
 /** The opaque bytes of the PING that times a graceful GOAWAY (§6.8: the second GOAWAY after one round trip). */
 const DRAIN_PING = Buffer.from('sluice-d', 'latin1');
@@ -206,7 +130,7 @@ export class H2Connection {
     socket.uncork();
 
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('drain', () => this.flushAll());
+    socket.on('drain', () => flushAll(this));
     socket.on('error', (err) => this.terminate(err, false));
     socket.on('close', () => this.terminate(this.streams.size > 0 ? new Error('connection lost with streams open') : null, false));
     if (options.head !== undefined && options.head.length > 0) this.receive(options.head);
@@ -252,11 +176,11 @@ export class H2Connection {
     if (stream.closed) return data.length;
     if (stream.localEnded || stream.endAfterQueue || stream.trailersAfterQueue !== null) throw new Error(`stream ${stream.id} already ended its side`);
     if (stream.queuedBytes > 0) {
-      this.enqueue(stream, data, endStream);
+      enqueue(this, stream, data, endStream);
       return 0;
     }
-    const written = this.writeData(stream, data, endStream);
-    if (written < data.length) this.enqueue(stream, data.subarray(written), endStream);
+    const written = writeData(this, stream, data, endStream);
+    if (written < data.length) enqueue(this, stream, data.subarray(written), endStream);
     return written;
   }
 
@@ -358,11 +282,11 @@ export class H2Connection {
   retire(stream: H2Stream, resetByUs: boolean, aborted: boolean): void {
     stream.closed = true;
     this.streams.delete(stream.id);
-    if (stream.queuedBytes > 0) {
+    if (stream.queue.length > 0 || stream.endAfterQueue) {
       this.waiting.delete(stream);
       stream.queue = [];
-      stream.queuedBytes = 0;
     }
+    stream.queuedBytes = 0;
     if (aborted && stream.unconsumed > 0) {
       // Nobody will consume these bytes now: return them to the connection window ourselves.
       this.refundConnection(stream.unconsumed);
@@ -405,41 +329,6 @@ export class H2Connection {
     if (delta !== 0) for (const stream of this.streams.values()) stream.recvWindow += delta;
   }
 
-  /** The peer's window grew: queued DATA goes out, streams first come first served. */
-  flushAll(): void {
-    for (const stream of this.waiting) {
-      if (this.connSendWindow <= 0 || this.socket.writableLength >= this.writeHighWater) return;
-      this.flushStream(stream);
-    }
-  }
-
-  flushStream(stream: H2Stream): void {
-    let flushed = 0;
-    while (stream.queue.length > 0) {
-      const chunk = stream.queue[0]!;
-      const last = stream.queue.length === 1;
-      const n = this.writeData(stream, chunk, last && stream.endAfterQueue);
-      flushed += n;
-      if (n < chunk.length) {
-        stream.queue[0] = chunk.subarray(n);
-        break;
-      }
-      stream.queue.shift();
-    }
-    if (flushed === 0) return;
-    stream.queuedBytes -= flushed;
-    if (stream.queuedBytes === 0) {
-      this.waiting.delete(stream);
-      stream.endAfterQueue = false;
-      const trailers = stream.trailersAfterQueue;
-      if (trailers !== null) {
-        stream.trailersAfterQueue = null;
-        this.writeHead(stream, trailers, true);
-      }
-    }
-    this.handler.onStreamWindow(stream, flushed);
-  }
-
   /** Closes the connection once: streams still open are reset, then `onClose`. */
   terminate(error: Error | null, flush: boolean): void {
     if (this.closed) return;
@@ -477,8 +366,6 @@ export class H2Connection {
     return opaque.equals(DRAIN_PING);
   }
 
-  // ── Sending ───────────────────────────────────────────────────────────────────────────────────────
-
   private receive(chunk: Buffer): void {
     this.socket.cork();
     try {
@@ -491,56 +378,10 @@ export class H2Connection {
     }
   }
 
-  private writeHead(stream: H2Stream, headers: readonly string[], endStream: boolean): void {
+  /** HEADERS (or trailers) now; not flow-controlled. */
+  writeHead(stream: H2Stream, headers: readonly string[], endStream: boolean): void {
     const block = this.encoder.encode(headers, FRAME_HEADER_SIZE);
     this.socket.write(frameHeaderBlock(stream.id, block, endStream, this.peerMaxFrameSize));
-    if (endStream) {
-      stream.localEnded = true;
-      this.maybeFinish(stream);
-    }
-  }
-
-  private enqueue(stream: H2Stream, data: Buffer, endStream: boolean): void {
-    if (data.length > 0) {
-      stream.queue.push(data);
-      stream.queuedBytes += data.length;
-    }
-    stream.endAfterQueue = endStream;
-    this.waiting.add(stream);
-  }
-
-  /** Writes as much of `data` as the windows and the socket admit, in frames of the peer's size. */
-  private writeData(stream: H2Stream, data: Buffer, endStream: boolean): number {
-    if (data.length === 0) {
-      if (endStream) this.writeFrames(stream, data, 0, true);
-      return 0;
-    }
-    if (this.socket.writableLength >= this.writeHighWater) return 0;
-    const window = Math.min(stream.sendWindow, this.connSendWindow);
-    if (window <= 0) return 0;
-    const n = Math.min(window, data.length);
-    this.writeFrames(stream, data, n, endStream && n === data.length);
-    stream.sendWindow -= n;
-    this.connSendWindow -= n;
-    return n;
-  }
-
-  private writeFrames(stream: H2Stream, data: Buffer, n: number, endStream: boolean): void {
-    const socket = this.socket;
-    const max = this.peerMaxFrameSize;
-    socket.cork();
-    let at = 0;
-    let frames = 0;
-    do {
-      const length = Math.min(max, n - at);
-      const last = at + length === n;
-      socket.write(encodeDataHeader(stream.id, length, endStream && last));
-      if (length > 0) socket.write(at === 0 && length === data.length ? data : data.subarray(at, at + length));
-      at += length;
-      frames++;
-    } while (at < n);
-    socket.uncork();
-    this.windowUpdateMeter.credit(2 * frames);
     if (endStream) {
       stream.localEnded = true;
       this.maybeFinish(stream);

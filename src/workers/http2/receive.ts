@@ -6,6 +6,7 @@
 import { CLOSED, RESET_BY_US } from './closed-streams.ts';
 import type { H2Connection } from './connection.ts';
 import { ErrorCode, Flag, FrameType, MAX_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE, MAX_WINDOW, SettingId, encodePing, encodeSettingsAck, H2Error } from './frames.ts';
+import { flushAll, flushStream } from './send.ts';
 import { checkRequestHead, checkResponseHead, checkTrailers } from './message.ts';
 import { H2Stream, Phase } from './stream.ts';
 
@@ -307,7 +308,7 @@ function onSettings(conn: H2Connection, flags: number, streamId: number, payload
   }
   conn.socket.write(encodeSettingsAck());
   if (windowGrew) {
-    conn.flushAll();
+    flushAll(conn);
     if (conn.capacityWanted && conn.role === 'client' && conn.canOpenStream()) {
       conn.capacityWanted = false;
       conn.handler.onStreamCapacity();
@@ -354,7 +355,7 @@ function onWindowUpdate(conn: H2Connection, streamId: number, payload: Buffer): 
     if (increment === 0) return conn.connectionError(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0 on the connection');
     conn.connSendWindow += increment;
     if (conn.connSendWindow > MAX_WINDOW) return conn.connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'connection window above 2^31-1');
-    return conn.flushAll();
+    return flushAll(conn);
   }
   const stream = conn.streams.get(streamId);
   if (stream === undefined) {
@@ -364,5 +365,5 @@ function onWindowUpdate(conn: H2Connection, streamId: number, payload: Buffer): 
   if (increment === 0) return conn.streamError(streamId, ErrorCode.PROTOCOL_ERROR);
   stream.sendWindow += increment;
   if (stream.sendWindow > MAX_WINDOW) return conn.streamError(streamId, ErrorCode.FLOW_CONTROL_ERROR);
-  if (stream.queuedBytes > 0) conn.flushStream(stream);
+  if (stream.queuedBytes > 0) flushStream(conn, stream);
 }
