@@ -253,7 +253,7 @@ export class EngineClient implements H2Handler {
     this.capacityWaiters = [];
     for (const wake of waiters) wake();
   }
-  onPingAck(): void {}
+  onPingAck(_opaque: Buffer): void {}
   onClose(error: Error | null): void {
     this.closeError = error;
   }

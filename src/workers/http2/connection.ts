@@ -40,6 +40,9 @@ import { DEFAULTS, type H2Handler, type H2Options, type H2Role } from './handler
 import { enqueue, flushAll, writeData } from './send.ts';
 import { H2Stream } from './stream.ts';
 
+/** How long a closing connection may take to flush its last frames (GOAWAY) before it is destroyed. */
+const CLOSE_LINGER_MS = 5000;
+
 /** The opaque bytes of the PING that times a graceful GOAWAY (§6.8: the second GOAWAY after one round trip). */
 const DRAIN_PING = Buffer.from('sluice-d', 'latin1');
 
@@ -133,7 +136,10 @@ export class H2Connection {
     socket.on('drain', () => flushAll(this));
     socket.on('error', (err) => this.terminate(err, false));
     socket.on('close', () => this.terminate(this.streams.size > 0 ? new Error('connection lost with streams open') : null, false));
-    if (options.head !== undefined && options.head.length > 0) this.receive(options.head);
+    // Parsed after the constructor returned, so that the handler can hold the connection before any event;
+    // socket 'data' cannot come in between (I/O callbacks run after microtasks).
+    const head = options.head;
+    if (head !== undefined && head.length > 0) queueMicrotask(() => this.receive(head));
   }
 
   // ── Public API ────────────────────────────────────────────────────────────────────────────────────
@@ -342,8 +348,9 @@ export class H2Connection {
     }
     if (flush && !this.socket.destroyed) {
       this.socket.end();
-      // A peer that never closes its side must not hold the socket open.
+      // A peer that never closes its side, or never reads what is left, must not hold the socket open.
       this.socket.once('finish', () => this.socket.destroy());
+      setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS).unref();
     } else {
       this.socket.destroy();
     }
@@ -376,6 +383,15 @@ export class H2Connection {
     } finally {
       this.socket.uncork();
     }
+  }
+
+  /**
+   * A frame that answers the peer (PING or SETTINGS ACK): a peer that makes us answer without reading
+   * the answers would grow our socket buffer without bound (CVE-2019-9512/-9515).
+   */
+  writeAnswer(frame: Buffer): void {
+    if (this.socket.writableLength > 4 * this.writeHighWater) return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'peer does not read our answers');
+    this.socket.write(frame);
   }
 
   /** HEADERS (or trailers) now; not flow-controlled. */

@@ -48,7 +48,8 @@ export interface H2Options {
   readonly writeHighWater?: number;
   /** Flood limits: [burst, per second] for each kind of frame counted. */
   readonly floods?: Partial<FloodLimits>;
-  /** Bytes already read from the socket (e.g. by protocol detection), parsed before anything else. */
+  /** Bytes already read from the socket (e.g. by protocol detection): parsed first, right after the
+   * constructor returns (the handler is never called from inside the constructor). */
   readonly head?: Buffer;
 }
 

@@ -306,7 +306,7 @@ function onSettings(conn: H2Connection, flags: number, streamId: number, payload
         break;
     }
   }
-  conn.socket.write(encodeSettingsAck());
+  conn.writeAnswer(encodeSettingsAck());
   if (windowGrew) {
     flushAll(conn);
     if (conn.capacityWanted && conn.role === 'client' && conn.canOpenStream()) {
@@ -325,7 +325,7 @@ function onPing(conn: H2Connection, flags: number, streamId: number, payload: Bu
     return conn.handler.onPingAck(payload);
   }
   if (conn.ackMeter.hit()) return conn.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'PING flood');
-  conn.socket.write(encodePing(payload, true));
+  conn.writeAnswer(encodePing(payload, true));
 }
 
 function onGoaway(conn: H2Connection, streamId: number, payload: Buffer): void {
