@@ -98,6 +98,8 @@ export class H2Connection {
   closed = false;
   /** Client role: a caller found no capacity, so `onStreamCapacity` is owed. */
   capacityWanted = false;
+  /** Writes of this tick are being gathered (see `write`). */
+  private corked = false;
 
   constructor(socket: net.Socket, role: H2Role, handler: H2Handler, options: H2Options = {}) {
     this.socket = socket;
@@ -201,7 +203,7 @@ export class H2Connection {
   /** RST_STREAM from our side; no `onReset` follows (the caller knows). */
   reset(stream: H2Stream, code: number = ErrorCode.CANCEL): void {
     if (stream.closed || this.closed) return;
-    this.socket.write(encodeRstStream(stream.id, code));
+    this.write(encodeRstStream(stream.id, code));
     this.retire(stream, true, true);
   }
 
@@ -215,14 +217,14 @@ export class H2Connection {
       stream.refundPending += n;
       if (stream.refundPending >= this.localStreamWindow >>> 1) {
         stream.recvWindow += stream.refundPending;
-        this.socket.write(encodeWindowUpdate(stream.id, stream.refundPending));
+        this.write(encodeWindowUpdate(stream.id, stream.refundPending));
         stream.refundPending = 0;
       }
     }
   }
 
   ping(opaque: Buffer = Buffer.alloc(8)): void {
-    if (!this.closed) this.socket.write(encodePing(opaque, false));
+    if (!this.closed) this.write(encodePing(opaque, false));
   }
 
   /**
@@ -235,10 +237,8 @@ export class H2Connection {
     if (graceful && code === ErrorCode.NO_ERROR && this.role === 'server' && this.goawaySentLastId < 0) {
       this.goawaySentLastId = MAX_STREAM_ID;
       this.draining = true;
-      this.socket.cork();
-      this.socket.write(encodeGoaway(MAX_STREAM_ID, ErrorCode.NO_ERROR, debug));
-      this.socket.write(encodePing(DRAIN_PING, false));
-      this.socket.uncork();
+      this.write(encodeGoaway(MAX_STREAM_ID, ErrorCode.NO_ERROR, debug));
+      this.write(encodePing(DRAIN_PING, false));
       return;
     }
     this.finalGoaway(code, debug);
@@ -274,7 +274,7 @@ export class H2Connection {
 
   /** A stream error (§5.4.2): RST_STREAM; a stream the handler knows about also gets `onReset`. */
   streamError(streamId: number, code: number): void {
-    this.socket.write(encodeRstStream(streamId, code));
+    this.write(encodeRstStream(streamId, code));
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       this.closedStreams.remember(streamId, true);
@@ -321,7 +321,7 @@ export class H2Connection {
     this.connRefundPending += n;
     if (this.connRefundPending >= this.connectionWindow >>> 1 && !this.closed) {
       this.connRecvWindow += this.connRefundPending;
-      this.socket.write(encodeWindowUpdate(0, this.connRefundPending));
+      this.write(encodeWindowUpdate(0, this.connRefundPending));
       this.connRefundPending = 0;
     }
   }
@@ -360,7 +360,7 @@ export class H2Connection {
   finalGoaway(code: number, debug: string): void {
     this.goawaySentLastId = this.role === 'server' ? this.lastPeerStreamId : 0;
     this.draining = true;
-    this.socket.write(encodeGoaway(this.goawaySentLastId, code, debug));
+    this.write(encodeGoaway(this.goawaySentLastId, code, debug));
     if (this.streams.size === 0 && code === ErrorCode.NO_ERROR) this.terminate(null, true);
   }
 
@@ -374,16 +374,32 @@ export class H2Connection {
   }
 
   private receive(chunk: Buffer): void {
-    this.socket.cork();
     try {
       this.reader.push(chunk);
     } catch (err) {
       // A handler threw: the connection cannot be trusted to be in a consistent state any more.
       this.connectionError(ErrorCode.INTERNAL_ERROR, `handler failed: ${(err as Error).message}`);
-    } finally {
-      this.socket.uncork();
     }
   }
+
+  /**
+   * Every frame goes out through here. The first write of a tick corks the socket and the end of the
+   * tick uncorks it, so that all the frames one socket chunk (or one burst of proxy forwarding) produced
+   * leave in one writev.
+   */
+  write(frame: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    this.socket.write(frame);
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   /**
    * A frame that answers the peer (PING or SETTINGS ACK): a peer that makes us answer without reading
@@ -391,13 +407,13 @@ export class H2Connection {
    */
   writeAnswer(frame: Buffer): void {
     if (this.socket.writableLength > 4 * this.writeHighWater) return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'peer does not read our answers');
-    this.socket.write(frame);
+    this.write(frame);
   }
 
   /** HEADERS (or trailers) now; not flow-controlled. */
   writeHead(stream: H2Stream, headers: readonly string[], endStream: boolean): void {
     const block = this.encoder.encode(headers, FRAME_HEADER_SIZE);
-    this.socket.write(frameHeaderBlock(stream.id, block, endStream, this.peerMaxFrameSize));
+    this.write(frameHeaderBlock(stream.id, block, endStream, this.peerMaxFrameSize));
     if (endStream) {
       stream.localEnded = true;
       this.maybeFinish(stream);

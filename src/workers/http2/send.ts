@@ -71,20 +71,17 @@ export function writeData(conn: H2Connection, stream: H2Stream, data: Buffer, en
 }
 
 export function writeFrames(conn: H2Connection, stream: H2Stream, data: Buffer, n: number, endStream: boolean): void {
-  const socket = conn.socket;
   const max = conn.peerMaxFrameSize;
-  socket.cork();
   let at = 0;
   let frames = 0;
   do {
     const length = Math.min(max, n - at);
     const last = at + length === n;
-    socket.write(encodeDataHeader(stream.id, length, endStream && last));
-    if (length > 0) socket.write(at === 0 && length === data.length ? data : data.subarray(at, at + length));
+    conn.write(encodeDataHeader(stream.id, length, endStream && last));
+    if (length > 0) conn.write(at === 0 && length === data.length ? data : data.subarray(at, at + length));
     at += length;
     frames++;
   } while (at < n);
-  socket.uncork();
   conn.windowUpdateMeter.credit(2 * frames);
   if (endStream) {
     stream.localEnded = true;
