@@ -3,6 +3,7 @@
 // collects whole responses. Tests drive real peers (node:http2, curl, nghttp, grpc-js, nghttpd) against them.
 import { once } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import { H2Connection } from '../../src/workers/http2/connection.ts';
 import type { H2Handler, H2Options } from '../../src/workers/http2/handler.ts';
 import { ErrorCode } from '../../src/workers/http2/frames.ts';
@@ -121,17 +122,21 @@ export interface EngineServer {
   close(): Promise<void>;
 }
 
-/** A TCP server on 127.0.0.1 whose every connection is served by the engine with an EchoHandler. */
-export async function startEchoServer(options: H2Options = {}): Promise<EngineServer> {
+/**
+ * A TCP server on 127.0.0.1 whose every connection is served by the engine with an EchoHandler; with
+ * `tls`, a TLS server offering ALPN h2.
+ */
+export async function startEchoServer(options: H2Options = {}, tlsOptions?: { key: Buffer; cert: Buffer }): Promise<EngineServer> {
   const connections: EchoHandler[] = [];
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  const serve = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     const handler = new EchoHandler();
     handler.conn = new H2Connection(socket, 'server', handler, options);
     connections.push(handler);
-  });
+  };
+  const server = tlsOptions === undefined ? net.createServer(serve) : tls.createServer({ ...tlsOptions, ALPNProtocols: ['h2'] }, serve);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {

@@ -1,9 +1,10 @@
-// The engine as an HTTP/2 server (echo handler) to real clients: node:http2, curl, nghttp and grpc-js.
+// The engine as an HTTP/2 server (echo handler) to real clients: node:http2 (h2c and TLS), curl, nghttp,
+// h2load and grpc-js.
 // Large bodies cross small windows both ways, so flow control is exercised end to end; each body is
-// checked by hash. curl and nghttp come from scripts/system-deps.sh; without them the tests skip visibly
+// checked by hash. curl, nghttp and h2load come from scripts/system-deps.sh; without them the tests skip visibly
 // (and fail under CI=true).
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -198,5 +199,33 @@ describe('engine server ↔ @grpc/grpc-js client', { timeout: 30_000 }, () => {
     );
     assert.equal(err.code, grpc.status.NOT_FOUND);
     assert.equal(err.details, 'no such thing');
+  });
+});
+
+describe('engine server ↔ h2load and over TLS', { timeout: 30_000 }, () => {
+  it('h2load: 2,000 requests on 2 connections, 16 streams each at a time, all succeed', async (t) => {
+    if (!need(t, 'h2load')) return;
+    const out = await run('h2load', ['-n', '2000', '-c', '2', '-m', '16', `http://127.0.0.1:${server.port}/size/100`]);
+    assert.match(out.stdout, /requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored/);
+  });
+
+  it('serves node:http2 over TLS with ALPN h2 (the engine takes any net.Socket)', async (t) => {
+    if (!need(t, 'openssl')) return;
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(tmp, 'key.pem'), '-out', join(tmp, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    const cert = readFileSync(join(tmp, 'cert.pem'));
+    const secure = await startEchoServer({}, { key: readFileSync(join(tmp, 'key.pem')), cert });
+    const session = http2.connect(`https://127.0.0.1:${secure.port}`, { ca: cert, servername: 'localhost' });
+    try {
+      await once(session, 'connect');
+      const body = patternBytes(1 << 20, 9);
+      const r = await nodeRequest(session, { ':method': 'POST', ':path': '/echo' }, body);
+      assert.equal(sha(r.body), sha(body));
+    } finally {
+      session.close();
+      await secure.close();
+    }
   });
 });
