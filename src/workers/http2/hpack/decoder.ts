@@ -15,6 +15,8 @@ export const DEFAULT_TABLE_SIZE = 4096;
 const MAX_INTEGER = 0xffffffff;
 const NONE: readonly number[] = Object.freeze([]);
 const EMPTY = Buffer.alloc(0);
+/** Room for Huffman-decoded octets before they become a string; shared, as decode() never yields. */
+let huffmanScratch = Buffer.allocUnsafeSlow(4096);
 
 export interface HpackDecoderOptions {
   /**
@@ -43,8 +45,6 @@ export class HpackDecoder {
   private block: Buffer = EMPTY;
   private pos = 0;
   private end = 0;
-  /** Room for Huffman-decoded octets before they become a string. */
-  private scratch = Buffer.allocUnsafeSlow(256);
 
   constructor(options: HpackDecoderOptions = {}) {
     this.maxHeaderListSize = options.maxHeaderListSize ?? Infinity;
@@ -195,9 +195,9 @@ export class HpackDecoder {
     if (length === 0) return '';
     if (huffman === 0) return latin1String(this.block, start, start + length);
     const room = huffmanMaxDecodedLength(length);
-    if (room > this.scratch.length) this.scratch = Buffer.allocUnsafeSlow(Math.max(room, this.scratch.length * 2));
-    const decoded = huffmanDecode(this.block, start, start + length, this.scratch);
-    return latin1String(this.scratch, 0, decoded);
+    if (room > huffmanScratch.length) huffmanScratch = Buffer.allocUnsafeSlow(Math.max(room, huffmanScratch.length * 2));
+    const decoded = huffmanDecode(this.block, start, start + length, huffmanScratch);
+    return latin1String(huffmanScratch, 0, decoded);
   }
 }
 

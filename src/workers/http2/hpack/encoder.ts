@@ -1,7 +1,8 @@
 // HpackEncoder: one per HTTP/2 connection and direction, it turns a flat [name0, value0, …] list into
 // a header block, reusing the static table, a dynamic table with the indexing policy below, and
-// Huffman coding where it is shorter. It works in a reusable scratch buffer and hands back a fresh
-// copy of the exact length, so the engine may queue the result on a socket (which keeps a reference).
+// Huffman coding where it is shorter. It builds blocks in a scratch buffer shared by the thread and
+// hands back a fresh copy of the exact length, so the engine may queue the result on a socket
+// (which keeps a reference) and the encoder is free for the next block at once.
 //
 // Indexing policy (what goes into the peer's dynamic table):
 // - repeated fields are indexed: :authority, :path (gRPC methods repeat), content-type, user-agent,
@@ -22,6 +23,12 @@ const INITIAL_TABLE_SIZE = 4096;
 /** Cookies shorter than this are sent never indexed (nghttp2 draws the same line). */
 const SHORT_COOKIE = 20;
 const NONE: readonly number[] = Object.freeze([]);
+
+/**
+ * Where blocks are built, shared by every encoder of this thread: encode() runs to completion and
+ * copies the block out before returning, so no connection needs its own.
+ */
+let scratch = Buffer.allocUnsafeSlow(4096);
 
 // Indexing choices (a field's representation), then the built-in policy by name.
 const INDEX = 0;
@@ -88,7 +95,6 @@ export class HpackEncoder {
   /** Smallest table size since the last block, or -1 if the size did not change (RFC 7541 §4.2). */
   private smallestPendingSize = -1;
   private readonly dynamicByName = new Map<string, DynamicName>();
-  private scratch = Buffer.allocUnsafeSlow(1024);
 
   constructor(options: HpackEncoderOptions = {}) {
     this.tableSizeCap = options.maxTableSize ?? INITIAL_TABLE_SIZE;
@@ -162,7 +168,9 @@ export class HpackEncoder {
       pos = this.writeString(pos, value);
     }
     const block = Buffer.allocUnsafe(headroom + pos);
-    this.scratch.copy(block, headroom, 0, pos);
+    // A native copy costs more than a loop for the few octets of a typical (indexed) block.
+    if (pos > 64) scratch.copy(block, headroom, 0, pos);
+    else for (let i = 0; i < pos; i++) block[headroom + i] = scratch[i]!;
     return block;
   }
 
@@ -210,15 +218,15 @@ export class HpackEncoder {
   }
 
   private ensure(pos: number, extra: number): void {
-    if (pos + extra <= this.scratch.length) return;
-    const bigger = Buffer.allocUnsafeSlow(Math.max(pos + extra, this.scratch.length * 2));
-    this.scratch.copy(bigger, 0, 0, pos);
-    this.scratch = bigger;
+    if (pos + extra <= scratch.length) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(pos + extra, scratch.length * 2));
+    scratch.copy(bigger, 0, 0, pos);
+    scratch = bigger;
   }
 
   /** An integer with an N-bit prefix (RFC 7541 §5.1) after the representation's flag bits. */
   private writeInteger(pos: number, value: number, prefixBits: number, flags: number): number {
-    const out = this.scratch;
+    const out = scratch;
     const prefixMax = (1 << prefixBits) - 1;
     if (value < prefixMax) {
       out[pos++] = flags | value;
@@ -241,10 +249,10 @@ export class HpackEncoder {
       const huffmanLength = huffmanEncodedLength(text);
       if (huffmanLength < rawLength || this.huffman === 'always') {
         pos = this.writeInteger(pos, huffmanLength, 7, 0x80);
-        return huffmanEncode(text, this.scratch, pos);
+        return huffmanEncode(text, scratch, pos);
       }
     }
     pos = this.writeInteger(pos, rawLength, 7, 0x00);
-    return writeLatin1(text, this.scratch, pos);
+    return writeLatin1(text, scratch, pos);
   }
 }

@@ -10,7 +10,7 @@ interface Latin1Buffer {
 }
 
 /** Longest string converted in JavaScript rather than by Buffer's native code. */
-const SHORT = 16;
+const SHORT = 8;
 
 export function latin1String(bytes: Buffer, start: number, end: number): string {
   const length = end - start;
