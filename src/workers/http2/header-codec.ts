@@ -2,9 +2,7 @@
 // swapped in this file alone. It wraps the project's own HPACK codec (hpack/: static and dynamic tables,
 // Huffman); header lists are flat string arrays [name0, value0, name1, value1, ...], no object per field.
 // (Until that codec landed, this file wrapped the npm `hpack.js`, which now serves only as a test oracle.)
-import { HpackDecoder } from './hpack/decoder.ts';
-import { HpackEncoder } from './hpack/encoder.ts';
-import { HeaderListTooLargeError } from './hpack/errors.ts';
+import { HeaderListTooLargeError, HpackDecoder, HpackEncoder } from './hpack/index.ts';
 import { ErrorCode, H2Error } from './frames.ts';
 
 /** Decodes the header blocks one peer sends on one connection (the dynamic table lives as long). */
