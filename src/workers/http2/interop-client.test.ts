@@ -1,5 +1,5 @@
-// The engine as an HTTP/2 client (as the proxy uses it towards upstreams) to real servers: node:http2 and
-// nghttpd; to a raw server for GOAWAY and the client-side error rules; and to the engine's own server role
+// The engine as an HTTP/2 client (as the proxy uses it towards upstreams) to real servers: node:http2,
+// nghttpd and a @grpc/grpc-js server; to a raw server for GOAWAY and the client-side error rules; and to the engine's own server role
 // with a reader that stops reading, to show that memory stays bounded by the windows.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -11,6 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, Flag, FrameType, encodeFrame, encodeGoaway, encodeSettings, encodeSettingsAck } from './frames.ts';
 import { EngineClient, patternBytes, startEchoServer } from '../../../test/support/h2-engine.ts';
@@ -217,6 +218,44 @@ describe('engine client ↔ engine server: a reader that stops reading', { timeo
     } finally {
       client.conn.close();
       await server.close();
+    }
+  });
+});
+
+describe('engine client → @grpc/grpc-js server', { timeout: 20_000 }, () => {
+  const raw = (b: Buffer): Buffer => b;
+  /** A gRPC message on the wire: uncompressed flag, 4-byte length, bytes. */
+  const frameMessage = (m: Buffer): Buffer => Buffer.concat([Buffer.from([0]), Buffer.from([m.length >>> 24, (m.length >>> 16) & 255, (m.length >>> 8) & 255, m.length & 255]), m]);
+  const grpcHead = (method: string): string[] => [':method', 'POST', ':scheme', 'http', ':path', method, ':authority', 'test', 'content-type', 'application/grpc', 'te', 'trailers'];
+
+  it('unary: the reply message, then grpc-status in trailers; an error status as trailers-only', async () => {
+    const server = new grpc.Server();
+    server.addService(
+      {
+        echo: { path: '/echo.Echo/Unary', requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw },
+        fail: { path: '/echo.Echo/Fail', requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw },
+      },
+      {
+        echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, Buffer.concat([Buffer.from('echo:'), call.request])),
+        fail: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback({ code: grpc.status.PERMISSION_DENIED, details: 'not you' }),
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    const client = await EngineClient.connect(port);
+    try {
+      const ok = await (await client.request(grpcHead('/echo.Echo/Unary'), frameMessage(Buffer.from('hi')))).response;
+      assert.equal(ok.status, 200);
+      assert.deepEqual(ok.body, frameMessage(Buffer.from('echo:hi')));
+      const trailers = Object.fromEntries(Array.from({ length: ok.trailers!.length / 2 }, (_, i) => [ok.trailers![2 * i], ok.trailers![2 * i + 1]]));
+      assert.equal(trailers['grpc-status'], '0');
+      const denied = await (await client.request(grpcHead('/echo.Echo/Fail'), frameMessage(Buffer.from('x')))).response;
+      // Trailers-only: the status rides on the one HEADERS frame, which ends the stream.
+      assert.equal(denied.trailers, null);
+      assert.equal(denied.headers[denied.headers.indexOf('grpc-status') + 1], String(grpc.status.PERMISSION_DENIED));
+      assert.equal(denied.body.length, 0);
+    } finally {
+      client.conn.close();
+      server.forceShutdown();
     }
   });
 });
