@@ -1,13 +1,16 @@
-// Hostile input (fast-check): random sequences of frames — valid request heads mixed with arbitrary
-// types, flags, stream ids and payloads — sent to the engine as a server over a real socket. Whatever
+// Hostile input (fast-check): random sequences of frames — valid heads mixed with arbitrary types, flags,
+// stream ids and payloads — sent over a real socket to the engine as a server, and as a client (from a
+// server answering its requests). Whatever
 // arrives, the engine must either stay usable (it answers a PING) or end the connection with a GOAWAY
 // carrying a protocol error code; never INTERNAL_ERROR, which is what an exception inside the engine
 // (or the echo handler) turns into.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ErrorCode, Flag, FrameType, encodeFrame, encodePing, errorName } from './frames.ts';
-import { startEchoServer, type EngineServer } from '../../../test/support/h2-engine.ts';
+import { ErrorCode, Flag, FrameType, encodeFrame, encodePing, encodeSettingsAck, errorName } from './frames.ts';
+import net from 'node:net';
+import { once } from 'node:events';
+import { EngineClient, startEchoServer, type EngineServer } from '../../../test/support/h2-engine.ts';
 import { RawPeer } from '../../../test/support/h2-raw.ts';
 
 let server: EngineServer;
@@ -76,3 +79,58 @@ describe('engine server under hostile frame sequences', { timeout: 120_000 }, ()
   });
 });
 
+
+describe('engine client under hostile responses', { timeout: 120_000 }, () => {
+  const responseStep: fc.Arbitrary<Step> = fc.oneof(
+    fc.record({ kind: fc.constant('request' as const), streamId: fc.constantFrom(1, 3), path: fc.constantFrom('200', '103', '204', '500'), endStream: fc.boolean() }),
+    arbStep.filter((s) => s.kind === 'frame'),
+  );
+
+  it('answers a PING or ends with a protocol GOAWAY, never an internal error', async () => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(responseStep, { minLength: 1, maxLength: 10 }), async (steps) => {
+          const accepted = new Promise<RawPeer>((resolve) => server.once('connection', (socket) => resolve(RawPeer.accept(socket))));
+          const client = await EngineClient.connect(port);
+          const peer = await accepted;
+          try {
+            const get = [':method', 'GET', ':scheme', 'http', ':path', '/', ':authority', 'x'];
+            void (await client.request(get)).response;
+            void (await client.request(get)).response;
+            peer.send(encodeSettingsAck());
+            const bytes: Buffer[] = [];
+            // 'request' steps here are response heads with the given status.
+            for (const step of steps) {
+              if (step.kind === 'request') bytes.push(peer.headers(step.streamId, [':status', step.path], step.endStream));
+              else bytes.push(encodeFrame(step.type, step.flags, step.streamId, step.payload));
+            }
+            peer.send(...bytes, encodePing(Buffer.from('probe!!!'), false));
+            const saidGoodbye = steps.some((s) => s.kind === 'frame' && s.type === FrameType.GOAWAY && s.streamId === 0 && s.payload.length >= 8);
+            if (saidGoodbye) {
+              await peer.closed(5000).catch(() => peer.waitFor((f) => f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0, 'a PING ACK', 1));
+            } else {
+              const outcome = await peer.waitFor(
+                (f) => (f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0 && f.payload.toString() === 'probe!!!') || f.type === FrameType.GOAWAY,
+                'a PING ACK or a GOAWAY',
+                5000,
+              );
+              if (outcome.type === FrameType.GOAWAY) assert.notEqual(outcome.payload.readUInt32BE(4), ErrorCode.NO_ERROR);
+            }
+            const goaway = peer.frames.find((f) => f.type === FrameType.GOAWAY);
+            if (goaway !== undefined) assert.notEqual(goaway.payload.readUInt32BE(4), ErrorCode.INTERNAL_ERROR, goaway.payload.subarray(8).toString());
+          } finally {
+            client.conn.close();
+            peer.close();
+          }
+        }),
+        { numRuns: 100 },
+      );
+    } finally {
+      server.close();
+    }
+  });
+});
