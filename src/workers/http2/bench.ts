@@ -3,7 +3,8 @@
 // on a machine whose speed drifts. Each side keeps CONCURRENCY requests in flight on one connection
 // (closed loop); CPU is the process's user + system time over the measured requests, both sides together.
 //
-//   npx node src/workers/http2/bench.ts [requests=20000] [concurrency=32]
+//   npx node src/workers/http2/bench.ts [requests=20000] [concurrency=32] [engine]
+// (a third argument `engine` runs the lean engine only, e.g. under --cpu-prof)
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -147,7 +148,7 @@ async function nodeHttp2(): Promise<Result> {
   return result;
 }
 
-const results = [await nodeHttp2(), await engine(), await nodeHttp2(), await engine()];
+const results = process.argv[4] === 'engine' ? [await engine(), await engine()] : [await nodeHttp2(), await engine(), await nodeHttp2(), await engine()];
 for (const r of results) console.log(`${r.name.padEnd(28)} ${r.cpuMicrosPerRequest.toFixed(1).padStart(7)} µs CPU/request (client + server)  ${Math.round(r.requestsPerSecond)} req/s`);
 const best = (name: string): number => Math.min(...results.filter((r) => r.name === name).map((r) => r.cpuMicrosPerRequest));
-console.log(`ratio node:http2 / lean engine: ${(best('node:http2 ↔ node:http2') / best('lean engine ↔ lean engine')).toFixed(2)}×`);
+if (results.some((r) => r.name.startsWith('node'))) console.log(`ratio node:http2 / lean engine: ${(best('node:http2 ↔ node:http2') / best('lean engine ↔ lean engine')).toFixed(2)}×`);
