@@ -52,7 +52,7 @@ export class EchoHandler implements H2Handler {
     const ctx: EchoRequest = { grpc, path, ended: endStream };
     stream.ctx = ctx;
     const conn = this.conn;
-    if (path === '/trailers-only') {
+    if (path === '/trailers-only' || path.endsWith('/TrailersOnly')) {
       conn.sendHeaders(stream, [':status', '200', 'content-type', 'application/grpc', 'grpc-status', '5', 'grpc-message', 'no such thing'], true);
       return;
     }

@@ -56,7 +56,8 @@ export interface H2Options {
 export interface FloodLimits {
   /** RST_STREAM received and streams refused: rapid reset (CVE-2023-44487). nghttp2's defaults. */
   resets: readonly [number, number];
-  /** PING and SETTINGS, which each demand an ACK (CVE-2019-9512, -9515). */
+  /** PING and SETTINGS, which each demand an ACK (CVE-2019-9512, -9515), beyond one per DATA frame we sent
+   * (gRPC peers PING as they receive DATA, to estimate the bandwidth-delay product). */
   acks: readonly [number, number];
   /** DATA without bytes or END_STREAM, empty CONTINUATION (CVE-2019-9518). */
   empty: readonly [number, number];

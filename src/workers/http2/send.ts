@@ -82,7 +82,10 @@ export function writeFrames(conn: H2Connection, stream: H2Stream, data: Buffer, 
     at += length;
     frames++;
   } while (at < n);
+  // A peer that receives DATA answers with WINDOW_UPDATEs, and gRPC peers with a PING per burst (BDP
+  // estimation): frames our DATA explains are not a flood.
   conn.windowUpdateMeter.credit(2 * frames);
+  conn.ackMeter.credit(frames);
   if (endStream) {
     stream.localEnded = true;
     conn.maybeFinish(stream);
