@@ -384,6 +384,12 @@ describe('floods → GOAWAY ENHANCE_YOUR_CALM', () => {
     for (let id = 1; id < 60; id += 2) frames.push(p.get(id, '/echo', false), encodeRstStream(id, CANCEL));
     assert.equal(await floodedWith(frames), 'ENHANCE_YOUR_CALM');
   });
+  it('MadeYouReset: streams the client makes us reset (WINDOW_UPDATE of 0 on each)', async () => {
+    const p = await peer();
+    const frames: Buffer[] = [];
+    for (let id = 1; id < 60; id += 2) frames.push(p.get(id, '/echo', false), encodeWindowUpdate(id, 0));
+    assert.equal(await floodedWith(frames), 'ENHANCE_YOUR_CALM');
+  });
   it('CONTINUATION flood: a header block that never ends', async () => {
     const frames = [frame(FrameType.HEADERS, 0, 1, Buffer.from([0x82]))];
     for (let i = 0; i < 100; i++) frames.push(frame(FrameType.CONTINUATION, 0, 1, Buffer.from('x'.repeat(2000))));

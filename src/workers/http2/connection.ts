@@ -272,8 +272,13 @@ export class H2Connection {
     this.terminate(new H2Error(code, message), true);
   }
 
-  /** A stream error (§5.4.2): RST_STREAM; a stream the handler knows about also gets `onReset`. */
+  /**
+   * A stream error (§5.4.2): RST_STREAM; a stream the handler knows about also gets `onReset`. A client
+   * that makes us reset streams (refused, malformed: "MadeYouReset", CVE-2025-8671) spends the same
+   * budget as one that resets them itself.
+   */
   streamError(streamId: number, code: number): void {
+    if (this.role === 'server' && this.resetMeter.hit()) return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too many stream errors');
     this.write(encodeRstStream(streamId, code));
     const stream = this.streams.get(streamId);
     if (stream === undefined) {

@@ -54,7 +54,8 @@ export interface H2Options {
 }
 
 export interface FloodLimits {
-  /** RST_STREAM received and streams refused: rapid reset (CVE-2023-44487). nghttp2's defaults. */
+  /** Server role: RST_STREAM received, and stream errors we answer (refused or malformed streams): rapid
+   * reset (CVE-2023-44487) and MadeYouReset (CVE-2025-8671). nghttp2's figures. */
   resets: readonly [number, number];
   /** PING and SETTINGS, which each demand an ACK (CVE-2019-9512, -9515), beyond one per DATA frame we sent
    * (gRPC peers PING as they receive DATA, to estimate the bandwidth-delay product). */

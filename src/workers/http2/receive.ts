@@ -187,10 +187,7 @@ function onNewStreamHead(conn: H2Connection, streamId: number, headers: string[]
   // After our final GOAWAY, new streams are ignored (§6.8): the client retries them elsewhere.
   if (conn.goawaySentLastId >= 0 && streamId > conn.goawaySentLastId) return;
   if (selfDependent) return conn.streamError(streamId, ErrorCode.PROTOCOL_ERROR);
-  if (conn.peerActive >= conn.maxConcurrentStreams) {
-    if (conn.resetMeter.hit()) return conn.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too many refused streams');
-    return conn.streamError(streamId, ErrorCode.REFUSED_STREAM);
-  }
+  if (conn.peerActive >= conn.maxConcurrentStreams) return conn.streamError(streamId, ErrorCode.REFUSED_STREAM);
   // A head over SETTINGS_MAX_HEADER_LIST_SIZE (null) still opens the stream, for the handler to answer 431.
   const facts = conn.facts;
   facts.contentLength = -1;
