@@ -20,8 +20,9 @@ let huffmanScratch = Buffer.allocUnsafeSlow(4096);
 
 export interface HpackDecoderOptions {
   /**
-   * SETTINGS_HEADER_TABLE_SIZE in force: the largest table the peer may ask for (default 4096).
-   * Below 4096 the peer must send a size update first (see `setTableSizeLimit`).
+   * SETTINGS_HEADER_TABLE_SIZE in force: the largest table the peer may ask for (default 4096, the
+   * protocol's initial value). Only for a value already in force: a peer may send blocks before it
+   * has seen our SETTINGS, so advertise a smaller one by calling `setTableSizeLimit` on its ACK.
    */
   tableSizeLimit?: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE: names + values + 32 per field (default: no limit). */

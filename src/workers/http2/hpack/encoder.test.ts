@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { HpackEncoder } from './encoder.ts';
 import { HpackDecoder } from './decoder.ts';
-import { OracleDecoder } from './hpack-js-oracle.ts';
+import { OracleDecoder, OracleEncoder } from './hpack-js-oracle.ts';
 
 const grpcRequest = [
   ':method', 'POST',
@@ -19,6 +19,8 @@ const grpcRequest = [
   'user-agent', 'grpc-node-js/1.14.7',
 ];
 
+const entries = (encoder: HpackEncoder): string[] => Array.from({ length: encoder.table.length }, (_, i) => encoder.table.name(i));
+
 /** Encodes with `encoder`, decodes with hpack.js, and returns the block with the never-indexed fields it saw. */
 function roundTrip(encoder: HpackEncoder, oracle: OracleDecoder, fields: string[], neverIndexed: number[] = []): { block: Buffer; neverIndexed: number[] } {
   const block = encoder.encode(fields, neverIndexed);
@@ -28,14 +30,17 @@ function roundTrip(encoder: HpackEncoder, oracle: OracleDecoder, fields: string[
 }
 
 describe('HpackEncoder: indexing policy', () => {
-  it('indexes a gRPC request so that the same request again is one octet per field', () => {
+  it('indexes a gRPC request so that the same request again is one octet per field but the deadline', () => {
     const encoder = new HpackEncoder();
     const oracle = new OracleDecoder(4096);
     const first = roundTrip(encoder, oracle, grpcRequest).block;
-    const again = roundTrip(encoder, oracle, grpcRequest).block;
+    const again = roundTrip(encoder, oracle, [...grpcRequest.slice(0, 12), 'grpc-timeout', '998m', ...grpcRequest.slice(14)]).block;
     assert.ok(first.length > 60, `first block ${first.length} octets`);
-    assert.equal(again.length, grpcRequest.length / 2, `repeated block ${again.toString('hex')}`);
-    assert.ok(again.every((octet) => octet >= 0x80), 'all indexed representations');
+    // Fields 0-5 indexed, then grpc-timeout as a literal without indexing whose name is dynamic entry
+    // 63 (0x0f, then 63 - 15), then user-agent indexed.
+    assert.equal(again.length, 13, `repeated block ${again.toString('hex')}`);
+    assert.ok([...again.subarray(0, 6), again[12]!].every((octet) => octet >= 0x80), 'the other fields indexed');
+    assert.deepEqual([...again.subarray(6, 8)], [0x0f, 63 - 15]);
   });
 
   it('sends authorization, proxy-authorization and short cookies never indexed', () => {
@@ -56,12 +61,26 @@ describe('HpackEncoder: indexing policy', () => {
     assert.equal(encoder.table.length, 1);
   });
 
-  it('sends per-message fields without indexing: content-length, set-cookie, etag, trace and request ids', () => {
+  it('forwards never-indexed fields as it received them (decoder marks → encoder)', () => {
+    const upstream = new OracleEncoder(4096);
+    const fromPeer = upstream.encode(['x-token', 'abc', 'x-plain', 'p', 'x-pin', '1234'], [0, 2]);
+    const decoder = new HpackDecoder();
+    const fields = decoder.decode(fromPeer);
+    assert.deepEqual(decoder.lastNeverIndexed, [0, 2]);
+    const forwarded = new HpackEncoder().encode(fields, decoder.lastNeverIndexed);
+    assert.deepEqual(new OracleDecoder(4096).decode(forwarded).neverIndexed, [0, 2]);
+  });
+
+  it('sends per-message fields without indexing: content-length, set-cookie, etag, deadlines, trace and request ids', () => {
     const encoder = new HpackEncoder();
     const oracle = new OracleDecoder(4096);
-    const fields = ['content-length', '123', 'set-cookie', 'id=42; Secure', 'etag', '"abc"', 'x-request-id', 'f00d', 'traceparent', '00-01-02-01'];
-    assert.deepEqual(roundTrip(encoder, oracle, fields).neverIndexed, []);
-    assert.equal(encoder.table.length, 0);
+    const fields = (id: string): string[] => ['content-length', id, 'set-cookie', `id=${id}`, 'etag', `"${id}"`, 'grpc-timeout', `${id}m`, 'x-request-id', id, 'traceparent', `00-${id}-01`];
+    roundTrip(encoder, oracle, fields('1'));
+    // Names in the static table were never indexed; the others were, once, to make their names indexes.
+    assert.deepEqual(entries(encoder), ['traceparent', 'x-request-id', 'grpc-timeout']);
+    const second = roundTrip(encoder, oracle, fields('2')).block;
+    assert.deepEqual(entries(encoder), ['traceparent', 'x-request-id', 'grpc-timeout'], 'nothing new indexed');
+    assert.ok(!second.includes(Buffer.from('x-request-id')), 'names sent as indexes');
   });
 
   it('does not index a field that would take over 3/4 of the table', () => {

@@ -10,7 +10,9 @@
 // - authorization and proxy-authorization, and cookies under 20 octets (guessable, RFC 7541 §7.1.3),
 //   are sent never indexed, as is any field the caller marks (a never-indexed field it received);
 // - fields unique to each message are sent without indexing, as they would only evict useful
-//   entries: content-length, set-cookie (per-response and sensitive), etag, request ids and trace ids;
+//   entries: content-length, set-cookie (per-response and sensitive), etag, grpc-timeout (a deadline's
+//   remainder, new on every call), request ids and trace ids. When such a name is in neither table,
+//   its first field is indexed all the same, so that later ones send the name as an index;
 // - a field whose entry would take over 3/4 of the table is not indexed (it would empty the table).
 import { Buffer } from 'node:buffer';
 import { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table.ts';
@@ -35,21 +37,38 @@ const INDEX = 0;
 const NO_INDEX = 1;
 const NEVER_INDEX = 2;
 const COOKIE = 3; // never indexed if short, else indexed
+const PER_MESSAGE = 4; // without indexing once the name is in a table, else indexed
 const CHOICES: Readonly<Record<FieldIndexing, number>> = { index: INDEX, 'no-index': NO_INDEX, 'never-index': NEVER_INDEX };
 const NAME_POLICY: ReadonlyMap<string, number> = new Map([
   ['authorization', NEVER_INDEX],
   ['proxy-authorization', NEVER_INDEX],
   ['cookie', COOKIE],
-  ['set-cookie', NO_INDEX],
-  ['content-length', NO_INDEX],
-  ['etag', NO_INDEX],
-  ['x-request-id', NO_INDEX],
-  ['traceparent', NO_INDEX],
-  ['grpc-trace-bin', NO_INDEX],
-  ['x-b3-traceid', NO_INDEX],
-  ['x-b3-spanid', NO_INDEX],
-  ['x-b3-parentspanid', NO_INDEX],
+  ['set-cookie', PER_MESSAGE],
+  ['content-length', PER_MESSAGE],
+  ['etag', PER_MESSAGE],
+  ['grpc-timeout', PER_MESSAGE],
+  ['x-request-id', PER_MESSAGE],
+  ['traceparent', PER_MESSAGE],
+  ['grpc-trace-bin', PER_MESSAGE],
+  ['x-b3-traceid', PER_MESSAGE],
+  ['x-b3-spanid', PER_MESSAGE],
+  ['x-b3-parentspanid', PER_MESSAGE],
 ]);
+
+/** What the encoder knows of a name before any dynamic entry: one map read per field answers all. */
+interface KnownName {
+  /** Lowest static index of the name, 0 if not in the static table. */
+  readonly staticIndex: number;
+  readonly staticValues: ReadonlyMap<string, number> | null;
+  readonly policy: number;
+}
+const KNOWN_NAMES = new Map<string, KnownName>();
+for (const [name, entry] of STATIC_BY_NAME) {
+  KNOWN_NAMES.set(name, { staticIndex: entry.index, staticValues: entry.values, policy: NAME_POLICY.get(name) ?? INDEX });
+}
+for (const [name, policy] of NAME_POLICY) {
+  if (!KNOWN_NAMES.has(name)) KNOWN_NAMES.set(name, { staticIndex: 0, staticValues: null, policy });
+}
 
 /** Representation first-octet patterns (RFC 7541 §6). */
 const INDEXED = 0x80;
@@ -118,7 +137,9 @@ export class HpackEncoder {
    * Encodes `fields` ([name0, value0, …], latin1 strings) as one header block. `neverIndexed` lists
    * field numbers (field i is fields[2i], fields[2i + 1]) to send never indexed, e.g. a decoder's
    * `lastNeverIndexed`. The result is a new Buffer the caller owns: `headroom` free octets (room for
-   * a frame header), then the block.
+   * a frame header), then the block. Each block changes the peer's table: blocks must reach the peer
+   * in the order they were encoded, every one of them (a block encoded and then dropped desynchronises
+   * the connection).
    */
   encode(fields: readonly string[], neverIndexed: readonly number[] = NONE, headroom = 0): Buffer {
     let pos = 0;
@@ -134,11 +155,11 @@ export class HpackEncoder {
       const value = fields[i + 1]!;
       // Strings (Huffman only when shorter, unless forced: codes are at most 30 bits) + 3 integers.
       this.ensure(pos, (name.length + value.length) * this.stringExpansion + 32);
-      const choice = neverIndexed.length > 0 && neverIndexed.includes(field) ? NEVER_INDEX : this.choose(name, value);
-      const inStatic = STATIC_BY_NAME.get(name);
+      const known = KNOWN_NAMES.get(name);
+      let choice = neverIndexed.length > 0 && neverIndexed.includes(field) ? NEVER_INDEX : this.choose(name, value, known);
       const inDynamic = this.dynamicByName.get(name);
       if (choice !== NEVER_INDEX) {
-        const staticIndex = inStatic?.values.get(value);
+        const staticIndex = known?.staticValues?.get(value);
         if (staticIndex !== undefined) {
           pos = this.writeInteger(pos, staticIndex, 7, INDEXED);
           continue;
@@ -151,11 +172,12 @@ export class HpackEncoder {
       }
       // A literal: name by index if either table has it (static first: smaller integers).
       const nameIndex =
-        inStatic !== undefined
-          ? inStatic.index
+        known !== undefined && known.staticIndex !== 0
+          ? known.staticIndex
           : inDynamic !== undefined
             ? STATIC_TABLE_LENGTH + 1 + table.indexOfSeq(inDynamic.latest)
             : 0;
+      if (choice === PER_MESSAGE) choice = nameIndex === 0 ? INDEX : NO_INDEX;
       if (choice === NEVER_INDEX) {
         pos = this.writeInteger(pos, nameIndex, 4, NEVER_INDEXED);
       } else if (choice === NO_INDEX) {
@@ -174,18 +196,18 @@ export class HpackEncoder {
     return block;
   }
 
-  /** INDEX, NO_INDEX or NEVER_INDEX for a field the caller did not mark. */
-  private choose(name: string, value: string): number {
+  /** INDEX, NO_INDEX, NEVER_INDEX or PER_MESSAGE for a field the caller did not mark. */
+  private choose(name: string, value: string, known: KnownName | undefined): number {
     if (this.indexing !== null) {
       const custom = this.indexing(name, value);
       if (custom !== undefined) return CHOICES[custom];
     }
-    const policy = NAME_POLICY.get(name);
-    if (policy === NEVER_INDEX || policy === NO_INDEX) return policy;
+    const policy = known === undefined ? INDEX : known.policy;
+    if (policy === NEVER_INDEX) return NEVER_INDEX;
     if (policy === COOKIE && value.length < SHORT_COOKIE) return NEVER_INDEX;
     // An entry over 3/4 of the table would evict nearly everything for one field.
     if ((name.length + value.length + ENTRY_OVERHEAD) * 4 > this.table.maxSize * 3) return NO_INDEX;
-    return INDEX;
+    return policy === PER_MESSAGE ? PER_MESSAGE : INDEX;
   }
 
   private resize(size: number): void {

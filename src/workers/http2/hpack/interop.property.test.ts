@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { HpackDecoder } from './decoder.ts';
-import { HpackEncoder } from './encoder.ts';
+import { HpackEncoder, type HpackEncoderOptions } from './encoder.ts';
 import { HeaderListTooLargeError, HpackDecodeError } from './errors.ts';
 import type { DynamicTable } from './dynamic-table.ts';
 import { OracleDecoder, OracleEncoder, type TableEntries } from './hpack-js-oracle.ts';
@@ -44,16 +44,25 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(0, 1, 64, 256, 1000, 4096, 8192, 65536).map((size): Step => ({ kind: 'table-size', size })) },
 );
 const connection = fc.array(step, { minLength: 1, maxLength: 12 });
+const huffmanChoice = fc.constantFrom<'shorter' | 'always' | 'never'>('shorter', 'always', 'never');
+/**
+ * The built-in policy, or one that indexes every unmarked field: then long values (up to 5000 octets)
+ * go into the table too, and entries larger than the table empty it on both sides (RFC 7541 §4.4).
+ */
+const indexing = fc.constantFrom<HpackEncoderOptions>({}, { indexing: () => 'index' });
 // Shrinking a failure over long random values can run for many minutes: bound it (a failure found
 // is still reported, with the smallest counterexample reached in time).
 const RUNS = { numRuns: 120, interruptAfterTimeLimit: 20_000 };
 
 const flat = (fields: Field[]): string[] => fields.flatMap((f) => [f.name, f.value]);
 const marked = (fields: Field[]): number[] => fields.flatMap((f, i) => (f.neverIndexed ? [i] : []));
-/** Never-indexed fields our encoder emits: the caller's marks plus its policy (see encoder.ts). */
-const expectedNeverIndexed = (fields: Field[]): number[] =>
+/** Never-indexed fields our encoder emits: the caller's marks, plus its built-in policy's (see encoder.ts). */
+const expectedNeverIndexed = (fields: Field[], options: HpackEncoderOptions): number[] =>
   fields.flatMap((f, i) =>
-    f.neverIndexed || f.name === 'authorization' || f.name === 'proxy-authorization' || (f.name === 'cookie' && f.value.length < 20) ? [i] : [],
+    f.neverIndexed ||
+    (options.indexing === undefined && (f.name === 'authorization' || f.name === 'proxy-authorization' || (f.name === 'cookie' && f.value.length < 20)))
+      ? [i]
+      : [],
   );
 
 function entries(table: DynamicTable): TableEntries {
@@ -65,8 +74,8 @@ function entries(table: DynamicTable): TableEntries {
 describe('HPACK interoperability across a connection (properties)', () => {
   it('our encoder → hpack.js decoder: same fields, never-indexed marks and table', () => {
     fc.assert(
-      fc.property(connection, fc.constantFrom(0, 256, 4096), (steps, maxTableSize) => {
-        const encoder = new HpackEncoder({ maxTableSize });
+      fc.property(connection, fc.constantFrom(0, 256, 4096), indexing, (steps, maxTableSize, indexEverything) => {
+        const encoder = new HpackEncoder({ maxTableSize, ...indexEverything });
         const oracle = new OracleDecoder(4096);
         for (const s of steps) {
           if (s.kind === 'table-size') {
@@ -76,7 +85,7 @@ describe('HPACK interoperability across a connection (properties)', () => {
           const block = encoder.encode(flat(s.fields), marked(s.fields));
           const decoded = block.length === 0 ? { fields: [], neverIndexed: [] } : oracle.decode(block);
           assert.deepEqual(decoded.fields, flat(s.fields));
-          assert.deepEqual(decoded.neverIndexed, expectedNeverIndexed(s.fields));
+          assert.deepEqual(decoded.neverIndexed, expectedNeverIndexed(s.fields, indexEverything));
           assert.deepEqual(entries(encoder.table), oracle.entries());
         }
       }),
@@ -106,8 +115,8 @@ describe('HPACK interoperability across a connection (properties)', () => {
 
   it('our encoder → our decoder, with SETTINGS_HEADER_TABLE_SIZE changes on both sides', () => {
     fc.assert(
-      fc.property(connection, fc.constantFrom(0, 256, 4096, 16384), fc.constantFrom('shorter', 'always', 'never') as fc.Arbitrary<'shorter' | 'always' | 'never'>, (steps, maxTableSize, huffman) => {
-        const encoder = new HpackEncoder({ maxTableSize, huffman });
+      fc.property(connection, fc.constantFrom(0, 256, 4096, 16384), huffmanChoice, indexing, (steps, maxTableSize, huffman, indexEverything) => {
+        const encoder = new HpackEncoder({ maxTableSize, huffman, ...indexEverything });
         const decoder = new HpackDecoder();
         for (const s of steps) {
           if (s.kind === 'table-size') {
@@ -117,7 +126,7 @@ describe('HPACK interoperability across a connection (properties)', () => {
             continue;
           }
           assert.deepEqual(decoder.decode(encoder.encode(flat(s.fields), marked(s.fields))), flat(s.fields));
-          assert.deepEqual(decoder.lastNeverIndexed, expectedNeverIndexed(s.fields));
+          assert.deepEqual(decoder.lastNeverIndexed, expectedNeverIndexed(s.fields, indexEverything));
           assert.deepEqual(entries(decoder.table), entries(encoder.table));
           assert.equal(decoder.table.size, encoder.table.size);
         }
