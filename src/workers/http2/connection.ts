@@ -10,8 +10,9 @@
 // (a 9-byte header, then the caller's Buffer); what the peer's windows do not admit waits in a per-stream
 // queue (bounded by the caller's own window, for a proxy) and goes out on WINDOW_UPDATE, and
 // `onStreamWindow` reports it. No timers: a proxy runs per-engine sweepers for idle connections.
-// Receive-side frame rules live in receive.ts, flow-controlled sending in send.ts, the handler contract and
-// defaults in handler.ts; this file holds the state, the public methods and the connection's lifecycle.
+// Receive-side frame rules live in receive.ts, flow-controlled sending in send.ts, refunds of our receive
+// windows in receive-window.ts, the handler contract and defaults in handler.ts; this file holds the
+// state, the public methods and the connection's lifecycle.
 import type net from 'node:net';
 import { ClosedStreams } from './closed-streams.ts';
 import { FloodMeter } from './flood.ts';
@@ -38,6 +39,7 @@ import type { HeadFacts } from './message.ts';
 import { receiveFrame, type HeaderAssembly } from './receive.ts';
 import { DEFAULTS, type H2Handler, type H2Options, type H2Role } from './handler.ts';
 import { enqueue, flushAll, writeData } from './send.ts';
+import { refund, refundConnection } from './receive-window.ts';
 import { H2Stream } from './stream.ts';
 
 /** How long a closing connection may take to flush its last frames (GOAWAY) before it is destroyed. */
@@ -209,18 +211,7 @@ export class H2Connection {
 
   /** The handler is done with `n` bytes of `stream`'s DATA: they return to the peer's windows. */
   consumed(stream: H2Stream, n: number): void {
-    if (n > stream.unconsumed) n = stream.unconsumed;
-    if (n <= 0 || this.closed) return;
-    stream.unconsumed -= n;
-    this.refundConnection(n);
-    if (!stream.closed && !stream.remoteEnded) {
-      stream.refundPending += n;
-      if (stream.refundPending >= this.localStreamWindow >>> 1) {
-        stream.recvWindow += stream.refundPending;
-        this.write(encodeWindowUpdate(stream.id, stream.refundPending));
-        stream.refundPending = 0;
-      }
-    }
+    refund(this, stream, n);
   }
 
   ping(opaque: Buffer = Buffer.alloc(8)): void {
@@ -300,7 +291,7 @@ export class H2Connection {
     stream.queuedBytes = 0;
     if (aborted && stream.unconsumed > 0) {
       // Nobody will consume these bytes now: return them to the connection window ourselves.
-      this.refundConnection(stream.unconsumed);
+      refundConnection(this, stream.unconsumed);
       stream.unconsumed = 0;
     }
     this.closedStreams.remember(stream.id, resetByUs);
@@ -320,24 +311,6 @@ export class H2Connection {
   /** Both sides ended: the stream leaves the table. */
   maybeFinish(stream: H2Stream): void {
     if (stream.localEnded && stream.remoteEnded && !stream.closed) this.retire(stream, false, false);
-  }
-
-  refundConnection(n: number): void {
-    this.connRefundPending += n;
-    if (this.connRefundPending >= this.connectionWindow >>> 1 && !this.closed) {
-      this.connRecvWindow += this.connRefundPending;
-      this.write(encodeWindowUpdate(0, this.connRefundPending));
-      this.connRefundPending = 0;
-    }
-  }
-
-  /** Our SETTINGS were acknowledged: the stream window we advertised applies from now on (§6.9.2). */
-  applyLocalSettings(): void {
-    if (this.settingsAcked) return;
-    this.settingsAcked = true;
-    const delta = this.localStreamWindow - this.effectiveStreamWindow;
-    this.effectiveStreamWindow = this.localStreamWindow;
-    if (delta !== 0) for (const stream of this.streams.values()) stream.recvWindow += delta;
   }
 
   /** Closes the connection once: streams still open are reset, then `onClose`. */

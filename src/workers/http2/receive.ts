@@ -6,6 +6,7 @@
 import { CLOSED, RESET_BY_US } from './closed-streams.ts';
 import type { H2Connection } from './connection.ts';
 import { ErrorCode, Flag, FrameType, MAX_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE, MAX_WINDOW, SettingId, encodePing, encodeSettingsAck, H2Error } from './frames.ts';
+import { applyLocalSettings, refund, refundConnection } from './receive-window.ts';
 import { flushAll, flushStream } from './send.ts';
 import { checkRequestHead, checkResponseHead, checkTrailers } from './message.ts';
 import { H2Stream, Phase } from './stream.ts';
@@ -69,18 +70,18 @@ function onDataFrame(conn: H2Connection, flags: number, streamId: number, payloa
   const stream = conn.streams.get(streamId);
   if (stream === undefined || stream.remoteEnded) {
     // Nobody will consume these bytes: they return to the connection window at once.
-    conn.refundConnection(wireLength);
+    refundConnection(conn, wireLength);
     if (stream !== undefined) return conn.streamError(streamId, ErrorCode.STREAM_CLOSED);
     if (isIdle(conn, streamId)) return conn.connectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
     if (conn.closedStreams.wasResetByUs(streamId)) return;
     return conn.streamError(streamId, ErrorCode.STREAM_CLOSED);
   }
   if (stream.phase !== Phase.BODY) {
-    conn.refundConnection(wireLength);
+    refundConnection(conn, wireLength);
     return conn.streamError(streamId, ErrorCode.PROTOCOL_ERROR);
   }
   if (wireLength > stream.recvWindow) {
-    conn.refundConnection(wireLength);
+    refundConnection(conn, wireLength);
     return conn.streamError(streamId, ErrorCode.FLOW_CONTROL_ERROR);
   }
   stream.recvWindow -= wireLength;
@@ -89,12 +90,12 @@ function onDataFrame(conn: H2Connection, flags: number, streamId: number, payloa
   if (wireLength > length) {
     // Padding is not for the handler: refund it now.
     stream.unconsumed += wireLength - length;
-    conn.consumed(stream, wireLength - length);
+    refund(conn, stream, wireLength - length);
   }
   if (length === 0 && !endStream && conn.emptyMeter.hit()) return conn.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'empty DATA flood');
   stream.receivedLength += length;
   if (stream.expectedLength >= 0 && (stream.receivedLength > stream.expectedLength || (endStream && stream.receivedLength !== stream.expectedLength))) {
-    conn.refundConnection(length);
+    refundConnection(conn, length);
     return conn.streamError(streamId, ErrorCode.PROTOCOL_ERROR);
   }
   stream.unconsumed += length;
@@ -260,7 +261,7 @@ function onSettings(conn: H2Connection, flags: number, streamId: number, payload
   if (streamId !== 0) return conn.connectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
   if ((flags & Flag.ACK) !== 0) {
     if (payload.length !== 0) return conn.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
-    return conn.applyLocalSettings();
+    return applyLocalSettings(conn);
   }
   if (payload.length % 6 !== 0) return conn.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS length not a multiple of 6');
   if (conn.ackMeter.hit()) return conn.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'SETTINGS flood');
