@@ -29,7 +29,7 @@ describe('engine client → node:http2 server', { timeout: 30_000 }, () => {
   let peakInFlight = 0;
 
   before(async () => {
-    server = http2.createServer({ settings: { initialWindowSize: 16_384, maxConcurrentStreams: 2 } });
+    server = http2.createServer({ settings: { initialWindowSize: 16_384, maxConcurrentStreams: 2, maxHeaderListSize: 128 << 10 }, maxSessionMemory: 64 });
     server.on('stream', (stream, headers) => {
       inFlight++;
       peakInFlight = Math.max(peakInFlight, inFlight);
@@ -47,6 +47,8 @@ describe('engine client → node:http2 server', { timeout: 30_000 }, () => {
         stream.end(Buffer.from('msg'));
       } else if (path === '/head') {
         stream.respond({ ':status': 200, 'content-length': '1234' }, { endStream: true });
+      } else if (path === '/header-size') {
+        stream.respond({ ':status': 200, 'x-size': String(String(headers['x-big'] ?? '').length) }, { endStream: true });
       } else if (path === '/slow') {
         setTimeout(() => stream.respond({ ':status': 200 }, { endStream: true }), 20);
       } else {
@@ -81,6 +83,11 @@ describe('engine client → node:http2 server', { timeout: 30_000 }, () => {
     assert.equal(grpc.body.toString(), 'msg');
     const head = await (await client.request([':method', 'HEAD', ':scheme', 'http', ':path', '/head', ':authority', 'test'])).response;
     assert.deepEqual([head.status, head.resetCode, head.body.length], [200, null, 0]);
+  });
+
+  it('a 40 KB request head goes out as HEADERS + CONTINUATION frames', async () => {
+    const r = await (await client.request([...GET('/header-size'), 'x-big', 'b'.repeat(40_000)])).response;
+    assert.deepEqual([r.status, r.headers[r.headers.indexOf('x-size') + 1]], [200, '40000']);
   });
 
   it('a stream the server refuses is reported with REFUSED_STREAM (retryable)', async () => {
