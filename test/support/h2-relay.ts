@@ -1,6 +1,6 @@
 // A minimal HTTP/2 relay on the lean engine, for tests: every downstream connection (engine, server
-// role) gets one upstream connection (engine, client role), and each stream is forwarded as is — heads,
-// DATA, trailers, resets both ways. It is the shape the proxy takes on the engine, without the proxy's
+// role) gets one upstream connection (engine, client role), and each stream is forwarded as is — heads
+// (never-indexed fields stay never indexed), DATA, trailers, resets both ways. It is the shape the proxy takes on the engine, without the proxy's
 // routing: DATA is refunded to one side only once it left through the other (consumed on send, and on
 // onStreamWindow), so the relay holds at most a window per stream however slow either end is.
 import { once } from 'node:events';
@@ -19,7 +19,7 @@ class Downstream implements H2Handler {
 
   onRequestHeaders(stream: H2Stream, headers: string[], endStream: boolean): void {
     if (!this.up.conn.canOpenStream()) return this.conn.sendHeaders(stream, [':status', '503'], true);
-    stream.ctx = this.up.conn.openStream(headers, endStream, stream);
+    stream.ctx = this.up.conn.openStream(headers, endStream, stream, this.conn.neverIndexed);
   }
   onHeadersTooLarge(stream: H2Stream): void {
     this.conn.sendHeaders(stream, [':status', '431'], true);
@@ -29,7 +29,7 @@ class Downstream implements H2Handler {
     if (sent > 0) this.conn.consumed(stream, sent);
   }
   onTrailers(stream: H2Stream, trailers: string[]): void {
-    this.up.conn.sendTrailers(stream.ctx as H2Stream, trailers);
+    this.up.conn.sendTrailers(stream.ctx as H2Stream, trailers, this.conn.neverIndexed);
   }
   onReset(stream: H2Stream, code: number): void {
     if (stream.ctx !== undefined) this.up.conn.reset(stream.ctx as H2Stream, code === ErrorCode.NO_ERROR ? ErrorCode.CANCEL : code);
@@ -53,7 +53,7 @@ class Upstream implements H2Handler {
   down!: Downstream;
 
   onResponseHeaders(stream: H2Stream, headers: string[], _status: number, endStream: boolean): void {
-    this.down.conn.sendHeaders(stream.ctx as H2Stream, headers, endStream);
+    this.down.conn.sendHeaders(stream.ctx as H2Stream, headers, endStream, this.conn.neverIndexed);
   }
   onHeadersTooLarge(stream: H2Stream): void {
     this.conn.reset(stream, ErrorCode.CANCEL);
@@ -66,7 +66,7 @@ class Upstream implements H2Handler {
     this.down.maxQueued = Math.max(this.down.maxQueued, downstream.queuedBytes);
   }
   onTrailers(stream: H2Stream, trailers: string[]): void {
-    this.down.conn.sendTrailers(stream.ctx as H2Stream, trailers);
+    this.down.conn.sendTrailers(stream.ctx as H2Stream, trailers, this.conn.neverIndexed);
   }
   onReset(stream: H2Stream, code: number): void {
     this.down.conn.reset(stream.ctx as H2Stream, code);

@@ -156,7 +156,7 @@ export class H2Connection {
   }
 
   /** Client role: opens a stream and sends its request head. Check `canOpenStream()` first. */
-  openStream(headers: readonly string[], endStream: boolean, ctx?: unknown): H2Stream {
+  openStream(headers: readonly string[], endStream: boolean, ctx?: unknown, neverIndexed?: readonly number[]): H2Stream {
     if (!this.canOpenStream()) throw new Error('no stream can be opened on this connection now');
     const stream = new H2Stream(this.nextStreamId, this.peerInitialWindow, this.effectiveStreamWindow);
     this.nextStreamId += 2;
@@ -166,15 +166,15 @@ export class H2Connection {
     }
     this.streams.set(stream.id, stream);
     this.localActive++;
-    this.writeHead(stream, headers, endStream);
+    this.writeHead(stream, headers, endStream, neverIndexed);
     return stream;
   }
 
   /** A response head (server; 1xx heads may precede the final one) — or any head not ending the stream. */
-  sendHeaders(stream: H2Stream, headers: readonly string[], endStream: boolean): void {
+  sendHeaders(stream: H2Stream, headers: readonly string[], endStream: boolean, neverIndexed?: readonly number[]): void {
     if (stream.closed) return;
     if (stream.localEnded || stream.endAfterQueue || stream.trailersAfterQueue !== null) throw new Error(`stream ${stream.id} already ended its side`);
-    this.writeHead(stream, headers, endStream);
+    this.writeHead(stream, headers, endStream, neverIndexed);
   }
 
   /**
@@ -195,11 +195,24 @@ export class H2Connection {
   }
 
   /** Trailers end our side; they follow any DATA still queued. */
-  sendTrailers(stream: H2Stream, trailers: readonly string[]): void {
+  sendTrailers(stream: H2Stream, trailers: readonly string[], neverIndexed?: readonly number[]): void {
     if (stream.closed) return;
     if (stream.localEnded || stream.endAfterQueue || stream.trailersAfterQueue !== null) throw new Error(`stream ${stream.id} already ended its side`);
-    if (stream.queuedBytes > 0) stream.trailersAfterQueue = trailers;
-    else this.writeHead(stream, trailers, true);
+    if (stream.queuedBytes > 0) {
+      stream.trailersAfterQueue = trailers;
+      stream.trailersNeverIndexed = neverIndexed;
+    } else {
+      this.writeHead(stream, trailers, true, neverIndexed);
+    }
+  }
+
+  /**
+   * Field numbers (field i = headers[2i], headers[2i + 1]) of the head being delivered that the peer sent
+   * never indexed (sensitive, RFC 7541 §7.1.3). Valid during onRequestHeaders / onResponseHeaders /
+   * onTrailers; a proxy passes it to the send method that forwards the head.
+   */
+  get neverIndexed(): readonly number[] {
+    return this.decoder.lastNeverIndexed;
   }
 
   /** RST_STREAM from our side; no `onReset` follows (the caller knows). */
@@ -389,8 +402,8 @@ export class H2Connection {
   }
 
   /** HEADERS (or trailers) now; not flow-controlled. */
-  writeHead(stream: H2Stream, headers: readonly string[], endStream: boolean): void {
-    const block = this.encoder.encode(headers, FRAME_HEADER_SIZE);
+  writeHead(stream: H2Stream, headers: readonly string[], endStream: boolean, neverIndexed?: readonly number[]): void {
+    const block = this.encoder.encode(headers, FRAME_HEADER_SIZE, neverIndexed);
     this.write(frameHeaderBlock(stream.id, block, endStream, this.peerMaxFrameSize));
     if (endStream) {
       stream.localEnded = true;

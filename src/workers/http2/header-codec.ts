@@ -22,6 +22,14 @@ export class HeaderBlockDecoder {
    * that stream is refused). Throws H2Error COMPRESSION_ERROR when the block is undecodable, which
    * leaves the table out of step: the connection must end.
    */
+  /**
+   * Field numbers (field i = list[2i], list[2i + 1]) of the last decoded block that the peer sent never
+   * indexed (RFC 7541 §7.1.3): an intermediary passes them on as never indexed too.
+   */
+  get lastNeverIndexed(): readonly number[] {
+    return this.inner.lastNeverIndexed;
+  }
+
   decode(block: Buffer): string[] | null {
     try {
       return this.inner.decode(block);
@@ -44,8 +52,9 @@ export class HeaderBlockEncoder {
   /**
    * Flat [name, value, ...] (names already lowercase) → one header block, preceded by `headroom` free
    * bytes (room for a frame header, so a block that fits one frame is written without a copy).
+   * `neverIndexed`: field numbers to send never indexed (as `lastNeverIndexed` reports them).
    */
-  encode(headers: readonly string[], headroom: number = 0): Buffer {
-    return this.inner.encode(headers, undefined, headroom);
+  encode(headers: readonly string[], headroom: number = 0, neverIndexed?: readonly number[]): Buffer {
+    return this.inner.encode(headers, neverIndexed, headroom);
   }
 }

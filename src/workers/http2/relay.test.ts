@@ -21,10 +21,12 @@ describe('relay on the engine: node:http2 client → relay → node:http2 server
   let relay: Relay;
   let session: http2.ClientHttp2Session;
   const upstreamResets: number[] = [];
+  let lastSensitive: string[] = [];
 
   before(async () => {
     server = http2.createServer();
     server.on('stream', (stream, headers) => {
+      lastSensitive = (headers as Record<symbol, string[] | undefined>)[http2.sensitiveHeaders] ?? [];
       stream.on('error', () => {});
       stream.on('close', () => {
         if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) upstreamResets.push(stream.rstCode);
@@ -69,6 +71,15 @@ describe('relay on the engine: node:http2 client → relay → node:http2 server
     assert.equal(head['x-path'], '/echo');
     assert.equal(sha(Buffer.concat(chunks)), sha(body));
     assert.equal(trailers?.['x-done'], 'yes');
+  });
+
+  it('keeps sensitive (never-indexed) fields never indexed across the relay', async () => {
+    const req = session.request({ ':method': 'POST', ':path': '/echo', 'x-secret': 'hunter2', 'x-plain': 'p', [http2.sensitiveHeaders]: ['x-secret'] });
+    req.end();
+    req.resume();
+    await once(req, 'response');
+    await once(req, 'end');
+    assert.deepEqual(lastSensitive, ['x-secret']);
   });
 
   it('passes resets both ways', async () => {

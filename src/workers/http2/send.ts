@@ -38,7 +38,7 @@ export function flushStream(conn: H2Connection, stream: H2Stream): void {
     const trailers = stream.trailersAfterQueue;
     if (trailers !== null) {
       stream.trailersAfterQueue = null;
-      conn.writeHead(stream, trailers, true);
+      conn.writeHead(stream, trailers, true, stream.trailersNeverIndexed);
     }
   }
   conn.handler.onStreamWindow(stream, flushed);

@@ -39,6 +39,7 @@ export class H2Stream {
   endAfterQueue = false;
   /** Trailers to send once the queue drains (they end the stream). */
   trailersAfterQueue: readonly string[] | null = null;
+  trailersNeverIndexed: readonly number[] | undefined = undefined;
   /** The peer's content-length for this message, or -1; checked against the DATA received (§8.1.1). */
   expectedLength = -1;
   receivedLength = 0;
