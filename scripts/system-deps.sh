@@ -18,6 +18,7 @@ test_pkgs=(
   iproute2       # ip netns, veth pairs
   curl           # HTTP/1.1 and --http2-prior-knowledge clients
   nghttp2-client # nghttp, h2load
+  nghttp2-server # nghttpd: an independent HTTP/2 server for the lean engine's client-role interop tests
   openssl        # certificates, s_client
   util-linux     # setpriv (run a process as another uid)
 )
