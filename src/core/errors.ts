@@ -29,7 +29,9 @@ export type ProxyErrorKind =
   | 'header_timeout'
   // Control-plane-driven routing (mesh.ts): a known service with no endpoints, or every endpoint ejected.
   | 'no_endpoints'
-  | 'fail_fast';
+  | 'fail_fast'
+  // Load shedding: more requests wait for an upstream than the proxy queues.
+  | 'overloaded';
 
 interface Response {
   readonly status: number;
@@ -53,6 +55,7 @@ export const ERROR_RESPONSES: Readonly<Record<ProxyErrorKind, Response>> = {
   header_timeout: { status: 408, grpc: GRPC_STATUS.DEADLINE_EXCEEDED, message: 'request headers not received in time' },
   no_endpoints: { status: 503, grpc: GRPC_STATUS.UNAVAILABLE, message: 'service has no endpoints' },
   fail_fast: { status: 503, grpc: GRPC_STATUS.UNAVAILABLE, message: 'service in fail-fast: every endpoint is ejected' },
+  overloaded: { status: 503, grpc: GRPC_STATUS.RESOURCE_EXHAUSTED, message: 'proxy overloaded: too many requests waiting for the upstream' },
 };
 
 export class ProxyError extends Error {

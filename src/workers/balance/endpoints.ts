@@ -1,7 +1,6 @@
 // The endpoints of one destination in one worker: each with its latency estimate, requests in flight and
 // failure accrual, kept across updates (an endpoint that stays keeps what was learnt about it), and the
 // per-request choice among them.
-import type http2 from 'node:http2';
 import { formatHostPort, type HostPort } from '../../config/parse.ts';
 import { labels } from '../../telemetry/metrics.ts';
 import { pickP2c, type Candidate } from './balancer.ts';
@@ -27,8 +26,6 @@ export class Endpoint implements Candidate {
   readonly accrual: FailureAccrual;
   /** Gone from the destination: no new requests; what is in flight finishes. */
   removed = false;
-  /** This endpoint's HTTP/2 connection, shared by all its streams (see mesh-h2.ts). */
-  h2Session: http2.ClientHttp2Session | undefined;
 
   constructor(data: EndpointData, accrual: AccrualConfig, now: () => number, random: () => number) {
     this.addr = { host: data.host, port: data.port };

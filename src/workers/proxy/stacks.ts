@@ -11,20 +11,21 @@ import { detectConnection, type Decision } from './detect-connection.ts';
 import { FastHttp1Engine } from './http1/fast-engine.ts';
 import { AgentConnections } from './http1/agent-connections.ts';
 import { Http1Proxy } from './http1/node-stack.ts';
-import { H2Proxy } from './http2/stack.ts';
+import type { H2Front } from './h2/front.ts';
 import { Mesh } from './outbound/mesh.ts';
 import type { ConnectionInfo } from './routing.ts';
 import { forwardTcp } from './tcp/forward.ts';
 
 /**
- * One direction's stacks. The node:http and node:http2 based ones are built the first time a
- * connection needs them (they load those modules, ~10 MB per thread); the fast engine at start.
+ * One direction's stacks: the fast HTTP/1 engine at start; the lean HTTP/2 stack and the node:http
+ * stack (for what the fast engine hands over) the first time each is needed.
  */
 class DirectionStacks {
   readonly fast: FastHttp1Engine;
+  private h2Front: H2Front | undefined;
+  private h2Loading: Promise<H2Front> | undefined;
   private readonly ctx: WorkerContext;
   private readonly direction: Direction;
-  private h2Stack: H2Proxy | undefined;
   private http1Stack: Http1Proxy | undefined;
   /** Control-plane routing; outbound only. */
   mesh: Mesh | undefined;
@@ -33,6 +34,24 @@ class DirectionStacks {
     this.ctx = ctx;
     this.direction = direction;
     this.fast = new FastHttp1Engine(ctx, direction, () => this.http1);
+  }
+
+  /**
+   * The HTTP/2 stack, loaded with the first HTTP/2 connection (the engine and HPACK cost ~8 MB on a
+   * thread that never sees one); the connection waits, paused, for that one import.
+   */
+  serveH2(socket: net.Socket, conn: AcceptedConnection): void {
+    if (this.h2Front !== undefined) return this.h2Front.serve(socket, conn);
+    this.h2Loading ??= import('./h2/front.ts').then(({ H2Front }) => {
+      const front = new H2Front(this.ctx, this.direction);
+      front.mesh = this.mesh;
+      if (this.mesh !== undefined) this.mesh.addPool(front.upstreams);
+      this.h2Front = front;
+      return front;
+    });
+    void this.h2Loading.then((front) => {
+      if (!socket.destroyed) front.serve(socket, conn);
+    });
   }
 
   get http1(): Http1Proxy {
@@ -45,16 +64,8 @@ class DirectionStacks {
     return this.http1Stack;
   }
 
-  get h2(): H2Proxy {
-    if (this.h2Stack === undefined) {
-      this.h2Stack = new H2Proxy(this.ctx, this.direction);
-      this.h2Stack.mesh = this.mesh;
-    }
-    return this.h2Stack;
-  }
-
   drain(): void {
-    this.h2Stack?.drain();
+    this.h2Front?.drain();
     this.http1Stack?.drain();
   }
 }
@@ -82,6 +93,7 @@ export class ProxyStacks {
     this.outbound.mesh = mesh;
     this.outbound.fast.mesh = mesh;
     mesh.addPool(this.outbound.fast.pool);
+
   }
 
   /** A destination's latest state, from the main thread's discovery hub. */
@@ -108,7 +120,7 @@ export class ProxyStacks {
         return;
       case 'h2':
         ctx.metrics.detected(conn.direction, 'h2', '');
-        stacks.h2.serve(socket, conn);
+        stacks.serveH2(socket, conn);
         return;
       case 'tls':
         // TLS not addressed to the mesh passes through untouched; we only note who it was for.

@@ -1,7 +1,6 @@
-// Tap hooks for the node:http and node:http2 stacks: they wrap the response objects of requests that
+// Tap hooks for the node:http stack (what the fast HTTP/1 engine hands over): they wrap the response objects of requests that
 // arrive while a tap is installed, and turn what passes through them into a TapStream's events.
 import type http from 'node:http';
-import type http2 from 'node:http2';
 import net from 'node:net';
 import type { HostPort } from '../../config/parse.ts';
 import type { Direction } from '../../telemetry/proxy-metrics.ts';
@@ -58,8 +57,7 @@ class PendingTap {
 }
 
 /**
- * Where a request observed by `tapHttp1` / `tapH2` is sent: `target` is the response (HTTP/1) or the
- * server stream (HTTP/2). The first call counts (a retry to another endpoint does not move it).
+ * Where a request observed by `tapHttp1` is sent: `target` is the response. The first call counts (a retry to another endpoint does not move it).
  */
 export function tapDestination(target: object, destination: HostPort | undefined, labels?: Readonly<Record<string, string>>): void {
   (target as Tapped)[TAP]?.decide(destination, labels);
@@ -171,68 +169,3 @@ export function tapHttp1(
   res.once('finish', () => finish(true));
   res.once('close', () => finish(false));
 }
-
-/**
- * Watches an HTTP/2 stream for the installed taps, from its arrival (see tapHttp1). Wraps this stream's
- * respond/write/end/sendTrailers only; its close gives the end, and a reset its code.
- */
-export function tapH2(
-  rt: { readonly taps: TapRegistry; readonly dns: Resolver },
-  direction: Direction,
-  stream: http2.ServerHttp2Stream,
-  headers: http2.IncomingHttpHeaders,
-  authority: string,
-  routedTo: HostPort | undefined,
-): void {
-  if ((stream as Tapped)[TAP] !== undefined) return;
-  const pending = new PendingTap(
-    rt.taps,
-    {
-      direction,
-      source: peerOf(stream.session?.socket as net.Socket | undefined),
-      method: String(headers[':method'] ?? 'GET'),
-      scheme: String(headers[':scheme'] ?? 'http').toLowerCase(),
-      authority,
-      path: pathOnly(String(headers[':path'] ?? '/')),
-    },
-    routedTo,
-    rt.dns,
-    () => headerList(Object.entries(headers)),
-  );
-  (stream as Tapped)[TAP] = pending;
-  let bytes = 0;
-  let trailers: Header[] | undefined;
-  let grpc: number | undefined;
-  const respond = stream.respond;
-  stream.respond = function (this: http2.ServerHttp2Stream, response?: http2.OutgoingHttpHeaders, options?: http2.ServerStreamResponseOptions) {
-    pending.decide()?.responseInit(Number(response?.[':status'] ?? 200), () => headerList(Object.entries(response ?? {})));
-    // Trailers-only (gRPC errors): the status is in the headers.
-    if (options?.endStream === true) grpc = grpcStatus(response?.['grpc-status']);
-    return respond.call(this, response, options);
-  };
-  const write = stream.write;
-  stream.write = function (this: http2.ServerHttp2Stream, chunk: unknown, ...rest: unknown[]) {
-    bytes += chunkLength(chunk, rest[0]);
-    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof stream.write;
-  const end = stream.end;
-  stream.end = function (this: http2.ServerHttp2Stream, chunk?: unknown, ...rest: unknown[]) {
-    if (typeof chunk !== 'function') bytes += chunkLength(chunk, rest[0]);
-    return (end as (...args: unknown[]) => http2.ServerHttp2Stream).call(this, chunk, ...rest);
-  } as typeof stream.end;
-  const sendTrailers = stream.sendTrailers;
-  stream.sendTrailers = function (this: http2.ServerHttp2Stream, headers: http2.OutgoingHttpHeaders) {
-    trailers = headerList(Object.entries(headers));
-    grpc = grpcStatus(headers['grpc-status']);
-    return sendTrailers.call(this, headers);
-  };
-  stream.once('close', () => {
-    const tap = pending.decide();
-    if (tap === undefined) return;
-    tap.bytes = bytes;
-    const code = stream.rstCode;
-    const eos: Eos = code !== undefined && code !== 0 ? { reset_error_code: code } : grpc !== undefined ? { grpc_status_code: grpc } : undefined;
-    tap.responseEnd(eos, () => trailers);
-  });
-}
-

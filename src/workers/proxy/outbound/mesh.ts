@@ -7,7 +7,6 @@
 // true when it does; it may then still hand the request back through `fallback` once the first answer
 // about a destination turns out to be "not in the mesh".
 import type http from 'node:http';
-import type http2 from 'node:http2';
 import type net from 'node:net';
 import type { HostPort } from '../../../config/parse.ts';
 import type { DiscoveryState } from '../../discovery/state.ts';
@@ -15,8 +14,6 @@ import { Destination, DestinationCache, destinationKey, type DiscoveryChannel } 
 import type { Endpoint } from '../../balance/endpoints.ts';
 import type { Http1MeshRouter, Http1Proxy } from '../http1/node-stack.ts';
 import type { Http1Mesh } from '../http1/exchange-env.ts';
-import type { H2MeshRouter, H2Proxy } from '../http2/stack.ts';
-import { forwardMeshH2 } from './h2-stream.ts';
 import { forwardMeshHttp1 } from './http1-exchange.ts';
 import { forwardMeshTcp } from './tcp.ts';
 import type { MeshContext } from './mesh-context.ts';
@@ -30,7 +27,7 @@ export interface EndpointConnections {
   reinstate(addr: HostPort): void;
 }
 
-export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMeshRouter, Http1Mesh {
+export class Mesh implements MeshContext, Http1MeshRouter, TcpMeshRouter, Http1Mesh {
   readonly ctx: WorkerContext;
   readonly cache: DestinationCache;
   readonly routes: RouteMetrics;
@@ -100,24 +97,6 @@ export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMesh
     return this.take(key, fallback, (dest) => forwardMeshHttp1(this, stack, dest, req, res, target, path, start));
   }
 
-  h2(
-    stack: H2Proxy,
-    stream: http2.ServerHttp2Stream,
-    headers: http2.IncomingHttpHeaders,
-    flags: number,
-    conn: AcceptedConnection,
-    target: HostPort,
-    start: number,
-    fallback: () => void,
-  ): boolean {
-    if (conn.direction !== 'outbound') return false;
-    const key = this.keyFor(target);
-    if (key === undefined) return false;
-    // A reset while the destination is being resolved must not go unhandled.
-    stream.on('error', () => {});
-    return this.take(key, fallback, (dest) => forwardMeshH2(this, stack, dest, stream, headers, flags, target, start));
-  }
-
   /** An outbound TCP connection (also TLS passed through) to `conn.target`, balanced per connection. */
   tcp(client: net.Socket, conn: AcceptedConnection, prefix: Buffer | undefined, fallback: () => void): boolean {
     if (conn.direction !== 'outbound' || conn.target === undefined) return false;
@@ -157,22 +136,13 @@ export class Mesh implements MeshContext, Http1MeshRouter, H2MeshRouter, TcpMesh
     const still = new Set<string>();
     for (const e of this.cache.allEndpoints()) if (!e.removed) still.add(e.key);
     for (const endpoint of endpoints) {
-      const session = endpoint.h2Session;
-      endpoint.h2Session = undefined;
-      // GOAWAY: streams in flight finish; the connection closes after them.
-      if (session !== undefined && !session.closed && !session.destroyed) session.close();
       if (still.has(endpoint.key)) continue;
       for (const pool of this.pools) pool.retire(endpoint.addr);
     }
   }
 
-  /** Shutdown: endpoint HTTP/2 connections get GOAWAY (streams in flight finish); nothing new is asked. */
+  /** Shutdown: nothing new is asked (the stacks close their own connections as they drain). */
   drain(): void {
-    for (const endpoint of this.cache.allEndpoints()) {
-      const session = endpoint.h2Session;
-      endpoint.h2Session = undefined;
-      if (session !== undefined && !session.closed && !session.destroyed) session.close();
-    }
     this.cache.close();
   }
 }

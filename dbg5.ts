@@ -1,0 +1,14 @@
+import * as grpc from '@grpc/grpc-js';
+import http2 from 'node:http2';
+import { startProxy } from './test/support/proxy.ts';
+const server = http2.createServer((req, res) => { res.end('x'); });
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+const port = (server.address() as any).port;
+const proxy = await startProxy({ SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${port}`, SLUICE_PROXY_LOG: 'debug' });
+const c = http2.connect(`http://127.0.0.1:${proxy.outbound.port}`);
+await new Promise<void>((resolve) => { const r = c.request({ ':path': '/' }); r.resume(); r.on('end', resolve); });
+c.close();
+const t = Date.now();
+await proxy.stop();
+console.log('stopped after', Date.now() - t, 'ms');
+server.close();
