@@ -19,7 +19,7 @@ test_pkgs=(
   curl           # HTTP/1.1 and --http2-prior-knowledge clients
   nghttp2-client # nghttp, h2load
   openssl        # certificates, s_client
-  util-linux     # setpriv (run a process as another uid)
+  util-linux     # setpriv (run a process as another uid), unshare + mount (show it the checkout)
 )
 perf_pkgs=(
   haproxy
