@@ -1,2 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../src/init/cli.ts'; process.exitCode = main(process.argv.slice(2));
+import './node-version-check.js';
+
+const { main } = await import('../src/init/cli.ts');
+process.exitCode = main(process.argv.slice(2));

@@ -20,7 +20,7 @@ test_pkgs=(
   nghttp2-client # nghttp, h2load
   nghttp2-server # nghttpd: an independent HTTP/2 server for the lean engine's client-role interop tests
   openssl        # certificates, s_client
-  util-linux     # setpriv (run a process as another uid)
+  util-linux     # setpriv (run a process as another uid), unshare + mount (show it the checkout)
 )
 perf_pkgs=(
   haproxy

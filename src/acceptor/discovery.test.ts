@@ -70,14 +70,15 @@ describe('with the controller', () => {
     assert.ok(!fake.calls.some((c) => c.path.startsWith('example.invalid')));
   });
 
-  it('keeps the last endpoints while the controller is down', async () => {
+  // One test, not two in a row: the second half needs the state the first half leaves.
+  it('keeps the last endpoints while the controller is down, then reconnects and applies what changed meanwhile', async () => {
+    // The proxy has learned WEB's endpoints (whatever ran before).
+    await eventually(async () => who(await send(proxy.outbound.port, WEB)) === 'mesh', 10_000, 'routing by the controller');
     await fake.stop();
     for (let i = 0; i < 20; i++) assert.equal(who(await send(proxy.outbound.port, WEB)), 'mesh');
     await eventually(() => proxy.logs().includes('destination stream lost; keeping the last state and reconnecting'), 10_000, 'the loss to be logged');
     for (let i = 0; i < 10; i++) assert.equal(who(await send(proxy.outbound.port, WEB)), 'mesh');
-  });
 
-  it('reconnects when the controller is back, and applies what changed meanwhile', async () => {
     fake.setEndpoints(WEB_AUTH, [{ host: '127.0.0.1', port: other.port }]);
     await fake.restart();
     await eventually(async () => who(await send(proxy.outbound.port, WEB)) === 'other', 15_000, 'the new endpoint after the restart');
@@ -99,8 +100,8 @@ describe('with the controller down from the start', () => {
       SLUICE_PROXY_DESTINATION_SVC_ADDR: `127.0.0.1:${port}`,
       SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${original.port}`,
       SLUICE_PROXY_CONTROL_EXP_BACKOFF_MAX: '500ms',
-      // Were requests held for it, they would time the test out.
-      SLUICE_PROXY_CONTROL_STREAM_INITIAL_TIMEOUT: '60s',
+      // Far above what a request may take here: a request held for it would show.
+      SLUICE_PROXY_CONTROL_STREAM_INITIAL_TIMEOUT: '20s',
       SLUICE_PROXY_WORKERS: '0',
     });
   });
@@ -111,8 +112,13 @@ describe('with the controller down from the start', () => {
   });
 
   it('routes to the original destination without waiting out the initial timeout', async () => {
-    // A refused connection is an answer: nothing waits for the (60 s) initial timeout.
-    for (let i = 0; i < 5; i++) assert.equal(who(await send(proxy.outbound.port, WEB)), 'original');
+    // A refused connection is an answer: nothing waits for the (20 s) initial timeout.
+    for (let i = 0; i < 5; i++) {
+      const started = Date.now();
+      assert.equal(who(await send(proxy.outbound.port, WEB)), 'original');
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 3000, `request ${i} took ${elapsed} ms: it waited for the controller`);
+    }
   });
 
   it('uses the controller once it comes up', async () => {
@@ -176,7 +182,11 @@ describe('a controller that never answers', () => {
   });
 
   it('holds a request no longer than the initial timeout, then routes it without the controller', async () => {
+    const started = Date.now();
     const reply = await send(proxy.outbound.port, WEB);
+    const elapsed = Date.now() - started;
     assert.equal(who(reply), 'original');
+    // It did wait for the controller (300 ms, timers may fire a little early), and not much longer.
+    assert.ok(elapsed >= 250 && elapsed < 3000, `held for ${elapsed} ms; the initial timeout is 300 ms`);
   });
 });

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
+import { eventually } from '../../test/support/backends.ts';
 import { closeServer, collect, connect, listen } from '../../test/support/net.ts';
 import { metricValue, startProxy } from '../../test/support/proxy.ts';
 
@@ -130,7 +131,8 @@ describe('graceful shutdown', () => {
     socket.write('GET /slow HTTP/1.1\r\nHost: a\r\n\r\n');
     while (release === undefined) await new Promise((r) => setTimeout(r, 10));
     const exit = proxy.stop('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
+    // The listeners close as the proxy says it is draining.
+    await eventually(() => proxy.logs().includes('shutting down: no new connections'), 5000, 'the proxy to start draining');
     await assert.rejects(connect(proxy.outbound.port), /ECONNREFUSED/, 'no new connections once draining');
     release();
     const response = await collect(socket, undefined, 5000);
@@ -141,13 +143,14 @@ describe('graceful shutdown', () => {
   });
 
   it('closes what remains when the grace period ends', async (t) => {
-    const server = net.createServer((s) => s.on('data', () => {}));
+    let upstreamBytes = 0;
+    const server = net.createServer((s) => s.on('data', (chunk: Buffer) => (upstreamBytes += chunk.length)));
     const port = await listen(server);
     t.after(() => closeServer(server));
     const proxy = await startProxy({ SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${port}`, SLUICE_PROXY_SHUTDOWN_GRACE_PERIOD: '500ms' });
     const socket = await connect(proxy.outbound.port);
     socket.write('\x00 a tunnel that never ends');
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually(() => upstreamBytes > 0, 5000, 'the tunnel to reach the upstream');
     const started = Date.now();
     const closed = collect(socket, undefined, 10_000);
     assert.equal(await proxy.stop('SIGTERM'), 0);

@@ -1,10 +1,11 @@
 // sluice-init, run for real: the CLI applies its rules inside network namespaces this test creates,
 // the rules are read back with iptables-save, and a second run must leave exactly the same table.
-// Needs root, iproute2 and iptables; skips visibly otherwise. The namespaces are deleted in `after`.
+// Needs root, iproute2 and iptables; skips visibly otherwise (fails under CI). The namespaces are deleted in `after`.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { missingRoot, missingTools, requirementsMet } from '../../test/support/requirements.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/sluice-init.js', import.meta.url));
 const NODE = process.execPath;
@@ -13,14 +14,8 @@ function run(cmd: string, args: readonly string[]): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, { encoding: 'utf8', timeout: 30_000 });
 }
 
-function works(cmd: string, args: readonly string[]): boolean {
-  const r = run(cmd, args);
-  return r.error === undefined && r.status === 0;
-}
-
-const isRoot = process.getuid?.() === 0;
-const canUseNetns = isRoot && works('ip', ['-V']) && works('iptables', ['--version']) && works('iptables-save', ['--version']);
-const SKIP_REASON = 'needs root and iptables';
+/** Why the namespace tests cannot run here, or undefined when they can. */
+const MISSING = missingRoot('network namespaces, iptables') ?? missingTools([['ip', ['-V']], 'iptables', 'iptables-save']);
 
 /** Runs sluice-init with `args`, inside namespace `ns` when given. */
 function sluiceInit(args: readonly string[], ns?: string): SpawnSyncReturns<string> {
@@ -88,7 +83,7 @@ describe('sluice-init in a network namespace', () => {
   const created: string[] = [];
 
   before(() => {
-    if (!canUseNetns) return;
+    if (MISSING !== undefined) return;
     for (const ns of [nsNft, nsLegacy]) {
       const r = run('ip', ['netns', 'add', ns]);
       assert.equal(r.status, 0, `ip netns add ${ns}: ${r.stderr}`);
@@ -114,10 +109,7 @@ describe('sluice-init in a network namespace', () => {
   ];
 
   it('applies the rules, reads them back, and a second run duplicates nothing (nft backend, IPv6 too)', (t) => {
-    if (!canUseNetns) {
-      t.skip(SKIP_REASON);
-      return;
-    }
+    if (!requirementsMet(t, MISSING)) return;
     const first = sluiceInit([...args, '--ipv6'], nsNft);
     assert.equal(first.status, 0, `first run failed: ${first.stderr}\n${first.stdout}`);
     // The container log ends with the resulting table.
@@ -166,10 +158,7 @@ describe('sluice-init in a network namespace', () => {
   });
 
   it('replaces stale and duplicated jumps and keeps foreign rules (nft backend)', (t) => {
-    if (!canUseNetns) {
-      t.skip(SKIP_REASON);
-      return;
-    }
+    if (!requirementsMet(t, MISSING)) return;
     // Start from whatever the previous test left (or nothing), add clutter, and run with other options.
     inNs(nsNft, 'iptables', ['-t', 'nat', '-N', 'SOMEONE_ELSE']);
     inNs(nsNft, 'iptables', ['-t', 'nat', '-I', 'PREROUTING', '1', '-j', 'SOMEONE_ELSE']);
@@ -197,10 +186,7 @@ describe('sluice-init in a network namespace', () => {
   });
 
   it('works with iptables-legacy, and twice gives the same table', (t) => {
-    if (!canUseNetns || !works('iptables-legacy', ['--version'])) {
-      t.skip('needs root and iptables-legacy');
-      return;
-    }
+    if (!requirementsMet(t, MISSING ?? missingTools(['iptables-legacy']))) return;
     const legacy = ['--firewall-bin-path', 'iptables-legacy', '--firewall-save-bin-path', 'iptables-legacy-save'];
     const first = sluiceInit([...legacy, '--proxy-uid', '999'], nsLegacy);
     assert.equal(first.status, 0, first.stderr);
@@ -214,10 +200,7 @@ describe('sluice-init in a network namespace', () => {
   });
 
   it('exits 1 naming the failing command when the firewall binary cannot run', (t) => {
-    if (!canUseNetns) {
-      t.skip(SKIP_REASON);
-      return;
-    }
+    if (!requirementsMet(t, MISSING)) return;
     // A firewall binary that cannot be run is the one failure that is reliable everywhere.
     const r = sluiceInit(['--firewall-bin-path', '/nonexistent/iptables', '--firewall-save-bin-path', '/nonexistent/iptables-save'], nsNft);
     assert.equal(r.status, 1);

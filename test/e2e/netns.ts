@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { SharedCheckout } from './shared-checkout.ts';
 
 export const NODE = process.execPath;
 
@@ -22,15 +23,19 @@ export interface Where {
   ns?: string | undefined;
   /** Run as this uid (and gid of the same number), with no supplementary groups (`setpriv`). */
   uid?: number | undefined;
+  /** Mount the checkout where that uid can reach it (paths in `cmd args` must be `shared`'s). */
+  shared?: SharedCheckout | undefined;
 }
 
-/** The argv that runs `cmd args` in `where`: `ip netns exec <ns> setpriv ... cmd args`. */
+/** The argv that runs `cmd args` in `where`: `[unshare … mount …] ip netns exec <ns> setpriv ... cmd args`. */
 export function wrap(where: Where, cmd: string, args: readonly string[]): string[] {
   const argv = [cmd, ...args];
   if (where.uid !== undefined) {
     argv.unshift('setpriv', `--reuid=${where.uid}`, `--regid=${where.uid}`, '--clear-groups');
   }
   if (where.ns !== undefined) argv.unshift('ip', 'netns', 'exec', where.ns);
+  // Outermost: `ip netns exec` copies the mount namespace it starts in, bind mounts included.
+  if (where.shared !== undefined) argv.unshift(...where.shared.prefix());
   return argv;
 }
 
@@ -111,7 +116,7 @@ export class Proc {
     this.label = label;
     const argv = wrap(where, cmd, args);
     this.command = argv.join(' ');
-    // `ip netns exec` and `setpriv` exec the command, so the pid is the program's own.
+    // `unshare`, `sh -c 'exec'`, `ip netns exec` and `setpriv` exec the command: the pid is the program's own.
     this.child = spawn(argv[0] ?? cmd, argv.slice(1), { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const keep = (d: string): void => {
       this.output = (this.output + d).slice(-65536);
@@ -189,12 +194,6 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
     }
     await sleep(100);
   }
-}
-
-/** Whether a program can be found and started (`<cmd> <args>` exits 0). */
-export function have(cmd: string, args: readonly string[] = ['--version']): boolean {
-  const r = spawnSync(cmd, args, { stdio: 'ignore', env: cleanEnv(), timeout: 10_000 });
-  return r.error === undefined && r.status === 0;
 }
 
 // ── namespaces ──────────────────────────────────────────────────────────────────────────────────

@@ -5,18 +5,18 @@
 // (1) the server seeing B's own address as the peer (the inbound proxy connected to it) and
 // (2) each proxy's /metrics holding a series for B's address and port (the original destination).
 //
-// Needs root, iproute2, iptables, setpriv and curl; skips visibly otherwise. Namespaces and every
-// process started here are removed in `after`, whatever happened.
+// The checkout may live anywhere, a 0700 home directory included: the processes that run as uid 1000
+// and 2102 see it bind-mounted under a world-traversable directory (shared-checkout.ts).
+// Needs root, iproute2, iptables, setpriv, unshare and curl; skips visibly otherwise (fails under CI).
+// Namespaces and every process started here are removed in `after`, whatever happened.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   addNetns,
   delNetns,
   findSamples,
   GiveUp,
-  have,
   linkNetns,
   must,
   NODE,
@@ -28,6 +28,8 @@ import {
   type Sample,
   type Where,
 } from './netns.ts';
+import { SharedCheckout } from './shared-checkout.ts';
+import { missingRoot, missingTools, requirementsMet } from '../support/requirements.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROXY_BIN = `${ROOT}bin/sluice-proxy.js`;
@@ -46,29 +48,20 @@ const APP_UID = 1000;
 const PROXY_UID = 2102;
 const ADMIN = 'http://127.0.0.1:4191';
 
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (network namespaces, iptables)';
-  const missing = [
-    ['ip', ['-V']],
-    ['iptables', ['--version']],
-    ['iptables-save', ['--version']],
-    ['setpriv', ['--version']],
-    ['curl', ['--version']],
-  ].filter(([cmd, args]) => !have(cmd as string, args as string[]));
-  if (missing.length > 0) return `needs root and iptables/setpriv/curl (missing: ${missing.map(([c]) => c).join(', ')}; run scripts/system-deps.sh test)`;
-  return undefined;
-}
+const MISSING =
+  missingRoot('network namespaces, iptables, running as uid 1000 and 2102') ??
+  missingTools([['ip', ['-V']], 'iptables', 'iptables-save', 'setpriv', 'unshare', 'curl']);
 
-const SKIP = skipReason();
-
-/** uid 1000 and 2102 must be able to run Node and read what they run (the repo lives under /work). */
-function checkAccess(uid: number, files: readonly string[]): void {
-  const script = `const fs=require('fs');for(const f of ${JSON.stringify(files)})fs.accessSync(f,fs.constants.R_OK)`;
-  const r = run({ uid }, NODE, ['-e', script]);
+/** uid 1000 and 2102 must be able to run Node and read what they run, through the shared checkout. */
+function checkAccess(shared: SharedCheckout, uid: number, files: readonly string[]): void {
+  const seen = files.map((f) => shared.path(f));
+  const script = `const fs=require('fs');for(const f of ${JSON.stringify(seen)})fs.accessSync(f,fs.constants.R_OK)`;
+  const r = run({ uid, shared }, shared.node, ['-e', script]);
   if (r.status !== 0) {
     throw new Error(
-      `uid ${uid} cannot run ${NODE} or read ${files.join(', ')}: ${r.stderr.trim()}\n` +
-        'Every directory from / down to the repository and node_modules must be world-executable and the files world-readable.',
+      `uid ${uid} cannot run ${NODE} or read ${files.join(', ')} (seen as ${shared.root}): ${r.stderr.trim()}\n` +
+        'The checkout is bind-mounted where every user can reach it, but its files must be world-readable ' +
+        '(a checkout made with umask 077 is not).',
     );
   }
 }
@@ -92,6 +85,12 @@ describe('transparent proxying between two pods (network namespaces, iptables, u
   const namespaces: string[] = [];
   let servers: Proc | undefined;
   const stages = new Map<string, boolean>();
+  let sharedCheckout: SharedCheckout | undefined;
+  /** The checkout as uid 1000 and 2102 see it; made in `before`. */
+  const shared = (): SharedCheckout => {
+    if (sharedCheckout === undefined) throw new Error('the shared checkout was not set up');
+    return sharedCheckout;
+  };
 
   /** The logs of everything running, for failure messages. */
   const logs = (): string => procs.map((p) => p.describe().slice(-4000)).join('\n');
@@ -103,10 +102,11 @@ describe('transparent proxying between two pods (network namespaces, iptables, u
     }
   };
 
-  const app = (): Where => ({ ns: NS_A, uid: APP_UID });
+  const app = (): Where => ({ ns: NS_A, uid: APP_UID, shared: shared() });
 
   before(() => {
-    if (SKIP !== undefined) return;
+    if (MISSING !== undefined) return;
+    sharedCheckout = new SharedCheckout(ROOT, NODE);
     // Backstop for a runner that dies without running `after`: best effort, synchronous.
     process.once('exit', () => {
       for (const p of procs) {
@@ -123,12 +123,14 @@ describe('transparent proxying between two pods (network namespaces, iptables, u
 
   after(async () => {
     for (const p of [...procs].reverse()) await p.stop();
+    // The mount points are empty: the mounts lived in the stopped processes' namespaces only.
+    sharedCheckout?.remove();
     const errors = namespaces.splice(0).map(delNetns).filter((e) => e !== undefined);
     if (errors.length > 0) console.error(`e2e cleanup: ${errors.join('; ')}`);
   });
 
   it('builds two pods: namespaces with loopback up, joined by a veth pair', (t) => {
-    if (SKIP !== undefined) return t.skip(SKIP);
+    if (!requirementsMet(t, MISSING)) return;
     for (const ns of [NS_A, NS_B]) {
       addNetns(ns);
       namespaces.push(ns);
@@ -140,11 +142,11 @@ describe('transparent proxying between two pods (network namespaces, iptables, u
   });
 
   it('starts the servers in pod B (uid 1000) and reaches them directly from pod A before any rules', async (t) => {
-    if (SKIP !== undefined) return t.skip(SKIP);
+    if (!requirementsMet(t, MISSING)) return;
     requireStages('pods');
-    checkAccess(APP_UID, [SERVERS, APP, `${ROOT}node_modules/@grpc/grpc-js/package.json`]);
-    servers = new Proc('servers (pod B, uid 1000)', { ns: NS_B, uid: APP_UID }, NODE, [
-      SERVERS, '--host', B_IP, '--http1', String(PORT.http1), '--h2c', String(PORT.h2c), '--grpc', String(PORT.grpc), '--tcp', String(PORT.tcp),
+    checkAccess(shared(), APP_UID, [SERVERS, APP, `${ROOT}node_modules/@grpc/grpc-js/package.json`]);
+    servers = new Proc('servers (pod B, uid 1000)', { ns: NS_B, uid: APP_UID, shared: shared() }, shared().node, [
+      shared().path(SERVERS), '--host', B_IP, '--http1', String(PORT.http1), '--h2c', String(PORT.h2c), '--grpc', String(PORT.grpc), '--tcp', String(PORT.tcp),
     ]);
     procs.push(servers);
     await servers.waitForOutput(/^READY /m, 15_000);
@@ -153,14 +155,14 @@ describe('transparent proxying between two pods (network namespaces, iptables, u
     const r = await runAsync(app(), 'curl', ['-sS', '--max-time', '5', `http://${B_IP}:${PORT.http1}/direct`]);
     assert.equal(r.status, 0, `${r.command}: ${r.stderr}\n${logs()}`);
     assert.equal(parseJson(r.stdout, 'direct HTTP/1.1')['remote'], A_IP);
-    const tcp = await runAsync(app(), NODE, [APP, 'tcp', B_IP, String(PORT.tcp)]);
+    const tcp = await runAsync(app(), shared().node, [shared().path(APP), 'tcp', B_IP, String(PORT.tcp)]);
     assert.equal(tcp.status, 0, `${tcp.command}: ${tcp.stderr}`);
     assert.equal(parseJson(tcp.stdout, 'direct tcp')['remote'], A_IP);
     stages.set('servers', true);
   });
 
   it('runs sluice-init in both pods', (t) => {
-    if (SKIP !== undefined) return t.skip(SKIP);
+    if (!requirementsMet(t, MISSING)) return;
     requireStages('pods');
     for (const ns of [NS_A, NS_B]) {
       const out = must({ ns }, NODE, [INIT_BIN]);
@@ -176,12 +178,12 @@ describe('transparent proxying between two pods (network namespaces, iptables, u
   });
 
   it('starts a proxy in each pod as uid 2102 and both report /ready', async (t) => {
-    if (SKIP !== undefined) return t.skip(SKIP);
+    if (!requirementsMet(t, MISSING)) return;
     requireStages('init');
-    checkAccess(PROXY_UID, [PROXY_BIN]);
+    checkAccess(shared(), PROXY_UID, [PROXY_BIN]);
     const env = { SLUICE_PROXY_WORKERS: '1', SLUICE_PROXY_LOG: process.env['SLUICE_E2E_PROXY_LOG'] ?? 'info' };
     const proxies = [NS_A, NS_B].map((ns) => {
-      const p = new Proc(`proxy (${ns}, uid 2102)`, { ns, uid: PROXY_UID }, NODE, [PROXY_BIN], env);
+      const p = new Proc(`proxy (${ns}, uid 2102)`, { ns, uid: PROXY_UID, shared: shared() }, shared().node, [shared().path(PROXY_BIN)], env);
       procs.push(p);
       return p;
     });
@@ -199,7 +201,7 @@ describe('transparent proxying between two pods (network namespaces, iptables, u
   });
 
   it('HTTP/1.1 (curl) goes through both proxies', async (t) => {
-    if (SKIP !== undefined) return t.skip(SKIP);
+    if (!requirementsMet(t, MISSING)) return;
     requireStages('servers', 'proxies');
     const url = `http://${B_IP}:${PORT.http1}/hello?via=sluice`;
     const get = await runAsync(app(), 'curl', ['-sS', '--max-time', '10', '-w', '\n%{http_code} %{http_version}', url]);
@@ -223,7 +225,7 @@ describe('transparent proxying between two pods (network namespaces, iptables, u
   });
 
   it('h2c with prior knowledge (curl --http2-prior-knowledge) goes through both proxies', async (t) => {
-    if (SKIP !== undefined) return t.skip(SKIP);
+    if (!requirementsMet(t, MISSING)) return;
     requireStages('servers', 'proxies');
     const r = await runAsync(app(), 'curl', ['-sS', '--max-time', '10', '--http2-prior-knowledge', '-w', '\n%{http_code} %{http_version}', `http://${B_IP}:${PORT.h2c}/h2`]);
     assert.equal(r.status, 0, `${r.command}: ${r.stderr}\n${logs()}`);
@@ -236,9 +238,9 @@ describe('transparent proxying between two pods (network namespaces, iptables, u
   });
 
   it('gRPC unary and server-streaming calls (grpc-js) go through both proxies', async (t) => {
-    if (SKIP !== undefined) return t.skip(SKIP);
+    if (!requirementsMet(t, MISSING)) return;
     requireStages('servers', 'proxies');
-    const r = await runAsync(app(), NODE, [APP, 'grpc', B_IP, String(PORT.grpc)]);
+    const r = await runAsync(app(), shared().node, [shared().path(APP), 'grpc', B_IP, String(PORT.grpc)]);
     assert.equal(r.status, 0, `${r.command}: ${r.stderr}\n${logs()}`);
     const out = parseJson(r.stdout, 'gRPC client output') as { unary?: { text?: string; peer?: string }; stream?: Array<{ index?: number; peer?: string }> };
     assert.equal(out.unary?.text, 'hello through sluice');
@@ -248,9 +250,9 @@ describe('transparent proxying between two pods (network namespaces, iptables, u
   });
 
   it('raw TCP with a half-close goes through both proxies', async (t) => {
-    if (SKIP !== undefined) return t.skip(SKIP);
+    if (!requirementsMet(t, MISSING)) return;
     requireStages('servers', 'proxies');
-    const r = await runAsync(app(), NODE, [APP, 'tcp', B_IP, String(PORT.tcp)]);
+    const r = await runAsync(app(), shared().node, [shared().path(APP), 'tcp', B_IP, String(PORT.tcp)]);
     assert.equal(r.status, 0, `${r.command}: ${r.stderr}\n${logs()}`);
     const out = parseJson(r.stdout, 'TCP client output');
     assert.equal(out['echoMatches'], true, r.stdout);
@@ -259,7 +261,7 @@ describe('transparent proxying between two pods (network namespaces, iptables, u
   });
 
   it("each proxy's /metrics shows the original destination: outbound in A, inbound in B", async (t) => {
-    if (SKIP !== undefined) return t.skip(SKIP);
+    if (!requirementsMet(t, MISSING)) return;
     requireStages('servers', 'proxies');
     const expected: Array<{ ns: string; direction: string; metric: string; port: number }> = [];
     for (const [ns, direction] of [[NS_A, 'outbound'], [NS_B, 'inbound']] as const) {

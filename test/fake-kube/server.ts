@@ -394,7 +394,11 @@ export class FakeKube {
     else if (before) this.send(watch, 'DELETED', event.object);
   }
 
+  /** How many BOOKMARK events were sent, over all watches (tests wait on it, not on time). */
+  bookmarksSent = 0;
+
   private bookmark(watch: OpenWatch): void {
+    this.bookmarksSent++;
     const { group, version, kind } = watch.resource;
     const object = { kind, apiVersion: group === '' ? version : `${group}/${version}`, metadata: { resourceVersion: String(this.rv) } };
     this.send(watch, 'BOOKMARK', object);

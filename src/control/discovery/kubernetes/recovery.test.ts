@@ -192,7 +192,8 @@ describe('recovery', () => {
     await steady();
     const rec = await watchAll(discovery);
     fake.create(pod({ name: 'unrelated', namespace: 'other' }));
-    await sleep(100); // ~10 bookmarks on each watch
+    const bookmarks = fake.bookmarksSent;
+    await until('bookmarks on every watch (about 10 each)', () => fake.bookmarksSent >= bookmarks + 6 * 10);
     assert.deepEqual([rec.web.states.length, rec.api.states.length, rec.profile.states.length], [1, 1, 1]);
     // Even informers whose resource did not change know the latest version…
     await until('jobs informer at the latest version', () => discovery.stats()['jobs']?.resourceVersion === fake.resourceVersion);

@@ -2,6 +2,8 @@
 // status codes, messages and metadata (initial and trailing) intact, through one proxy and through two
 // (as in a mesh), the metrics of gRPC responses, and the failures the proxy answers as gRPC statuses.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -433,6 +435,86 @@ async function deadAddress(): Promise<string> {
   return `127.0.0.1:${port}`;
 }
 
+/** What a gRPC backend that never answers and never enforces deadlines saw of each call. */
+interface SilentCall {
+  readonly grpcTimeout: string | undefined;
+  /** When the proxy ended the upstream stream (it is never ended from this side). */
+  closedAt: number | undefined;
+}
+
+/**
+ * A raw HTTP/2 gRPC backend that accepts every call and never answers: unlike a grpc-js server, it
+ * ignores `grpc-timeout`, so a DEADLINE_EXCEEDED can only come from the proxy.
+ */
+async function silentGrpcBackend(): Promise<{ addr: string; calls: SilentCall[]; close(): Promise<void> }> {
+  const calls: SilentCall[] = [];
+  const server = http2.createServer();
+  // http2 servers keep their connections open on close(): end them here.
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('stream', (stream, headers) => {
+    const timeout = headers['grpc-timeout'];
+    const call: SilentCall = { grpcTimeout: typeof timeout === 'string' ? timeout : undefined, closedAt: undefined };
+    calls.push(call);
+    stream.on('error', () => {});
+    stream.on('close', () => (call.closedAt = Date.now()));
+    stream.resume();
+  });
+  const port = await listen(server);
+  return {
+    addr: `127.0.0.1:${port}`,
+    calls,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+/**
+ * One unary call from a raw HTTP/2 client that sends `grpc-timeout` but enforces nothing itself: it
+ * waits (up to `giveUpMs`) for whatever the proxy answers. Returns the grpc-status and when it came.
+ */
+async function callWithoutClientDeadline(proxyPort: number, authority: string, grpcTimeout: string, giveUpMs: number): Promise<{ grpcStatus: string | undefined; elapsedMs: number }> {
+  const session = http2.connect(`http://127.0.0.1:${proxyPort}`);
+  session.on('error', () => {});
+  try {
+    const message = Echo.service['Unary']?.requestSerialize({ text: 'no client deadline' }) as Buffer;
+    const frame = Buffer.alloc(5 + message.length);
+    frame.writeUInt32BE(message.length, 1);
+    message.copy(frame, 5);
+    const started = Date.now();
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/sluice.test.Echo/Unary',
+      ':authority': authority,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'grpc-timeout': grpcTimeout,
+    });
+    stream.end(frame);
+    stream.resume();
+    let grpcStatus: string | undefined;
+    // A trailers-only answer carries grpc-status in the response headers; otherwise in the trailers.
+    const note = (headers: http2.IncomingHttpHeaders): void => {
+      const value = headers['grpc-status'];
+      if (typeof value === 'string') grpcStatus = value;
+    };
+    stream.on('response', note);
+    stream.on('trailers', note);
+    const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), giveUpMs);
+    await once(stream, 'close');
+    clearTimeout(timer);
+    return { grpcStatus, elapsedMs: Date.now() - started };
+  } finally {
+    session.destroy();
+  }
+}
+
 function failureTests(context: () => { proxy: RunningProxy; backend: Backend }): void {
   /** After a failure the proxy still serves calls, and still runs. */
   async function stillServes(t: TestContext): Promise<void> {
@@ -469,6 +551,27 @@ function failureTests(context: () => { proxy: RunningProxy; backend: Backend }):
     // Longer than SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT (200ms): only the call's own deadline counts.
     const outcome = await unary(client, { hang: true }, new grpc.Metadata(), { deadline: Date.now() + 600 });
     assert.equal(outcome.error?.code, grpc.status.DEADLINE_EXCEEDED);
+    await stillServes(t);
+  });
+
+  it('the proxy itself enforces grpc-timeout: a caller that does not gets DEADLINE_EXCEEDED, and the upstream call is ended', async (t) => {
+    const { proxy } = context();
+    const silent = await silentGrpcBackend();
+    t.after(() => silent.close());
+    // 500 ms: longer than SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT (200ms), which must not apply to gRPC.
+    const outcome = await callWithoutClientDeadline(proxy.outbound.port, silent.addr, '500m', 10_000);
+    assert.equal(outcome.grpcStatus, String(grpc.status.DEADLINE_EXCEEDED), `answered after ${outcome.elapsedMs} ms`);
+    assert.ok(outcome.elapsedMs >= 450 && outcome.elapsedMs < 3000, `DEADLINE_EXCEEDED after ${outcome.elapsedMs} ms, expected about 500 ms`);
+    // The deadline travelled upstream (never longer than the caller's), and the proxy ended the call there.
+    assert.equal(silent.calls.length, 1);
+    const seen = silent.calls[0] as SilentCall;
+    const [, amount, unit] = /^(\d{1,8})([HMSmun])$/.exec(seen.grpcTimeout ?? '') ?? [];
+    const unitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+    const upstreamMs = Number(amount) * (unitMs[unit ?? ''] ?? Number.NaN);
+    assert.ok(upstreamMs > 0 && upstreamMs <= 500, `grpc-timeout upstream: ${seen.grpcTimeout}`);
+    const deadline = Date.now() + 5000;
+    while (seen.closedAt === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(seen.closedAt !== undefined, 'the upstream stream is still open after the deadline');
     await stillServes(t);
   });
 }

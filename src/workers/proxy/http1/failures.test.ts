@@ -35,7 +35,7 @@ describe('HTTP/1.1 failures', () => {
   let backendPort = 0;
   let closedPort = 0;
   const upstreamSawClose: Array<() => void> = [];
-  const upstreamSawUpload: Array<() => void> = [];
+  const upstreamSawRequest: Array<() => void> = [];
 
   before(async () => {
     backend = http.createServer((req, res) => {
@@ -48,8 +48,8 @@ describe('HTTP/1.1 failures', () => {
           setTimeout(() => req.socket.resetAndDestroy(), 20);
           return;
         case '/slow-upload':
-          upstreamSawUpload.shift()?.();
           req.on('close', () => upstreamSawClose.shift()?.());
+          upstreamSawRequest.shift()?.();
           req.resume();
           return;
         case '/garbage':
@@ -142,13 +142,12 @@ describe('HTTP/1.1 failures', () => {
   });
 
   it('closes the upstream request when the client goes away mid-upload', async () => {
+    const sawRequest = new Promise<void>((resolve) => upstreamSawRequest.push(resolve));
     const sawClose = new Promise<void>((resolve) => upstreamSawClose.push(resolve));
-    const sawUpload = new Promise<void>((resolve) => upstreamSawUpload.push(resolve));
     const socket = await connect(proxy.outbound.port);
     socket.write('POST /slow-upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n');
     socket.write('partial body');
-    // Once the upload is under way upstream (the name `a` may take a while not to resolve first).
-    await sawUpload;
+    await sawRequest; // the upload is under way upstream
     socket.destroy();
     await sawClose;
   });

@@ -186,7 +186,13 @@ describe('fast HTTP/1 engine', () => {
     const body = Buffer.alloc(size, 120);
     socket.write(`POST /slow-upload HTTP/1.1\r\nHost: 127.0.0.1:${rawPort}\r\nContent-Length: ${size}\r\n\r\n`);
     socket.write(body);
-    await new Promise((r) => setTimeout(r, 500));
+    // Wait until the bytes stop moving (no change over 250 ms), not for a fixed time: on a slow
+    // machine a proxy that buffers everything might not be done reading after any fixed delay.
+    const deadline = Date.now() + 10_000;
+    for (let last = -1; socket.writableLength !== last && Date.now() < deadline; ) {
+      last = socket.writableLength;
+      await new Promise((r) => setTimeout(r, 250));
+    }
     // Socket buffers hold a few MB at most; the rest must still be waiting on our side.
     assert.ok(socket.writableLength > size / 2, `client still holds ${socket.writableLength} bytes`);
     const text = await next((r) => r.endsWith('done'), 20_000);
