@@ -8,6 +8,12 @@ export interface ControllerConfig {
   readonly proxyApiAddr: HostPort;
   /** The public API for the CLI and dashboard (gRPC and HTTP/JSON on one port). Linkerd: 8085. */
   readonly publicApiAddr: HostPort;
+  /** `/live`, `/ready` (for the kubelet's probes) and `/metrics`. */
+  readonly adminAddr: HostPort;
+  /** The other replicas, which this one forwards the telemetry reports it receives to (docs/install.md, HA). */
+  readonly peers: PeerSource;
+  /** This replica's own address (downward API `status.podIP`), left out when a peer name resolves to it. */
+  readonly podIp: string | undefined;
   /** `kubernetes` in a cluster, else `file`. */
   readonly discovery: 'kubernetes' | 'file';
   /** The YAML file for file discovery; undefined = the embedded default (an empty mesh). */
@@ -19,11 +25,33 @@ export interface ControllerConfig {
   readonly logFormat: LogFormat;
 }
 
+/** Where the other controller replicas are: none, a fixed list, or every address a DNS name resolves to. */
+export type PeerSource =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'static'; readonly addrs: readonly HostPort[] }
+  | { readonly kind: 'dns'; readonly host: string; readonly port: number };
+
+/** `host:port,host:port`, or `dns:<name>:<port>` (a headless Service's name: one address per replica). */
+export function parsePeers(variable: string, value: string | undefined): PeerSource {
+  if (value === undefined || value === '') return { kind: 'none' };
+  if (value.startsWith('dns:')) {
+    const { host, port } = parseHostPort(variable, value.slice(4));
+    if (port === 0) throw new ConfigError(variable, value, 'a peer port cannot be 0');
+    return { kind: 'dns', host, port };
+  }
+  const addrs = value.split(',').map((part) => parseHostPort(variable, part.trim()));
+  if (addrs.some((a) => a.port === 0)) throw new ConfigError(variable, value, 'a peer port cannot be 0');
+  return { kind: 'static', addrs };
+}
+
 export const USAGE = `Usage: sluice-controller [flags]
 
 Flags (each also settable as SLUICE_CONTROLLER_<NAME>, e.g. SLUICE_CONTROLLER_PROXY_API_ADDR):
   --proxy-api-addr <host:port>     Destination and Telemetry for proxies (default 0.0.0.0:8086)
   --public-api-addr <host:port>    public API for the CLI and dashboard (default 127.0.0.1:8085)
+  --admin-addr <host:port>         /live, /ready and /metrics (default 0.0.0.0:9990)
+  --peers <list>                   other replicas to share telemetry with: host:port,… or dns:<name>:<port>
+  --pod-ip <ip>                    this replica's address, skipped among the peers (default: none)
   --discovery <kubernetes|file>    where services come from (default: kubernetes in a cluster, else file)
   --discovery-file <path>          YAML services, endpoints and profiles for file discovery (watched)
   --cluster-domain <domain>        default cluster.local
@@ -36,6 +64,9 @@ Flags (each also settable as SLUICE_CONTROLLER_<NAME>, e.g. SLUICE_CONTROLLER_PR
 const FLAGS = {
   'proxy-api-addr': { type: 'string' },
   'public-api-addr': { type: 'string' },
+  'admin-addr': { type: 'string' },
+  peers: { type: 'string' },
+  'pod-ip': { type: 'string' },
   discovery: { type: 'string' },
   'discovery-file': { type: 'string' },
   'cluster-domain': { type: 'string' },
@@ -72,6 +103,9 @@ export function parseControllerConfig(argv: readonly string[], env: Env): Contro
   return {
     proxyApiAddr: addr('proxy-api-addr', '0.0.0.0:8086'),
     publicApiAddr: addr('public-api-addr', '127.0.0.1:8085'),
+    adminAddr: addr('admin-addr', '0.0.0.0:9990'),
+    peers: parsePeers(get('peers').name, get('peers').value),
+    podIp: get('pod-ip').value,
     discovery: choice('discovery', ['kubernetes', 'file'] as const, inCluster ? 'kubernetes' : 'file'),
     discoveryFile: get('discovery-file').value,
     clusterDomain: get('cluster-domain').value ?? 'cluster.local',

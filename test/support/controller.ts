@@ -59,6 +59,9 @@ export async function startController(
   const config: ControllerConfig = {
     proxyApiAddr: { host: '127.0.0.1', port: 0 },
     publicApiAddr: { host: '127.0.0.1', port: 0 },
+    adminAddr: { host: '127.0.0.1', port: 0 },
+    peers: { kind: 'none' },
+    podIp: undefined,
     discovery: 'file',
     discoveryFile: undefined,
     clusterDomain: 'cluster.local',
@@ -76,6 +79,7 @@ export async function startController(
     proxyApi,
     publicApi: new PublicApiRegistry(),
     addresses: {},
+    addMetrics: () => {},
     onClose: (close) => closers.push(close),
   };
   for (const component of components) await component(ctx);

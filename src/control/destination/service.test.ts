@@ -359,6 +359,9 @@ describe('the controller component', () => {
       config: {
         proxyApiAddr: { host: '127.0.0.1', port: 0 },
         publicApiAddr: { host: '127.0.0.1', port: 0 },
+        adminAddr: { host: '127.0.0.1', port: 0 },
+        peers: { kind: 'none' },
+        podIp: undefined,
         discovery: 'file',
         discoveryFile: undefined,
         clusterDomain: 'cluster.local',
@@ -372,6 +375,7 @@ describe('the controller component', () => {
       proxyApi: server,
       publicApi: new PublicApiRegistry(),
       addresses: {},
+      addMetrics: () => {},
       onClose: (close) => closers.push(close),
     });
     const port = await new Promise<number>((resolve, reject) =>

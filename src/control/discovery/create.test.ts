@@ -12,6 +12,9 @@ const quiet = new Logger('error', 'plain', 'test', () => {});
 const config = (over: Partial<ControllerConfig>): ControllerConfig => ({
   proxyApiAddr: { host: '127.0.0.1', port: 0 },
   publicApiAddr: { host: '127.0.0.1', port: 0 },
+  adminAddr: { host: '127.0.0.1', port: 0 },
+  peers: { kind: 'none' },
+  podIp: undefined,
   discovery: 'file',
   discoveryFile: undefined,
   clusterDomain: 'cluster.local',
