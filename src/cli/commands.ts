@@ -14,5 +14,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   routes: { summary: 'Golden metrics per route of a resource (ServiceProfile routes)', load: () => import('./routes.ts') },
   tap: { summary: 'Watch the requests of a resource as they happen, one line per event', load: () => import('./tap.ts') },
   top: { summary: 'Live table of the requests of a resource, most frequent first', load: () => import('./top.ts') },
+  inject: { summary: 'Add the Sluice proxy to Kubernetes workloads in manifests', load: () => import('./inject.ts') },
+  uninject: { summary: 'Remove the Sluice proxy from Kubernetes workloads in manifests', load: () => import('./uninject.ts') },
   version: { summary: 'Print the CLI and controller versions', load: () => import('./version.ts') },
 };
