@@ -21,7 +21,7 @@ export function kubeconfigFile(fake: FakeKube, dir: string, context = 'fake'): s
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'fake', cluster: { server: fake.url } }],
+    clusters: [{ name: 'fake', cluster: { server: fake.url, 'insecure-skip-tls-verify': true } }],
     users: [{ name: 'test', user: { token: 'fake-token' } }],
     contexts: [{ name: context, context: { cluster: 'fake', user: 'test' } }],
     'current-context': context,
