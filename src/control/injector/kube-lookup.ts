@@ -34,22 +34,39 @@ export async function kubeLookup(kubeConfig: KubeConfig): Promise<InjectorLookup
   const batch = kubeConfig.makeApiClient(BatchV1Api);
   return {
     async namespaceAnnotations(namespace) {
-      return (await core.readNamespace({ name: namespace })).metadata?.annotations ?? {};
+      try {
+        return (await core.readNamespace({ name: namespace })).metadata?.annotations ?? {};
+      } catch (error) {
+        throw new Error(describeApiError(error));
+      }
     },
     async owner(namespace, pod) {
       const ref = controllerOf(pod.metadata);
       if (ref === undefined) return undefined;
       // A pod's ReplicaSet or Job is usually there already (it created the pod); its own owner is the
       // workload a person named. If it cannot be read, the direct owner is still right, only less useful.
-      if (ref.kind === 'ReplicaSet') {
-        const rs = await apps.readNamespacedReplicaSet({ name: ref.name, namespace });
-        return asOwner(controllerOf(rs.metadata)) ?? asOwner(ref);
+      let parent: V1OwnerReference | undefined;
+      try {
+        if (ref.kind === 'ReplicaSet') parent = controllerOf((await apps.readNamespacedReplicaSet({ name: ref.name, namespace })).metadata);
+        else if (ref.kind === 'Job') parent = controllerOf((await batch.readNamespacedJob({ name: ref.name, namespace })).metadata);
+      } catch {
+        parent = undefined;
       }
-      if (ref.kind === 'Job') {
-        const job = await batch.readNamespacedJob({ name: ref.name, namespace });
-        return asOwner(controllerOf(job.metadata)) ?? asOwner(ref);
-      }
-      return asOwner(ref);
+      return asOwner(parent) ?? asOwner(ref);
     },
   };
+}
+
+/** The client's errors carry the whole response; keep the status and the API server's message. */
+export function describeApiError(error: unknown): string {
+  const { code, body } = error as { code?: unknown; body?: unknown };
+  if (typeof code !== 'number') return (error as Error)?.message ?? String(error);
+  let message = '';
+  try {
+    const status = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: unknown };
+    if (typeof status?.message === 'string') message = status.message;
+  } catch {
+    message = '';
+  }
+  return message === '' ? `HTTP ${code}` : `HTTP ${code}: ${message}`;
 }
