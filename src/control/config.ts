@@ -23,6 +23,19 @@ export interface ControllerConfig {
   readonly trustDomain: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
+  /** Absent in configurations built by hand (tests): the injector is off. */
+  readonly injector?: InjectorConfig;
+}
+
+/** The proxy injector (mutating admission webhook); off unless both TLS files are given. */
+export interface InjectorConfig {
+  readonly addr: HostPort;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** The install values (YAML) the sidecar is built from; undefined = the defaults. */
+  readonly valuesFile: string | undefined;
+  /** PEM trust anchors for the proxies (the `sluice-identity-trust-roots` ConfigMap, mounted). */
+  readonly trustAnchorsFile: string | undefined;
 }
 
 /** Where the other controller replicas are: none, a fixed list, or every address a DNS name resolves to. */
@@ -59,6 +72,11 @@ Flags (each also settable as SLUICE_CONTROLLER_<NAME>, e.g. SLUICE_CONTROLLER_PR
   --trust-domain <domain>          default cluster.local
   --log <level>                    error, warn, info, debug, trace (default info)
   --log-format <plain|json>        default plain
+  --webhook-addr <host:port>       proxy injector webhook, HTTPS (default 0.0.0.0:8443)
+  --webhook-tls-cert <path>        its certificate (PEM); the injector is off without cert and key
+  --webhook-tls-key <path>         its private key (PEM)
+  --values <path>                  install values (YAML) the injected sidecar is built from
+  --identity-trust-anchors-file <path>  PEM trust anchors given to injected proxies
   -h, --help`;
 
 const FLAGS = {
@@ -74,6 +92,11 @@ const FLAGS = {
   'trust-domain': { type: 'string' },
   log: { type: 'string' },
   'log-format': { type: 'string' },
+  'webhook-addr': { type: 'string' },
+  'webhook-tls-cert': { type: 'string' },
+  'webhook-tls-key': { type: 'string' },
+  values: { type: 'string' },
+  'identity-trust-anchors-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -113,5 +136,25 @@ export function parseControllerConfig(argv: readonly string[], env: Env): Contro
     trustDomain: get('trust-domain').value ?? 'cluster.local',
     logLevel: choice('log', LOG_LEVELS, 'info'),
     logFormat: choice('log-format', ['plain', 'json'] as const, 'plain'),
+    injector: injectorConfig(get, addr),
+  };
+}
+
+function injectorConfig(
+  get: (flag: keyof typeof FLAGS) => { name: string; value: string | undefined },
+  addr: (flag: keyof typeof FLAGS, fallback: string) => HostPort,
+): InjectorConfig {
+  const cert = get('webhook-tls-cert');
+  const key = get('webhook-tls-key');
+  if ((cert.value === undefined) !== (key.value === undefined)) {
+    const missing = cert.value === undefined ? cert : key;
+    throw new ConfigError(missing.name, '', 'the webhook needs both --webhook-tls-cert and --webhook-tls-key');
+  }
+  return {
+    addr: addr('webhook-addr', '0.0.0.0:8443'),
+    tlsCert: cert.value,
+    tlsKey: key.value,
+    valuesFile: get('values').value,
+    trustAnchorsFile: get('identity-trust-anchors-file').value,
   };
 }
