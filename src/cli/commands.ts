@@ -14,5 +14,6 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   routes: { summary: 'Golden metrics per route of a resource (ServiceProfile routes)', load: () => import('./routes.ts') },
   tap: { summary: 'Watch the requests of a resource as they happen, one line per event', load: () => import('./tap.ts') },
   top: { summary: 'Live table of the requests of a resource, most frequent first', load: () => import('./top.ts') },
+  identity: { summary: 'Generate and inspect identity certificates (trust anchor, issuer); local-mesh tokens', load: () => import('./identity.ts') },
   version: { summary: 'Print the CLI and controller versions', load: () => import('./version.ts') },
 };

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Logger } from '../../log/logger.ts';
 import type { ControllerConfig } from '../config.ts';
 import type { DiscoveryBackend } from './types.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -47,6 +48,22 @@ async function create(config: ControllerConfig, log: Logger, env: Env): Promise<
     await backend.ready();
     return backend;
   }
+  const kubeConfig = await loadKubeConfig(env);
+  log.info('kubernetes discovery', { server: kubeConfig.getCurrentCluster()?.server, context: kubeConfig.getCurrentContext() });
+  const { KubernetesDiscovery } = await import('./kubernetes/kubernetes-discovery.ts');
+  return new KubernetesDiscovery(kubeConfig, {
+    clusterDomain: config.clusterDomain,
+    controlPlaneNamespace: config.controlPlaneNamespace,
+    trustDomain: config.trustDomain,
+    log: scoped('discovery.kubernetes'),
+  });
+}
+
+/**
+ * The cluster configuration as kubectl finds it: in a pod its service account, else KUBECONFIG (merged),
+ * else ~/.kube/config. Throws saying what is missing. Also used by the identity component.
+ */
+export async function loadKubeConfig(env: Env = process.env): Promise<KubeConfig> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
   const homeConfig = path.join(env['HOME'] ?? homedir(), '.kube', 'config');
@@ -71,14 +88,6 @@ async function create(config: ControllerConfig, log: Logger, env: Env): Promise<
       'kubernetes discovery: no cluster configuration (not in a pod, no KUBECONFIG, no ~/.kube/config); use --discovery file outside a cluster',
     );
   }
-  const cluster = kubeConfig.getCurrentCluster();
-  if (cluster === null) throw new Error('kubernetes discovery: the kubeconfig has no current cluster');
-  log.info('kubernetes discovery', { server: cluster.server, context: kubeConfig.getCurrentContext() });
-  const { KubernetesDiscovery } = await import('./kubernetes/kubernetes-discovery.ts');
-  return new KubernetesDiscovery(kubeConfig, {
-    clusterDomain: config.clusterDomain,
-    controlPlaneNamespace: config.controlPlaneNamespace,
-    trustDomain: config.trustDomain,
-    log: scoped('discovery.kubernetes'),
-  });
+  if (kubeConfig.getCurrentCluster() === null) throw new Error('kubernetes discovery: the kubeconfig has no current cluster');
+  return kubeConfig;
 }
