@@ -17,7 +17,7 @@ import { IssuerHolder, IssuerRefusedError } from './issuer.ts';
 import { readIssuerFiles, watchIssuerFiles } from './issuer-files.ts';
 import { LocalTokenValidator, parseTokenKey } from './local-token.ts';
 import { IdentityService } from './service.ts';
-import { InlineSigner, type Signer } from './signer.ts';
+import { WorkerSigner, type Signer } from './signer.ts';
 import type { TokenValidator } from './token.ts';
 
 export const IDENTITY_SERVICE = 'io.linkerd.proxy.identity.Identity';
@@ -40,6 +40,7 @@ export interface RunningIdentity {
 export interface IdentityDeps {
   /** The cluster configuration, loaded only when Kubernetes is used (tests point it at a fake API server). */
   readonly kubeConfig: () => Promise<KubeConfig>;
+  /** Default: a WorkerSigner (signing off the event loop). */
   readonly signer?: Signer;
 }
 
@@ -108,7 +109,7 @@ export async function startIdentity(config: ControllerConfig, log: Logger, deps:
       }
     }
   }
-  const signer = deps.signer ?? new InlineSigner();
+  const signer = deps.signer ?? new WorkerSigner();
   const service = new IdentityService({
     issuer: () => holder.current,
     validator,

@@ -34,21 +34,30 @@ export interface CheckedRequest {
   /** The service account the identity name stands for; the token must prove the same one. */
   readonly account: ServiceAccountRef;
   readonly token: Uint8Array;
-  /** The key to certify, from the CSR. */
-  readonly publicKey: x509.PublicKey;
+  /** DER PKCS#10, not yet parsed: `checkCsr` does that work (off the event loop when a worker signs). */
+  readonly csr: Uint8Array;
 }
 
 const SUBJECT_ALT_NAME = '2.5.29.17';
 
-/** The checked request, or throws CertifyError with the status code and reason to send back. */
-export async function checkCertifyRequest(request: CertifyRequest, domain: IdentityDomain): Promise<CheckedRequest> {
+/** The cheap checks (fields present, identity of the right form); throws CertifyError. */
+export function checkCertifyRequest(request: CertifyRequest, domain: IdentityDomain): CheckedRequest {
   const identity = request.identity ?? '';
   if (identity === '') throw invalid('missing identity');
   const token = request.token ?? new Uint8Array();
   if (token.length === 0) throw invalid('missing token');
-  const der = request.certificate_signing_request ?? new Uint8Array();
-  if (der.length === 0) throw invalid('missing certificate signing request');
+  const csr = request.certificate_signing_request ?? new Uint8Array();
+  if (csr.length === 0) throw invalid('missing certificate signing request');
+  const account = parseIdentityName(identity, domain);
+  if ('error' in account) throw invalid(account.error);
+  return { identity, account, token, csr };
+}
 
+/**
+ * Parses the CSR and checks it: self-signed by an ECDSA P-256 key and naming exactly `identity`.
+ * Returns the key to certify; throws CertifyError.
+ */
+export async function checkCsr(der: Uint8Array, identity: string): Promise<x509.PublicKey> {
   let csr: x509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(der);
@@ -66,12 +75,8 @@ export async function checkCertifyRequest(request: CertifyRequest, domain: Ident
     // A signature that cannot even be decoded is as bad as a wrong one.
   }
   if (!signed) throw invalid('CSR signature does not verify with its own key');
-
-  const account = parseIdentityName(identity, domain);
-  if ('error' in account) throw invalid(account.error);
-
   checkCsrNames(csr, identity);
-  return { identity, account, token, publicKey: csr.publicKey };
+  return csr.publicKey;
 }
 
 /** Exactly one DNS SAN equal to the identity, no other SAN, and a CN that is empty or the identity. */

@@ -10,7 +10,7 @@ import type { LoadedIssuer } from './issuer.ts';
 import { identityName, type IdentityDomain } from './names.ts';
 import type { Certificate } from './pki.ts';
 import { CertifyError, checkCertifyRequest, type CertifyRequest } from './request.ts';
-import type { Signer } from './signer.ts';
+import type { SignedLeaf, Signer } from './signer.ts';
 import type { TokenValidator } from './token.ts';
 
 export interface CertifyResponse {
@@ -50,7 +50,9 @@ export class IdentityService {
     if (now > issuer.credential.certificate.notAfter) {
       throw new CertifyError(grpc.status.UNAVAILABLE, `cert issuer expired at ${issuer.credential.certificate.notAfter.toISOString()}`);
     }
-    const checked = await checkCertifyRequest(request, domain);
+    const checked = checkCertifyRequest(request, domain);
+    // As Linkerd, the CSR is judged before the token: a bad request never costs a TokenReview.
+    const publicKey = await this.options.signer.checkCsr(checked.csr, checked.identity);
 
     let verdict;
     try {
@@ -77,9 +79,9 @@ export class IdentityService {
       );
     }
 
-    let leaf: Certificate;
+    let leaf: SignedLeaf;
     try {
-      leaf = await this.options.signer.sign(issuer, { identity: proven, publicKey: checked.publicKey, lifetimeMs: this.options.leafLifetimeMs, now });
+      leaf = await this.options.signer.sign(issuer, publicKey, { identity: proven, lifetimeMs: this.options.leafLifetimeMs, now });
     } catch (error) {
       log.error('cannot issue certificate', { identity: proven, error: (error as Error).message });
       throw new CertifyError(grpc.status.INTERNAL, `could not issue certificate: ${(error as Error).message}`);
@@ -87,7 +89,7 @@ export class IdentityService {
     log.info('certified', { identity: proven, validUntil: leaf.notAfter.toISOString() });
     const validUntilMs = leaf.notAfter.getTime();
     return {
-      leaf_certificate: der(leaf),
+      leaf_certificate: Buffer.from(leaf.der),
       intermediate_certificates: [issuer.credential.certificate, ...issuer.credential.chain].map(der),
       valid_until: { seconds: Math.floor(validUntilMs / 1000), nanos: (validUntilMs % 1000) * 1e6 },
     };
