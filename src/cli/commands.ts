@@ -19,5 +19,6 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   check: { summary: 'Check the cluster, the control plane and the data plane', load: () => import('./check.ts') },
   inject: { summary: 'Add the Sluice proxy to Kubernetes workloads in manifests', load: () => import('./inject.ts') },
   uninject: { summary: 'Remove the Sluice proxy from Kubernetes workloads in manifests', load: () => import('./uninject.ts') },
+  identity: { summary: 'Generate and inspect identity certificates (trust anchor, issuer); local-mesh tokens', load: () => import('./identity.ts') },
   version: { summary: 'Print the CLI and controller versions', load: () => import('./version.ts') },
 };

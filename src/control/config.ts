@@ -1,6 +1,6 @@
 // The controller's configuration: flags override SLUICE_CONTROLLER_* variables, which override defaults.
 import { parseArgs } from 'node:util';
-import { ConfigError, parseHostPort, type HostPort } from '../config/parse.ts';
+import { ConfigError, parseDuration, parseHostPort, type HostPort } from '../config/parse.ts';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from '../config/proxy-config.ts';
 
 export interface ControllerConfig {
@@ -23,6 +23,14 @@ export interface ControllerConfig {
   readonly trustDomain: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
+  /** The Identity service (Certify) for proxies. Linkerd: 8080. */
+  readonly identityAddr: HostPort;
+  /** The issuer from files; undefined = from Kubernetes (Secret sluice-identity-issuer), or identity off. */
+  readonly identityIssuerFiles: { readonly certificate: string; readonly key: string; readonly anchors: string } | undefined;
+  /** The key of local-mesh tokens (file discovery); see docs/identity.md. */
+  readonly identityTokenKeyFile: string | undefined;
+  /** How long leaf certificates live. Linkerd: 24 h. */
+  readonly identityIssuanceLifetimeMs: number;
   /** Absent in configurations built by hand (tests): the injector is off. */
   readonly injector?: InjectorConfig;
 }
@@ -70,6 +78,12 @@ Flags (each also settable as SLUICE_CONTROLLER_<NAME>, e.g. SLUICE_CONTROLLER_PR
   --cluster-domain <domain>        default cluster.local
   --control-plane-namespace <ns>   default sluice
   --trust-domain <domain>          default cluster.local
+  --identity-addr <host:port>      Identity (Certify) for proxies (default 0.0.0.0:8080)
+  --identity-issuer-cert <path>    issuer certificate PEM (with any intermediates); with the next two,
+  --identity-issuer-key <path>       the issuer comes from these files (watched) instead of the Secret
+  --identity-trust-anchors <path>    sluice-identity-issuer; all three or none
+  --identity-token-key <path>      key of local-mesh tokens (file discovery; sluice identity token)
+  --identity-issuance-lifetime <d> lifetime of proxy certificates (default 24h)
   --log <level>                    error, warn, info, debug, trace (default info)
   --log-format <plain|json>        default plain
   --webhook-addr <host:port>       proxy injector webhook, HTTPS (default 0.0.0.0:8443)
@@ -90,6 +104,12 @@ const FLAGS = {
   'cluster-domain': { type: 'string' },
   'control-plane-namespace': { type: 'string' },
   'trust-domain': { type: 'string' },
+  'identity-addr': { type: 'string' },
+  'identity-issuer-cert': { type: 'string' },
+  'identity-issuer-key': { type: 'string' },
+  'identity-trust-anchors': { type: 'string' },
+  'identity-token-key': { type: 'string' },
+  'identity-issuance-lifetime': { type: 'string' },
   log: { type: 'string' },
   'log-format': { type: 'string' },
   'webhook-addr': { type: 'string' },
@@ -123,6 +143,15 @@ export function parseControllerConfig(argv: readonly string[], env: Env): Contro
     return match;
   };
   const inCluster = env['KUBERNETES_SERVICE_HOST'] !== undefined;
+  const issuerFiles = [get('identity-issuer-cert'), get('identity-issuer-key'), get('identity-trust-anchors')];
+  const givenFiles = issuerFiles.filter((f) => f.value !== undefined);
+  if (givenFiles.length > 0 && givenFiles.length < 3) {
+    const missing = issuerFiles.filter((f) => f.value === undefined).map((f) => f.name);
+    throw new ConfigError(givenFiles[0]!.name, givenFiles[0]!.value ?? '', `the issuer files go together: also set ${missing.join(' and ')}`);
+  }
+  const lifetime = get('identity-issuance-lifetime');
+  const identityIssuanceLifetimeMs = lifetime.value === undefined ? 24 * 3600_000 : parseDuration(lifetime.name, lifetime.value);
+  if (identityIssuanceLifetimeMs < 60_000) throw new ConfigError(lifetime.name, lifetime.value ?? '', 'expected at least 1m');
   return {
     proxyApiAddr: addr('proxy-api-addr', '0.0.0.0:8086'),
     publicApiAddr: addr('public-api-addr', '127.0.0.1:8085'),
@@ -136,6 +165,13 @@ export function parseControllerConfig(argv: readonly string[], env: Env): Contro
     trustDomain: get('trust-domain').value ?? 'cluster.local',
     logLevel: choice('log', LOG_LEVELS, 'info'),
     logFormat: choice('log-format', ['plain', 'json'] as const, 'plain'),
+    identityAddr: addr('identity-addr', '0.0.0.0:8080'),
+    identityIssuerFiles:
+      givenFiles.length === 3
+        ? { certificate: issuerFiles[0]!.value!, key: issuerFiles[1]!.value!, anchors: issuerFiles[2]!.value! }
+        : undefined,
+    identityTokenKeyFile: get('identity-token-key').value,
+    identityIssuanceLifetimeMs,
     injector: injectorConfig(get, addr),
   };
 }
@@ -157,4 +193,9 @@ function injectorConfig(
     valuesFile: get('values').value,
     trustAnchorsFile: get('identity-trust-anchors-file').value,
   };
+}
+
+/** Every setting at its default (file discovery): a base for tests and tools that build a config by hand. */
+export function controllerDefaults(): ControllerConfig {
+  return parseControllerConfig([], {}) as ControllerConfig;
 }

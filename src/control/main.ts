@@ -1,4 +1,4 @@
-// `sluice-controller`: discovery, telemetry, tap relay and the public API in one process.
+// `sluice-controller`: discovery, identity, telemetry, tap relay and the public API in one process.
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError, formatHostPort } from '../config/parse.ts';
 import { Logger } from '../log/logger.ts';

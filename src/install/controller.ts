@@ -6,6 +6,7 @@ import { imageString, type Values } from '../inject/values.ts';
 import {
   ADMIN_PORT,
   COMPONENT_LABEL,
+  CONFIG_MAP,
   CONTROLLER,
   ISSUER_SECRET,
   meta,
@@ -20,8 +21,11 @@ import {
 
 export interface ControllerOptions {
   readonly ha: boolean;
-  /** Changes when the mounted credentials change, so that the pods roll and serve the new ones. */
-  readonly credentialsChecksum: string;
+  /**
+   * Changes when the mounted values or credentials change, so that the pods roll: the injector reads
+   * the values once at start, and the API server trusts a new webhook CA at once.
+   */
+  readonly configChecksum: string;
 }
 
 /** The controller's UID (Linkerd's control plane runs as 2103; the proxy is 2102). */
@@ -43,11 +47,16 @@ export function controllerArgs(values: Values): string[] {
     `--cluster-domain=${values.clusterDomain}`,
     `--control-plane-namespace=${ns}`,
     `--trust-domain=${values.identity.trustDomain}`,
+    // Identity signs with the issuer from the mounted Secret (files are watched: a rotated Secret is
+    // picked up without a restart).
     `--identity-trust-anchors=${MOUNTS.trustRoots}/${TRUST_ROOTS_KEY}`,
     `--identity-issuer-cert=${MOUNTS.issuer}/tls.crt`,
     `--identity-issuer-key=${MOUNTS.issuer}/tls.key`,
+    // The injector builds sidecars from the install values and gives proxies the trust anchors.
     `--webhook-tls-cert=${MOUNTS.webhook}/tls.crt`,
     `--webhook-tls-key=${MOUNTS.webhook}/tls.key`,
+    `--values=${MOUNTS.config}/values`,
+    `--identity-trust-anchors-file=${MOUNTS.trustRoots}/${TRUST_ROOTS_KEY}`,
     `--peers=dns:${PEERS_SERVICE}.${ns}.svc.${values.clusterDomain}:${SERVICES.destination.targetPort}`,
     '--pod-ip=$(POD_IP)',
     `--log=${values.controller.logLevel}`,
@@ -86,6 +95,7 @@ function container(values: Values, ha: boolean): V1Container {
       seccompProfile: { type: 'RuntimeDefault' },
     },
     volumeMounts: [
+      { name: 'config', mountPath: MOUNTS.config, readOnly: true },
       { name: 'identity-issuer', mountPath: MOUNTS.issuer, readOnly: true },
       { name: 'trust-roots', mountPath: MOUNTS.trustRoots, readOnly: true },
       { name: 'webhook-tls', mountPath: MOUNTS.webhook, readOnly: true },
@@ -105,7 +115,7 @@ export function controllerDeployment(values: Values, options: ControllerOptions)
       // With --ha one replica at a time goes, so two keep serving during a rollout.
       ...(options.ha ? { strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 1 } } } : {}),
       template: {
-        metadata: { labels: podLabels, annotations: { 'sluice.dev/credentials-checksum': options.credentialsChecksum } },
+        metadata: { labels: podLabels, annotations: { 'sluice.dev/config-checksum': options.configChecksum } },
         spec: {
           serviceAccountName: SERVICE_ACCOUNT,
           automountServiceAccountToken: true,
@@ -124,6 +134,7 @@ export function controllerDeployment(values: Values, options: ControllerOptions)
             : {}),
           containers: [container(values, options.ha)],
           volumes: [
+            { name: 'config', configMap: { name: CONFIG_MAP } },
             { name: 'identity-issuer', secret: { secretName: ISSUER_SECRET } },
             { name: 'trust-roots', configMap: { name: TRUST_ROOTS_CONFIG_MAP } },
             { name: 'webhook-tls', secret: { secretName: WEBHOOK_SECRET } },

@@ -1,15 +1,16 @@
 // `sluice install` end to end without a cluster: its manifests applied to the project's fake API
 // server, a workload injected with the values install stored, and the real controller process started
 // the way the Deployment starts it (its flags; a kubeconfig standing in for the in-cluster account).
-// It becomes ready, discovers the injected pod as meshed, and answers Destination Get for it.
+// It becomes ready, discovers the injected pod as meshed, answers Destination Get for it, and serves
+// the webhook with the certificate the MutatingWebhookConfiguration's caBundle trusts.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { renderInstall } from '../cli/install.ts';
-import { parseControllerConfig } from '../control/config.ts';
 import { decodeTcpAddress } from '../control/destination/addr.ts';
 import { destinationClient, StreamReader } from '../control/destination/testkit.ts';
 import { inject } from '../inject/inject.ts';
@@ -34,31 +35,39 @@ spec:
           ports: [{containerPort: 8080, name: http}]
 `;
 
-/** The Deployment's flags that this build's controller knows; the others are reported, not hidden. */
-function knownFlags(args: readonly string[]): { known: string[]; unknown: string[] } {
-  const known: string[] = [];
-  const unknown: string[] = [];
-  for (const arg of args) {
-    try {
-      parseControllerConfig([arg.replace('$(POD_IP)', '127.0.0.1')], {});
-      known.push(arg);
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw error;
-      unknown.push(arg);
+/**
+ * What the kubelet does for the controller's volumes: writes each ConfigMap's and Secret's keys as
+ * files under a folder of `root`; returns the mount paths mapped to those folders.
+ */
+function mountVolumes(fake: FakeKube, podSpec: any, root: string): Map<string, string> {
+  const mounts = new Map<string, string>();
+  const container = podSpec.containers[0];
+  for (const volume of podSpec.volumes as Array<Record<string, any>>) {
+    const source = volume['secret']
+      ? fake.get({ apiVersion: 'v1', kind: 'Secret', metadata: { name: volume['secret'].secretName, namespace: 'sluice' } })
+      : fake.get({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: volume['configMap'].name, namespace: 'sluice' } });
+    assert.ok(source, `the ${volume['name']} volume's source was applied`);
+    const folder = path.join(root, volume['name']);
+    mkdirSync(folder);
+    for (const [key, value] of Object.entries(source['data'] as Record<string, string>)) {
+      writeFileSync(path.join(folder, key), volume['secret'] ? Buffer.from(value, 'base64') : value);
     }
+    const mount = (container.volumeMounts as Array<{ name: string; mountPath: string }>).find((m) => m.name === volume['name']);
+    assert.ok(mount);
+    mounts.set(mount.mountPath, folder);
   }
-  return { known, unknown };
+  return mounts;
 }
 
 describe('install, then the controller against the fake API server', { timeout: 90_000 }, () => {
   let fake: FakeKube;
   let controller: ControllerProcess;
-  let unknownFlags: string[] = [];
 
   before(async () => {
     fake = await FakeKube.start();
     const manifests = parseAllDocuments((await renderInstall([])) as string).map((d) => d.toJS() as KubeObject);
     for (const object of manifests) fake.apply(object);
+    webhookConfig = manifests.find((o) => o.kind === 'MutatingWebhookConfiguration') as KubeObject;
 
     // The app, injected with the values install stored for the injector.
     const stored = fake.get({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sluice-config', namespace: 'sluice' } });
@@ -86,21 +95,24 @@ describe('install, then the controller against the fake API server', { timeout: 
     fake.apply(endpointSlice({ name: 'web-1', namespace: 'shop', service: 'web', ports: [{ name: 'http', port: 8080 }], endpoints: [{ ip: '10.1.0.5', pod: 'web-7c9d-1', ready: true }] }));
 
     // The controller as the Deployment runs it, with its ports moved to 127.0.0.1:0.
-    const containers = (manifests.find((o) => o.kind === 'Deployment')?.['spec'] as any).template.spec.containers;
-    const flags = knownFlags(containers[0].args as string[]);
-    unknownFlags = flags.unknown;
-    const local = flags.known.filter((a) => !/^--(proxy-api|public-api|admin)-addr=/.test(a)).map((a) => a.replace('$(POD_IP)', '127.0.0.1'));
+    const podSpec = (manifests.find((o) => o.kind === 'Deployment')?.['spec'] as any).template.spec;
     const dir = mkdtempSync(path.join(tmpdir(), 'sluice-install-e2e-'));
+    const mounts = mountVolumes(fake, podSpec, dir);
+    const local = (podSpec.containers[0].args as string[])
+      .filter((a) => !/^--(proxy-api|public-api|admin|identity|webhook)-addr=/.test(a))
+      .map((a) => [...mounts].reduce((arg, [mountPath, folder]) => arg.replace(mountPath, folder), a.replace('$(POD_IP)', '127.0.0.1')));
+    local.push('--identity-addr=127.0.0.1:0', '--webhook-addr=127.0.0.1:0');
     controller = await startControllerProcess(local, { KUBECONFIG: kubeconfigFile(fake, dir) }, 30_000);
   });
+
+  let webhookConfig: KubeObject;
 
   after(async () => {
     await controller?.stop();
     await fake?.close();
   });
 
-  it('starts with the Deployment\'s flags and reports ready on its admin port', async (t) => {
-    if (unknownFlags.length > 0) t.diagnostic(`flags of components not in this build, left out: ${unknownFlags.join(' ')}`);
+  it('starts with the Deployment\'s flags and mounted credentials and reports ready on its admin port', async () => {
     const response = await fetch(`http://${controller.admin}/ready`, { signal: AbortSignal.timeout(5_000) });
     assert.equal(response.status, 200);
     assert.match(controller.logs(), /kubernetes discovery/);
@@ -130,5 +142,43 @@ describe('install, then the controller against the fake API server', { timeout: 
       stream.cancel();
       client.close();
     }
+  });
+
+  it('serves the webhook with the certificate the API server is told to trust, and injects a pod', async () => {
+    const webhook = (webhookConfig['webhooks'] as Array<Record<string, any>>)[0] as Record<string, any>;
+    const ca = Buffer.from(webhook['clientConfig'].caBundle as string, 'base64').toString('utf8');
+    const injectorAddr = /injector=(\S+)/.exec(controller.logs())?.[1] ?? '';
+    const [host, port] = [injectorAddr.slice(0, injectorAddr.lastIndexOf(':')), Number(injectorAddr.slice(injectorAddr.lastIndexOf(':') + 1))];
+    const review = {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: 'e2e-1',
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        namespace: 'shop',
+        operation: 'CREATE',
+        object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api-1', namespace: 'shop', annotations: { 'sluice.dev/inject': 'enabled' } }, spec: { containers: [{ name: 'app', image: 'app:1' }] } },
+      },
+    };
+    // As the API server calls it: TLS verified against the caBundle, for the Service's DNS name.
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = https.request(
+        { host, port, method: 'POST', path: webhook['clientConfig'].service.path, ca, servername: 'sluice-proxy-injector.sluice.svc', headers: { 'content-type': 'application/json' }, timeout: 5_000 },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify(review));
+    });
+    const response = (JSON.parse(body) as { response: { uid: string; allowed: boolean; patch?: string } }).response;
+    assert.equal(response.uid, 'e2e-1');
+    assert.equal(response.allowed, true);
+    const patch = JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString('utf8')) as Array<{ path: string; value?: any }>;
+    assert.ok(patch.some((op) => JSON.stringify(op.value ?? '').includes('"sluice-proxy"')), 'the patch adds the proxy container');
   });
 });

@@ -120,19 +120,26 @@ describe('sluice install', { timeout: 30_000 }, () => {
       container['ports'].map((p: { containerPort: number }) => p.containerPort),
       [8086, 8080, 8443, 8085, 9990],
     );
-    // Each flag the controller of this build knows must parse; the rest belong to components merged later.
-    const known = (container['args'] as string[]).filter((a) => /^--(proxy-api|public-api|admin)-addr|^--(discovery|cluster-domain|control-plane-namespace|trust-domain|peers|pod-ip|log)=/.test(a));
-    const config = parseControllerConfig(known.map((a) => a.replace('$(POD_IP)', '10.0.0.7')), {});
+    // Every flag must be one the controller accepts (mount paths need not exist to parse).
+    const args = (container['args'] as string[]).map((a) => a.replace('$(POD_IP)', '10.0.0.7'));
+    const config = parseControllerConfig(args, {});
     assert.notEqual(config, 'help');
     if (config === 'help') return;
     assert.deepEqual(config.adminAddr, { host: '0.0.0.0', port: 9990 });
     assert.deepEqual(config.peers, { kind: 'dns', host: 'sluice-controller-peers.sluice.svc.cluster.local', port: 8086 });
     assert.equal(config.podIp, '10.0.0.7');
     assert.equal(config.discovery, 'kubernetes');
+    assert.deepEqual(config.identityIssuerFiles, {
+      certificate: '/var/run/sluice/identity/issuer/tls.crt',
+      key: '/var/run/sluice/identity/issuer/tls.key',
+      anchors: '/var/run/sluice/identity/trust-roots/ca-bundle.crt',
+    });
+    assert.equal(config.injector?.tlsCert, '/var/run/sluice/proxy-injector/tls.crt');
+    assert.equal(config.injector?.valuesFile, '/var/run/sluice/config/values');
     assert.equal(deployment.spec.replicas, 1);
     assert.deepEqual(
       deployment.spec.template.spec.volumes.map((v) => v['secret']?.secretName ?? v['configMap']?.name),
-      ['sluice-identity-issuer', 'sluice-identity-trust-roots', 'sluice-proxy-injector-tls'],
+      ['sluice-config', 'sluice-identity-issuer', 'sluice-identity-trust-roots', 'sluice-proxy-injector-tls'],
     );
     assert.equal(container['securityContext'].runAsNonRoot, true);
     assert.equal(container['securityContext'].readOnlyRootFilesystem, true);

@@ -53,26 +53,27 @@ export interface ObjectRef {
   readonly metadata: { readonly name: string | undefined; readonly namespace?: string };
 }
 
-function checksum(input: InstallInput): string {
+function checksum(input: InstallInput, valuesYaml: string): string {
   const hash = createHash('sha256');
-  for (const part of [input.identity.anchorsPem, input.identity.issuerCertPem, input.webhook.certPem]) hash.update(part).update('\0');
+  for (const part of [valuesYaml, input.identity.anchorsPem, input.identity.issuerCertPem, input.webhook.certPem]) hash.update(part).update('\0');
   return hash.digest('hex').slice(0, 16);
 }
 
 export function installObjects(input: InstallInput): ManifestObject[] {
   const { values, ha } = input;
+  const config = valuesConfigMap(values);
   const objects: ManifestObject[] = [
     controlPlaneNamespace(values),
     ...customResourceDefinitions(commonLabels(values)),
     clusterRole(values),
     clusterRoleBinding(values),
     serviceAccount(values),
-    valuesConfigMap(values),
+    config,
     trustRootsConfigMap(values, input.identity),
     issuerSecret(values, input.identity),
     webhookSecret(values, input.webhook),
     ...controllerServices(values),
-    controllerDeployment(values, { ha, credentialsChecksum: checksum(input) }),
+    controllerDeployment(values, { ha, configChecksum: checksum(input, config.data?.['values'] ?? '') }),
     ...(ha ? [controllerDisruptionBudget(values)] : []),
     webhookConfiguration(values, input.webhook),
   ];

@@ -32,6 +32,7 @@ export const ADMIN_PORT = 9990;
 
 /** Where the controller container finds its mounted credentials. */
 export const MOUNTS = {
+  config: '/var/run/sluice/config',
   issuer: '/var/run/sluice/identity/issuer',
   trustRoots: '/var/run/sluice/identity/trust-roots',
   webhook: '/var/run/sluice/proxy-injector',
