@@ -80,10 +80,10 @@ function container(values: Values, ha: boolean): V1Container {
       { name: 'public-api', containerPort: SERVICES.publicApi.targetPort },
       { name: 'admin-http', containerPort: ADMIN_PORT },
     ],
+    // /live answers as soon as the process runs; /ready only once discovery has made its first lists
+    // and every component listens, so a slow first sync delays readiness and never restarts the pod.
     livenessProbe: { httpGet: { path: '/live', port: 'admin-http' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
     readinessProbe: { httpGet: { path: '/ready', port: 'admin-http' }, periodSeconds: 5, failureThreshold: 2 },
-    // Discovery lists every pod, Service and EndpointSlice before the first ready: give it a minute.
-    startupProbe: { httpGet: { path: '/live', port: 'admin-http' }, periodSeconds: 2, failureThreshold: 30 },
     ...(ha ? { resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } } } : {}),
     securityContext: {
       runAsNonRoot: true,

@@ -100,6 +100,12 @@ describe('sluice install', { timeout: 30_000 }, () => {
     assert.equal(find(objects, 'Service', 'sluice-controller-peers')['spec'] && (find(objects, 'Service', 'sluice-controller-peers')['spec'] as { clusterIP: string }).clusterIP, 'None');
   });
 
+  it('writes plain YAML: no anchors or aliases, PEMs as literal blocks', async () => {
+    const yaml = (await renderInstall(['--ha'])) as string;
+    assert.doesNotMatch(yaml, /[&*]a\d/);
+    assert.match(yaml, /ca-bundle\.crt: \|\n {4}-----BEGIN CERTIFICATE-----\n/);
+  });
+
   it('renders the same bytes for the same values and keys', async () => {
     const values = defaultValues('1.2.3');
     const identity = await generateIdentity(values);

@@ -90,6 +90,6 @@ export function uninstallObjects(installed: readonly ManifestObject[]): ObjectRe
 
 /** Several YAML documents, each starting with `---`, PEMs as block literals (never folded). */
 export function renderYaml(objects: readonly (ManifestObject | ObjectRef)[], header?: string): string {
-  const documents = objects.map((o) => `---\n${stringify(o, { lineWidth: 0, blockQuote: 'literal' })}`);
+  const documents = objects.map((o) => `---\n${stringify(o, { lineWidth: 0, blockQuote: 'literal', aliasDuplicateObjects: false })}`);
   return (header === undefined ? '' : `${header.replace(/^/gm, '# ')}\n`) + documents.join('');
 }
