@@ -1,8 +1,9 @@
 // What the controller's service account may do, and nothing more. Read-only everywhere except the
 // two reviews: discovery lists and watches (src/control/discovery/kubernetes/README.md), the webhook
-// reads namespaces' annotations, Identity checks proxies' tokens (TokenReview) and the tap relay may
-// ask whether a caller may tap (SubjectAccessReview). The issuer and webhook keys are mounted as
-// files, so the controller needs no access to Secrets.
+// reads namespaces' annotations, Identity checks proxies' tokens (TokenReview); SubjectAccessReview is
+// granted for tap authorization (Linkerd's tap asks it; Sluice's tap relay has no authorization yet).
+// The issuer and webhook keys are mounted as files, so the controller needs no access to Secrets; it
+// records no Events, so it may not create any.
 import type { V1ClusterRole, V1ClusterRoleBinding, V1PolicyRule, V1ServiceAccount } from '@kubernetes/client-node';
 import { PROFILE_GROUP, PROFILE_PLURAL } from '../control/discovery/kubernetes/profiles.ts';
 import type { Values } from '../inject/values.ts';
@@ -20,7 +21,6 @@ export const CONTROLLER_RULES: readonly V1PolicyRule[] = [
   { apiGroups: [POLICY_GROUP], resources: ['servers', 'serverauthorizations'], verbs: READ },
   { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
-  { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 
 export function serviceAccount(values: Values): V1ServiceAccount {
