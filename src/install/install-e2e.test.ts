@@ -16,9 +16,11 @@ import { destinationClient, StreamReader } from '../control/destination/testkit.
 import { inject } from '../inject/inject.ts';
 import type { Values } from '../inject/values.ts';
 import { kubeconfigFile } from '../../test/fake-kube/client.ts';
-import { endpointSlice, namespace, replicaSet, service } from '../../test/fake-kube/objects.ts';
+import { endpointSlice, namespace, pod, replicaSet, service } from '../../test/fake-kube/objects.ts';
 import { FakeKube, type KubeObject } from '../../test/fake-kube/server.ts';
 import { startControllerProcess, type ControllerProcess } from '../../test/support/controller-process.ts';
+import { freePort } from '../../test/support/net.ts';
+import { sendReport, syntheticReport } from '../control/telemetry/testkit.ts';
 
 const APP = `apiVersion: apps/v1
 kind: Deployment
@@ -59,14 +61,36 @@ function mountVolumes(fake: FakeKube, podSpec: any, root: string): Map<string, s
   return mounts;
 }
 
+/**
+ * Starts the controller as the Deployment in `manifests` runs it: its flags, its volumes as files,
+ * a kubeconfig for `fake`; listening on 127.0.0.1 (the proxy API on `proxyApiPort`, else any port),
+ * and with `peers` in place of the headless Service's name when given.
+ */
+async function startAsDeployment(fake: FakeKube, manifests: readonly KubeObject[], o: { proxyApiPort?: number; peers?: string } = {}): Promise<ControllerProcess> {
+  const podSpec = (manifests.find((m) => m.kind === 'Deployment')?.['spec'] as any).template.spec;
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-install-e2e-'));
+  const mounts = mountVolumes(fake, podSpec, dir);
+  const args = (podSpec.containers[0].args as string[])
+    .filter((a) => !/^--(proxy-api|public-api|admin|identity|webhook)-addr=/.test(a) && !(o.peers !== undefined && a.startsWith('--peers=')))
+    .map((a) => [...mounts].reduce((arg, [mountPath, folder]) => arg.replace(mountPath, folder), a.replace('$(POD_IP)', '127.0.0.1')));
+  args.push('--identity-addr=127.0.0.1:0', '--webhook-addr=127.0.0.1:0', `--proxy-api-addr=127.0.0.1:${o.proxyApiPort ?? 0}`);
+  if (o.peers !== undefined) args.push(`--peers=${o.peers}`);
+  return startControllerProcess(args, { KUBECONFIG: kubeconfigFile(fake, dir) }, 30_000);
+}
+
+async function applyInstall(fake: FakeKube, args: string[]): Promise<KubeObject[]> {
+  const manifests = parseAllDocuments((await renderInstall(args)) as string).map((d) => d.toJS() as KubeObject);
+  for (const object of manifests) fake.apply(object);
+  return manifests;
+}
+
 describe('install, then the controller against the fake API server', { timeout: 90_000 }, () => {
   let fake: FakeKube;
   let controller: ControllerProcess;
 
   before(async () => {
     fake = await FakeKube.start();
-    const manifests = parseAllDocuments((await renderInstall([])) as string).map((d) => d.toJS() as KubeObject);
-    for (const object of manifests) fake.apply(object);
+    const manifests = await applyInstall(fake, []);
     webhookConfig = manifests.find((o) => o.kind === 'MutatingWebhookConfiguration') as KubeObject;
 
     // The app, injected with the values install stored for the injector.
@@ -94,15 +118,7 @@ describe('install, then the controller against the fake API server', { timeout: 
     fake.apply(service({ name: 'web', namespace: 'shop', ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
     fake.apply(endpointSlice({ name: 'web-1', namespace: 'shop', service: 'web', ports: [{ name: 'http', port: 8080 }], endpoints: [{ ip: '10.1.0.5', pod: 'web-7c9d-1', ready: true }] }));
 
-    // The controller as the Deployment runs it, with its ports moved to 127.0.0.1:0.
-    const podSpec = (manifests.find((o) => o.kind === 'Deployment')?.['spec'] as any).template.spec;
-    const dir = mkdtempSync(path.join(tmpdir(), 'sluice-install-e2e-'));
-    const mounts = mountVolumes(fake, podSpec, dir);
-    const local = (podSpec.containers[0].args as string[])
-      .filter((a) => !/^--(proxy-api|public-api|admin|identity|webhook)-addr=/.test(a))
-      .map((a) => [...mounts].reduce((arg, [mountPath, folder]) => arg.replace(mountPath, folder), a.replace('$(POD_IP)', '127.0.0.1')));
-    local.push('--identity-addr=127.0.0.1:0', '--webhook-addr=127.0.0.1:0');
-    controller = await startControllerProcess(local, { KUBECONFIG: kubeconfigFile(fake, dir) }, 30_000);
+    controller = await startAsDeployment(fake, manifests);
   });
 
   let webhookConfig: KubeObject;
@@ -180,5 +196,55 @@ describe('install, then the controller against the fake API server', { timeout: 
     assert.equal(response.allowed, true);
     const patch = JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString('utf8')) as Array<{ path: string; value?: any }>;
     assert.ok(patch.some((op) => JSON.stringify(op.value ?? '').includes('"sluice-proxy"')), 'the patch adds the proxy container');
+  });
+});
+
+describe('--ha: two replicas as the Deployment runs them share telemetry', { timeout: 90_000 }, () => {
+  let fake: FakeKube;
+  let replicas: ControllerProcess[] = [];
+
+  before(async () => {
+    fake = await FakeKube.start();
+    const manifests = await applyInstall(fake, ['--ha']);
+    fake.apply(namespace('shop'));
+    for (const n of [1, 2]) fake.apply(pod({ name: `web-${n}`, namespace: 'shop', ip: `10.1.0.${n}`, owner: { kind: 'ReplicaSet', name: 'web-7c9d' }, meshed: 'container' }));
+    fake.apply(replicaSet('web-7c9d', 'shop', { kind: 'Deployment', name: 'web' }));
+    // In a cluster both find each other through sluice-controller-peers; here through fixed ports.
+    const [a, b] = [await freePort(), await freePort()];
+    replicas = await Promise.all([
+      startAsDeployment(fake, manifests, { proxyApiPort: a, peers: `127.0.0.1:${b}` }),
+      startAsDeployment(fake, manifests, { proxyApiPort: b, peers: `127.0.0.1:${a}` }),
+    ]);
+  });
+
+  after(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+    await fake?.close();
+  });
+
+  it('answers stat the same on both replicas when each proxy reports to a different one', async () => {
+    const [a, b] = replicas as [ControllerProcess, ControllerProcess];
+    await sendReport(a.proxyApi, syntheticReport({ namespace: 'shop', pod: 'web-1', workload: 'deployment/web', instance: 'p1', sequence: 1, requests: [{ ok: 30, failed: 3, latencyUs: 1_500 }] }));
+    await sendReport(b.proxyApi, syntheticReport({ namespace: 'shop', pod: 'web-2', workload: 'deployment/web', instance: 'p2', sequence: 1, requests: [{ ok: 20, latencyUs: 40_000 }] }));
+    const stat = async (r: ControllerProcess): Promise<unknown> => {
+      const response = await fetch(`http://${r.publicApi}/api/v1/StatSummary`, {
+        method: 'POST',
+        body: JSON.stringify({ selector: { resource: { namespace: 'shop', type: 'deployment', name: 'web' } }, time_window: '1m' }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      const row = ((await response.json()) as any).ok?.stat_tables?.[0]?.pod_group?.rows?.[0];
+      return { meshed: row?.meshed_pod_count, running: row?.running_pod_count, ...row?.stats };
+    };
+    const deadline = Date.now() + 10_000;
+    let seen: unknown[] = [];
+    while (Date.now() < deadline) {
+      seen = await Promise.all([stat(a), stat(b)]);
+      if (seen.every((s) => (s as { success_count?: number }).success_count === 50)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal((seen[0] as { success_count?: number }).success_count, 50, JSON.stringify(seen));
+    assert.deepEqual(seen[0], seen[1]);
+    assert.equal((seen[0] as { failure_count?: number }).failure_count, 3);
+    assert.equal((seen[0] as { meshed?: number }).meshed, 2, 'both replicas discover both pods');
   });
 });

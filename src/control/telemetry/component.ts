@@ -27,7 +27,7 @@ export const telemetryComponent: Component = (ctx) => {
   const peers =
     ctx.config.peers.kind === 'none'
       ? undefined
-      : new PeerForwarder({ source: ctx.config.peers, podIp: ctx.config.podIp, self: ctx.config.podIp ?? String(process.pid), log: ctx.log });
+      : new PeerForwarder({ source: ctx.config.peers, podIp: ctx.config.podIp, ownPort: ctx.config.proxyApiAddr.port, self: ctx.config.podIp ?? String(process.pid), log: ctx.log });
   if (peers !== undefined) {
     ctx.onClose(() => peers.close());
     const { counters } = peers;

@@ -3,16 +3,13 @@
 // same counts and the same percentiles, and nothing is counted twice.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
 import type { StatSummaryResponse } from '../../api/public-messages.ts';
-import { loadProto, lookup } from '../../api/proto.ts';
-import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ReportRequest } from '../../api/telemetry-messages.ts';
 import { startControllerProcess, type ControllerProcess } from '../../../test/support/controller-process.ts';
-import { syntheticReport } from './testkit.ts';
+import { freePort } from '../../../test/support/net.ts';
+import { sendReport, syntheticReport } from './testkit.ts';
 import { Logger } from '../../log/logger.ts';
 import { PeerForwarder } from './peers.ts';
 
@@ -22,22 +19,6 @@ const MESH = `namespaces:
       web-1: {ip: 10.0.0.1, owner: deployment/web, meshed: true}
       web-2: {ip: 10.0.0.2, owner: deployment/web, meshed: true}
 `;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function report(addr: string, request: ReportRequest): Promise<void> {
-  const Client = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE);
-  const client = new Client(addr, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
-  return new Promise<void>((resolve, reject) =>
-    client['Report']?.(request, { deadline: Date.now() + 5_000 }, (error: Error | null) => (error ? reject(error) : resolve())),
-  ).finally(() => client.close());
-}
 
 interface WebStats {
   success: number;
@@ -90,8 +71,8 @@ describe('two controller replicas share telemetry', { timeout: 60_000 }, () => {
   it('answers stat the same on both replicas, whichever replica each proxy reported to', async () => {
     // web-1's proxy is connected to replica a, web-2's to replica b; each sends two reports.
     for (const sequence of [1, 2]) {
-      await report(a.proxyApi, syntheticReport({ pod: 'web-1', workload: 'deployment/web', instance: 'proxy-web-1', sequence, requests: [{ ok: 40, failed: 10, latencyUs: 2_000 }] }));
-      await report(b.proxyApi, syntheticReport({ pod: 'web-2', workload: 'deployment/web', instance: 'proxy-web-2', sequence, requests: [{ ok: 50, latencyUs: 90_000 }] }));
+      await sendReport(a.proxyApi, syntheticReport({ pod: 'web-1', workload: 'deployment/web', instance: 'proxy-web-1', sequence, requests: [{ ok: 40, failed: 10, latencyUs: 2_000 }] }));
+      await sendReport(b.proxyApi, syntheticReport({ pod: 'web-2', workload: 'deployment/web', instance: 'proxy-web-2', sequence, requests: [{ ok: 50, latencyUs: 90_000 }] }));
     }
     const expected = (s: WebStats): boolean => s.success === 180 && s.failure === 20;
     const onA = await eventually('replica a to see both proxies', () => webStats(a), expected);
@@ -104,9 +85,9 @@ describe('two controller replicas share telemetry', { timeout: 60_000 }, () => {
   it('applies a report that a proxy re-sends to the other replica only once', async () => {
     // The answer to sequence 3 was lost; the proxy reconnects (to b this time) and sends it again.
     const again = syntheticReport({ pod: 'web-1', workload: 'deployment/web', instance: 'proxy-web-1', sequence: 3, requests: [{ ok: 5 }] });
-    await report(a.proxyApi, again);
+    await sendReport(a.proxyApi, again);
     await eventually('replica b to get the forwarded report', () => webStats(b), (s) => s.success === 185);
-    await report(b.proxyApi, again);
+    await sendReport(b.proxyApi, again);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal((await webStats(a)).success, 185);
     assert.equal((await webStats(b)).success, 185);
@@ -121,6 +102,7 @@ describe('PeerForwarder', () => {
     const forwarder = new PeerForwarder({
       source: { kind: 'dns', host: 'sluice-controller-peers.sluice.svc.cluster.local', port: 8086 },
       podIp: '10.1.0.2',
+      ownPort: 8086,
       self: 'sluice-controller-b',
       log,
       resolve: async () => answer,
@@ -136,9 +118,24 @@ describe('PeerForwarder', () => {
     }
   });
 
+  it('leaves itself out of a fixed list, but not another replica on the same address', () => {
+    const forwarder = new PeerForwarder({
+      source: { kind: 'static', addrs: [{ host: '127.0.0.1', port: 8086 }, { host: '127.0.0.1', port: 9086 }, { host: '10.1.0.9', port: 8086 }] },
+      podIp: '127.0.0.1',
+      ownPort: 8086,
+      self: 'a',
+      log,
+    });
+    try {
+      assert.deepEqual(forwarder.addresses, ['10.1.0.9:8086', '127.0.0.1:9086']);
+    } finally {
+      forwarder.close();
+    }
+  });
+
   it('keeps running when a peer is unreachable, counting what it could not deliver', async () => {
     const port = await freePort(); // nothing listens there
-    const forwarder = new PeerForwarder({ source: { kind: 'static', addrs: [{ host: '127.0.0.1', port }] }, podIp: undefined, self: 'a', log });
+    const forwarder = new PeerForwarder({ source: { kind: 'static', addrs: [{ host: '127.0.0.1', port }] }, podIp: undefined, ownPort: 8086, self: 'a', log });
     try {
       forwarder.forward(syntheticReport({ pod: 'web-1', requests: [{ ok: 1 }] }));
       await eventually('the failure to be counted', async () => forwarder.counters.failed, (n) => n === 1, 8_000);

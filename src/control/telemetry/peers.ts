@@ -104,8 +104,12 @@ class Peer {
 
 export interface PeerForwarderOptions {
   readonly source: PeerSource;
-  /** This replica's address: never its own peer (a headless Service's answer includes it). */
+  /**
+   * This replica's address and proxy API port: never its own peer (a headless Service's answer
+   * includes it). Only that pair is left out, so replicas sharing an address on other ports still pair.
+   */
   readonly podIp: string | undefined;
+  readonly ownPort: number;
   /** Names this replica in the forwarded reports' metadata (its pod name, or its address). */
   readonly self: string;
   readonly log: Logger;
@@ -122,7 +126,7 @@ export class PeerForwarder {
   constructor(options: PeerForwarderOptions) {
     this.options = options;
     const { source } = options;
-    if (source.kind === 'static') this.setPeers(source.addrs.filter((a) => a.host !== options.podIp).map(formatHostPort));
+    if (source.kind === 'static') this.setPeers(source.addrs.filter((a) => !this.isSelf(a)).map(formatHostPort));
     if (source.kind === 'dns') {
       void this.refresh(source.host, source.port);
       this.timer = setInterval(() => void this.refresh(source.host, source.port), RESOLVE_EVERY_MS);
@@ -149,13 +153,17 @@ export class PeerForwarder {
     try {
       const ips = await (this.options.resolve ?? resolveAll)(host);
       this.lastResolveError = '';
-      this.setPeers(ips.filter((ip) => ip !== this.options.podIp).map((ip) => formatHostPort({ host: ip, port } satisfies HostPort)));
+      this.setPeers(ips.map((ip): HostPort => ({ host: ip, port })).filter((a) => !this.isSelf(a)).map(formatHostPort));
     } catch (error) {
       // NXDOMAIN while the headless Service has no ready endpoints yet is normal at start; say it once.
       const message = (error as Error).message;
       if (message !== this.lastResolveError) this.options.log.info('cannot resolve controller peers yet', { name: host, error: message });
       this.lastResolveError = message;
     }
+  }
+
+  private isSelf(addr: HostPort): boolean {
+    return addr.host === this.options.podIp && addr.port === this.options.ownPort;
   }
 
   private setPeers(addrs: readonly string[]): void {
