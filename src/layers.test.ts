@@ -21,7 +21,7 @@ const LAYERS: ReadonlyArray<readonly [layer: string, folders: readonly string[]]
   ['worker', ['workers']],
   ['process', ['acceptor']],
   // Other processes: they share only the base with the proxy.
-  ['other processes', ['control', 'cli', 'init', 'inject']],
+  ['other processes', ['control', 'cli', 'init', 'inject', 'install']],
 ];
 
 /** Other processes must not reach into the proxy: these layers are off limits to them. */

@@ -4,6 +4,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   stdout(text: string): void;
   stderr(text: string): void;
+  /** All of stdin (`sluice inject -`); tests pass their own, the process reads its real stdin. */
+  readStdin?: () => Promise<string>;
 }
 
 export function processIo(): CliIo {

@@ -203,6 +203,7 @@ describe('the whole path: proxies → tap relay → public API → sluice tap / 
       proxyApi: new grpc.Server(),
       publicApi: new PublicApiRegistry(),
       addresses: {},
+      addMetrics: () => {},
       onClose: () => {},
     };
     await tapComponent()(ctx);

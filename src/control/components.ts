@@ -6,3 +6,5 @@ components.push((await import('./destination/component.ts')).destinationComponen
 components.push((await import('./tap/component.ts')).tapRelayComponent);
 components.push((await import('./telemetry/component.ts')).telemetryComponent);
 components.push((await import('./public-api/component.ts')).publicApiComponent);
+components.push((await import('./injector/component.ts')).injectorComponent);
+components.push((await import('./identity/component.ts')).identityComponent);

@@ -2,6 +2,7 @@
 // server that proxies talk to, and the registry of public API methods (served as gRPC and HTTP/JSON).
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log/logger.ts';
+import type { FamilySnapshot } from '../telemetry/metrics.ts';
 import type { ControllerConfig } from './config.ts';
 import type { DiscoveryBackend } from './discovery/types.ts';
 
@@ -32,6 +33,8 @@ export interface ControllerContext {
   readonly publicApi: PublicApiRegistry;
   /** Addresses components have bound, by name; printed in the `controller ready` log line. */
   readonly addresses: Record<string, string>;
+  /** Adds metric families to the admin server's `/metrics`; `source` is read at every scrape. */
+  addMetrics(source: () => readonly FamilySnapshot[]): void;
   /** Runs `close` on shutdown, in reverse order of registration. */
   onClose(close: () => void | Promise<void>): void;
 }

@@ -1,7 +1,8 @@
-// `sluice-controller`: discovery, telemetry, tap relay and the public API in one process.
+// `sluice-controller`: discovery, identity, telemetry, tap relay and the public API in one process.
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError, formatHostPort } from '../config/parse.ts';
 import { Logger } from '../log/logger.ts';
+import { startControllerAdmin } from './admin.ts';
 import { components } from './components.ts';
 import { USAGE, parseControllerConfig, type ControllerConfig } from './config.ts';
 import { PublicApiRegistry, type ControllerContext } from './context.ts';
@@ -27,11 +28,16 @@ function loadConfig(): ControllerConfig {
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = new Logger(config.logLevel, config.logFormat, 'controller');
+  // Up before discovery syncs: live (not restarted) while the first lists run, ready only at the end.
+  const admin = await startControllerAdmin(config.adminAddr).catch((error: Error) => {
+    log.error('cannot listen for the admin server', { addr: formatHostPort(config.adminAddr), error: error.message });
+    process.exit(1);
+  });
   const discovery = await createDiscovery(config, log);
   await discovery.ready();
 
   const closers: Array<() => void | Promise<void>> = [];
-  const addresses: Record<string, string> = {};
+  const addresses: Record<string, string> = { admin: formatHostPort(admin.address) };
   const proxyApi = new grpc.Server();
   const ctx: ControllerContext = {
     config,
@@ -40,6 +46,7 @@ async function main(): Promise<void> {
     proxyApi,
     publicApi: new PublicApiRegistry(),
     addresses,
+    addMetrics: (source) => admin.addMetrics(source),
     onClose: (close) => closers.push(close),
   };
   for (const component of components) await component(ctx);
@@ -62,10 +69,12 @@ async function main(): Promise<void> {
     for (const close of closers.reverse()) await close();
     proxyApi.forceShutdown();
     discovery.close();
+    await admin.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  admin.markReady();
   log.info('controller ready', { ...addresses, discovery: config.discovery });
 }
 

@@ -193,4 +193,25 @@ describe('FakeKube with the real client', () => {
     await core.listPodForAllNamespaces();
     assert.ok(fake.count('list', 'pods') >= 2);
   });
+
+  test('answers /version and SelfSubjectAccessReviews as the test sets them, and serves the kinds install creates', async () => {
+    const { VersionApi, AuthorizationV1Api, ApiextensionsV1Api } = await import('@kubernetes/client-node');
+    assert.equal((await kc.makeApiClient(VersionApi).getCode()).gitVersion, 'v1.30.2');
+    fake.version = { major: '1', minor: '21', gitVersion: 'v1.21.0', platform: 'linux/arm64' };
+    assert.equal((await kc.makeApiClient(VersionApi).getCode()).minor, '21');
+
+    const authorization = kc.makeApiClient(AuthorizationV1Api);
+    const ask = async (resource: string): Promise<boolean | undefined> =>
+      (await authorization.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { verb: 'create', group: 'apps', resource, namespace: 'sluice' } } } })).status?.allowed;
+    assert.equal(await ask('deployments'), true);
+    const asked: string[] = [];
+    fake.allow = (q) => (asked.push(`${q.verb} ${q.group}/${q.resource} in ${q.namespace}`), q.resource !== 'deployments');
+    assert.equal(await ask('deployments'), false);
+    assert.deepEqual(asked, ['create apps/deployments in sluice']);
+
+    const crd = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'servers.policy.sluice.dev' }, spec: {} };
+    fake.create(crd);
+    const read = await kc.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: 'servers.policy.sluice.dev' });
+    assert.equal(read.metadata?.name, 'servers.policy.sluice.dev');
+  });
 });

@@ -1,7 +1,9 @@
 // A fake Kubernetes API server for tests: real HTTP on 127.0.0.1, an in-memory store, list (selectors,
 // paging), get, and watch (resourceVersion, synthetic ADDED, bookmarks, 410 Expired), plus controls a
 // test needs: change objects, cut watches, forget history, fail requests, count requests.
-// Mutations happen only through the methods here (the HTTP side is read-only: GET).
+// Mutations happen only through the methods here (the HTTP side is read-only: GET), except
+// `POST /apis/authentication.k8s.io/v1/tokenreviews`, answered by `reviewTokens` (nothing is stored),
+// and /version and SelfSubjectAccessReviews, which answer what a test set.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -21,6 +23,8 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
   { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
   { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
+  { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
+  { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
   { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true },
   { group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet', namespaced: true },
   { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true },
@@ -29,7 +33,24 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true },
   { group: 'batch', version: 'v1', plural: 'cronjobs', kind: 'CronJob', namespaced: true },
   { group: 'sluice.dev', version: 'v1alpha2', plural: 'serviceprofiles', kind: 'ServiceProfile', namespaced: true },
+  // What `sluice install` creates (and `sluice check` reads).
+  { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false },
+  { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', namespaced: false },
+  { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', namespaced: false },
+  { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true },
+  { group: 'policy.sluice.dev', version: 'v1beta1', plural: 'servers', kind: 'Server', namespaced: true },
+  { group: 'policy.sluice.dev', version: 'v1beta1', plural: 'serverauthorizations', kind: 'ServerAuthorization', namespaced: true },
 ];
+
+/** What `GET /version` answers (a real server's fields; tests change `gitVersion`, `major`, `minor`). */
+export interface VersionInfo {
+  major: string;
+  minor: string;
+  gitVersion: string;
+  platform: string;
+}
 
 export interface ObjectMeta {
   name?: string;
@@ -49,7 +70,20 @@ export interface KubeObject {
 }
 
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
-export type Verb = 'list' | 'watch' | 'get';
+export type Verb = 'list' | 'watch' | 'get' | 'create';
+
+/** A TokenReview's spec as the client sent it, and the status the fake answers with. */
+export interface TokenReviewSpec {
+  readonly token: string;
+  readonly audiences?: readonly string[];
+}
+export interface TokenReviewStatus {
+  readonly authenticated?: boolean;
+  readonly user?: { readonly username?: string; readonly uid?: string; readonly groups?: readonly string[] };
+  readonly audiences?: readonly string[];
+  readonly error?: string;
+}
+export type TokenReviewer = (spec: TokenReviewSpec) => TokenReviewStatus;
 
 interface StoredEvent {
   readonly rv: number;
@@ -85,6 +119,14 @@ export interface FakeKubeOptions {
   readonly missing?: readonly string[];
 }
 
+/** A SelfSubjectAccessReview's question, as `sluice check --pre` asks it. */
+export interface AccessQuestion {
+  readonly verb: string;
+  readonly group: string;
+  readonly resource: string;
+  readonly namespace: string;
+}
+
 const clone = <T>(value: T): T => structuredClone(value);
 const keyOf = (namespace: string | undefined, name: string): string => `${namespace ?? ''}/${name}`;
 
@@ -109,6 +151,14 @@ export class FakeKube {
   private compactedThrough = 1;
   private failure: { verbs: ReadonlySet<Verb>; code: number } | undefined;
   private readonly missing: ReadonlySet<string>;
+  /** `GET /version`; `undefined` answers 404 as a server too old to have it would. */
+  version: VersionInfo | undefined = { major: '1', minor: '30', gitVersion: 'v1.30.2', platform: 'linux/amd64' };
+  /** Answers SelfSubjectAccessReviews (POST authorization.k8s.io/v1 selfsubjectaccessreviews). */
+  allow: (question: AccessQuestion) => boolean = () => true;
+  /** Answers TokenReviews; by default no token is authenticated (set it with `reviewTokens`). */
+  private tokenReviewer: TokenReviewer = () => ({ authenticated: false });
+  /** Every TokenReview spec received, oldest first. */
+  readonly tokenReviews: TokenReviewSpec[] = [];
 
   private constructor(server: http.Server, options: FakeKubeOptions) {
     this.server = server;
@@ -205,6 +255,11 @@ export class FakeKube {
     for (const watch of this.watches) if (watch.bookmarks) this.bookmark(watch);
   }
 
+  /** How TokenReviews are answered from now on. */
+  reviewTokens(reviewer: TokenReviewer): void {
+    this.tokenReviewer = reviewer;
+  }
+
   /** Answers requests of these verbs with `code` until `heal()`. */
   fail(verbs: readonly Verb[], code = 503): void {
     this.failure = { verbs: new Set(verbs), code };
@@ -253,12 +308,26 @@ export class FakeKube {
     const url = new URL(req.url ?? '/', this.url);
     const route = this.route(url.pathname);
     const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
-    const verb: Verb | 'other' = req.method !== 'GET' || !route ? 'other' : route.name !== undefined ? 'get' : watching ? 'watch' : 'list';
-    this.requests.push({ verb, plural: route?.resource.plural, namespace: route?.namespace, url: req.url ?? '' });
+    const tokenReview = req.method === 'POST' && url.pathname === '/apis/authentication.k8s.io/v1/tokenreviews';
+    const verb: Verb | 'other' = tokenReview
+      ? 'create'
+      : req.method !== 'GET' || !route
+        ? 'other'
+        : route.name !== undefined
+          ? 'get'
+          : watching
+            ? 'watch'
+            : 'list';
+    this.requests.push({ verb, plural: tokenReview ? 'tokenreviews' : route?.resource.plural, namespace: route?.namespace, url: req.url ?? '' });
+    if (url.pathname === '/version' && req.method === 'GET') {
+      return this.version === undefined ? this.reply(res, 404, status(404, 'NotFound', 'the server could not find the requested resource')) : this.reply(res, 200, this.version);
+    }
+    if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && req.method === 'POST') return this.review(req, res);
     if (verb !== 'other' && this.failure?.verbs.has(verb)) {
       const code = this.failure.code;
       return this.reply(res, code, status(code, http.STATUS_CODES[code] ?? 'Failure', 'injected failure'));
     }
+    if (tokenReview) return void this.reviewToken(req, res);
     if (!route || this.missing.has(route.resource.plural)) {
       return this.reply(res, 404, status(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
     }
@@ -282,6 +351,24 @@ export class FakeKube {
     return this.list(resource, namespace, match, url.searchParams, res);
   }
 
+  private review(req: http.IncomingMessage, res: http.ServerResponse): void {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      let review: KubeObject;
+      try {
+        review = JSON.parse(body) as KubeObject;
+      } catch {
+        return this.reply(res, 400, status(400, 'BadRequest', 'not JSON'));
+      }
+      const attributes = ((review['spec'] as Record<string, unknown> | undefined)?.['resourceAttributes'] ?? {}) as Record<string, string | undefined>;
+      const question: AccessQuestion = { verb: attributes['verb'] ?? '', group: attributes['group'] ?? '', resource: attributes['resource'] ?? '', namespace: attributes['namespace'] ?? '' };
+      const allowed = this.allow(question);
+      this.reply(res, 201, { ...review, status: { allowed, ...(allowed ? {} : { reason: 'denied by the fake API server' }) } });
+    });
+  }
+
   /** `/api/v1/…` or `/apis/<group>/<version>/…`, then `<plural>[/<name>]` or `namespaces/<ns>/<plural>[/<name>]`. */
   private route(path: string): { resource: ResourceType; namespace: string | undefined; name: string | undefined } | undefined {
     const segs = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
@@ -303,6 +390,24 @@ export class FakeKube {
     // `<plural>/<name>` without a namespace only names cluster-scoped objects.
     if (name !== undefined && namespace === undefined && resource.namespaced) return undefined;
     return { resource, namespace, name };
+  }
+
+  private async reviewToken(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let review: { apiVersion?: string; kind?: string; spec?: { token?: unknown; audiences?: unknown } };
+    try {
+      review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof review;
+    } catch {
+      return this.reply(res, 400, status(400, 'BadRequest', 'request body is not JSON'));
+    }
+    if (review.kind !== 'TokenReview' || typeof review.spec?.token !== 'string') {
+      return this.reply(res, 400, status(400, 'BadRequest', 'expected a TokenReview with spec.token'));
+    }
+    const audiences = Array.isArray(review.spec.audiences) ? review.spec.audiences.map(String) : undefined;
+    const spec: TokenReviewSpec = audiences === undefined ? { token: review.spec.token } : { token: review.spec.token, audiences };
+    this.tokenReviews.push(spec);
+    this.reply(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: {}, spec: review.spec, status: this.tokenReviewer(spec) });
   }
 
   private reply(res: http.ServerResponse, code: number, body: unknown): void {

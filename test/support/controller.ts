@@ -2,7 +2,7 @@
 // backend the test provides, on ports the OS picks.
 import * as grpc from '@grpc/grpc-js';
 import { Logger } from '../../src/log/logger.ts';
-import type { ControllerConfig } from '../../src/control/config.ts';
+import { controllerDefaults, type ControllerConfig } from '../../src/control/config.ts';
 import { PublicApiRegistry, type Component, type ControllerContext } from '../../src/control/context.ts';
 import type { DiscoveryBackend, PodInfo } from '../../src/control/discovery/types.ts';
 import { publicApiComponent } from '../../src/control/public-api/component.ts';
@@ -57,8 +57,12 @@ export async function startController(
   proxyApiPort = 0,
 ): Promise<RunningController> {
   const config: ControllerConfig = {
+    ...controllerDefaults(),
     proxyApiAddr: { host: '127.0.0.1', port: 0 },
     publicApiAddr: { host: '127.0.0.1', port: 0 },
+    adminAddr: { host: '127.0.0.1', port: 0 },
+    peers: { kind: 'none' },
+    podIp: undefined,
     discovery: 'file',
     discoveryFile: undefined,
     clusterDomain: 'cluster.local',
@@ -76,6 +80,7 @@ export async function startController(
     proxyApi,
     publicApi: new PublicApiRegistry(),
     addresses: {},
+    addMetrics: () => {},
     onClose: (close) => closers.push(close),
   };
   for (const component of components) await component(ctx);

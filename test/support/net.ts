@@ -2,6 +2,14 @@
 import { once } from 'node:events';
 import net from 'node:net';
 
+/** A port nothing listens on right now (for a process that must be told its port before it starts). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  const port = await listen(server);
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 export async function listen<S extends net.Server>(server: S): Promise<number> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

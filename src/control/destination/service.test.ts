@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { FileDiscovery } from '../discovery/file/file-discovery.ts';
 import type { Endpoint } from '../discovery/types.ts';
 import { decodeTcpAddress } from './addr.ts';
+import { controllerDefaults } from '../config.ts';
 import { PublicApiRegistry } from '../context.ts';
 import { destinationComponent } from './component.ts';
 import {
@@ -357,8 +358,12 @@ describe('the controller component', () => {
     const server = new grpc.Server();
     await destinationComponent({
       config: {
+        ...controllerDefaults(),
         proxyApiAddr: { host: '127.0.0.1', port: 0 },
         publicApiAddr: { host: '127.0.0.1', port: 0 },
+        adminAddr: { host: '127.0.0.1', port: 0 },
+        peers: { kind: 'none' },
+        podIp: undefined,
         discovery: 'file',
         discoveryFile: undefined,
         clusterDomain: 'cluster.local',
@@ -372,6 +377,7 @@ describe('the controller component', () => {
       proxyApi: server,
       publicApi: new PublicApiRegistry(),
       addresses: {},
+      addMetrics: () => {},
       onClose: (close) => closers.push(close),
     });
     const port = await new Promise<number>((resolve, reject) =>

@@ -5,13 +5,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Logger } from '../../log/logger.ts';
-import type { ControllerConfig } from '../config.ts';
+import { controllerDefaults, type ControllerConfig } from '../config.ts';
 import { createDiscovery } from './create.ts';
 
 const quiet = new Logger('error', 'plain', 'test', () => {});
 const config = (over: Partial<ControllerConfig>): ControllerConfig => ({
+  ...controllerDefaults(),
   proxyApiAddr: { host: '127.0.0.1', port: 0 },
   publicApiAddr: { host: '127.0.0.1', port: 0 },
+  adminAddr: { host: '127.0.0.1', port: 0 },
+  peers: { kind: 'none' },
+  podIp: undefined,
   discovery: 'file',
   discoveryFile: undefined,
   clusterDomain: 'cluster.local',

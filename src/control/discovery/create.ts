@@ -1,16 +1,11 @@
 // Chooses the discovery backend from the controller's configuration. Both backends are imported
 // lazily, so a controller in file mode never loads the Kubernetes client (and its dependencies).
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import path from 'node:path';
 import { Logger } from '../../log/logger.ts';
 import type { ControllerConfig } from '../config.ts';
+import { loadKubeConfig } from '../kubeconfig.ts';
 import type { DiscoveryBackend } from './types.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
-
-/** Where a pod's service account credentials are mounted. */
-export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /**
  * The backend for `config.discovery`. A file backend is returned loaded (its first read done). When
@@ -47,29 +42,12 @@ async function create(config: ControllerConfig, log: Logger, env: Env): Promise<
     await backend.ready();
     return backend;
   }
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kubeConfig = new KubeConfig();
-  const homeConfig = path.join(env['HOME'] ?? homedir(), '.kube', 'config');
-  const inCluster = env['KUBERNETES_SERVICE_HOST'] !== undefined && existsSync(SERVICE_ACCOUNT_TOKEN);
-  if (inCluster && env['KUBECONFIG'] === undefined) {
-    kubeConfig.loadFromCluster();
-  } else if (env['KUBECONFIG'] !== undefined) {
-    // Like kubectl: the files in KUBECONFIG merged, the first one's current context winning.
-    const [first, ...rest] = env['KUBECONFIG'].split(path.delimiter).filter((f) => f !== '');
-    if (first === undefined) throw new Error('kubernetes discovery: KUBECONFIG is empty');
-    kubeConfig.loadFromFile(first);
-    for (const file of rest) {
-      const more = new KubeConfig();
-      more.loadFromFile(file);
-      kubeConfig.mergeConfig(more, true);
-    }
-  } else if (existsSync(homeConfig)) {
-    kubeConfig.loadFromFile(homeConfig);
-  } else {
-    // The client's own last resort would be http://localhost:8080; say what is missing instead.
-    throw new Error(
-      'kubernetes discovery: no cluster configuration (not in a pod, no KUBECONFIG, no ~/.kube/config); use --discovery file outside a cluster',
-    );
+  let kubeConfig;
+  try {
+    kubeConfig = await loadKubeConfig(env, 'kubernetes discovery');
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new Error(message.includes('no cluster configuration') ? `${message}; use --discovery file outside a cluster` : message);
   }
   const cluster = kubeConfig.getCurrentCluster();
   if (cluster === null) throw new Error('kubernetes discovery: the kubeconfig has no current cluster');

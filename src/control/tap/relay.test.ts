@@ -47,6 +47,7 @@ async function handlers(pods: () => PodInfo[], windowMs: number): Promise<{ byRe
     proxyApi: new grpc.Server(),
     publicApi: new PublicApiRegistry(),
     addresses: {},
+    addMetrics: () => {},
     onClose: () => {},
   };
   await tapComponent({ windowMs })(ctx);

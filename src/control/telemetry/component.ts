@@ -4,6 +4,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { loadProto, lookup } from '../../api/proto.ts';
 import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ReportRequest } from '../../api/telemetry-messages.ts';
 import type { Component, ControllerContext } from '../context.ts';
+import { FORWARDED_HEADER, PeerForwarder } from './peers.ts';
 import { TelemetryStore } from './store.ts';
 
 /** How often old slots are folded and expired. */
@@ -23,11 +24,35 @@ export function telemetryStore(ctx: ControllerContext): TelemetryStore {
 
 export const telemetryComponent: Component = (ctx) => {
   const store = telemetryStore(ctx);
+  const peers =
+    ctx.config.peers.kind === 'none'
+      ? undefined
+      : new PeerForwarder({ source: ctx.config.peers, podIp: ctx.config.podIp, ownPort: ctx.config.proxyApiAddr.port, self: ctx.config.podIp ?? String(process.pid), log: ctx.log });
+  if (peers !== undefined) {
+    ctx.onClose(() => peers.close());
+    const { counters } = peers;
+    ctx.addMetrics(() => [
+      {
+        name: 'sluice_controller_peer_reports_total',
+        help: 'Telemetry reports forwarded to other controller replicas, by result.',
+        kind: 'counter',
+        series: [
+          ['result="sent"', counters.forwarded],
+          ['result="failed"', counters.failed],
+          ['result="dropped"', counters.dropped],
+        ],
+      },
+      { name: 'sluice_controller_peers', help: 'Other controller replicas reports are forwarded to.', kind: 'gauge', series: [['', peers.addresses.length]] },
+    ]);
+  }
   const service = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE).service;
   ctx.proxyApi.addService(service, {
     Report: (call: grpc.ServerUnaryCall<ReportRequest, object>, callback: grpc.sendUnaryData<object>) => {
       try {
         const applied = store.ingest(call.request);
+        // Reports straight from a proxy go on to the other replicas; reports a peer forwarded stop here.
+        const forwarded = call.metadata.get(FORWARDED_HEADER).length > 0;
+        if (applied && !forwarded) peers?.forward(call.request);
         if (!applied) ctx.log.debug('telemetry report already applied (a retry)', { instance: call.request.instance_id ?? '', sequence: call.request.sequence ?? 0 });
         callback(null, {});
       } catch (error) {

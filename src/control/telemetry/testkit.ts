@@ -1,4 +1,8 @@
-// Synthetic telemetry reports for tests of the store and of the public API over it.
+// Synthetic telemetry reports for tests of the store and of the public API over it, and a client that
+// sends one to a controller as a proxy does.
+import * as grpc from '@grpc/grpc-js';
+import { loadProto, lookup } from '../../api/proto.ts';
+import { TELEMETRY_PROTO, TELEMETRY_SERVICE } from '../../api/telemetry-messages.ts';
 import type { ReportRequest, RequestScope, TransportReport } from '../../api/telemetry-messages.ts';
 import { indexOfMicros } from '../../telemetry/exact-latency.ts';
 import { encodeLatencyHdr } from '../../telemetry/hdr-codec.ts';
@@ -88,4 +92,13 @@ export class ManualClock {
   advance(ms: number): void {
     this.now += ms;
   }
+}
+
+/** Sends `report` to the Telemetry service at `addr` (`host:port`) and waits for the answer. */
+export function sendReport(addr: string, report: ReportRequest): Promise<void> {
+  const Client = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE);
+  const client = new Client(addr, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+  return new Promise<void>((resolve, reject) =>
+    client['Report']?.(report, { deadline: Date.now() + 5_000 }, (error: Error | null) => (error ? reject(error) : resolve())),
+  ).finally(() => client.close());
 }

@@ -33,6 +33,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   /** The API path to watch, e.g. `/api/v1/pods`. */
   readonly path: string;
   readonly list: () => Promise<KubernetesListObject<T>>;
+  /** Narrows the watch (the list function applies its own), e.g. `metadata.name=sluice-identity-issuer`. */
+  readonly fieldSelector?: string;
   readonly onChange: (object: T, change: ChangeKind) => void;
   readonly backoff: Backoff;
   readonly log: Log;
@@ -113,7 +115,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       setImmediate(() => this.listed(result));
       return result;
     };
-    this.informer = new ListWatch<T>(options.path, this.watch, list, false, undefined, undefined, { delayFn: (ms) => this.delay(ms) });
+    this.informer = new ListWatch<T>(options.path, this.watch, list, false, undefined, options.fieldSelector, { delayFn: (ms) => this.delay(ms) });
     for (const change of ['add', 'update', 'delete'] as const) {
       this.informer.on(change, (object: T) => {
         if (!this.closed) options.onChange(object, change);
