@@ -1,2 +1,6 @@
 #!/usr/bin/env node
-import { main } from '../src/init/cli.ts'; process.exitCode = main(process.argv.slice(2));
+// sluice-init: the pod's iptables redirect to the proxy (the init container). `sluice-init --help` for flags.
+import { entry } from './entry.js';
+
+const { main } = await import(entry('init/cli'));
+process.exitCode = main(process.argv.slice(2));

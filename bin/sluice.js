@@ -2,6 +2,7 @@
 // The `sluice` CLI. The compile cache (see sluice-proxy.js) makes every invocation after the first
 // skip the TypeScript transform.
 import module from 'node:module';
+import { entry } from './entry.js';
 
 module.enableCompileCache?.();
-await import('../src/cli/main.ts');
+await import(entry('cli/main'));
