@@ -201,7 +201,11 @@ build() {
 }
 build proxy "$proxy_image" "$proxy_rootfs"
 build controller "$controller_image" "$controller_rootfs"
-# Images of earlier inputs lose their tag to the new ones; their layers are no longer needed.
-"${buildah[@]}" rmi --prune >/dev/null 2>&1 || true
+# Images of earlier inputs lose their tag to the new ones. Pruning removes an untagged image only once
+# no other image builds on it, so a few rounds free the old build's chain down to the layers the new one
+# shares (the layer cache of the current build is never untagged-and-childless, so it stays).
+for _ in 1 2 3 4 5 6 7 8; do
+  [[ -n "$("${buildah[@]}" rmi --prune 2>/dev/null || true)" ]] || break
+done
 report
 export_oci
