@@ -78,8 +78,9 @@ export class Bundle {
    * the image's user, with a read-only root filesystem (the injected proxy has one).
    */
   #writeConfig(options: RunOptions): void {
-    must('runc', ['spec', '--bundle', this.dir]);
     const path = join(this.dir, 'config.json');
+    rmSync(path, { force: true }); // runc spec refuses to overwrite the previous run's
+    must('runc', ['spec', '--bundle', this.dir]);
     const spec = JSON.parse(readFileSync(path, 'utf8')) as {
       process: Record<string, unknown>;
       root: Record<string, unknown>;
