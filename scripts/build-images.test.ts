@@ -168,14 +168,15 @@ describe('container images', { skip: SKIP, timeout: BUILD_TIMEOUT_MS + 5 * 60_00
     }
   });
 
-  it('the proxy image carries sluice-init and both iptables backends', { timeout: 120_000 }, async () => {
+  it('the proxy image runs as 2102 and carries sluice-init and both iptables backends', { timeout: 120_000 }, async () => {
     const bundle = new Bundle(PROXY_IMAGE, `sluice-init-test-${process.pid}`);
     bundles.push(bundle);
     const help = await bundle.run(`sluice-init-test-${process.pid}`, { entrypoint: ['/usr/local/bin/sluice-init'], args: ['--help'] }, 60_000);
     assert.equal(help.code, 0, help.output);
     assert.match(help.output, /^Usage: sluice-init/);
-    const iptables = await bundle.run(`sluice-iptables-test-${process.pid}`, { entrypoint: ['/bin/sh', '-c'], args: ['iptables-nft --version && iptables-legacy --version'] }, 60_000);
+    const iptables = await bundle.run(`sluice-iptables-test-${process.pid}`, { entrypoint: ['/bin/sh', '-c'], args: ['id -u && iptables-nft --version && iptables-legacy --version'] }, 60_000);
     assert.equal(iptables.code, 0, iptables.output);
+    assert.match(iptables.output, /^2102\n/, 'the image runs as the proxy user');
     assert.match(iptables.output, /\(nf_tables\)/);
     assert.match(iptables.output, /\(legacy\)/);
   });
