@@ -13,7 +13,7 @@
 # Caching, so that a second run takes seconds: the root filesystems are kept as tarballs under the cache
 # folder (SLUICE_IMAGES_CACHE, default ~/.cache/sluice-images) and made again only when missing; the
 # images carry a label with the hash of their inputs (sources, lock file, Dockerfiles, this script, the
-# Node binary) and are not rebuilt while the label matches, unless --force.
+# Node version) and are not rebuilt while the label matches, unless --force.
 #
 #   --oci-dir DIR   also write DIR/sluice-proxy-<version>.tar and DIR/sluice-controller-<version>.tar (OCI archives)
 #   --force         rebuild even when images with the same inputs exist
