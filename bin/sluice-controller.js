@@ -2,6 +2,7 @@
 // The Sluice controller. `sluice-controller --help` for flags. Compile cache: see sluice-proxy.js.
 import './node-version-check.js';
 import module from 'node:module';
+import { entry } from './entry.js';
 
 module.enableCompileCache?.();
-await import('../src/control/main.ts');
+await import(entry('control/main'));

@@ -5,6 +5,7 @@
 import './node-version-check.js';
 import module from 'node:module';
 import v8 from 'node:v8';
+import { entry } from './entry.js';
 
 // A proxy's garbage is short-lived and small: a 2 MB young generation (V8 grows it to 16 MB by
 // default) keeps resident memory under load about 100 MB lower at the same throughput
@@ -12,4 +13,4 @@ import v8 from 'node:v8';
 // thread too when the proxy is started as `sluice-proxy` (its heap is sized before any code runs).
 v8.setFlagsFromString('--max-semi-space-size=2');
 module.enableCompileCache?.();
-await import('../src/acceptor/main.ts');
+await import(entry('acceptor/main'));

@@ -3,6 +3,7 @@
 // skip the TypeScript transform.
 import './node-version-check.js';
 import module from 'node:module';
+import { entry } from './entry.js';
 
 module.enableCompileCache?.();
-await import('../src/cli/main.ts');
+await import(entry('cli/main'));

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs, from Debian, the system tools that Sluice's tests or benchmarks need.
 #
-#   bash scripts/system-deps.sh test   # namespaces + iptables + HTTP/2 clients for the tests
+#   bash scripts/system-deps.sh test   # namespaces + iptables + HTTP/2 clients + image tools for the tests
 #   bash scripts/system-deps.sh perf   # the above, plus the peers and load tools for `npm run perf`
 #   bash scripts/system-deps.sh go     # Go + protoc + protoc-gen-go + grpc-go (test/go conformance)
+#   bash scripts/system-deps.sh images # debootstrap + buildah + runc (scripts/build-images.sh, its test)
 #
 # Only missing packages are installed (checked with `dpkg -s`), `apt-get update` runs only when an
 # install is needed, and when everything is present the script returns in well under a second.
@@ -21,6 +22,9 @@ test_pkgs=(
   nghttp2-server # nghttpd: an independent HTTP/2 server for the lean engine's client-role interop tests
   openssl        # certificates, s_client
   util-linux     # setpriv (run a process as another uid), unshare + mount (show it the checkout)
+  debootstrap    # the container images and their test (scripts/build-images.sh, docs/images.md)
+  buildah
+  runc
 )
 perf_pkgs=(
   haproxy
@@ -35,16 +39,26 @@ go_pkgs=(
   golang-google-grpc-dev # google.golang.org/grpc 1.33 under /usr/share/gocode
 )
 
+# Only what building the images needs (also part of `test`, whose image test runs them): a Debian
+# root filesystem from debootstrap, `buildah bud` with vfs storage and chroot isolation, runc.
+images_pkgs=(
+  debootstrap
+  buildah
+  runc
+  iproute2 # the image test gives the container a network namespace (veth pair)
+)
+
 case "$mode" in
   test) wanted=("${test_pkgs[@]}") ;;
   perf) wanted=("${test_pkgs[@]}" "${perf_pkgs[@]}") ;;
   go) wanted=("${go_pkgs[@]}") ;;
+  images) wanted=("${images_pkgs[@]}") ;;
   -h | --help)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
-    echo "system-deps: unknown mode '$mode' (expected 'test', 'perf' or 'go')" >&2
+    echo "system-deps: unknown mode '$mode' (expected 'test', 'perf', 'go' or 'images')" >&2
     exit 2
     ;;
 esac

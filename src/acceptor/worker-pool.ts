@@ -12,7 +12,10 @@ import type { ConnectionInfo } from '../workers/proxy/routing.ts';
 import type { TapOut } from '../workers/tap/registry.ts';
 import { closeFd, dupFd, socketFd } from '../core/syscalls.ts';
 
-const WORKER_MAIN = new URL('../workers/main.ts', import.meta.url).href;
+// The worker's module has this module's extension: .ts in the repository, .js in the built package
+// (dist/, where Node does not strip types and the compiler rewrote every import but this URL).
+const OWN_EXTENSION = import.meta.url.endsWith('.js') ? '.js' : '.ts';
+const WORKER_MAIN = new URL(`../workers/main${OWN_EXTENSION}`, import.meta.url).href;
 /**
  * Each thread strips TypeScript on its own, and the transform costs tens of MB per thread; with the
  * compile cache on (as the main thread has it) a worker loads the stripped, compiled code from disk.

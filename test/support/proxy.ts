@@ -25,8 +25,10 @@ function hostPort(text: string): HostPort {
   return { host: text.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(text.slice(colon + 1)) };
 }
 
-export async function startProxy(env: Record<string, string> = {}): Promise<RunningProxy> {
-  const child = spawn(process.execPath, [BIN], {
+/** `command` starts the proxy: by default this checkout's bin/sluice-proxy.js under this Node. */
+export async function startProxy(env: Record<string, string> = {}, command: readonly [string, ...string[]] = [process.execPath, BIN]): Promise<RunningProxy> {
+  const [file, ...args] = command;
+  const child = spawn(file, args, {
     env: {
       PATH: process.env['PATH'] ?? '',
       SLUICE_PROXY_INBOUND_LISTEN_ADDR: '127.0.0.1:0',
