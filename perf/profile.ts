@@ -12,14 +12,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { descendants, installCleanupHandlers, sleep, start, stop, stopAll } from './lib/procs.ts';
+import { descendants, installCleanupHandlers, sleep, start, stop, stopAll, which } from './lib/procs.ts';
 import type { Started } from './lib/procs.ts';
 import { freePort } from './lib/net.ts';
 import { waitWorking } from './lib/probe.ts';
 import { saturate } from './lib/saturation.ts';
 import { formatHotSpots, topFromClinicSamples, topFromCpuProfiles } from './lib/profile-summary.ts';
 import type { ClinicFrame, CpuProfile } from './lib/profile-summary.ts';
-import { SLUICE_BIN, sluiceEnv, sluicePorts, waitSluiceReady, which } from './targets.ts';
+import { SLUICE_BIN, sluiceEnv, sluicePorts, waitSluiceReady } from './lib/sluice-proc.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -50,7 +50,7 @@ function signalTree(p: Started, sig: NodeJS.Signals): void {
 
 async function profileOnce(mode: Mode, workers: number, backendPort: number): Promise<string> {
   const ports = await sluicePorts();
-  const env = sluiceEnv(ports, workers, backendPort, backendPort);
+  const env = sluiceEnv(ports, { workers, outboundForward: backendPort, inboundForward: backendPort });
   const sluice = join(root, ...SLUICE_BIN);
   const dest = join(outDir, mode);
   let proxy: Started;
