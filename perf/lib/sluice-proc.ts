@@ -35,8 +35,8 @@ export interface SluiceRouting {
 
 /**
  * The proxy's environment: every listener on a free loopback port (Tap stays on, as deployed, but not on
- * its default 0.0.0.0:4190), forward addresses and controller as asked, worker count, quiet logs. Any
- * other SLUICE_PROXY_* variable in our own environment is passed through unchanged.
+ * its default 0.0.0.0:4190), forward addresses and controller as asked (and only those), worker count,
+ * quiet logs. Any other SLUICE_PROXY_* variable in our own environment is passed through unchanged.
  */
 export function sluiceEnv(p: SluicePorts, r: SluiceRouting): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
@@ -48,6 +48,8 @@ export function sluiceEnv(p: SluicePorts, r: SluiceRouting): NodeJS.ProcessEnv {
     SLUICE_PROXY_WORKERS: String(r.workers),
     SLUICE_PROXY_LOG: 'warn',
   };
+  // Routing is the target's: none inherited from our own environment.
+  for (const k of ['OUTBOUND_FORWARD_ADDR', 'INBOUND_FORWARD_ADDR', 'DESTINATION_SVC_ADDR', 'DESTINATION_CONTEXT']) delete env[`SLUICE_PROXY_${k}`];
   if (r.outboundForward !== undefined) env['SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'] = `127.0.0.1:${r.outboundForward}`;
   if (r.inboundForward !== undefined) env['SLUICE_PROXY_INBOUND_FORWARD_ADDR'] = `127.0.0.1:${r.inboundForward}`;
   if (r.destination !== undefined) {
