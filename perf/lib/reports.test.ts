@@ -97,6 +97,14 @@ test('markdown table: one row per target, failures shown, pipes escaped', () => 
   assert.equal(fmtRate(2500), '2500');
 });
 
+test("mesh rows show the controller's CPU apart from the proxy's", () => {
+  const mesh = run('sluice-mesh', 'h1', 950, 12, 11000, 70);
+  if (mesh.saturation !== undefined) mesh.saturation.controllerCpuUsPerRequest = 0.421;
+  const t = protocolTable([...runs, mesh], 'h1', [1000]);
+  assert.match(t, /\| sluice-mesh \| 11,000 \| 12\.0 \(\+ controller 0\.42\) \| 70\.0 \|/);
+  assert.match(t, /\| sluice \| 12,000 \| 10\.0 \| 60\.0 \|/);
+});
+
 test('the whole markdown page names machine, commit and skipped targets', () => {
   const report: PerfReport = {
     machine: {
