@@ -138,7 +138,7 @@ function sluiceMesh(name: string, twoProxies: boolean, description: string): Tar
     async start(ctx) {
       const started: Started[] = [];
       try {
-        // B first: its inbound port is the Service's endpoint. It reaches the controller once it exists.
+        // B's ports are chosen first: its inbound listener is the Service's endpoint in the discovery file.
         const bPorts = twoProxies ? await sluicePorts() : undefined;
         const endpoint = { ip: '127.0.0.1', port: bPorts?.inbound ?? ctx.backendPort, meshed: twoProxies };
         const ctl = await startController(ctx.root, ctx.dir, meshDiscoveryYaml(endpoint), ctx.core);
