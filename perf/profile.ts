@@ -14,7 +14,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { descendants, installCleanupHandlers, sleep, start, stop, stopAll, which } from './lib/procs.ts';
+import { descendants, installCleanupHandlers, sleep, start, stop, stopAll, timeout, which } from './lib/procs.ts';
 import type { Started } from './lib/procs.ts';
 import { freePort } from './lib/net.ts';
 import { waitWorking } from './lib/probe.ts';
@@ -86,7 +86,7 @@ async function profileOnce(o: ProfileOptions, mode: ProfileMode, workers: number
   // --cpu-prof: SIGTERM; the proxy drains and exits normally, so every thread writes its profile.
   if (mode === 'clinic') signalTree(proxy, 'SIGINT');
   else process.kill(proxy.pid, 'SIGTERM');
-  const how = await Promise.race([proxy.exited, sleep(300_000).then(() => 'timeout' as const)]);
+  const how = await Promise.race([proxy.exited, timeout(300_000)]);
   if (how === 'timeout') {
     await stop(proxy, 100);
     throw new Error(`${mode}: the profiled proxy did not stop within 300 s`);
@@ -103,7 +103,7 @@ async function profileOnce(o: ProfileOptions, mode: ProfileMode, workers: number
     const r = topFromClinicSamples(samples, o.top, root);
     let text = `## ${title} — clinic flame, main thread, SLUICE_PROXY_WORKERS=${workers}\nload: ${load}\n${r.total} samples; self samples by leaf frame:\n${formatHotSpots(r.spots, 'ticks')}`;
     const viz = start('clinic-visualize', process.execPath, [clinicBin, 'flame', '--visualize-only', join(dest, dataDir)], { env: { ...process.env, NO_INSIGHT: '1' } });
-    await Promise.race([viz.exited, sleep(300_000)]);
+    await Promise.race([viz.exited, timeout(300_000)]);
     await stop(viz, 100);
     const html = join(dest, `${dataDir}.html`);
     if (existsSync(html)) text += `\nflame graph: ${html}`;

@@ -104,13 +104,20 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Resolves 'timeout' after `ms`, for Promise.race: unlike sleep() its timer does not keep the process
+ * alive, so a race that was won long ago cannot hold up the program's exit.
+ */
+export function timeout(ms: number): Promise<'timeout'> {
+  return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
+}
+
 /** SIGTERM the process, SIGKILL it (and any descendant still there) after `graceMs`. */
 export async function stop(p: Started, graceMs = 3000): Promise<void> {
   if (!live.has(p.pid)) return;
   const kids = descendants(p.pid);
   signal(p.pid, 'SIGTERM');
-  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
-  const how = await Promise.race([p.exited, timer]);
+  const how = await Promise.race([p.exited, timeout(graceMs)]);
   if (how === 'timeout') {
     signal(p.pid, 'SIGKILL');
     await p.exited;
