@@ -9,7 +9,7 @@ import { TELEMETRY_PROTO, TELEMETRY_SERVICE } from '../src/api/telemetry-message
 import type { ReportRequest } from '../src/api/telemetry-messages.ts';
 import { BENCH_NAMESPACE, BENCH_SERVICE, FIRST_ENDPOINT_PORT, benchReport, benchRequestScopes, discoveryYaml, readyProxyApi, spread } from './lib/controller-load.ts';
 import type { Spread } from './lib/controller-load.ts';
-import { memory, sleep, start, stop, treeCpuSeconds } from './lib/procs.ts';
+import { memory, sleep, start, stop, timeout, treeCpuSeconds } from './lib/procs.ts';
 
 export interface ControllerBenchOptions {
   root: string;
@@ -137,7 +137,7 @@ export async function benchController(o: ControllerBenchOptions): Promise<Contro
       });
     }
     const within = <T>(ms: number, what: string, p: Promise<T>): Promise<T> =>
-      Promise.race([p, sleep(ms).then(() => Promise.reject(new Error(`${what} took over ${ms} ms${failure === undefined ? '' : `: ${failure.message}`}`)))]);
+      Promise.race([p, timeout(ms).then(() => Promise.reject(new Error(`${what} took over ${ms} ms${failure === undefined ? '' : `: ${failure.message}`}`)))]);
     await within(30_000, `subscribing ${o.streams} streams`, new Promise<void>((r) => (subscribed === o.streams ? r() : (onAllSubscribed = r))));
     result.allSubscribedMs = performance.now() - t0;
     await sleep(o.settleMs);

@@ -5,24 +5,25 @@
 // fixed request rates with the open-loop generator (latency percentiles), then memory again.
 // Writes perf/results/latest.json, latest.md and latency-<protocol>.svg. See docs/performance.md.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, release, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { USAGE, parseArgs } from './lib/args.ts';
+import { machineInfo } from './lib/machine.ts';
 import type { PerfOptions } from './lib/args.ts';
 import { computeChecks } from './lib/checks.ts';
 import { HOST, freePort } from './lib/net.ts';
 import { foreignCores, mark, waitQuiet } from './lib/noise.ts';
 import { waitWorking } from './lib/probe.ts';
-import { cpuSeconds, installCleanupHandlers, sleep, start, stop, stopAll, treeCpuSeconds, treeMemory } from './lib/procs.ts';
+import { cpuSeconds, installCleanupHandlers, sleep, start, stop, stopAll, treeCpuSeconds, treeMemory, which } from './lib/procs.ts';
 import type { Started } from './lib/procs.ts';
 import { renderMarkdown, protocolTable, checksTable, controllerTable, fmtInt, fmtRate } from './lib/report-md.ts';
 import { renderLatencySvg } from './lib/report-svg.ts';
 import { saturate } from './lib/saturation.ts';
 import { PROTOCOL_TITLES } from './lib/types.ts';
-import type { MachineInfo, MemoryFigures, OpenLoopResult, PerfReport, Protocol, RunResult, SaturationResult } from './lib/types.ts';
-import { BACKENDS, TARGETS, firstDead, which } from './targets.ts';
+import type { MemoryFigures, OpenLoopResult, PerfReport, Protocol, RunResult, SaturationResult } from './lib/types.ts';
+import { BACKENDS, TARGETS, firstDead } from './targets.ts';
 import { benchController, defaultControllerOptions } from './controller.ts';
 import type { ControllerResult } from './controller.ts';
 import type { RunningTarget, Target } from './targets.ts';
@@ -45,46 +46,15 @@ function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function sh(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8' });
-  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
-}
-
-function machineInfo(): MachineInfo {
-  const tools: Record<string, string> = {};
-  const first = (s: string): string => s.split('\n')[0] ?? '';
-  if (which('haproxy') !== null) tools['haproxy'] = first(sh('haproxy', ['-v'])).replace(/^HAProxy version /, '').split(' ')[0] ?? '';
-  if (which('nginx') !== null) tools['nginx'] = sh('nginx', ['-v']).replace(/^nginx version: nginx\//, '');
-  if (which('h2load') !== null) tools['h2load'] = first(sh('h2load', ['--version'])).replace(/^h2load nghttp2\//, '');
-  try {
-    const pkg = JSON.parse(readFileSync(join(root, 'node_modules', 'autocannon', 'package.json'), 'utf8')) as { version: string };
-    tools['autocannon'] = pkg.version;
-  } catch {
-    // not installed
-  }
-  const commit = sh('git', ['rev-parse', 'HEAD']);
-  return {
-    date: new Date().toISOString(),
-    host: hostname(),
-    kernel: release(),
-    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    gitCommit: /^[0-9a-f]{40}$/.test(commit) ? commit : 'unknown',
-    gitDirty: sh('git', ['status', '--porcelain', '--untracked-files=no']) !== '',
-    tools,
-  };
-}
-
-function openLoop(o: PerfOptions, protocol: Protocol, port: number, rate: number, core: number | undefined): Promise<OpenLoopResult> {
+function openLoop(o: PerfOptions, protocol: Protocol, t: RunningTarget, rate: number, core: number | undefined): Promise<OpenLoopResult> {
   const args = [
     // One core for the generator: V8's parallel scavenger then fights itself for that core (pauses of
     // several ms); single-threaded GC keeps the generator's own pauses at ~0.2 ms.
     '--single-threaded-gc',
     join(root, 'perf', 'loadgen', 'openloop.ts'),
     '--protocol', protocol,
-    '--port', String(port),
+    '--port', String(t.port),
+    ...(t.authority === undefined ? [] : ['--authority', t.authority]),
     '--rate', String(rate),
     '--seconds', String(o.fixedSeconds),
     '--warmup', String(o.warmupSeconds),
@@ -125,11 +95,12 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
     t = await target.start({ protocol, backendPort, core, root, dir });
     const running = t;
     result.notes.push(...running.notes);
-    await waitWorking(protocol, running.port, 20_000, () => firstDead(running));
+    await waitWorking(protocol, running.port, 20_000, { gone: () => firstDead(running), authority: running.authority });
     await sleep(o.settleMs);
     const idle = mem(running.proxies);
     if (idle.length > 0) log(`${tag}: idle RSS ${idle.map((b) => (b / 1e6).toFixed(1)).join(' + ')} MB`);
 
+    const helpers = running.helpers ?? [];
     const hasTool = protocol === 'h1' || which('h2load') !== null;
     let afterSat: number[] = idle.map(() => 0);
     if (hasTool) {
@@ -141,17 +112,22 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
         core: loadCore,
         tmpDir: scratch,
         root,
+        authority: running.authority,
       };
       await saturate({ ...satOpts, seconds: o.saturationWarmupSeconds });
+      // Before any figure: fails the target if its traffic did not take the path it claims.
+      await running.confirmPath?.();
       // Like the fixed rates: repeated when disturbed by other processes, the least disturbed kept.
       let best: { sat: SaturationResult; foreign: number; mem: number[] } | undefined;
       for (let attempt = 1; attempt <= o.attempts; attempt++) {
         await waitQuiet(o.quiet.threshold, o.quiet.maxWaitMs);
         const n0 = mark();
         const cpu0 = sumCpu(running.proxies);
+        const help0 = sumCpu(helpers);
         const be0 = cpuSeconds(backend.pid);
         const counts = await saturate({ ...satOpts, seconds: o.saturationSeconds });
         const cpu1 = sumCpu(running.proxies);
+        const help1 = sumCpu(helpers);
         const be1 = cpuSeconds(backend.pid);
         const foreign = foreignCores(n0, mark());
         const memNow = mem(running.proxies);
@@ -168,6 +144,7 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
           proxyCpuUsPerRequest: proxyCpu === null || counts.requests === 0 ? null : (proxyCpu * 1e6) / counts.requests,
           backendCpuUsPerRequest: counts.requests === 0 ? 0 : ((be1 - be0) * 1e6) / counts.requests,
         };
+        if (helpers.length > 0 && counts.requests > 0) sat.controllerCpuUsPerRequest = ((help1 - help0) * 1e6) / counts.requests;
         if (best === undefined || foreign < best.foreign) best = { sat, foreign, mem: memNow };
         if (foreign <= NOISY || overBudget(o)) break;
         if (attempt < o.attempts) log(`${tag}: saturation disturbed (other processes used ${foreign.toFixed(2)} cores), running it again`);
@@ -182,10 +159,12 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
       log(
         `${tag}: saturation ${fmtInt(sat.rps)} req/s` +
           (sat.proxyCpuUsPerRequest === null ? '' : `, proxy CPU ${sat.proxyCpuUsPerRequest.toFixed(1)} µs/req`) +
+          (sat.controllerCpuUsPerRequest === undefined ? '' : ` (controller ${sat.controllerCpuUsPerRequest.toFixed(2)} µs/req more)`) +
           `, backend ${sat.backendCpuUsPerRequest.toFixed(1)} µs/req, errors ${sat.errors}`,
       );
     } else {
       result.notes.push('h2load is not installed: no saturation run');
+      await running.confirmPath?.();
     }
 
     for (const rate of o.rates) {
@@ -195,7 +174,7 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
       for (let attempt = 1; attempt <= o.attempts; attempt++) {
         await waitQuiet(o.quiet.threshold, o.quiet.maxWaitMs);
         const n0 = mark();
-        const r = await openLoop(o, protocol, running.port, rate, loadCore);
+        const r = await openLoop(o, protocol, running, rate, loadCore);
         const foreign = foreignCores(n0, mark());
         // Disturbed: others used the machine, or the generator itself could not keep its schedule.
         const late = r.sendLagUs.p99 > LATE_US;
@@ -226,6 +205,7 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
     result.memory = running.proxies.map(
       (_, i): MemoryFigures => ({ idle: idle[i] ?? 0, afterSaturation: afterSat[i] ?? 0, peak: end[i]?.peak ?? 0, end: end[i]?.rss ?? 0 }),
     );
+    for (const h of helpers) result.notes.push(`${h.name} (not counted as proxy): RSS ${(treeMemory(h.pid).rss / 1e6).toFixed(1)} MB at the end`);
     result.ok = true;
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
@@ -286,7 +266,7 @@ async function main(): Promise<void> {
   for (const s of skipped) log(`SKIPPED ${s.target}: ${s.reason}`);
   log(`targets: ${usable.map((t) => t.name).join(', ')} · protocols: ${o.protocols.join(', ')} · rates: ${o.rates.join(', ')}/s`);
 
-  const machine = machineInfo();
+  const machine = machineInfo(root);
   scratch = mkdtempSync(join(tmpdir(), 'sluice-perf-'));
   const runs: RunResult[] = [];
   let controller: ControllerResult | undefined;
@@ -298,9 +278,9 @@ async function main(): Promise<void> {
         core: o.pin ? PROXY_CORE : undefined,
       });
       try {
-        await waitWorking(protocol, backendPort, 10_000, () =>
-          backend.child.exitCode !== null ? `backend exited: ${backend.stderrTail()}` : null,
-        );
+        await waitWorking(protocol, backendPort, 10_000, {
+          gone: () => (backend.child.exitCode !== null ? `backend exited: ${backend.stderrTail()}` : null),
+        });
         for (const t of usable) {
           if (!t.protocols.includes(protocol)) continue;
           runs.push(await measure(o, t, protocol, backend, backendPort, scratch));

@@ -1,11 +1,13 @@
 // What `npm run perf` measures side by side: how to start each target for a protocol, in front of the
 // backend, and which of its processes are "the proxy" (for CPU and memory).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { start, stop, sleep } from './lib/procs.ts';
+import { join } from 'node:path';
+import { start, stop, which } from './lib/procs.ts';
 import type { Started } from './lib/procs.ts';
 import { freePort } from './lib/net.ts';
-import { httpStatus } from './lib/probe.ts';
+import { MESH_AUTHORITY, inboundPathProblem, meshDiscoveryYaml, meshPathProblem } from './lib/mesh.ts';
+import { CONTROLLER_BIN, SLUICE_BIN, checkAlive, fetchMetrics, sluicePorts, startController, startSluice } from './lib/sluice-proc.ts';
+import type { SluiceInstance } from './lib/sluice-proc.ts';
 import { haproxyArgs, haproxyConfig } from './peers/haproxy.ts';
 import { nginxArgs, nginxConfig } from './peers/nginx.ts';
 import type { Protocol } from './lib/types.ts';
@@ -23,8 +25,14 @@ export interface TargetContext {
 export interface RunningTarget {
   /** Where clients connect. */
   port: number;
+  /** Host / :authority every client sends; absent: the address they connect to (`127.0.0.1:<port>`). */
+  authority?: string;
   /** The proxy processes of the chain (empty for direct), measured for CPU and memory. */
   proxies: Started[];
+  /** Processes the chain needs that are not the proxy (the controller): CPU reported apart, never as proxy CPU. */
+  helpers?: Started[];
+  /** After the warm-up: throws when the traffic did not take the path the target claims (e.g. the mesh path). */
+  confirmPath?: () => Promise<void>;
   notes: string[];
   stop(): Promise<void>;
 }
@@ -41,31 +49,15 @@ export interface Target {
 
 const ALL: readonly Protocol[] = ['h1', 'h2c', 'grpc'];
 
-export function which(bin: string): string | null {
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/local/sbin'];
-  for (const d of dirs) {
-    const p = join(d, bin);
-    if (d !== '' && existsSync(p)) return p;
-  }
-  return null;
-}
-
 function stopAllOf(list: Started[]): () => Promise<void> {
   return async () => {
     await Promise.all(list.map((p) => stop(p)));
   };
 }
 
-/** A description (with its stderr) if the process exited already, else null. */
-function checkAlive(p: Started): string | null {
-  return p.child.exitCode !== null || p.child.signalCode !== null
-    ? `${p.name} exited (${p.child.exitCode ?? p.child.signalCode}): ${p.stderrTail().trim().slice(-1500)}`
-    : null;
-}
-
-/** The first proxy of the chain that has exited, described; null while all run. */
+/** The first process of the chain (proxies, controller) that has exited, described; null while all run. */
 export function firstDead(t: RunningTarget): string | null {
-  for (const p of t.proxies) {
+  for (const p of [...t.proxies, ...(t.helpers ?? [])]) {
     const dead = checkAlive(p);
     if (dead !== null) return dead;
   }
@@ -90,97 +82,27 @@ function nodePeer(name: string, script: string, protocols: readonly Protocol[], 
 
 // ── Sluice ──
 
-export const SLUICE_BIN = ['bin', 'sluice-proxy.js'];
-
-interface SluiceInstance {
-  proc: Started;
-  outbound: number;
-  inbound: number;
-  admin: number;
-}
-
-export interface SluicePorts {
-  outbound: number;
-  inbound: number;
-  admin: number;
-  tap: number;
-}
-
-export async function sluicePorts(): Promise<SluicePorts> {
-  return { outbound: await freePort(), inbound: await freePort(), admin: await freePort(), tap: await freePort() };
-}
-
-/**
- * The proxy's environment: every listener on a free loopback port (Tap stays on, as deployed, but not on
- * its default 0.0.0.0:4190), both forward addresses, worker count, quiet logs. Any other SLUICE_PROXY_*
- * variable in our own environment is passed through unchanged.
- */
-export function sluiceEnv(p: SluicePorts, workers: number, outboundForward: number, inboundForward: number): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    SLUICE_PROXY_OUTBOUND_LISTEN_ADDR: `127.0.0.1:${p.outbound}`,
-    SLUICE_PROXY_INBOUND_LISTEN_ADDR: `127.0.0.1:${p.inbound}`,
-    SLUICE_PROXY_ADMIN_LISTEN_ADDR: `127.0.0.1:${p.admin}`,
-    SLUICE_PROXY_TAP_LISTEN_ADDR: `127.0.0.1:${p.tap}`,
-    SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${outboundForward}`,
-    SLUICE_PROXY_INBOUND_FORWARD_ADDR: `127.0.0.1:${inboundForward}`,
-    SLUICE_PROXY_WORKERS: String(workers),
-    SLUICE_PROXY_LOG: 'warn',
-  };
-}
-
-/** Waits for GET /ready on the admin port to answer 200; throws if the process exits or after `timeoutMs`. */
-export async function waitSluiceReady(proc: Started, admin: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const dead = checkAlive(proc);
-    if (dead !== null) throw new Error(dead);
-    if ((await httpStatus(admin, '/ready', 500)) === 200) return;
-    if (Date.now() > deadline) {
-      throw new Error(`${proc.name}: admin /ready on 127.0.0.1:${admin} did not answer 200 within ${timeoutMs / 1000} s; stderr: ${proc.stderrTail().trim().slice(-1000)}`);
-    }
-    await sleep(100);
-  }
-}
-
-async function startSluice(ctx: TargetContext, name: string, workers: number, outboundForward: number, inboundForward: number): Promise<SluiceInstance> {
-  const ports = await sluicePorts();
-  // Spawned as `node bin/sluice-proxy.js` (through taskset, which execs): the PID is the proxy's own.
-  const proc = start(name, process.execPath, [join(ctx.root, ...SLUICE_BIN)], { core: ctx.core, env: sluiceEnv(ports, workers, outboundForward, inboundForward) });
-  try {
-    await waitSluiceReady(proc, ports.admin);
-  } catch (err) {
-    await stop(proc);
-    throw err;
-  }
-  return { proc, ...ports };
-}
-
 function sluiceUnavailable(root: string): string | null {
   return existsSync(join(root, ...SLUICE_BIN)) ? null : `${SLUICE_BIN.join('/')} does not exist yet`;
 }
 
-const sluice: Target = {
-  name: 'sluice',
-  description: 'Sluice, one proxy (client → outbound listener → backend), SLUICE_PROXY_WORKERS=1',
-  protocols: ALL,
-  unavailable: sluiceUnavailable,
-  async start(ctx) {
-    const a = await startSluice(ctx, 'sluice', 1, ctx.backendPort, ctx.backendPort);
-    return { port: a.outbound, proxies: [a.proc], notes: [], stop: stopAllOf([a.proc]) };
-  },
-};
+function meshUnavailable(root: string): string | null {
+  return sluiceUnavailable(root) ?? (existsSync(join(root, ...CONTROLLER_BIN)) ? null : `${CONTROLLER_BIN.join('/')} does not exist yet`);
+}
 
-const sluiceW0: Target = {
-  name: 'sluice-w0',
-  description: 'Sluice, one proxy, SLUICE_PROXY_WORKERS=0 (everything on the main thread)',
-  protocols: ALL,
-  unavailable: sluiceUnavailable,
-  async start(ctx) {
-    const a = await startSluice(ctx, 'sluice-w0', 0, ctx.backendPort, ctx.backendPort);
-    return { port: a.outbound, proxies: [a.proc], notes: [], stop: stopAllOf([a.proc]) };
-  },
-};
+/** Sluice with forward addresses only: what the benchmark measured before the mesh targets. */
+function sluiceForward(name: string, workers: number, description: string): Target {
+  return {
+    name,
+    description,
+    protocols: ALL,
+    unavailable: sluiceUnavailable,
+    async start(ctx) {
+      const a = await startSluice(ctx.root, name, ctx.core, { workers, outboundForward: ctx.backendPort, inboundForward: ctx.backendPort });
+      return { port: a.outbound, proxies: [a.proc], notes: [], stop: stopAllOf([a.proc]) };
+    },
+  };
+}
 
 const sluice2: Target = {
   name: 'sluice-2',
@@ -188,10 +110,10 @@ const sluice2: Target = {
   protocols: ALL,
   unavailable: sluiceUnavailable,
   async start(ctx) {
-    const b = await startSluice(ctx, 'sluice-B', 1, ctx.backendPort, ctx.backendPort);
+    const b = await startSluice(ctx.root, 'sluice-B', ctx.core, { workers: 1, outboundForward: ctx.backendPort, inboundForward: ctx.backendPort });
     let a: SluiceInstance;
     try {
-      a = await startSluice(ctx, 'sluice-A', 1, b.inbound, ctx.backendPort);
+      a = await startSluice(ctx.root, 'sluice-A', ctx.core, { workers: 1, outboundForward: b.inbound, inboundForward: ctx.backendPort });
     } catch (err) {
       await stop(b.proc);
       throw err;
@@ -199,6 +121,61 @@ const sluice2: Target = {
     return { port: a.outbound, proxies: [a.proc, b.proc], notes: [], stop: stopAllOf([a.proc, b.proc]) };
   },
 };
+
+/**
+ * The path production traffic takes: a controller (file discovery) knows the Service
+ * backend.perf.svc.cluster.local:80; clients send that authority; proxy A has a Destination address and no
+ * outbound forward address, so a request it could not resolve through the controller fails rather than
+ * quietly taking the forward path. With `twoProxies` the Service's endpoint is proxy B's inbound
+ * listener, which forwards to the backend (B has the controller address too, as every proxy in a pod).
+ */
+function sluiceMesh(name: string, twoProxies: boolean, description: string): Target {
+  return {
+    name,
+    description,
+    protocols: ALL,
+    unavailable: meshUnavailable,
+    async start(ctx) {
+      const started: Started[] = [];
+      try {
+        // B's ports are chosen first: its inbound listener is the Service's endpoint in the discovery file.
+        const bPorts = twoProxies ? await sluicePorts() : undefined;
+        const endpoint = { ip: '127.0.0.1', port: bPorts?.inbound ?? ctx.backendPort, meshed: twoProxies };
+        const ctl = await startController(ctx.root, ctx.dir, meshDiscoveryYaml(endpoint), ctx.core);
+        started.push(ctl.proc);
+        let b: SluiceInstance | undefined;
+        if (bPorts !== undefined) {
+          b = await startSluice(ctx.root, `${name}-B`, ctx.core, { workers: 1, inboundForward: ctx.backendPort, destination: ctl.proxyApi }, bPorts);
+          started.push(b.proc);
+        }
+        const a = await startSluice(ctx.root, twoProxies ? `${name}-A` : name, ctx.core, { workers: 1, destination: ctl.proxyApi });
+        started.push(a.proc);
+        const proxies = b === undefined ? [a.proc] : [a.proc, b.proc];
+        const confirmPath = async (): Promise<void> => {
+          const problem = meshPathProblem(await fetchMetrics(a.admin), `${endpoint.ip}:${endpoint.port}`) ?? (b === undefined ? null : inboundPathProblem(await fetchMetrics(b.admin)));
+          if (problem !== null) throw new Error(`${name}: not the mesh path: ${problem}`);
+        };
+        return { port: a.outbound, authority: MESH_AUTHORITY, proxies, helpers: [ctl.proc], confirmPath, notes: [], stop: stopAllOf(started) };
+      } catch (err) {
+        await stopAllOf(started)();
+        throw err;
+      }
+    },
+  };
+}
+
+const sluice = sluiceForward('sluice', 1, 'Sluice, one proxy (client → outbound listener → backend), SLUICE_PROXY_WORKERS=1');
+const sluiceW0 = sluiceForward('sluice-w0', 0, 'Sluice, one proxy, SLUICE_PROXY_WORKERS=0 (everything on the main thread)');
+const sluiceMesh1 = sluiceMesh(
+  'sluice-mesh',
+  false,
+  `Sluice, one proxy on the mesh path: the client sends ${MESH_AUTHORITY}, the proxy (1 worker) resolves it through the controller's Destination API (file discovery) to the backend`,
+);
+const sluiceMesh2 = sluiceMesh(
+  'sluice-mesh-2',
+  true,
+  'Sluice, two proxies on the mesh path: client → A outbound (Destination resolves the Service to B) → B inbound → backend, 1 worker each',
+);
 
 // ── Peers ──
 
@@ -247,6 +224,8 @@ export const TARGETS: readonly Target[] = [
   direct,
   sluice,
   sluice2,
+  sluiceMesh1,
+  sluiceMesh2,
   sluiceW0,
   haproxy,
   nginx,

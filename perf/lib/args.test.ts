@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs } from './args.ts';
+import { USAGE, parseArgs } from './args.ts';
 
 test('defaults: all protocols, all targets, 1k and 5k', () => {
   const o = parseArgs([]);
@@ -36,4 +36,11 @@ test('--only controller runs the controller section alone; default runs it too',
   const o = parseArgs(['--only', 'controller']);
   assert.deepEqual([o.protocols, o.controller], [[], true]);
   assert.deepEqual([parseArgs(['--only', 'h1']).controller, parseArgs(['--only', 'h1,controller']).protocols], [false, ['h1']]);
+});
+
+test('the usage names every target, the mesh ones included', async () => {
+  const { TARGETS } = await import('../targets.ts');
+  const names = /--targets a,b[\s\S]*?names: ([\s\S]*?)\n\s+--rates/.exec(USAGE)?.[1]?.split(/\s+/) ?? [];
+  assert.deepEqual([...names].sort(), TARGETS.map((t) => t.name).sort());
+  assert.deepEqual(parseArgs(['--targets', 'sluice-mesh,sluice-mesh-2']).targets, ['direct', 'sluice-mesh', 'sluice-mesh-2']);
 });

@@ -6,8 +6,11 @@ import { GRPC_PATH, GRPC_REQUEST } from './grpc-frame.ts';
 import { sleep } from './procs.ts';
 import type { Protocol } from './types.ts';
 
-/** Resolves null when a request answered 200 (and grpc-status 0 for gRPC), else the reason. */
-export function probeOnce(protocol: Protocol, port: number, timeoutMs = 2000): Promise<string | null> {
+/**
+ * Resolves null when a request answered 200 (and grpc-status 0 for gRPC), else the reason. `authority`
+ * is sent as Host / :authority (default: the address connected to).
+ */
+export function probeOnce(protocol: Protocol, port: number, timeoutMs = 2000, authority?: string): Promise<string | null> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (why: string | null): void => {
@@ -22,7 +25,8 @@ export function probeOnce(protocol: Protocol, port: number, timeoutMs = 2000): P
     }, timeoutMs);
     let cleanup = (): void => {};
     if (protocol === 'h1') {
-      const req = request({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      const headers = authority === undefined ? {} : { host: authority };
+      const req = request({ host: '127.0.0.1', port, path: '/', agent: false, headers }, (res) => {
         res.resume();
         res.on('end', () => settle(res.statusCode === 200 ? null : `HTTP status ${res.statusCode}`));
       });
@@ -38,12 +42,10 @@ export function probeOnce(protocol: Protocol, port: number, timeoutMs = 2000): P
       settle(String(e));
     });
     const grpc = protocol === 'grpc';
-    const req = session.request(
-      grpc
-        ? { ':method': 'POST', ':path': GRPC_PATH, 'content-type': 'application/grpc', te: 'trailers' }
-        : { ':method': 'GET', ':path': '/' },
-      { endStream: !grpc },
-    );
+    const headers = grpc
+      ? { ':method': 'POST', ':path': GRPC_PATH, 'content-type': 'application/grpc', te: 'trailers' }
+      : { ':method': 'GET', ':path': '/' };
+    const req = session.request(authority === undefined ? headers : { ...headers, ':authority': authority }, { endStream: !grpc });
     let status = 0;
     let grpcStatus: string | undefined;
     req.on('response', (h) => {
@@ -68,14 +70,21 @@ export function probeOnce(protocol: Protocol, port: number, timeoutMs = 2000): P
   });
 }
 
+export interface WaitWorkingOptions {
+  /** Why the chain cannot answer any more (a process exited), or null while it can. */
+  gone?: () => string | null;
+  /** Host / :authority to send. */
+  authority?: string | undefined;
+}
+
 /** Retries probeOnce until it succeeds; throws with the last reason after `timeoutMs`. */
-export async function waitWorking(protocol: Protocol, port: number, timeoutMs = 10000, gone?: () => string | null): Promise<void> {
+export async function waitWorking(protocol: Protocol, port: number, timeoutMs = 10000, o: WaitWorkingOptions = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: string | null = 'not tried';
   while (Date.now() < deadline) {
-    const dead = gone?.() ?? null;
+    const dead = o.gone?.() ?? null;
     if (dead !== null) throw new Error(dead);
-    last = await probeOnce(protocol, port, Math.min(2000, Math.max(100, deadline - Date.now())));
+    last = await probeOnce(protocol, port, Math.min(2000, Math.max(100, deadline - Date.now())), o.authority);
     if (last === null) return;
     await sleep(100);
   }

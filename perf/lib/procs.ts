@@ -3,7 +3,8 @@
 // run ends, fails or is interrupted. Also reads CPU time and resident memory from /proc.
 import { spawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 
 /** Clock ticks per second for /proc/<pid>/stat (sysconf(_SC_CLK_TCK)); 100 on every Linux/x86-64 build. */
 export const CLK_TCK = 100;
@@ -103,13 +104,20 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Resolves 'timeout' after `ms`, for Promise.race: unlike sleep() its timer does not keep the process
+ * alive, so a race that was won long ago cannot hold up the program's exit.
+ */
+export function timeout(ms: number): Promise<'timeout'> {
+  return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
+}
+
 /** SIGTERM the process, SIGKILL it (and any descendant still there) after `graceMs`. */
 export async function stop(p: Started, graceMs = 3000): Promise<void> {
   if (!live.has(p.pid)) return;
   const kids = descendants(p.pid);
   signal(p.pid, 'SIGTERM');
-  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
-  const how = await Promise.race([p.exited, timer]);
+  const how = await Promise.race([p.exited, timeout(graceMs)]);
   if (how === 'timeout') {
     signal(p.pid, 'SIGKILL');
     await p.exited;
@@ -223,4 +231,14 @@ export function treeMemory(pid: number): Memory {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Full path of `bin` on PATH (or in the sbin directories, where Debian puts daemons), or null. */
+export function which(bin: string): string | null {
+  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/local/sbin'];
+  for (const d of dirs) {
+    const p = join(d, bin);
+    if (d !== '' && existsSync(p)) return p;
+  }
+  return null;
 }

@@ -1,7 +1,7 @@
 // latest.md: one table per protocol with every target side by side, then the target checks.
 import { MB, fixedAt, p99Added } from './checks.ts';
 import { PROTOCOL_TITLES } from './types.ts';
-import type { PerfReport, Protocol, RunResult, TargetCheck } from './types.ts';
+import type { PerfReport, Protocol, RunResult, SaturationResult, TargetCheck } from './types.ts';
 import type { ControllerResult } from '../controller.ts';
 
 export function fmtInt(n: number): string {
@@ -29,6 +29,13 @@ function memCell(r: RunResult, pick: 'idle' | 'afterSaturation' | 'peak'): strin
   return r.memory.map((m) => fmtMb(m[pick])).join(' + ');
 }
 
+/** Proxy CPU per request; for mesh targets the controller's, apart, since it is not the proxy. */
+function cpuCell(sat: SaturationResult | undefined): string {
+  if (sat?.proxyCpuUsPerRequest == null) return '–';
+  const ctl = sat.controllerCpuUsPerRequest;
+  return `${sat.proxyCpuUsPerRequest.toFixed(1)}${ctl === undefined ? '' : ` (+ controller ${ctl.toFixed(2)})`}`;
+}
+
 export function protocolTable(runs: readonly RunResult[], protocol: Protocol, rates: readonly number[]): string {
   const rows = runs.filter((r) => r.protocol === protocol);
   const head = ['target', 'sat. req/s', 'proxy CPU µs/req', 'RSS idle MB', 'RSS after sat. MB', 'RSS peak MB'];
@@ -44,7 +51,7 @@ export function protocolTable(runs: readonly RunResult[], protocol: Protocol, ra
     const cells = [
       r.target,
       sat === undefined ? '–' : fmtInt(sat.rps),
-      sat?.proxyCpuUsPerRequest == null ? '–' : sat.proxyCpuUsPerRequest.toFixed(1),
+      cpuCell(sat),
       memCell(r, 'idle'),
       memCell(r, 'afterSaturation'),
       memCell(r, 'peak'),
@@ -110,7 +117,8 @@ export function renderMarkdown(report: PerfReport, rates: readonly number[]): st
     '',
     'Proxy and backend pinned to core 0, load generators to core 1. Saturation: autocannon (HTTP/1.1) / h2load (h2c, gRPC); ' +
       'fixed rates: the open-loop generator (latency from the scheduled send time). CPU µs/req = proxy CPU seconds ' +
-      '(utime+stime of all its threads, both proxies for sluice-2) ÷ successful requests of the saturation run. ' +
+      '(utime+stime of all its threads, both proxies for sluice-2 and sluice-mesh-2) ÷ successful requests of the saturation run; ' +
+      'for the mesh targets (sluice-mesh*: clients send backend.perf.svc.cluster.local:80, resolved through the controller) the controller\'s CPU is shown apart. ' +
       'Memory in MB (10⁶ bytes), VmRSS; "a + b" = proxy A + proxy B. p99 added = p99 − p99 of direct, same protocol and rate.',
   );
   if (report.skipped.length > 0) {

@@ -69,15 +69,17 @@ test('p99 added is measured against direct at the same protocol and rate', () =>
 test('target checks pass, fail, or say not measured', () => {
   const c = computeChecks(runs);
   const by = (prefix: string) => c.find((x) => x.name.startsWith(prefix));
-  assert.equal(by('sluice CPU per HTTP/1.1')?.pass, true);
-  assert.equal(by('sluice CPU per h2c')?.pass, null);
-  assert.equal(by('HTTP/1.1 saturation')?.pass, true);
-  assert.match(by('HTTP/1.1 saturation')?.value ?? '', /0\.60×/);
-  assert.equal(by('p99 added over direct, HTTP/1.1 at 1000')?.pass, true);
-  assert.equal(by('p99 added over direct, gRPC at 1000')?.pass, false);
+  assert.equal(by('HTTP/1.1 CPU per request, forward-address path (sluice)')?.pass, true);
+  assert.match(by('HTTP/1.1 CPU per request, forward-address path')?.value ?? '', /^1\.67× \(10\.0 vs 6\.0 µs\)$/);
+  assert.equal(by('HTTP/1.1 CPU per request, mesh path (sluice-mesh)')?.pass, null);
+  assert.equal(by('h2c CPU per request, forward-address path')?.pass, null);
+  assert.equal(by('HTTP/1.1 saturation, forward-address path')?.pass, true);
+  assert.match(by('HTTP/1.1 saturation, forward-address path')?.value ?? '', /0\.60×/);
+  assert.equal(by('HTTP/1.1 p99 added over direct, one proxy, forward-address path (sluice)')?.pass, true);
+  assert.equal(by('gRPC unary p99 added over direct, one proxy, forward-address path (sluice)')?.pass, false);
   assert.equal(by('idle resident memory, 1 worker')?.pass, true);
   assert.equal(by('idle resident memory, SLUICE_PROXY_WORKERS=0')?.pass, true);
-  assert.equal(by('resident memory at the end')?.value, '120.0 MB');
+  assert.equal(by('resident memory after the HTTP/1.1 saturation run')?.value, '120.0 MB (sluice)');
 });
 
 test('markdown table: one row per target, failures shown, pipes escaped', () => {
@@ -93,6 +95,14 @@ test('markdown table: one row per target, failures shown, pipes escaped', () => 
   assert.match(checksTable(computeChecks(runs)), /\| ✓ \|/);
   assert.equal(fmtRate(5000), '5k');
   assert.equal(fmtRate(2500), '2500');
+});
+
+test("mesh rows show the controller's CPU apart from the proxy's", () => {
+  const mesh = run('sluice-mesh', 'h1', 950, 12, 11000, 70);
+  if (mesh.saturation !== undefined) mesh.saturation.controllerCpuUsPerRequest = 0.421;
+  const t = protocolTable([...runs, mesh], 'h1', [1000]);
+  assert.match(t, /\| sluice-mesh \| 11,000 \| 12\.0 \(\+ controller 0\.42\) \| 70\.0 \|/);
+  assert.match(t, /\| sluice \| 12,000 \| 10\.0 \| 60\.0 \|/);
 });
 
 test('the whole markdown page names machine, commit and skipped targets', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAutocannon, parseH2load } from './saturation.ts';
+import { parseAutocannon, parseH2load, saturationCommand } from './saturation.ts';
 
 test('autocannon JSON: 2xx are the successes, errors summed', () => {
   const c = parseAutocannon(JSON.stringify({ duration: 4.02, '2xx': 40000, non2xx: 3, errors: 1, timeouts: 2, mismatches: 0, requests: { total: 40003 } }));
@@ -16,4 +16,23 @@ test('h2load text summary', () => {
   assert.deepEqual(parseH2load(text), { tool: 'h2load', requests: 19100, errors: 4, seconds: 3 });
   assert.equal(parseH2load(text.replace('3.00s', '500.00ms')).seconds, 0.5);
   assert.throws(() => parseH2load('connect refused'), /cannot read h2load/);
+});
+
+const base = { port: 4140, seconds: 2.5, connections: 4, streams: 32, core: undefined, tmpDir: '/tmp', root: '/r' };
+
+test('autocannon: Host from -H (name=value, so the colon of the port stays in the value)', () => {
+  const c = saturationCommand({ ...base, protocol: 'h1', authority: 'backend.perf.svc.cluster.local:80' }, '/tmp/body');
+  assert.equal(c.tool, 'autocannon');
+  assert.equal(c.cmd, process.execPath);
+  assert.deepEqual(c.args, ['/r/node_modules/autocannon/autocannon.js', '-c', '4', '-d', '2.5', '-j', '-n', '-H', 'host=backend.perf.svc.cluster.local:80', 'http://127.0.0.1:4140/']);
+  assert.ok(!saturationCommand({ ...base, protocol: 'h1' }, '').args.includes('-H'), 'no authority: autocannon sends the address');
+});
+
+test('h2load: :authority replaced with -H for h2c and gRPC; gRPC posts the request file', () => {
+  const h2c = saturationCommand({ ...base, protocol: 'h2c', authority: 'backend.perf.svc.cluster.local:80' }, '/tmp/body');
+  assert.deepEqual(h2c.args, ['-t', '1', '-c', '4', '-m', '32', '-D', '2500ms', '-H', ':authority: backend.perf.svc.cluster.local:80', 'http://127.0.0.1:4140/']);
+  const grpc = saturationCommand({ ...base, protocol: 'grpc', authority: 'a.b.svc.cluster.local:80' }, '/tmp/body');
+  assert.equal(grpc.cmd, 'h2load');
+  assert.deepEqual(grpc.args.slice(8), ['-H', ':authority: a.b.svc.cluster.local:80', '-d', '/tmp/body', '-H', 'content-type: application/grpc', '-H', 'te: trailers', 'http://127.0.0.1:4140/sluice.perf.Echo/Unary']);
+  assert.ok(!saturationCommand({ ...base, protocol: 'grpc' }, '/tmp/body').args.some((a) => a.startsWith(':authority')));
 });

@@ -57,6 +57,37 @@ export interface SaturationOptions {
   /** Scratch directory (for h2load's gRPC request body file). */
   tmpDir: string;
   root: string;
+  /** Host (HTTP/1.1) or :authority (h2c, gRPC) to send; absent: the address connected to. */
+  authority?: string | undefined;
+}
+
+export interface LoadCommand {
+  tool: LoadCounts['tool'];
+  cmd: string;
+  args: string[];
+}
+
+/** The load tool's command line for these options (`grpcBody`: the file holding one gRPC request). */
+export function saturationCommand(o: SaturationOptions, grpcBody: string): LoadCommand {
+  if (o.protocol === 'h1') {
+    const bin = join(o.root, 'node_modules', 'autocannon', 'autocannon.js');
+    const args = [bin, '-c', String(o.connections), '-d', String(o.seconds), '-j', '-n'];
+    // autocannon sends a Host header given with -H instead of its own (name=value: the value has colons).
+    if (o.authority !== undefined) args.push('-H', `host=${o.authority}`);
+    args.push(`http://127.0.0.1:${o.port}/`);
+    return { tool: 'autocannon', cmd: process.execPath, args };
+  }
+  // h2load takes whole seconds, or a unit: give milliseconds.
+  const args = ['-t', '1', '-c', String(o.connections), '-m', String(o.streams), '-D', `${Math.round(o.seconds * 1000)}ms`];
+  // h2load replaces the URL's authority with an ':authority' header given with -H.
+  if (o.authority !== undefined) args.push('-H', `:authority: ${o.authority}`);
+  let url = `http://127.0.0.1:${o.port}/`;
+  if (o.protocol === 'grpc') {
+    args.push('-d', grpcBody, '-H', 'content-type: application/grpc', '-H', 'te: trailers');
+    url = `http://127.0.0.1:${o.port}${GRPC_PATH}`;
+  }
+  args.push(url);
+  return { tool: 'h2load', cmd: 'h2load', args };
 }
 
 function collect(name: string, cmd: string, args: string[], core: number | undefined, limitMs: number): Promise<string> {
@@ -81,20 +112,9 @@ function collect(name: string, cmd: string, args: string[], core: number | undef
 /** Runs the saturating tool for the protocol; resolves with its counts. */
 export async function saturate(o: SaturationOptions): Promise<LoadCounts> {
   const limitMs = (o.seconds + 15) * 1000;
-  if (o.protocol === 'h1') {
-    const bin = join(o.root, 'node_modules', 'autocannon', 'autocannon.js');
-    const args = [bin, '-c', String(o.connections), '-d', String(o.seconds), '-j', '-n', `http://127.0.0.1:${o.port}/`];
-    return parseAutocannon(await collect('autocannon', process.execPath, args, o.core, limitMs));
-  }
-  // h2load takes whole seconds, or a unit: give milliseconds.
-  const args = ['-t', '1', '-c', String(o.connections), '-m', String(o.streams), '-D', `${Math.round(o.seconds * 1000)}ms`];
-  let url = `http://127.0.0.1:${o.port}/`;
-  if (o.protocol === 'grpc') {
-    const body = join(o.tmpDir, 'grpc-request.bin');
-    if (!existsSync(body)) writeFileSync(body, GRPC_REQUEST);
-    args.push('-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers');
-    url = `http://127.0.0.1:${o.port}${GRPC_PATH}`;
-  }
-  args.push(url);
-  return parseH2load(await collect('h2load', 'h2load', args, o.core, limitMs));
+  const body = join(o.tmpDir, 'grpc-request.bin');
+  if (o.protocol === 'grpc' && !existsSync(body)) writeFileSync(body, GRPC_REQUEST);
+  const c = saturationCommand(o, body);
+  const out = await collect(c.tool, c.cmd, c.args, o.core, limitMs);
+  return c.tool === 'autocannon' ? parseAutocannon(out) : parseH2load(out);
 }

@@ -51,6 +51,8 @@ export interface SaturationResult {
   /** Proxy CPU per successful request, µs. */
   proxyCpuUsPerRequest: number | null;
   backendCpuUsPerRequest: number;
+  /** Mesh targets: CPU of the controller (Destination, Telemetry) per successful request, µs; not proxy CPU. */
+  controllerCpuUsPerRequest?: number;
   note?: string;
 }
 

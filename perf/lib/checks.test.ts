@@ -1,0 +1,162 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CHECK_RATES, computeChecks, latencyCheck } from './checks.ts';
+import type { OpenLoopResult, Protocol, RunResult } from './types.ts';
+
+function fixed(protocol: Protocol, rate: number, p99: number, errors = 0): OpenLoopResult {
+  return {
+    protocol,
+    rate,
+    seconds: 4,
+    connections: 4,
+    scheduled: rate * 4,
+    ok: rate * 4 - errors,
+    errors,
+    achievedRate: rate,
+    sendLagUs: { p99: 10, max: 40 },
+    latency: { count: rate * 4 - errors, p50: p99 / 2, p90: p99 * 0.8, p99, p999: p99 * 2, max: p99 * 3, mean: p99 / 2 },
+    curve: [],
+  };
+}
+
+interface Figures {
+  cpu?: number;
+  rps?: number;
+  /** p99 at 1k and 5k, µs. */
+  p99?: [number, number];
+  errors?: number;
+  idleMb?: number[];
+  afterSatMb?: number[];
+}
+
+function run(target: string, protocol: Protocol, f: Figures): RunResult {
+  const rps = f.rps ?? 10_000;
+  const idle = f.idleMb ?? [];
+  return {
+    target,
+    protocol,
+    ok: true,
+    memory: idle.map((m, i) => ({ idle: m * 1e6, afterSaturation: (f.afterSatMb?.[i] ?? m) * 1e6, peak: 0, end: 0 })),
+    saturation: {
+      tool: protocol === 'h1' ? 'autocannon' : 'h2load',
+      seconds: 3,
+      connections: 4,
+      streams: 32,
+      requests: rps * 3,
+      errors: 0,
+      rps,
+      proxyCpuSeconds: f.cpu === undefined ? null : (f.cpu * rps * 3) / 1e6,
+      proxyCpuUsPerRequest: f.cpu ?? null,
+      backendCpuUsPerRequest: 10,
+    },
+    fixed: f.p99 === undefined ? [] : [fixed(protocol, 1000, f.p99[0], f.errors), fixed(protocol, 5000, f.p99[1])],
+    notes: [],
+  };
+}
+
+const byName = (runs: RunResult[]) => {
+  const checks = computeChecks(runs);
+  return (prefix: string) => {
+    const c = checks.filter((x) => x.name.startsWith(prefix));
+    assert.equal(c.length, 1, `exactly one check starts with '${prefix}'`);
+    return c[0] as (typeof checks)[number];
+  };
+};
+
+test('the latency targets are stated at 1,000 and 5,000 req/s', () => {
+  assert.deepEqual(CHECK_RATES, [1000, 5000]);
+});
+
+test('CPU per request: ratio to HAProxy of the same protocol, limits 2× HTTP/1.1 (both paths), 4× h2c and gRPC', () => {
+  const by = byName([
+    run('haproxy', 'h1', { cpu: 30 }),
+    run('sluice', 'h1', { cpu: 60 }),
+    run('sluice-mesh', 'h1', { cpu: 61 }),
+    run('haproxy', 'h2c', { cpu: 10 }),
+    run('sluice', 'h2c', { cpu: 40 }),
+    run('haproxy', 'grpc', { cpu: 20 }),
+    run('sluice-mesh', 'grpc', { cpu: 90 }),
+  ]);
+  assert.deepEqual(by('HTTP/1.1 CPU per request, forward-address path'), {
+    name: 'HTTP/1.1 CPU per request, forward-address path (sluice) vs HAProxy',
+    limit: '≤ 2×',
+    value: '2.00× (60.0 vs 30.0 µs)',
+    pass: true,
+  });
+  assert.equal(by('HTTP/1.1 CPU per request, mesh path (sluice-mesh)').pass, false);
+  assert.equal(by('h2c CPU per request, forward-address path').pass, true);
+  assert.equal(by('h2c CPU per request, mesh path').value, 'not measured');
+  assert.equal(by('gRPC unary CPU per request, mesh path').pass, false);
+  assert.equal(by('gRPC unary CPU per request, forward-address path').pass, null);
+});
+
+test('CPU and throughput ratios are not measured without HAProxy in the run', () => {
+  const by = byName([run('sluice', 'h1', { cpu: 60, rps: 9000 })]);
+  assert.equal(by('HTTP/1.1 CPU per request, forward-address path').pass, null);
+  assert.equal(by('HTTP/1.1 saturation, forward-address path').pass, null);
+});
+
+test('saturation: HTTP/1.1 ≥ 0.6× and h2c ≥ 0.4× HAProxy requests/s', () => {
+  const by = byName([
+    run('haproxy', 'h1', { rps: 10_000 }),
+    run('sluice', 'h1', { rps: 6000 }),
+    run('sluice-mesh', 'h1', { rps: 5999 }),
+    run('haproxy', 'h2c', { rps: 20_000 }),
+    run('sluice', 'h2c', { rps: 8000 }),
+  ]);
+  assert.equal(by('HTTP/1.1 saturation, forward-address path').pass, true);
+  assert.equal(by('HTTP/1.1 saturation, mesh path').pass, false);
+  assert.equal(by('h2c saturation, forward-address path').value, '0.40× (8000 vs 20000 req/s)');
+  assert.equal(by('h2c saturation, forward-address path').pass, true);
+});
+
+test('p99 added: ≤ 1 ms through one proxy, ≤ 2 ms through two, at both rates, with 0 errors', () => {
+  const runs = [
+    run('direct', 'grpc', { p99: [500, 600] }),
+    run('sluice-mesh', 'grpc', { p99: [1400, 1700] }),
+    run('sluice-mesh-2', 'grpc', { p99: [2400, 2601] }),
+    run('sluice', 'grpc', { p99: [400, 700], errors: 3 }),
+    run('sluice-2', 'grpc', { p99: [900, 2000] }),
+  ];
+  const one = latencyCheck(runs, 'sluice-mesh', 'one proxy, mesh path', 'grpc', 1000);
+  assert.equal(one.name, 'gRPC unary p99 added over direct, one proxy, mesh path (sluice-mesh), 1k and 5k req/s, 0 errors');
+  assert.deepEqual([one.limit, one.value, one.pass], ['≤ 1 ms', '1k: +900 µs, 5k: +1,100 µs', false]);
+  const two = latencyCheck(runs, 'sluice-mesh-2', 'two proxies, mesh path', 'grpc', 2000);
+  assert.deepEqual([two.limit, two.value, two.pass], ['≤ 2 ms', '1k: +1,900 µs, 5k: +2,001 µs', false]);
+  // Faster than direct at 1k, but errors fail the check.
+  const errs = latencyCheck(runs, 'sluice', 'one proxy', 'grpc', 1000);
+  assert.deepEqual([errs.value, errs.pass], ['1k: −100 µs, 5k: +100 µs, 3 errors', false]);
+  assert.equal(latencyCheck(runs, 'sluice-2', 'two proxies', 'grpc', 2000).pass, true);
+  // Every Sluice chain and protocol gets its row.
+  const names = computeChecks(runs).filter((c) => c.name.includes('p99 added')).map((c) => c.name);
+  assert.equal(names.length, 3 * 4);
+});
+
+test('p99 added: a missing rate is "not measured" unless a measured one already fails', () => {
+  const direct = run('direct', 'h1', { p99: [500, 600] });
+  const onlyOne = { ...run('sluice', 'h1', { p99: [700, 0] }), fixed: [fixed('h1', 1000, 700)] };
+  assert.deepEqual(latencyCheck([direct, onlyOne], 'sluice', 'one proxy', 'h1', 1000).pass, null);
+  const slowOne = { ...onlyOne, fixed: [fixed('h1', 1000, 5000)] };
+  const c = latencyCheck([direct, slowOne], 'sluice', 'one proxy', 'h1', 1000);
+  assert.deepEqual([c.value, c.pass], ['1k: +4,500 µs, 5k: not measured', false]);
+  assert.equal(latencyCheck([direct], 'sluice', 'one proxy', 'h1', 1000).value, 'not measured');
+  const failed: RunResult = { target: 'sluice', protocol: 'h1', ok: false, error: 'x', memory: [], fixed: [], notes: [] };
+  assert.equal(latencyCheck([direct, failed], 'sluice', 'one proxy', 'h1', 1000).pass, null);
+});
+
+test('memory: idle 62 MB with 0 workers, 75 MB with 1; 120 MB after every saturation run, per protocol', () => {
+  const by = byName([
+    run('sluice-w0', 'h1', { idleMb: [61] }),
+    run('sluice-w0', 'h2c', { idleMb: [63] }),
+    run('sluice', 'h1', { idleMb: [74], afterSatMb: [100] }),
+    run('sluice-mesh-2', 'h1', { idleMb: [80, 78], afterSatMb: [110, 121] }),
+    run('haproxy', 'h1', { idleMb: [15], afterSatMb: [500] }),
+  ]);
+  // The highest of the target's runs counts.
+  assert.deepEqual([by('idle resident memory, SLUICE_PROXY_WORKERS=0').value, by('idle resident memory, SLUICE_PROXY_WORKERS=0').pass], ['63.0 MB', false]);
+  assert.equal(by('idle resident memory, 1 worker').pass, true);
+  // Any proxy of any Sluice chain (B of the mesh chain here); peers do not count.
+  assert.deepEqual([by('resident memory after the HTTP/1.1').value, by('resident memory after the HTTP/1.1').pass], ['121.0 MB (sluice-mesh-2)', false]);
+  assert.equal(by('resident memory after the h2c').pass, true);
+  assert.equal(by('resident memory after the gRPC').pass, null);
+});

@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sluiceEnv } from './sluice-proc.ts';
+
+const ports = { outbound: 4140, inbound: 4143, admin: 4191, tap: 4190 };
+
+test('forward-address targets: both forward addresses, no controller', () => {
+  const env = sluiceEnv(ports, { workers: 1, outboundForward: 9000, inboundForward: 9001 });
+  assert.equal(env['SLUICE_PROXY_OUTBOUND_LISTEN_ADDR'], '127.0.0.1:4140');
+  assert.equal(env['SLUICE_PROXY_TAP_LISTEN_ADDR'], '127.0.0.1:4190');
+  assert.equal(env['SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'], '127.0.0.1:9000');
+  assert.equal(env['SLUICE_PROXY_INBOUND_FORWARD_ADDR'], '127.0.0.1:9001');
+  assert.equal(env['SLUICE_PROXY_WORKERS'], '1');
+  assert.equal(env['SLUICE_PROXY_DESTINATION_SVC_ADDR'], undefined);
+});
+
+test('mesh proxy A: the controller and a pod context, and no outbound forward address to fall back on', () => {
+  const saved = process.env['SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'];
+  process.env['SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'] = '127.0.0.1:1';
+  try {
+    const env = sluiceEnv(ports, { workers: 1, destination: '127.0.0.1:8086' });
+    assert.equal(env['SLUICE_PROXY_DESTINATION_SVC_ADDR'], '127.0.0.1:8086');
+    assert.deepEqual(JSON.parse(env['SLUICE_PROXY_DESTINATION_CONTEXT'] ?? ''), { ns: 'perf', nodeName: 'perf-node', pod: 'perf-client' });
+    // Not even one inherited from our own environment: a request the controller did not resolve must fail.
+    assert.equal(env['SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'], undefined);
+    assert.equal(env['SLUICE_PROXY_INBOUND_FORWARD_ADDR'], undefined);
+  } finally {
+    if (saved === undefined) delete process.env['SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'];
+    else process.env['SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'] = saved;
+  }
+});
