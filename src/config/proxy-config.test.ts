@@ -7,6 +7,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, DEFAULT_OPAQUE_PORTS, LOG_LEVELS, parseProxyConfig, type ProxyConfig } from './proxy-config.ts';
 import { parseNetworks } from './networks.ts';
+import { coresGiven, workersForCores } from './cpu.ts';
 
 const config = (env: Record<string, string | undefined>): ProxyConfig => parseProxyConfig(env);
 
@@ -39,8 +40,8 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
     assert.deepEqual(defaults.adminListen, { host: '127.0.0.1', port: 4191 });
   });
 
-  it('runs one worker thread per available CPU (os.availableParallelism())', () => {
-    assert.equal(defaults.workers, os.availableParallelism());
+  it('runs one worker thread per CPU the process is given (none under one core)', () => {
+    assert.equal(defaults.workers, workersForCores(coresGiven()));
   });
 
   it('logs at info level in plain format', () => {
@@ -83,7 +84,7 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
       inboundListen: { host: '0.0.0.0', port: 4143 },
       outboundListen: { host: '127.0.0.1', port: 4140 },
       adminListen: { host: '127.0.0.1', port: 4191 },
-      workers: os.availableParallelism(),
+      workers: workersForCores(coresGiven()),
       logLevel: 'info',
       logFormat: 'plain',
       inboundConnectTimeoutMs: 100,
@@ -126,7 +127,7 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
     const saved = process.env['SLUICE_PROXY_WORKERS'];
     process.env['SLUICE_PROXY_WORKERS'] = 'abc';
     try {
-      assert.equal(config({}).workers, os.availableParallelism());
+      assert.equal(config({}).workers, workersForCores(coresGiven()));
     } finally {
       if (saved === undefined) delete process.env['SLUICE_PROXY_WORKERS'];
       else process.env['SLUICE_PROXY_WORKERS'] = saved;

@@ -3,6 +3,7 @@
 import os from 'node:os';
 import { ConfigError, parseBool, parseDuration, parseHostPort, parsePortList, type HostPort } from './parse.ts';
 import { parseDestinationConfig, type DestinationConfig } from './destination-config.ts';
+import { coresGiven, workersForCores } from './cpu.ts';
 
 export { ConfigError, type HostPort };
 
@@ -88,7 +89,7 @@ function optionalAddress(env: Env, name: string): HostPort | undefined {
 function workerCount(env: Env): number {
   const name = 'SLUICE_PROXY_WORKERS';
   const value = read(env, name);
-  if (value === undefined) return os.availableParallelism();
+  if (value === undefined) return workersForCores(coresGiven());
   if (!/^\d+$/.test(value)) throw new ConfigError(name, value, 'expected a whole number (0 serves on the main thread)');
   const n = Number(value);
   if (n > 256) throw new ConfigError(name, value, 'at most 256 workers');
