@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderPrometheus } from './metrics.ts';
-import { ProxyMetrics, targetLabels } from './proxy-metrics.ts';
+import { LABEL_VALUE_BUDGET, ProxyMetrics, targetLabels } from './proxy-metrics.ts';
 
 const TARGET = { host: '10.0.0.9', port: 8080 };
 const BASE = 'direction="outbound",authority="web:8080",target_addr="10.0.0.9:8080",target_ip="10.0.0.9",target_port="8080",tls="disabled"';
@@ -215,5 +215,32 @@ describe('other families', () => {
     metrics.httpError('outbound', 'connect_refused');
     assert.deepEqual(lines(metrics, 'inbound_http_errors_total'), ['inbound_http_errors_total{error="header_timeout"} 1']);
     assert.deepEqual(lines(metrics, 'outbound_http_errors_total'), ['outbound_http_errors_total{error="connect_refused"} 2']);
+  });
+});
+
+describe('label values a client controls are bounded', () => {
+  it('counts requests for authorities past the budget under __overflow__, and says so', () => {
+    const m = new ProxyMetrics();
+    const target = { host: '10.0.0.1', port: 80 };
+    for (let i = 0; i < LABEL_VALUE_BUDGET + 500; i++) m.http('inbound', `host-${i}.example`, target).request();
+    // A known authority keeps its own series after the budget ran out.
+    m.http('inbound', 'host-0.example', target).request();
+    const text = renderPrometheus(m.registry.snapshot());
+    const series = text.split('\n').filter((line) => line.startsWith('request_total{'));
+    assert.equal(series.length, LABEL_VALUE_BUDGET + 1, 'one series per admitted authority, plus the overflow one');
+    assert.match(text, /request_total\{direction="inbound",authority="__overflow__",[^}]*\} 500\n/);
+    assert.match(text, /request_total\{direction="inbound",authority="host-0.example",[^}]*\} 2\n/);
+    assert.match(text, /metric_label_overflow_total\{label="authority"\} 500\n/);
+  });
+
+  it('bounds TLS SNIs and target addresses too', () => {
+    const m = new ProxyMetrics();
+    for (let i = 0; i < LABEL_VALUE_BUDGET + 10; i++) {
+      m.tlsPassthrough('outbound', `sni-${i}.example`);
+      m.tcp('outbound', 'dst', { host: '10.1.0.1', port: 1000 + i }).opened.inc();
+    }
+    const text = renderPrometheus(m.registry.snapshot());
+    assert.match(text, /tls_passthrough_total\{direction="outbound",sni="__overflow__"\} 10\n/);
+    assert.match(text, /tcp_open_total\{direction="outbound",peer="dst",target_addr="__overflow__"[^}]*\} 10\n/);
   });
 });

@@ -114,8 +114,42 @@ export class TcpStats {
   }
 }
 
+/**
+ * Distinct values a label may take in one thread before new ones are counted under OVERFLOW_VALUE: a
+ * client sending endless distinct authorities (or SNIs, or destinations) must not grow memory without
+ * limit. Past the budget, requests are still counted, only not per value; `metric_label_overflow_total`
+ * says how often that happened.
+ */
+export const LABEL_VALUE_BUDGET = 1000;
+export const OVERFLOW_VALUE = '__overflow__';
+
+export class LabelBudget {
+  private readonly seen = new Set<string>();
+  private readonly limit: number;
+  overflows = 0;
+
+  constructor(limit = LABEL_VALUE_BUDGET) {
+    this.limit = limit;
+  }
+
+  admit(value: string): string {
+    if (this.seen.has(value)) return value;
+    if (this.seen.size >= this.limit) {
+      this.overflows++;
+      return OVERFLOW_VALUE;
+    }
+    this.seen.add(value);
+    return value;
+  }
+}
+
 export class ProxyMetrics {
   readonly registry = new Registry();
+  /** Per label a client controls: the authority, the SNI, the target address. */
+  private readonly authorities = new LabelBudget();
+  private readonly snis = new LabelBudget();
+  private readonly targets = new LabelBudget();
+  readonly labelOverflow = this.registry.counter('metric_label_overflow_total', 'Label values counted under __overflow__ because a label had too many distinct values.');
   readonly requestTotal = this.registry.counter('request_total', 'Total count of HTTP requests.');
   readonly responseTotal = this.registry.counter('response_total', 'Total count of HTTP responses.');
   readonly responseLatency = this.registry.histogram(
@@ -141,17 +175,24 @@ export class ProxyMetrics {
     'TLS connections not terminated by the proxy and forwarded untouched, by the SNI their client sent.',
   );
 
+  /** Handles by request key (bounded), and by label set (bounded by the label budgets). */
   private readonly httpCache = new Map<string, HttpStats>();
+  private readonly httpByBase = new Map<string, HttpStats>();
   private readonly tcpCache = new Map<string, TcpStats>();
+  private readonly tcpByBase = new Map<string, TcpStats>();
 
   /** `dst` adds an outbound endpoint's `dst_*` labels (preformatted), from the Destination service. */
   http(direction: Direction, authority: string, target: HostPort | undefined, dst = ''): HttpStats {
     const key = `${direction}\0${authority}\0${target === undefined ? '' : formatHostPort(target)}\0${dst}`;
     let stats = this.httpCache.get(key);
     if (stats === undefined) {
-      const base = joinLabels(joinLabels(joinLabels(labels({ direction, authority }), targetLabels(target)), TLS_LABELS), dst);
-      stats = new HttpStats(this, base);
-      this.httpCache.set(key, stats);
+      // A new series: bounded per label value (the cache key then maps to an overflow series).
+      const boundedAuthority = this.bounded(this.authorities, 'authority', authority);
+      const boundedTarget = this.boundedTarget(target);
+      const base = joinLabels(joinLabels(joinLabels(labels({ direction, authority: boundedAuthority }), boundedTarget), TLS_LABELS), dst);
+      stats = this.httpByBase.get(base) ?? new HttpStats(this, base);
+      this.httpByBase.set(base, stats);
+      if (this.httpCache.size < 4 * LABEL_VALUE_BUDGET) this.httpCache.set(key, stats);
     }
     return stats;
   }
@@ -160,9 +201,10 @@ export class ProxyMetrics {
     const key = `${direction}\0${peer}\0${target === undefined ? '' : formatHostPort(target)}`;
     let stats = this.tcpCache.get(key);
     if (stats === undefined) {
-      const base = joinLabels(joinLabels(labels({ direction, peer }), targetLabels(target)), TLS_LABELS);
-      stats = new TcpStats(this, base);
-      this.tcpCache.set(key, stats);
+      const base = joinLabels(joinLabels(labels({ direction, peer }), this.boundedTarget(target)), TLS_LABELS);
+      stats = this.tcpByBase.get(base) ?? new TcpStats(this, base);
+      this.tcpByBase.set(base, stats);
+      if (this.tcpCache.size < 4 * LABEL_VALUE_BUDGET) this.tcpCache.set(key, stats);
     }
     return stats;
   }
@@ -172,7 +214,21 @@ export class ProxyMetrics {
   }
 
   tlsPassthrough(direction: Direction, sni: string): void {
-    this.tlsPassthroughTotal.get(labels({ direction, sni })).inc();
+    this.tlsPassthroughTotal.get(labels({ direction, sni: this.bounded(this.snis, 'sni', sni) })).inc();
+  }
+
+  private bounded(budget: LabelBudget, label: string, value: string): string {
+    const admitted = budget.admit(value);
+    if (admitted === OVERFLOW_VALUE) this.labelOverflow.get(labels({ label })).inc();
+    return admitted;
+  }
+
+  private boundedTarget(target: HostPort | undefined): string {
+    if (target === undefined) return targetLabels(undefined);
+    const addr = formatHostPort(target);
+    return this.bounded(this.targets, 'target_addr', addr) === OVERFLOW_VALUE
+      ? labels({ target_addr: OVERFLOW_VALUE, target_ip: OVERFLOW_VALUE, target_port: OVERFLOW_VALUE })
+      : targetLabels(target);
   }
 
   httpError(direction: Direction, error: string): void {
