@@ -70,7 +70,7 @@ export const USAGE = `Usage: sluice-controller [flags]
 Flags (each also settable as SLUICE_CONTROLLER_<NAME>, e.g. SLUICE_CONTROLLER_PROXY_API_ADDR):
   --proxy-api-addr <host:port>     Destination and Telemetry for proxies (default 0.0.0.0:8086)
   --public-api-addr <host:port>    public API for the CLI and dashboard (default 127.0.0.1:8085)
-  --admin-addr <host:port>         /live, /ready and /metrics (default 0.0.0.0:9990)
+  --admin-addr <host:port>         /live, /ready and /metrics (default 0.0.0.0:9990 in a cluster, else 127.0.0.1:0)
   --peers <list>                   other replicas to share telemetry with: host:port,… or dns:<name>:<port>
   --pod-ip <ip>                    this replica's address, skipped among the peers (default: none)
   --discovery <kubernetes|file>    where services come from (default: kubernetes in a cluster, else file)
@@ -155,7 +155,9 @@ export function parseControllerConfig(argv: readonly string[], env: Env): Contro
   return {
     proxyApiAddr: addr('proxy-api-addr', '0.0.0.0:8086'),
     publicApiAddr: addr('public-api-addr', '127.0.0.1:8085'),
-    adminAddr: addr('admin-addr', '0.0.0.0:9990'),
+    // In a cluster the kubelet probes 9990; elsewhere (the local mesh, tests) a fixed port would only
+    // collide between controllers, so the system picks one (logged in `controller ready … admin=`).
+    adminAddr: addr('admin-addr', inCluster ? '0.0.0.0:9990' : '127.0.0.1:0'),
     peers: parsePeers(get('peers').name, get('peers').value),
     podIp: get('pod-ip').value,
     discovery: choice('discovery', ['kubernetes', 'file'] as const, inCluster ? 'kubernetes' : 'file'),

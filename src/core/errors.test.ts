@@ -65,6 +65,7 @@ describe('ERROR_RESPONSES', () => {
       header_timeout: [408, GRPC_STATUS.DEADLINE_EXCEEDED],
       no_endpoints: [503, GRPC_STATUS.UNAVAILABLE],
       fail_fast: [503, GRPC_STATUS.UNAVAILABLE],
+      overloaded: [503, GRPC_STATUS.RESOURCE_EXHAUSTED],
     });
   });
 
