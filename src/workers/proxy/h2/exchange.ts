@@ -345,7 +345,7 @@ export class H2Exchange implements UpstreamStreamOwner {
     // (RST_STREAM NO_ERROR: "response complete, stop sending", RFC 9113 §8.1); the rest of the
     // client's body is read and dropped.
     const stream = this.ustream;
-    if (stream !== undefined && !stream.closed) (this.up as UpstreamConn).conn.reset(stream, ErrorCode.NO_ERROR);
+    if (stream !== undefined && !stream.closed && !stream.localEnded) (this.up as UpstreamConn).conn.reset(stream, ErrorCode.NO_ERROR);
     const stats = this.stats as HttpStats;
     const failed = error !== '' || this.route.isFailure(this.status, grpcStatus);
     if (this.dest !== undefined) {
