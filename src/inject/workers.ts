@@ -10,41 +10,17 @@
 //     quota, and the pod has said that resources matter more than the last millisecond;
 //   - a limit of N cores: ceil(N) workers (Linkerd's LINKERD2_PROXY_CORES rule), at most 16.
 
-export const MAX_INJECTED_WORKERS = 16;
+import { parseQuantity } from '../api/quantity.ts';
 
-const SUFFIX: Readonly<Record<string, number>> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
+export { parseQuantity };
+import { MAX_DEFAULT_WORKERS, workersForCores } from '../config/cpu.ts';
 
-/** A Kubernetes quantity as a number (`500m` → 0.5, `2` → 2, `1e3` → 1000); undefined if malformed. */
-export function parseQuantity(text: string): number | undefined {
-  const m = /^\+?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$/.exec(text.trim());
-  if (m === null) return undefined;
-  const base = Number(m[1]);
-  if (m[2] !== undefined) return base * 10 ** Number(m[2].slice(1));
-  return base * (SUFFIX[m[3] ?? ''] ?? 1);
-}
+export const MAX_INJECTED_WORKERS = MAX_DEFAULT_WORKERS;
 
 /** Worker threads for a proxy whose CPU limit is `cpuLimit` (`''` = no limit). */
 export function workersForCpuLimit(cpuLimit: string): number {
   if (cpuLimit === '') return 1;
   const cores = parseQuantity(cpuLimit);
   if (cores === undefined || cores <= 0) return 1;
-  if (cores < 1) return 0;
-  return Math.min(Math.ceil(cores), MAX_INJECTED_WORKERS);
+  return workersForCores(cores);
 }

@@ -10,6 +10,7 @@
 // A part of a profile that cannot be translated (bad regex type, unparsable duration …) is dropped
 // with a warning rather than failing the whole profile; the file backend rejects such files earlier.
 import type { ProfileSpec, RequestMatchSpec, ResponseMatchSpec, RouteSpec } from '../discovery/types.ts';
+import { parseQuantity } from '../../api/quantity.ts';
 
 export interface DurationMessage {
   readonly seconds: number;
@@ -113,25 +114,6 @@ export function nsToDuration(ns: number): DurationMessage {
   return { seconds, nanos: Math.round(ns - seconds * 1e9) };
 }
 
-const QUANTITY_SUFFIX: Readonly<Record<string, number>> = {
-  '': 1,
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
 /**
  * A Kubernetes quantity (`500m`, `1`, `0.5`, `2k`, `1Ki`, `1e3`) or a plain number as its milli-value,
  * rounded up like `resource.Quantity.MilliValue()`. Throws when invalid, negative or above 2^32-1.
@@ -142,10 +124,9 @@ export function quantityToMilli(value: number | string): number {
     if (!Number.isFinite(value)) throw new Error(`invalid quantity ${value}`);
     milli = value * 1000;
   } else {
-    const match = /^\s*([+-]?)(\d+\.?\d*|\.\d+)(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)\s*$/.exec(value);
-    if (match === null) throw new Error(`invalid quantity ${JSON.stringify(value)} (expected e.g. 500m, 1, 0.25)`);
-    const number = Number(`${match[1]}${match[2]}${match[3] ?? ''}`);
-    milli = number * (QUANTITY_SUFFIX[match[4] ?? ''] as number) * 1000;
+    const parsed = parseQuantity(value);
+    if (parsed === undefined) throw new Error(`invalid quantity ${JSON.stringify(value)} (expected e.g. 500m, 1, 0.25)`);
+    milli = parsed * 1000;
   }
   // Float noise (0.1 * 1000 = 100.00000000000001) must not round up to 101.
   const rounded = Math.ceil(Number(milli.toPrecision(12)));

@@ -5,7 +5,7 @@
 // resend, once, a stream the upstream refused unprocessed (REFUSED_STREAM, or above a GOAWAY's last
 // stream id) while its body (≤ 64 KiB) is at hand. Frames are forwarded as they come; a side's window
 // is refunded only once its bytes left through the other side, so a stream holds at most one window.
-import type { HostPort } from '../../../config/parse.ts';
+import { formatHostPort, type HostPort } from '../../../config/parse.ts';
 import { ERROR_RESPONSES, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
 import type { HttpStats } from '../../../telemetry/proxy-metrics.ts';
 import type { Endpoint } from '../../balance/endpoints.ts';
@@ -16,7 +16,8 @@ import { parseGrpcTimeout } from '../../http2/grpc-timeout.ts';
 import type { H2Stream } from '../../http2/stream.ts';
 import { DEFAULT_ROUTE, pathOf, type Route } from '../../profiles/routes.ts';
 import type { RouteStats } from '../../profiles/route-metrics.ts';
-import { decideRetry, ReplayBuffer } from '../../retry/retry.ts';
+import { ReplayBuffer } from '../../retry/retry.ts';
+import { enterDestination, leaveDestination, shouldRetry } from '../route-attempts.ts';
 import type { TapStream } from '../../tap/registry.ts';
 import type { AcceptedConnection } from '../context.ts';
 import type { Http1Mesh } from '../http1/exchange-env.ts';
@@ -103,13 +104,10 @@ export class H2Exchange implements UpstreamStreamOwner {
   private destination(dest: Destination | undefined): void {
     if (this.phase !== X_RESOLVING) return; // the client left meanwhile
     if (dest === undefined) return this.env.resolve(this.conn, this.target as HostPort, (addr) => this.resolved(addr));
-    const mesh = this.env.mesh as Http1Mesh;
     this.dest = dest;
-    this.route = dest.profile.route(this.method, pathOf(this.path));
-    this.routeStats = mesh.routes.route('outbound', dest.authority, this.route.labels);
-    this.routeStats.request();
-    dest.budget.deposit();
-    dest.active++;
+    const entry = enterDestination(this.env.mesh as Http1Mesh, dest, this.method, this.path);
+    this.route = entry.route;
+    this.routeStats = entry.routeStats;
     this.start();
   }
 
@@ -146,7 +144,7 @@ export class H2Exchange implements UpstreamStreamOwner {
       this.routeStats?.actualRequest();
     } else {
       addr = this.direct as HostPort;
-      key = addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
+      key = formatHostPort(addr);
       this.stats = ctx.metrics.http(direction, this.authority, addr);
     }
     this.stats.request();
@@ -316,11 +314,7 @@ export class H2Exchange implements UpstreamStreamOwner {
   private retryAfter(status: number, grpcStatus: number, failed: boolean, rtt: number, kind: ProxyErrorKind | ''): boolean {
     const dest = this.dest;
     if (dest === undefined) return false;
-    const routeStats = this.routeStats as RouteStats;
-    routeStats.actualResponse(status, grpcStatus, failed, rtt, kind);
-    const retry = kind === 'response_timeout' ? undefined : decideRetry(this.route, failed, false, this.replay, dest.budget);
-    if (retry !== undefined) routeStats.retryable(retry);
-    if (retry !== 'retried') return false;
+    if (!shouldRetry(this.route, this.routeStats as RouteStats, dest, this.replay, status, grpcStatus, failed, rtt, kind)) return false;
     (this.stats as HttpStats).response(status, grpcStatus, rtt, kind, kind === '' ? failed : undefined);
     this.dropUpstream(ErrorCode.CANCEL);
     this.attempt();
@@ -396,10 +390,7 @@ export class H2Exchange implements UpstreamStreamOwner {
     this.phase = X_DONE;
     this.env.untrack(this);
     const dest = this.dest;
-    if (dest !== undefined) {
-      dest.active--;
-      dest.lastUsed = (this.env.mesh as Http1Mesh).now();
-    }
+    if (dest !== undefined) leaveDestination(this.env.mesh as Http1Mesh, dest);
     this.tap?.responseEnd(eos, () => undefined);
   }
 

@@ -6,16 +6,17 @@
 // and no retries. Each attempt takes a raw keep-alive connection from the pool; request and response
 // bytes are forwarded as they are, only hop-by-hop fields rewritten. One Exchange object per client
 // connection, reused for each of its requests: nothing is allocated per request that need not be.
-import type { HostPort } from '../../../config/parse.ts';
+import { formatHostPort, type HostPort } from '../../../config/parse.ts';
 import { ERROR_RESPONSES, ProxyError, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
 import type { HttpStats } from '../../../telemetry/proxy-metrics.ts';
 import type { Endpoint } from '../../balance/endpoints.ts';
 import type { Destination } from '../../discovery/destination-cache.ts';
 import { ChunkedScanner, droppedFields, parseHead, rewriteHead, type Head } from '../../http1/parse.ts';
 import { B_CHUNKED, B_CLOSE, B_LENGTH, B_NONE, responseFraming } from '../../http1/response-framing.ts';
-import { DEFAULT_ROUTE, pathOf, type Route } from '../../profiles/routes.ts';
+import { DEFAULT_ROUTE, type Route } from '../../profiles/routes.ts';
 import type { RouteStats } from '../../profiles/route-metrics.ts';
-import { decideRetry, ReplayBuffer } from '../../retry/retry.ts';
+import { ReplayBuffer } from '../../retry/retry.ts';
+import { enterDestination, leaveDestination, shouldRetry } from '../route-attempts.ts';
 import { headerList } from '../../tap/http1-headers.ts';
 import type { TapStream } from '../../tap/registry.ts';
 import { errorResponseBytes } from './error-response.ts';
@@ -96,13 +97,10 @@ export class Exchange implements UpstreamOwner {
       this.env.resolve(this.client.conn, this.target as HostPort, this.onResolved);
       return;
     }
-    const mesh = this.env.mesh as Http1Mesh;
     this.dest = dest;
-    this.route = dest.profile.route(this.method, pathOf(this.path));
-    this.routeStats = mesh.routes.route('outbound', dest.authority, this.route.labels);
-    this.routeStats.request();
-    dest.budget.deposit();
-    dest.active++;
+    const entry = enterDestination(this.env.mesh as Http1Mesh, dest, this.method, this.path);
+    this.route = entry.route;
+    this.routeStats = entry.routeStats;
     if (this.route.isRetryable) this.replay = new ReplayBuffer();
     this.start();
   }
@@ -137,7 +135,7 @@ export class Exchange implements UpstreamOwner {
       this.routeStats?.actualRequest();
     } else {
       addr = this.direct as HostPort;
-      key = `${addr.host}:${addr.port}`;
+      key = formatHostPort(addr);
       this.stats = ctx.metrics.http(direction, this.host, addr);
     }
     this.stats.request();
@@ -308,11 +306,7 @@ export class Exchange implements UpstreamOwner {
   private retryAfter(status: number, failed: boolean, rtt: number, kind: ProxyErrorKind | ''): boolean {
     const dest = this.dest;
     if (dest === undefined) return false;
-    const routeStats = this.routeStats as RouteStats;
-    routeStats.actualResponse(status, -1, failed, rtt, kind);
-    const retry = kind === 'response_timeout' ? undefined : decideRetry(this.route, failed, false, this.replay, dest.budget);
-    if (retry !== undefined) routeStats.retryable(retry);
-    if (retry !== 'retried') return false;
+    if (!shouldRetry(this.route, this.routeStats as RouteStats, dest, this.replay, status, -1, failed, rtt, kind)) return false;
     (this.stats as HttpStats).response(status, -1, rtt, kind, kind === '' ? failed : undefined);
     this.dropUpstream();
     this.attempt();
@@ -386,10 +380,7 @@ export class Exchange implements UpstreamOwner {
   /** The exchange is over: the destination is no longer in use by it, the tap sees the end. */
   private leave(): void {
     const dest = this.dest;
-    if (dest !== undefined) {
-      dest.active--;
-      dest.lastUsed = (this.env.mesh as Http1Mesh).now();
-    }
+    if (dest !== undefined) leaveDestination(this.env.mesh as Http1Mesh, dest);
     this.tap?.responseEnd(undefined, () => undefined);
     this.reset();
   }
