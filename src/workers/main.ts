@@ -61,6 +61,10 @@ port.on('message', (message: ToWorker) => {
     case 'log-level':
       log.level = message.level;
       return;
+    case 'identity':
+      // Issue 8: the transport picks it up for TLS origination and termination.
+      ctx.identity = message.identity;
+      return;
     case 'drain':
       void proxy.drain(message.graceMs).then(() => reply({ type: 'drained' }));
       return;

@@ -6,6 +6,7 @@ import type { TelemetryDelta } from '../telemetry/report-delta.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';
 import type { DiscoveryState } from './discovery/state.ts';
 import type { TapInstall, TapOut } from './tap/registry.ts';
+import type { LocalIdentity } from './transport/local-identity.ts';
 
 export interface WorkerData {
   readonly config: ProxyConfig;
@@ -28,6 +29,8 @@ export type ToWorker =
   // Control-plane routing (mesh.ts): the latest state of a destination this worker asked about.
   | { readonly type: 'discovery'; readonly authority: string; readonly state: DiscoveryState }
   | { readonly type: 'log-level'; readonly level: LogLevel }
+  // Identity (issue 8): the proxy's current certificate; replaces the previous one for new connections.
+  | { readonly type: 'identity'; readonly identity: LocalIdentity }
   | { readonly type: 'drain'; readonly graceMs: number }
   // Tap (tap.ts): install or remove one Observe call's tap on this thread.
   | { readonly type: 'tap-install'; readonly tap: TapInstall }

@@ -9,6 +9,7 @@ import { ProxyMetrics, type Direction } from '../../telemetry/proxy-metrics.ts';
 import { SocketTracker } from '../transport/connect.ts';
 import { DnsCache } from '../transport/dns-cache.ts';
 import { TapRegistry } from '../tap/registry.ts';
+import type { LocalIdentity } from '../transport/local-identity.ts';
 import { AuthorityCache, type ConnectionInfo } from './routing.ts';
 
 export interface AcceptedConnection extends ConnectionInfo {
@@ -29,6 +30,9 @@ export class WorkerContext {
   readonly taps = new TapRegistry();
   /** Set once by a graceful shutdown: new connections are refused, kept-alive ones wind down. */
   draining = false;
+  /** The proxy's current certificate (issue 8); undefined until the Identity service issued one, or when
+   * identity is disabled: then the mesh hop stays plaintext. */
+  identity: LocalIdentity | undefined;
 
   constructor(config: ProxyConfig, log: Logger) {
     this.config = config;
