@@ -24,7 +24,7 @@ import type { ClinicFrame, CpuProfile } from './lib/profile-summary.ts';
 import { PROFILE_USAGE, parseProfileArgs } from './lib/profile-args.ts';
 import type { ProfileMode, ProfileOptions } from './lib/profile-args.ts';
 import { MESH_AUTHORITY, meshDiscoveryYaml, meshPathProblem } from './lib/mesh.ts';
-import { CONTROLLER_BIN, SLUICE_BIN, fetchMetrics, sluiceEnv, sluicePorts, startController, waitSluiceReady } from './lib/sluice-proc.ts';
+import { CONTROLLER_BIN, SLUICE_BIN, fetchMetrics, shebangNodeOptions, sluiceEnv, sluicePorts, startController, waitSluiceReady } from './lib/sluice-proc.ts';
 import type { RunningController } from './lib/sluice-proc.ts';
 import { BACKENDS } from './targets.ts';
 import { PROTOCOL_TITLES } from './lib/types.ts';
@@ -66,9 +66,9 @@ async function profileOnce(o: ProfileOptions, mode: ProfileMode, workers: number
   let proxy: Started;
   if (mode === 'clinic') {
     env['NO_INSIGHT'] = '1';
-    proxy = start('clinic', process.execPath, [clinicBin, 'flame', '--collect-only', '--dest', dest, '--', process.execPath, sluice], { core: core(0), env });
+    proxy = start('clinic', process.execPath, [clinicBin, 'flame', '--collect-only', '--dest', dest, '--', process.execPath, ...shebangNodeOptions(sluice), sluice], { core: core(0), env });
   } else {
-    proxy = start('sluice', process.execPath, ['--cpu-prof', '--cpu-prof-dir', dest, sluice], { core: core(0), env });
+    proxy = start('sluice', process.execPath, ['--cpu-prof', '--cpu-prof-dir', dest, ...shebangNodeOptions(sluice), sluice], { core: core(0), env });
   }
   await waitSluiceReady(proxy, ports.admin, 60_000);
   await waitWorking(protocol, ports.outbound, 20_000, { authority });

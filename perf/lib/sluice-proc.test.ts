@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sluiceEnv } from './sluice-proc.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { shebangNodeOptions, sluiceEnv } from './sluice-proc.ts';
 
 const ports = { outbound: 4140, inbound: 4143, admin: 4191, tap: 4190 };
 
@@ -28,4 +32,16 @@ test('mesh proxy A: the controller and a pod context, and no outbound forward ad
     if (saved === undefined) delete process.env['SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'];
     else process.env['SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'] = saved;
   }
+});
+
+test('the benchmark starts the proxy with the Node options of its shebang, as the image runs it', () => {
+  const bin = fileURLToPath(new URL('../../bin/sluice-proxy.js', import.meta.url));
+  assert.ok(shebangNodeOptions(bin).some((o) => o.startsWith('--max-semi-space-size=')));
+  const dir = mkdtempSync(join(tmpdir(), 'shebang-'));
+  writeFileSync(join(dir, 'a.js'), '#!/usr/bin/env -S node --a=1 --b\nconsole.log(1)\n');
+  writeFileSync(join(dir, 'b.js'), '#!/usr/bin/env node\n');
+  writeFileSync(join(dir, 'c.js'), 'console.log(1)\n');
+  assert.deepEqual(shebangNodeOptions(join(dir, 'a.js')), ['--a=1', '--b']);
+  assert.deepEqual(shebangNodeOptions(join(dir, 'b.js')), []);
+  assert.deepEqual(shebangNodeOptions(join(dir, 'c.js')), []);
 });

@@ -1,6 +1,6 @@
 // Starting Sluice for the benchmark and the profiler: the proxy's environment on free loopback ports,
 // waiting for it to be ready, a controller with file discovery for the mesh path, and reading /metrics.
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { start, stop, sleep } from './procs.ts';
@@ -12,6 +12,19 @@ import { MESH_CONTEXT } from './mesh.ts';
 
 export const SLUICE_BIN = ['bin', 'sluice-proxy.js'];
 export const CONTROLLER_BIN = ['bin', 'sluice-controller.js'];
+
+/**
+ * The Node options on the proxy's shebang line (`#!/usr/bin/env -S node --max-semi-space-size=…`), as
+ * the image runs it. Started as `node <bin>` the shebang is skipped, and heap sizes set later from
+ * JavaScript no longer reach the main thread's heap: the benchmark passes them itself so that it
+ * measures the proxy as deployed.
+ */
+export function shebangNodeOptions(binPath: string): string[] {
+  const first = readFileSync(binPath, 'utf8').split('\n', 1)[0] ?? '';
+  const words = first.startsWith('#!') ? first.slice(2).trim().split(/\s+/) : [];
+  const node = words.findIndex((w) => w === 'node' || w.endsWith('/node'));
+  return node < 0 ? [] : words.slice(node + 1);
+}
 
 export interface SluicePorts {
   outbound: number;
@@ -85,12 +98,13 @@ export interface SluiceInstance extends SluicePorts {
 }
 
 /**
- * `node bin/sluice-proxy.js` (through taskset, which execs: the PID is the proxy's own), once ready;
+ * `node <shebang options> bin/sluice-proxy.js` (through taskset, which execs: the PID is the proxy's own), once ready;
  * on `ports` chosen beforehand when another process must know them first.
  */
 export async function startSluice(root: string, name: string, core: number | undefined, routing: SluiceRouting, chosen?: SluicePorts): Promise<SluiceInstance> {
   const ports = chosen ?? (await sluicePorts());
-  const proc = start(name, process.execPath, [join(root, ...SLUICE_BIN)], { core, env: sluiceEnv(ports, routing) });
+  const bin = join(root, ...SLUICE_BIN);
+  const proc = start(name, process.execPath, [...shebangNodeOptions(bin), bin], { core, env: sluiceEnv(ports, routing) });
   try {
     await waitSluiceReady(proc, ports.admin);
   } catch (err) {
