@@ -5,11 +5,14 @@
 // Latencies go into an HdrHistogram with microsecond resolution. Prints one JSON line (OpenLoopResult).
 //
 //   node perf/loadgen/openloop.ts --protocol h1|h2c|grpc --port N [--host 127.0.0.1] [--authority h:p]
-//        --rate 1000 --seconds 10 [--warmup 1] [--connections 32] [--drain-ms 2000]
+//        --rate 1000 --seconds 10 [--warmup 1] [--connections 32] [--drain-ms 2000] [--h2-client lean|node]
+// h2c and gRPC go through the proxy's own lean HTTP/2 engine (h2-lean.ts); `--h2-client node` uses
+// node:http2 instead, to compare the generator's own noise.
 import { build } from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
 import { dueCount, requestCount, scheduledAtNs } from './schedule.ts';
 import { H1Pool, H2Client } from './clients.ts';
+import { H2LeanClient } from './h2-lean.ts';
 import type { Client } from './clients.ts';
 import { curve, summarize } from '../lib/stats.ts';
 import type { OpenLoopResult, Protocol } from '../lib/types.ts';
@@ -32,6 +35,8 @@ const seconds = Number(arg('seconds'));
 const warmup = Number(arg('warmup', '1'));
 const connections = Number(arg('connections', protocol === 'h1' ? '32' : '4'));
 const drainMs = Number(arg('drain-ms', '2000'));
+const h2Client = arg('h2-client', 'lean');
+if (h2Client !== 'lean' && h2Client !== 'node') throw new Error(`openloop: bad --h2-client ${h2Client}`);
 if (!(rate > 0) || !(seconds > 0) || !(warmup >= 0) || !(connections > 0)) throw new Error('openloop: bad numbers');
 
 const warmN = requestCount(rate, warmup);
@@ -70,7 +75,8 @@ function done(i: number, success: boolean, why?: string): void {
 }
 
 const ep = { host, port, authority };
-const client: Client = protocol === 'h1' ? new H1Pool(ep, connections, done) : new H2Client(ep, connections, protocol === 'grpc', done);
+const H2 = h2Client === 'lean' ? H2LeanClient : H2Client;
+const client: Client = protocol === 'h1' ? new H1Pool(ep, connections, done) : new H2(ep, connections, protocol === 'grpc', done);
 
 function tick(): void {
   const now = nowNs() - t0;

@@ -1,30 +1,10 @@
-// Exact-latency counts (`exact-latency.ts` layout) to and from HdrHistogram's V2 compressed encoding,
-// the interchange format every HdrHistogram implementation (Java, Go, C, Rust, JS) reads. Telemetry
-// reports carry it in `ResponseScope.latency_hdr`.
+// Exact-latency counts (`exact-latency.ts` layout) from HdrHistogram's V2 compressed encoding, the
+// interchange format every HdrHistogram implementation (Java, Go, C, Rust, JS) reads: the controller's
+// side, with hdr-histogram-js. Encoding is the proxy's and has no library (`hdr-encode.ts`).
 import * as hdr from 'hdr-histogram-js';
-import { highestMicrosAt, indexOfMicros, lowestMicrosAt, SIGNIFICANT_DIGITS } from './exact-latency.ts';
+import { indexOfMicros } from './exact-latency.ts';
 
-/** Encodes flat `[index, count …]` pairs; empty pairs encode to an empty array. */
-export function encodeLatencyHdr(pairs: readonly number[]): Uint8Array {
-  if (pairs.length === 0) return new Uint8Array(0);
-  let maxIndex = 0;
-  for (let i = 0; i < pairs.length; i += 2) maxIndex = Math.max(maxIndex, pairs[i] as number);
-  const histogram = hdr.build({
-    bitBucketSize: 64,
-    autoResize: true,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: Math.max(2, highestMicrosAt(maxIndex)),
-    numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
-  });
-  try {
-    for (let i = 0; i + 1 < pairs.length; i += 2) {
-      histogram.recordValueWithCount(lowestMicrosAt(pairs[i] as number), pairs[i + 1] as number);
-    }
-    return Buffer.from(hdr.encodeIntoCompressedBase64(histogram), 'base64');
-  } finally {
-    histogram.destroy();
-  }
-}
+export { encodeLatencyHdr } from './hdr-encode.ts';
 
 /**
  * Decodes an encoded histogram into flat `[index, count …]` pairs of this layout. A histogram with a
