@@ -181,8 +181,29 @@ export class ProxyMetrics {
   private readonly tcpCache = new Map<string, TcpStats>();
   private readonly tcpByBase = new Map<string, TcpStats>();
 
+  /**
+   * Per target object (endpoints and routed addresses are long-lived objects), the handle for each
+   * authority: found without building a key string, which the request path would pay for every time.
+   */
+  private readonly httpByTarget: Readonly<Record<Direction, WeakMap<HostPort, Map<string, { dst: string; stats: HttpStats }>>>> = {
+    inbound: new WeakMap(),
+    outbound: new WeakMap(),
+  };
+
   /** `dst` adds an outbound endpoint's `dst_*` labels (preformatted), from the Destination service. */
   http(direction: Direction, authority: string, target: HostPort | undefined, dst = ''): HttpStats {
+    if (target === undefined) return this.httpByKey(direction, authority, target, dst);
+    let byAuthority = this.httpByTarget[direction].get(target);
+    const hit = byAuthority?.get(authority);
+    if (hit !== undefined && hit.dst === dst) return hit.stats;
+    const stats = this.httpByKey(direction, authority, target, dst);
+    if (byAuthority === undefined) this.httpByTarget[direction].set(target, (byAuthority = new Map()));
+    // As bounded as the key cache: a flood of authorities on one target stops being remembered here.
+    if (byAuthority.size < LABEL_VALUE_BUDGET) byAuthority.set(authority, { dst, stats });
+    return stats;
+  }
+
+  private httpByKey(direction: Direction, authority: string, target: HostPort | undefined, dst: string): HttpStats {
     const key = `${direction}\0${authority}\0${target === undefined ? '' : formatHostPort(target)}\0${dst}`;
     let stats = this.httpCache.get(key);
     if (stats === undefined) {

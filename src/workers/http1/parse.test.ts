@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ChunkedScanner, bodyFraming, droppedFields, parseHead, rewriteHead, type Head } from './parse.ts';
+import { B_CHUNKED, B_LENGTH, wholeResponseEnd } from './response-framing.ts';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -75,6 +76,43 @@ describe('droppedFields and rewriteHead', () => {
     assert.equal(droppedFields(head('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), false), undefined);
     assert.equal(droppedFields(head('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'), true), undefined);
   });
+
+  it('appends the body bytes that came with the head, for one write, and leaves what follows them', () => {
+    const text = 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nok\nHTTP/1.1';
+    const h = head(text, false);
+    const out = rewriteHead(b(text), h, undefined, droppedFields(h, false), '', h.end + 3);
+    assert.equal(out.toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n');
+  });
+});
+
+describe('parseHead: names and methods', () => {
+  it('lowercases names (common ones without allocating), keeps values as sent, and reads the start line from bytes', () => {
+    const h = head('PATCH /a%20b HTTP/1.0\r\nHOST: x\r\nX-Custom-Name: V a l\r\nx-lower: 1\r\nContent-Length: 0\r\n\r\n');
+    assert.deepEqual([h.method, h.target, h.minor], ['PATCH', '/a%20b', 0]);
+    assert.deepEqual(h.names, ['host', 'x-custom-name', 'x-lower', 'content-length']);
+    assert.deepEqual(h.values, ['x', 'V a l', '1', '0']);
+    assert.equal(head('PURGE / HTTP/1.1\r\n\r\n').method, 'PURGE');
+    const r = head('HTTP/1.1 404 Not Found\r\nServer: s\r\n\r\n', false);
+    assert.deepEqual([r.status, r.target, r.names, r.values], [404, 'Not Found', ['server'], ['s']]);
+    assert.equal(head('HTTP/1.1 200 OK\r\n\r\n', false).target, 'OK');
+    assert.equal(head('HTTP/1.1 200\r\n\r\n', false).target, '');
+  });
+
+  it('gives each head its own arrays: a later parse does not change an earlier head', () => {
+    const first = head('GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n');
+    head('GET / HTTP/1.1\r\nC: 3\r\n\r\n');
+    assert.deepEqual([first.names, first.values, first.spans.length], [['a', 'b'], ['1', '2'], 4]);
+  });
+
+  it('refuses bad start lines as before', () => {
+    for (const bad of ['GET  HTTP/1.1', 'G(T / HTTP/1.1', 'GET / HTTX/1.1', 'GET /a\x7fb HTTP/1.1']) {
+      assert.equal(parseHead(b(`${bad}\r\n\r\n`), true, 65536), 'bad', bad);
+    }
+    assert.equal(parseHead(b('GET / HTTP/2.0\r\n\r\n'), true, 65536), 'unsupported');
+    for (const bad of ['HTTP/1.1 2x0 OK', 'HTTP/1.2 200 OK', 'HTTP/1.1 200OK', 'HTTQ/1.1 200 OK']) {
+      assert.equal(parseHead(b(`${bad}\r\n\r\n`), false, 65536), 'bad', bad);
+    }
+  });
 });
 
 /** Encodes `parts` as chunked framing with optional extensions and trailers. */
@@ -121,5 +159,16 @@ describe('ChunkedScanner', () => {
     for (const bad of ['x\r\n', '5\r\nhelloXX', '5\nhello\r\n', '0\r\nbad\n']) {
       assert.equal(new ChunkedScanner().scan(b(bad), 0, bad.length), -2, bad);
     }
+  });
+});
+
+describe('wholeResponseEnd', () => {
+  it('is the end of a small Content-Length body that is all there, else -1', () => {
+    const length = (n: number) => ({ body: B_LENGTH, length: n, reusable: true });
+    assert.equal(wholeResponseEnd(100, 40, length(3)), 43);
+    assert.equal(wholeResponseEnd(42, 40, length(3)), -1, 'part of the body is still to come');
+    assert.equal(wholeResponseEnd(100_000, 40, length(20_000)), -1, 'a large body is forwarded as it comes');
+    assert.equal(wholeResponseEnd(100, 40, { body: B_CHUNKED, length: 0, reusable: true }), -1);
+    assert.equal(wholeResponseEnd(40, 40, length(0)), 40);
   });
 });

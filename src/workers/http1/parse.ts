@@ -1,4 +1,5 @@
 // A lean HTTP/1 head parser and chunked-framing scanner for the fast engine (http1-fast.ts). Pure.
+// It runs twice per proxied request, so it makes as few strings and arrays as it can (docs/performance.md).
 // It parses only what forwarding needs and reports anything unusual as `unsupported`, so the caller can
 // hand the connection to the node:http path, which knows every corner of the protocol.
 
@@ -24,6 +25,8 @@ export interface Head {
 
 export type HeadResult = Head | 'need-more' | 'too-large' | 'bad' | 'unsupported';
 
+import { commonMethod, lowerName, startsWith } from './intern.ts';
+
 const CR = 13;
 const LF = 10;
 const SP = 32;
@@ -36,6 +39,15 @@ for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
 for (let c = 48; c <= 57; c++) TCHAR[c] = 1;
 for (let c = 65; c <= 90; c++) TCHAR[c] = 1;
 for (let c = 97; c <= 122; c++) TCHAR[c] = 1;
+
+/**
+ * Reused between calls: the header lines found, before the head's own exact-size arrays are copied out.
+ * Written by index and never truncated (setting `length = 0` would drop the backing store, and the next
+ * push would allocate a new one).
+ */
+const scratchNames: string[] = [];
+const scratchValues: string[] = [];
+const scratchSpans: number[] = [];
 
 /**
  * Parses the head at the start of `buf`. `searchFrom` lets a caller that appends bytes skip what it
@@ -53,44 +65,48 @@ export function parseHead(buf: Buffer, isRequest: boolean, maxBytes: number, sea
   if (end + 4 > maxBytes) return 'too-large';
   if (buf.length > 0 && (buf[0] === CR || buf[0] === LF)) return 'unsupported';
   const headEnd = end + 4;
-  // Start line.
+  // Start line, read from the bytes: only the parts kept become strings.
   const lineEnd = buf.indexOf(LF);
   if (lineEnd < 1 || buf[lineEnd - 1] !== CR) return 'unsupported';
-  const startLine = buf.toString('latin1', 0, lineEnd - 1);
+  const lineStop = lineEnd - 1;
   let method = '';
   let target = '';
   let status = 0;
   let minor: number;
   if (isRequest) {
-    const sp1 = startLine.indexOf(' ');
-    const sp2 = startLine.lastIndexOf(' ');
-    if (sp1 <= 0 || sp2 <= sp1 + 1) return 'bad';
-    method = startLine.slice(0, sp1);
-    for (let i = 0; i < sp1; i++) if (TCHAR[startLine.charCodeAt(i)] !== 1) return 'bad';
-    target = startLine.slice(sp1 + 1, sp2);
-    for (let i = 0; i < target.length; i++) {
-      const c = target.charCodeAt(i);
+    const sp1 = buf.indexOf(SP);
+    const sp2 = buf.lastIndexOf(SP, lineStop);
+    if (sp1 <= 0 || sp1 >= lineStop || sp2 <= sp1 + 1) return 'bad';
+    for (let i = 0; i < sp1; i++) if (TCHAR[buf[i] as number] !== 1) return 'bad';
+    for (let i = sp1 + 1; i < sp2; i++) {
+      const c = buf[i] as number;
       if (c <= SP || c === 127) return 'bad';
     }
-    const version = startLine.slice(sp2 + 1);
-    if (version === 'HTTP/1.1') minor = 1;
-    else if (version === 'HTTP/1.0') minor = 0;
-    else return version.startsWith('HTTP/') ? 'unsupported' : 'bad';
+    if (lineStop - sp2 === 9 && startsWith(buf, sp2 + 1, 'HTTP/1.') && (buf[lineStop - 1] === 49 || buf[lineStop - 1] === 48)) {
+      minor = (buf[lineStop - 1] as number) - 48;
+    } else {
+      return lineStop - sp2 > 5 && startsWith(buf, sp2 + 1, 'HTTP/') ? 'unsupported' : 'bad';
+    }
+    method = commonMethod(buf, 0, sp1) ?? buf.toString('latin1', 0, sp1);
+    target = buf.toString('latin1', sp1 + 1, sp2);
   } else {
-    if (startLine.length < 12 || !startLine.startsWith('HTTP/1.')) return 'bad';
-    if (startLine.length > 12 && startLine.charCodeAt(12) !== SP) return 'bad';
-    const m = startLine.charCodeAt(7) - 48;
-    if ((m !== 0 && m !== 1) || startLine.charCodeAt(8) !== SP) return 'bad';
+    if (lineStop < 12 || !startsWith(buf, 0, 'HTTP/1.')) return 'bad';
+    if (lineStop > 12 && buf[12] !== SP) return 'bad';
+    const m = (buf[7] as number) - 48;
+    if ((m !== 0 && m !== 1) || buf[8] !== SP) return 'bad';
     minor = m;
-    const code = startLine.slice(9, 12);
-    if (!/^\d{3}$/.test(code)) return 'bad';
-    status = Number(code);
-    target = startLine.slice(13);
+    for (let i = 9; i < 12; i++) {
+      const d = (buf[i] as number) - 48;
+      if (d < 0 || d > 9) return 'bad';
+      status = status * 10 + d;
+    }
+    target = lineStop > 13 ? (lineStop === 15 && buf[13] === 79 && buf[14] === 75 ? 'OK' : buf.toString('latin1', 13, lineStop)) : '';
   }
   // Header lines.
-  const names: string[] = [];
-  const values: string[] = [];
-  const spans: number[] = [];
+  const names = scratchNames;
+  const values = scratchValues;
+  const spans = scratchSpans;
+  let count = 0;
   let pos = lineEnd + 1;
   while (pos < end + 2) {
     const lf = buf.indexOf(LF, pos);
@@ -115,12 +131,28 @@ export function parseHead(buf: Buffer, isRequest: boolean, maxBytes: number, sea
       const c = buf[i] as number;
       if ((c < SP && c !== HT) || c === 127) return 'bad';
     }
-    names.push(buf.toString('latin1', pos, colon).toLowerCase());
-    values.push(buf.toString('latin1', vs, ve));
-    spans.push(pos, lf + 1);
+    names[count] = lowerName(buf, pos, colon);
+    values[count] = buf.toString('latin1', vs, ve);
+    spans[2 * count] = pos;
+    spans[2 * count + 1] = lf + 1;
+    count++;
     pos = lf + 1;
   }
-  return { end: headEnd, linesStart: lineEnd + 1, method, target, status, minor, names, values, spans };
+  const head: Head = {
+    end: headEnd,
+    linesStart: lineEnd + 1,
+    method,
+    target,
+    status,
+    minor,
+    names: names.slice(0, count),
+    values: values.slice(0, count),
+    spans: spans.slice(0, 2 * count),
+  };
+  // The scratch keeps its capacity; its stale strings are dropped so they can be collected.
+  names.fill('', 0, count);
+  values.fill('', 0, count);
+  return head;
 }
 
 /** How a message body is delimited. */
@@ -296,7 +328,10 @@ export function droppedFields(head: Head, keepTransferEncoding: boolean): boolea
   const { names, values } = head;
   for (let i = 0; i < names.length; i++) {
     if (names[i] !== 'connection') continue;
-    for (const token of (values[i] as string).split(',')) {
+    const value = values[i] as string;
+    // The usual values name no option: nothing to split.
+    if (value.length <= 10 && /^\s*(?:keep-alive|close)\s*$/i.test(value)) continue;
+    for (const token of value.split(',')) {
       const option = token.trim().toLowerCase();
       if (option === '' || option === 'close' || option === 'keep-alive') continue;
       (options ??= new Set()).add(option);
@@ -316,11 +351,12 @@ export function droppedFields(head: Head, keepTransferEncoding: boolean): boolea
 
 /**
  * The head re-assembled: `startLine` (without CRLF) or the original one, the header lines not dropped
- * (byte for byte, in order), then `extra` lines (each ending in CRLF), then the blank line.
+ * (byte for byte, in order), then `extra` lines (each ending in CRLF), then the blank line; then
+ * `buf[head.end..tailEnd)`, the body bytes that came with the head, so that both leave in one write.
  */
-export function rewriteHead(buf: Buffer, head: Head, startLine: string | undefined, dropped: boolean[] | undefined, extra: string): Buffer {
+export function rewriteHead(buf: Buffer, head: Head, startLine: string | undefined, dropped: boolean[] | undefined, extra: string, tailEnd = head.end): Buffer {
   const prefix = startLine === undefined ? head.linesStart : Buffer.byteLength(startLine, 'latin1') + 2;
-  let size = prefix + extra.length + 2;
+  let size = prefix + extra.length + 2 + (tailEnd - head.end);
   const { spans } = head;
   for (let i = 0; i < spans.length; i += 2) if (dropped?.[i >> 1] !== true) size += (spans[i + 1] as number) - (spans[i] as number);
   const out = Buffer.allocUnsafe(size);
@@ -338,5 +374,6 @@ export function rewriteHead(buf: Buffer, head: Head, startLine: string | undefin
   if (extra !== '') at += out.write(extra, at, 'latin1');
   out[at++] = CR;
   out[at++] = LF;
+  if (tailEnd > head.end) buf.copy(out, at, head.end, tailEnd);
   return out;
 }

@@ -39,3 +39,15 @@ export function responseFraming(head: Head, isHeadMethod: boolean): ResponseFram
   }
   return { body, length, reusable: head.minor === 1 && !upstreamClose && body !== B_CLOSE };
 }
+
+/** A body up to this size that arrived with its head leaves with it in one write (copied after the head). */
+const ONE_WRITE_BODY = 16 << 10;
+
+/**
+ * Where a whole response ends in a chunk of `available` bytes whose head ends at `headEnd`: its body is
+ * Content-Length delimited, all there, and small. -1 otherwise (the body is forwarded as it comes).
+ */
+export function wholeResponseEnd(available: number, headEnd: number, framing: ResponseFraming): number {
+  if (framing.body !== B_LENGTH || framing.length > ONE_WRITE_BODY || available - headEnd < framing.length) return -1;
+  return headEnd + framing.length;
+}

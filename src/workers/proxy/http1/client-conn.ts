@@ -206,7 +206,10 @@ export class ClientConn implements ExchangeClient {
   }
 
   private updateRead(): void {
-    const want = this.state === C_HEAD || (this.state === C_BODY && this.exchange.wantsBody);
+    // Paused only while bytes wait that cannot be handled yet (a body the upstream cannot take, a
+    // pipelined request behind the one in flight): a client that waits for its answer costs no pause and
+    // resume, each of which goes through the stream machinery.
+    const want = this.state === C_HEAD || (this.state === C_BODY ? this.exchange.wantsBody : this.buf === undefined);
     const s = this.socket;
     if (want) {
       if (s.isPaused()) s.resume();

@@ -6,13 +6,13 @@
 // and no retries. Each attempt takes a raw keep-alive connection from the pool; request and response
 // bytes are forwarded as they are, only hop-by-hop fields rewritten. One Exchange object per client
 // connection, reused for each of its requests: nothing is allocated per request that need not be.
-import { formatHostPort, type HostPort } from '../../../config/parse.ts';
+import type { HostPort } from '../../../config/parse.ts';
 import { ERROR_RESPONSES, ProxyError, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
 import type { HttpStats } from '../../../telemetry/proxy-metrics.ts';
 import type { Endpoint } from '../../balance/endpoints.ts';
 import type { Destination } from '../../discovery/destination-cache.ts';
 import { ChunkedScanner, droppedFields, parseHead, rewriteHead, type Head } from '../../http1/parse.ts';
-import { B_CHUNKED, B_CLOSE, B_LENGTH, B_NONE, responseFraming } from '../../http1/response-framing.ts';
+import { B_CHUNKED, B_CLOSE, B_LENGTH, B_NONE, responseFraming, wholeResponseEnd } from '../../http1/response-framing.ts';
 import { DEFAULT_ROUTE, type Route } from '../../profiles/routes.ts';
 import type { RouteStats } from '../../profiles/route-metrics.ts';
 import { ReplayBuffer } from '../../retry/retry.ts';
@@ -21,7 +21,7 @@ import { headerList } from '../../tap/http1-headers.ts';
 import type { TapStream } from '../../tap/registry.ts';
 import { errorResponseBytes } from './error-response.ts';
 import type { ExchangeClient, ExchangeEnv, Http1Mesh } from './exchange-env.ts';
-import type { Upstream, UpstreamOwner, UpstreamPool } from './upstream-pool.ts';
+import { poolKey, type Upstream, type UpstreamOwner, type UpstreamPool } from './upstream-pool.ts';
 
 const MAX_RESPONSE_HEAD = 64 * 1024; // node:http's limit for response heads is larger than for requests
 
@@ -135,7 +135,7 @@ export class Exchange implements UpstreamOwner {
       this.routeStats?.actualRequest();
     } else {
       addr = this.direct as HostPort;
-      key = formatHostPort(addr);
+      key = poolKey(addr);
       this.stats = ctx.metrics.http(direction, this.host, addr);
     }
     this.stats.request();
@@ -148,6 +148,8 @@ export class Exchange implements UpstreamOwner {
     const u = this.env.pool.acquire(addr, key, this);
     this.upstream = u;
     this.phase = X_WAITING;
+    // No body follows the head: one write, no cork.
+    if (this.requestEnded && this.replay === undefined) return void (this.blocked = !u.socket.write(this.headOut as Buffer));
     u.socket.cork();
     if (!u.socket.write(this.headOut as Buffer)) this.blocked = true;
     if (this.replay !== undefined) for (const chunk of this.replay.chunks) if (!u.socket.write(chunk)) this.blocked = true;
@@ -223,8 +225,16 @@ export class Exchange implements UpstreamOwner {
     this.tap?.responseInit(status, () => headerList(head));
     const dropped = droppedFields(head, body === B_CHUNKED);
     const extra = this.closeClient ? 'Connection: close\r\n' : '';
-    const out = dropped === undefined && extra === '' ? buf.subarray(0, head.end) : rewriteHead(buf, head, undefined, dropped, extra);
     this.phase = X_RESPONDING;
+    // A whole small response in this chunk (the common case): one write, without cork and writev.
+    const end = wholeResponseEnd(buf.length, head.end, framing);
+    if (end >= 0) {
+      if (this.tap !== undefined) this.tap.bytes += end - head.end;
+      this.client.writeClient(dropped === undefined && extra === '' ? buf.subarray(0, end) : rewriteHead(buf, head, undefined, dropped, extra, end));
+      if (end < buf.length) this.reusable = false;
+      return this.responseDone();
+    }
+    const out = dropped === undefined && extra === '' ? buf.subarray(0, head.end) : rewriteHead(buf, head, undefined, dropped, extra);
     this.client.corkClient();
     this.client.writeClient(out);
     if (body === B_NONE) {
