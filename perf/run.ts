@@ -240,6 +240,16 @@ async function main(): Promise<void> {
     log('── system packages: bash scripts/system-deps.sh perf');
     spawnSync('bash', [deps, 'perf'], { cwd: root, stdio: 'inherit' });
   }
+  if (o.built) {
+    log('── build: npm run build (the benchmark runs what the package and the images run)');
+    const b = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+    if (b.status !== 0) {
+      console.error('npm run build failed: nothing to measure (or run with --sources)');
+      process.exit(1);
+    }
+    // Inherited by every Sluice process the targets start (bin/entry.js).
+    process.env['SLUICE_RUN_BUILT'] = '1';
+  }
   if (o.pin && which('taskset') === null) {
     log('taskset is missing: processes will not be pinned to cores (figures will be noisier)');
     o.pin = false;
@@ -313,6 +323,7 @@ async function main(): Promise<void> {
       pinned: o.pin ? { proxyAndBackend: PROXY_CORE, loadGenerators: LOAD_CORE } : false,
       quick: o.quick,
       host: HOST,
+      built: o.built,
     },
     skipped,
     runs,

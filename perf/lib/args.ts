@@ -29,6 +29,8 @@ export interface PerfOptions {
   attempts: number;
   outDir: string | null;
   installDeps: boolean;
+  /** Run Sluice as deployed: `npm run build` first, then the built (bundled) proxy; false runs src/. */
+  built: boolean;
   quiet: { threshold: number; maxWaitMs: number };
   /** Seconds after which disturbed runs are no longer repeated (keeps the whole run near 10 minutes). */
   budgetSeconds: number;
@@ -51,6 +53,8 @@ export const USAGE = `npm run perf -- [options]
   --attempts N            run a fixed rate up to N times when other processes disturbed it (default 2)
   --no-pin                do not pin processes to cores with taskset
   --no-deps               do not run scripts/system-deps.sh perf
+  --sources               run Sluice from src/ (TypeScript) instead of building and running what the
+                          package and images run (dist/, the bundled proxy in dist-proxy/)
   --out DIR               write results there instead of perf/results/
   --quiet-threshold X     wait before each phase until other processes use < X cores (default 0.15)
   --quiet-wait-ms N       … but at most N ms (default 3000; 0 = never wait)
@@ -90,6 +94,7 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
     attempts: 2,
     outDir: null,
     installDeps: true,
+    built: true,
     quiet: { threshold: 0.15, maxWaitMs: 3000 },
     budgetSeconds: 420,
     quick: false,
@@ -141,6 +146,9 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
         break;
       case '--no-deps':
         o.installDeps = false;
+        break;
+      case '--sources':
+        o.built = false;
         break;
       case '--out':
         o.outDir = value();

@@ -4,7 +4,7 @@
 // scripts pick it (bin/entry.js), with production dependencies only.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,7 +67,7 @@ describe('the package installed from `npm pack`', { timeout: SETUP_TIMEOUT_MS + 
   it('ships the compiled JavaScript, the bin scripts and the protos, and no TypeScript', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const files = stdout.trim().split('\n');
-    for (const expected of ['package/package.json', 'package/bin/sluice-proxy.js', 'package/bin/entry.js', 'package/dist/acceptor/main.js', 'package/dist/workers/main.js', 'package/proto/destination.proto']) {
+    for (const expected of ['package/package.json', 'package/bin/sluice-proxy.js', 'package/bin/entry.js', 'package/dist/acceptor/main.js', 'package/dist/workers/main.js', 'package/dist-proxy/acceptor/main.js', 'package/dist-proxy/workers/main.js', 'package/proto/destination.proto']) {
       assert.ok(files.includes(expected), `${expected} is in the tarball`);
     }
     assert.deepEqual(files.filter((f) => f.endsWith('.ts')), [], 'no TypeScript in the tarball');
@@ -93,9 +93,15 @@ describe('the package installed from `npm pack`', { timeout: SETUP_TIMEOUT_MS + 
     assert.match(init.stdout, /^Usage: sluice-init/);
   });
 
-  it('sluice-proxy becomes ready, proxies a request to the forward address, and stops on SIGTERM', async () => {
+  it('sluice-proxy runs the bundled proxy (dist-proxy/ alone, worker thread included): ready, proxies a request, stops on SIGTERM', async (t) => {
     const backend = http.createServer((req, res) => res.end(`backend saw ${req.method} ${req.url}`));
     const backendPort = await listen(backend);
+    // Without the unbundled proxy modules, only the bundle can answer.
+    const installed = join(project, 'node_modules', 'sluice', 'dist');
+    for (const dir of ['acceptor', 'workers']) renameSync(join(installed, dir), join(installed, `${dir}.away`));
+    t.after(() => {
+      for (const dir of ['acceptor', 'workers']) renameSync(join(installed, `${dir}.away`), join(installed, dir));
+    });
     const proxy = await startProxy(
       { PATH: env['PATH'] ?? '', SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${backendPort}` },
       [bin('sluice-proxy')],

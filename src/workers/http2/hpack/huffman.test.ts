@@ -5,7 +5,11 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
 import { HpackDecodeError } from './errors.ts';
+import { buildDecodeTable } from './huffman-code.ts';
+import { decodeTable } from './huffman-table.ts';
+import { huffmanTableSource } from '../../../../scripts/build-huffman-table.ts';
 import {
   HUFFMAN_CODE_BITS,
   HUFFMAN_CODES,
@@ -55,6 +59,13 @@ describe('Huffman code table', () => {
     for (let symbol = 0; symbol <= 256; symbol++) {
       assert.deepEqual([HUFFMAN_CODE_BITS[symbol], HUFFMAN_CODES[symbol]], theirs[symbol], `symbol ${symbol}`);
     }
+  });
+});
+
+describe('the prebuilt decoder table', () => {
+  it('is the table the builder makes from the code (else run: node scripts/build-huffman-table.ts)', () => {
+    assert.deepEqual(decodeTable(), buildDecodeTable());
+    assert.equal(readFileSync(new URL('./huffman-table.ts', import.meta.url), 'utf8'), huffmanTableSource());
   });
 });
 
