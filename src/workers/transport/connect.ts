@@ -1,9 +1,11 @@
 // Transport-level bookkeeping for every socket a thread holds: open/close counts, bytes as they flow
-// (folded in when metrics are read, not per chunk), and connecting upstream with a timeout.
+// (folded in when metrics are read, not per chunk), and connecting upstream with a timeout — in plain
+// TCP, or in mutual TLS when the endpoint has a mesh identity and the proxy holds one of its own.
 import net from 'node:net';
 import type { HostPort } from '../../config/parse.ts';
 import type { TcpStats } from '../../telemetry/proxy-metrics.ts';
 import { ProxyError } from '../../core/errors.ts';
+import type { MeshCredentials, PeerIdentity } from '../tls/mesh-credentials.ts';
 
 interface Tracked {
   readonly stats: TcpStats;
@@ -69,17 +71,34 @@ export class SocketTracker {
   }
 }
 
+/** Mesh TLS for one upstream connection: our credentials, and who the endpoint must prove to be. */
+export interface UpstreamTls {
+  readonly credentials: MeshCredentials;
+  readonly peer: PeerIdentity;
+}
+
 /**
- * Opens a TCP connection to an upstream. If it is not established within `timeoutMs`, the socket is
- * destroyed with a `connect_timeout` ProxyError; other failures surface as the socket's own error.
+ * Opens a connection to an upstream: plain TCP, or mutual TLS when `tls` is given (mesh-credentials.ts).
+ * If it is not established within `timeoutMs` — for TLS, the handshake included — the socket is
+ * destroyed with a `connect_timeout` ProxyError; other failures surface as the socket's own error
+ * (TLS verification failures with OpenSSL's codes, which classifyUpstreamError maps). Callers wait for
+ * {@link readyEvent} before counting the connection as made.
  */
-export function connectUpstream(target: HostPort, timeoutMs: number, allowHalfOpen = false): net.Socket {
-  const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen, noDelay: true });
+export function connectUpstream(target: HostPort, timeoutMs: number, allowHalfOpen = false, tls?: UpstreamTls): net.Socket {
+  const socket =
+    tls === undefined
+      ? net.connect({ host: target.host, port: target.port, allowHalfOpen, noDelay: true })
+      : tls.credentials.connect(target, tls.peer, allowHalfOpen);
   const timer = setTimeout(() => {
     socket.destroy(new ProxyError('connect_timeout', `no connection to ${target.host}:${target.port} after ${timeoutMs} ms`));
   }, timeoutMs);
   const clear = (): void => clearTimeout(timer);
-  socket.once('connect', clear);
+  socket.once(readyEvent(socket), clear);
   socket.once('close', clear);
   return socket;
+}
+
+/** The event after which an upstream socket is usable: 'secureConnect' once a TLS peer is verified. */
+export function readyEvent(socket: net.Socket): 'connect' | 'secureConnect' {
+  return (socket as { encrypted?: boolean }).encrypted === true ? 'secureConnect' : 'connect';
 }

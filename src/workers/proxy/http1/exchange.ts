@@ -20,6 +20,7 @@ import { enterDestination, leaveDestination, shouldRetry } from '../route-attemp
 import { headerList } from '../../tap/http1-headers.ts';
 import type { TapStream } from '../../tap/registry.ts';
 import { errorResponseBytes } from './error-response.ts';
+import { directTlsLabels, endpointTlsLabels, peerOf } from '../mesh-tls.ts';
 import type { ExchangeClient, ExchangeEnv, Http1Mesh } from './exchange-env.ts';
 import type { Upstream, UpstreamOwner, UpstreamPool } from './upstream-pool.ts';
 
@@ -123,6 +124,7 @@ export class Exchange implements UpstreamOwner {
     const { ctx, direction } = this.env;
     let addr: HostPort;
     let key: string;
+    let tlsLabels: string;
     const dest = this.dest;
     if (dest !== undefined) {
       const pick = dest.endpoints.pick();
@@ -131,12 +133,14 @@ export class Exchange implements UpstreamOwner {
       this.endpoint = pick;
       addr = pick.addr;
       key = pick.key;
-      this.stats = ctx.metrics.http(direction, this.host, addr, pick.dstLabels);
+      tlsLabels = endpointTlsLabels(ctx, pick);
+      this.stats = ctx.metrics.http(direction, this.host, addr, pick.dstLabels, tlsLabels);
       this.routeStats?.actualRequest();
     } else {
       addr = this.direct as HostPort;
       key = formatHostPort(addr);
-      this.stats = ctx.metrics.http(direction, this.host, addr);
+      tlsLabels = directTlsLabels(ctx, this.client.conn);
+      this.stats = ctx.metrics.http(direction, this.host, addr, '', tlsLabels);
     }
     this.stats.request();
     if (ctx.taps.active && this.tap === undefined) this.tap = this.client.startTap(addr, this.endpoint?.labels, this.startedAt);
@@ -145,7 +149,7 @@ export class Exchange implements UpstreamOwner {
     this.respSearched = 0;
     this.reusable = false;
     this.blocked = false;
-    const u = this.env.pool.acquire(addr, key, this);
+    const u = this.env.pool.acquire(addr, key, this, peerOf(ctx, this.endpoint), tlsLabels);
     this.upstream = u;
     this.phase = X_WAITING;
     u.socket.cork();
@@ -331,7 +335,7 @@ export class Exchange implements UpstreamOwner {
     this.dropUpstream();
     const { status } = ERROR_RESPONSES[kind];
     const latency = performance.now() - this.startedAt;
-    const stats = this.stats ?? ctx.metrics.http(direction, this.host, this.target);
+    const stats = this.stats ?? ctx.metrics.http(direction, this.host, this.target, '', directTlsLabels(ctx, this.client.conn));
     if (this.stats === undefined) stats.request();
     stats.response(status, -1, latency, kind);
     this.routeStats?.response(status, -1, true, latency, kind);
