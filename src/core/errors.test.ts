@@ -136,6 +136,7 @@ describe('classifyUpstreamError', () => {
     ['ERR_SSL_WRONG_VERSION_NUMBER', 'tls_handshake'],
     ['ERR_SSL_SSL/TLS_ALERT_HANDSHAKE_FAILURE', 'tls_handshake'],
     ['ERR_TLS_HANDSHAKE_TIMEOUT', 'tls_handshake'],
+    ['EPROTO', 'tls_handshake'],
   ];
   for (const [code, kind] of byCode) {
     it(`maps ${code} to ${kind}`, () => assert.equal(classifyUpstreamError(errno(code)), kind));

@@ -122,6 +122,9 @@ function classifyOne(error: unknown): ProxyErrorKind | undefined {
     // The chain is trusted but names someone else (our checkServerIdentity).
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
       return 'tls_wrong_identity';
+    // OpenSSL failing on the bytes themselves (e.g. "wrong version number": the peer did not answer in TLS).
+    case 'EPROTO':
+      return 'tls_handshake';
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'EADDRNOTAVAIL':
