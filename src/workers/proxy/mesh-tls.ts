@@ -26,6 +26,20 @@ export function endpointTlsLabels(ctx: WorkerContext, endpoint: Endpoint | undef
   return endpoint?.tlsLabels ?? TLS_NOT_DISCOVERED;
 }
 
+/**
+ * The peer's TLS labels for tap events (tap/match.ts): inbound the client's (`client_id` when verified),
+ * outbound the endpoint's (`server_id`). Only built for requests a tap selected.
+ */
+export function tapTls(ctx: WorkerContext, conn: AcceptedConnection, endpoint: Endpoint | undefined): Record<string, string> {
+  const none = { tls: ctx.identity === undefined ? 'disabled' : 'no_identity' };
+  if (conn.direction === 'inbound') {
+    if (!conn.meshTls) return none;
+    return conn.clientId === undefined ? { tls: 'true' } : { tls: 'true', client_id: conn.clientId };
+  }
+  const peer = peerOf(ctx, endpoint);
+  return peer === undefined ? none : { tls: 'true', server_id: peer.identity };
+}
+
 /** The `tls` labels of a request not sent to a discovered endpoint: the client's inbound, none outbound. */
 export function directTlsLabels(ctx: WorkerContext, conn: AcceptedConnection): string {
   return conn.direction === 'inbound' ? conn.tlsLabels : endpointTlsLabels(ctx, undefined);

@@ -22,7 +22,7 @@ import type { TapStream } from '../../tap/registry.ts';
 import type { AcceptedConnection } from '../context.ts';
 import type { Http1Mesh } from '../http1/exchange-env.ts';
 import { httpTarget } from '../routing.ts';
-import { directTlsLabels, endpointTlsLabels, peerOf, withClientId } from '../mesh-tls.ts';
+import { directTlsLabels, endpointTlsLabels, peerOf, tapTls, withClientId } from '../mesh-tls.ts';
 import type { H2Env } from './env.ts';
 import { grpcStatusIn, headerFields, neverIndexedWithoutClientId, requestFacts } from './fields.ts';
 import { h2ErrorAnswer } from './responses.ts';
@@ -403,7 +403,8 @@ export class H2Exchange implements UpstreamStreamOwner {
   private startTap(addr: HostPort | undefined): void {
     const { socket } = this.down;
     const source = socket.remoteAddress === undefined || socket.remotePort === undefined ? undefined : { host: socket.remoteAddress, port: socket.remotePort };
-    const request = { direction: this.env.direction, source, destination: addr, destinationLabels: this.endpoint?.labels, method: this.method };
+    const tls = tapTls(this.env.ctx, this.conn, this.endpoint);
+    const request = { direction: this.env.direction, source, destination: addr, destinationLabels: this.endpoint?.labels, method: this.method, tls };
     const headers = this.headers;
     this.tap = this.env.ctx.taps.start({ ...request, scheme: this.scheme, authority: this.authority, path: pathOf(this.path) }, () => headerFields(headers), this.startedAt);
   }

@@ -12,7 +12,8 @@ import { pathOf } from '../../profiles/routes.ts';
 import type { AcceptedConnection, WorkerContext } from '../context.ts';
 import { httpTarget } from '../routing.ts';
 import { errorResponseBytes } from './error-response.ts';
-import { CLIENT_ID_HEADER } from '../mesh-tls.ts';
+import { CLIENT_ID_HEADER, tapTls } from '../mesh-tls.ts';
+import type { Endpoint } from '../../balance/endpoints.ts';
 import { Exchange } from './exchange.ts';
 import type { ExchangeClient, ExchangeEnv } from './exchange-env.ts';
 import { headerList } from '../../tap/http1-headers.ts';
@@ -243,11 +244,12 @@ export class ClientConn implements ExchangeClient {
     this.socket.uncork();
   }
 
-  startTap(destination: HostPort | undefined, labels: Readonly<Record<string, string>> | undefined, startedAt: number): TapStream | undefined {
+  startTap(destination: HostPort | undefined, endpoint: Endpoint | undefined, startedAt: number): TapStream | undefined {
     const head = this.reqHead as Head;
     const { remoteAddress, remotePort } = this.socket;
     const source = remoteAddress === undefined || remotePort === undefined ? undefined : { host: remoteAddress, port: remotePort };
-    const request = { direction: this.conn.direction, source, destination, destinationLabels: labels, method: head.method };
+    const tls = tapTls(this.ctx, this.conn, endpoint);
+    const request = { direction: this.conn.direction, source, destination, destinationLabels: endpoint?.labels, method: head.method, tls };
     return this.ctx.taps.start(
       { ...request, scheme: 'http', authority: this.exchange.host, path: pathOf(head.target) },
       () => headerList(head),

@@ -143,7 +143,7 @@ export class Exchange implements UpstreamOwner {
       this.stats = ctx.metrics.http(direction, this.host, addr, '', tlsLabels);
     }
     this.stats.request();
-    if (ctx.taps.active && this.tap === undefined) this.tap = this.client.startTap(addr, this.endpoint?.labels, this.startedAt);
+    if (ctx.taps.active && this.tap === undefined) this.tap = this.client.startTap(addr, this.endpoint, this.startedAt);
     this.attemptStart = performance.now();
     this.respBuf = undefined;
     this.respSearched = 0;
