@@ -108,6 +108,8 @@ export class MeshCredentials {
       const timer = setTimeout(() => this.settle(key, undefined, new Error('TLS handshake did not finish')), this.handshakeTimeoutMs + 1000);
       timer.unref();
       this.pending.set(key, { resolve, reject, timer });
+      // A client that leaves mid-handshake (e.g. after refusing our certificate) raises no server event.
+      socket.once('close', () => this.settle(key, undefined, Object.assign(new Error('connection closed during the TLS handshake'), { code: 'ECONNRESET' })));
       server.emit('connection', socket);
     });
   }
