@@ -2,7 +2,8 @@
 // untrusted certificate is refused by the outbound side with a 502 (gRPC UNAVAILABLE) naming the TLS
 // problem; a client whose certificate does not verify is refused by the inbound side before anything
 // reaches the app. And what it leaves alone: TLS for another name passes through to the app's own TLS
-// server; `openssl s_client` asking for the proxy's identity sees the proxy's chain; and a proxy without
+// server, also inside mesh TLS; opaque ports keep server-speaks-first working; `openssl s_client` asking
+// for the proxy's identity sees the proxy's chain; and a proxy without
 // an identity never loads node:tls.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -83,7 +84,7 @@ function grpcCall(port: number): Promise<grpc.ServiceError | null> {
   });
 }
 
-describe('mesh TLS refusals', () => {
+describe('mesh TLS: refusals, pass-through, opaque ports', () => {
   it('refuses a peer that proves another identity: 502 naming it, gRPC UNAVAILABLE, nothing reaches the app', async (t) => {
     const pki = await testPki();
     const { client, app } = await hop(t, await leafIdentity(pki, CLIENT), await leafIdentity(pki, SERVER), identityName('billing'));
@@ -181,6 +182,78 @@ describe('mesh TLS refusals', () => {
     for await (const chunk of socket) answer += chunk;
     assert.equal(answer, 'app TLS for app.example.com');
     assert.ok(seriesValue(server.metrics(), 'tls_passthrough_total', { direction: 'inbound', sni: 'app.example.com' }) >= 1);
+  });
+
+  it("carries the app's own TLS inside mesh TLS, and the inbound side passes it on to the app untouched", async (t) => {
+    const pki = await testPki();
+    const appPki = await testPki();
+    const keys = await generateKeyPair();
+    const appCert = await issueLeaf(appPki.issuer, { identity: 'app.example.com', publicKey: keys.publicKey });
+    const appServer = tls.createServer({ key: await privateKeyToPem(keys.privateKey), cert: certificatesToPem([appCert, appPki.issuer.certificate]) }, (s) => {
+      s.end(`app TLS for ${s.servername}`);
+    });
+    await new Promise<void>((resolve) => appServer.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => appServer.close(() => resolve())));
+    const server = await startInProcessProxy({ SLUICE_PROXY_INBOUND_FORWARD_ADDR: `127.0.0.1:${(appServer.address() as net.AddressInfo).port}` }, await leafIdentity(pki, SERVER));
+    // The client's app dials the server pod's address: the outbound proxy sees TLS, resolves the address, and wraps it.
+    const client = await startInProcessProxy({ SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${server.inboundPort}` }, await leafIdentity(pki, CLIENT));
+    client.destinations.set(`127.0.0.1:${server.inboundPort}`, resolved(meshEndpoint(server.inboundPort, SERVER)));
+    t.after(async () => {
+      await client.close();
+      await server.close();
+    });
+    const socket = tls.connect({ host: '127.0.0.1', port: client.outboundPort, servername: 'app.example.com', ca: certificatesToPem([appPki.anchor.certificate]) });
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+    let answer = '';
+    socket.setEncoding('utf8');
+    for await (const chunk of socket) answer += chunk;
+    assert.equal(answer, 'app TLS for app.example.com');
+    assert.ok(seriesValue(client.metrics(), 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: SERVER }) >= 1);
+    const inbound = server.metrics();
+    assert.ok(seriesValue(inbound, 'protocol_detect_total', { direction: 'inbound', reason: 'mesh' }) >= 1, inbound);
+    assert.ok(seriesValue(inbound, 'tls_passthrough_total', { direction: 'inbound', sni: 'app.example.com' }) >= 1, inbound);
+  });
+
+  it('on an opaque port, terminates mesh TLS and lets the server speak first; a plaintext client is forwarded at once', async (t) => {
+    const pki = await testPki();
+    const banner = net.createServer((s) => {
+      s.on('error', () => {});
+      s.write('220 ready\r\n');
+      s.on('data', (d) => s.end(`echo:${d}`));
+    });
+    await new Promise<void>((resolve) => banner.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => banner.close(() => resolve())));
+    const bannerPort = (banner.address() as net.AddressInfo).port;
+    const server = await startInProcessProxy(
+      { SLUICE_PROXY_INBOUND_FORWARD_ADDR: `127.0.0.1:${bannerPort}`, SLUICE_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION: String(bannerPort) },
+      await leafIdentity(pki, SERVER),
+    );
+    const client = await startInProcessProxy({ SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${server.inboundPort}`, SLUICE_PROXY_DETECT_TIMEOUT: '200ms' }, await leafIdentity(pki, CLIENT));
+    client.destinations.set(`127.0.0.1:${server.inboundPort}`, resolved(meshEndpoint(server.inboundPort, SERVER)));
+    t.after(async () => {
+      await client.close();
+      await server.close();
+    });
+    const talk = async (port: number, speak: boolean): Promise<string> => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+      let text = '';
+      socket.setEncoding('utf8');
+      if (speak) socket.write('hello');
+      socket.on('data', (d: string) => {
+        text += d;
+        if (text === '220 ready\r\n') socket.write('hello');
+      });
+      await new Promise((resolve, reject) => socket.on('close', resolve).on('error', reject));
+      return text;
+    };
+    // Through the mesh: the client's app waits for the banner (the outbound proxy gives up detection after 200 ms).
+    assert.equal(await talk(client.outboundPort, false), '220 ready\r\necho:hello');
+    assert.ok(seriesValue(server.metrics(), 'protocol_detect_total', { direction: 'inbound', protocol: 'tls', reason: 'mesh' }) >= 1);
+    // Straight to the inbound port in plaintext, speaking first: forwarded without waiting.
+    const started = Date.now();
+    assert.equal(await talk(server.inboundPort, true), '220 ready\r\necho:hello');
+    assert.ok(Date.now() - started < 2000);
   });
 
   it("shows openssl s_client, asking for the proxy's identity, the proxy's certificate chain", async (t) => {
