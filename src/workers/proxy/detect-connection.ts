@@ -25,7 +25,9 @@ export function detectConnection(ctx: WorkerContext, socket: net.Socket, info: C
     clientId: undefined,
     tlsLabels: acceptedTlsLabels(ctx, info.direction),
   };
-  ctx.tracker.track(socket, ctx.metrics.tcp(conn.direction, 'src', conn.target, conn.tlsLabels));
+  // With an identity, an inbound connection's labels are known only once it is seen to be mesh TLS or not.
+  const provisional = conn.direction === 'inbound' && ctx.identity !== undefined;
+  ctx.tracker.track(socket, ctx.metrics.tcp(conn.direction, 'src', conn.target, conn.tlsLabels), provisional);
   socket.setNoDelay(true);
   socket.on('error', (error) => ctx.log.debug('client connection error', { peer: conn.peer, error: error.message }));
 

@@ -10,10 +10,12 @@ import type { AcceptedConnection, WorkerContext } from './context.ts';
 
 export type OnDecrypted = (socket: net.Socket, conn: AcceptedConnection) => void;
 
+/** `socket` is the accepted connection (tracked provisionally); its transport metrics move to the client's labels. */
 export function terminateMeshTls(ctx: WorkerContext, credentials: MeshCredentials, socket: net.Socket, conn: AcceptedConnection, decrypted: OnDecrypted): void {
   credentials.terminate(socket).then(
     ({ socket: secure, clientId }) => {
       const inner: AcceptedConnection = { ...conn, meshTls: true, clientId, tlsLabels: clientTlsLabels(clientId) };
+      ctx.tracker.relabel(socket, ctx.metrics.tcp(conn.direction, 'src', conn.target, inner.tlsLabels));
       secure.on('error', (error) => ctx.log.debug('mesh TLS connection error', { peer: conn.peer, error: error.message }));
       if (clientId === undefined) ctx.log.debug('mesh TLS client presented no certificate: unauthenticated', { peer: conn.peer });
       ctx.metrics.detected(conn.direction, 'tls', clientId === undefined ? 'mesh_unauthenticated' : 'mesh');

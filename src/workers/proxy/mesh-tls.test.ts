@@ -222,6 +222,11 @@ describe('mesh TLS between two proxies', () => {
     const inbound = server.metrics();
     assert.ok(seriesValue(inbound, 'request_total', { direction: 'inbound', tls: 'true', client_id: CLIENT }) >= 3, inbound);
     assert.ok(seriesValue(inbound, 'protocol_detect_total', { direction: 'inbound', protocol: 'tls', reason: 'mesh' }) >= 1, inbound);
+    // The accepted side's transport metrics too, once the handshake named the client.
+    const meshConnections = seriesValue(inbound, 'tcp_open_total', { direction: 'inbound', peer: 'src', tls: 'true', client_id: CLIENT });
+    assert.equal(meshConnections, relay.connections.length, inbound);
+    assert.equal(seriesValue(inbound, 'tcp_open_total', { direction: 'inbound', peer: 'src', tls: 'no_identity' }), 0, inbound);
+    assert.equal(seriesValue(inbound, 'tcp_open_connections', { direction: 'inbound', peer: 'src', tls: 'no_identity' }), 0, inbound);
   });
 
   it('strips a sluice-client-id sent over plaintext, and labels such requests no_identity', async () => {

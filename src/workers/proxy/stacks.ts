@@ -121,6 +121,9 @@ export class ProxyStacks {
   private onDetected(socket: net.Socket, conn: AcceptedConnection, decision: Decision, prefix: Buffer | undefined): void {
     const { ctx } = this;
     const stacks = conn.direction === 'inbound' ? this.inbound : this.outbound;
+    // The accepted connection's transport labels are final now, unless it is mesh TLS to terminate
+    // (inbound-tls.ts relabels it with the client's identity); a decrypted stream is not tracked itself.
+    if (!conn.meshTls && decision.kind !== 'tls') ctx.tracker.confirm(socket);
     switch (decision.kind) {
       case 'http1':
         ctx.metrics.detected(conn.direction, 'http1', '');
@@ -138,6 +141,7 @@ export class ProxyStacks {
           terminateMeshTls(ctx, credentials, socket, conn, this.decrypted);
           return;
         }
+        if (!conn.meshTls) ctx.tracker.confirm(socket);
         // TLS not addressed to the mesh passes through untouched; we only note who it was for.
         ctx.metrics.detected(conn.direction, 'tls', 'passthrough');
         ctx.metrics.tlsPassthrough(conn.direction, decision.sni ?? '');

@@ -8,9 +8,11 @@ import { ProxyError } from '../../core/errors.ts';
 import type { MeshCredentials, PeerIdentity } from '../tls/mesh-credentials.ts';
 
 interface Tracked {
-  readonly stats: TcpStats;
+  stats: TcpStats;
   read: number;
   written: number;
+  /** Not yet counted in tcp_open_total: its labels may still change (relabel). */
+  uncounted: boolean;
 }
 
 export class SocketTracker {
@@ -21,11 +23,15 @@ export class SocketTracker {
     return this.sockets.size;
   }
 
-  /** Counts the socket as open until it closes; `errno` on close is the error code, or '' when clean. */
-  track(socket: net.Socket, stats: TcpStats): void {
-    const entry: Tracked = { stats, read: 0, written: 0 };
+  /**
+   * Counts the socket as open until it closes; `errno` on close is the error code, or '' when clean.
+   * `provisional`: the labels are not final yet (an inbound connection that may turn out to be mesh TLS);
+   * it is counted as opened once confirm() or relabel() says under which, or at the latest when it closes.
+   */
+  track(socket: net.Socket, stats: TcpStats, provisional = false): void {
+    const entry: Tracked = { stats, read: 0, written: 0, uncounted: provisional };
     this.sockets.set(socket, entry);
-    stats.opened.inc();
+    if (!provisional) stats.opened.inc();
     stats.open.inc();
     let errno = '';
     socket.once('error', (error: NodeJS.ErrnoException) => {
@@ -34,10 +40,34 @@ export class SocketTracker {
     socket.once('close', () => {
       this.account(socket, entry);
       this.sockets.delete(socket);
-      stats.open.inc(-1);
-      stats.closed(errno);
+      this.confirmEntry(entry);
+      entry.stats.open.inc(-1);
+      entry.stats.closed(errno);
       if (this.sockets.size === 0) this.notifyIdle();
     });
+  }
+
+  /** A provisionally tracked socket keeps its labels: it counts as opened under them now. */
+  confirm(socket: net.Socket): void {
+    const entry = this.sockets.get(socket);
+    if (entry !== undefined) this.confirmEntry(entry);
+  }
+
+  /** A provisionally tracked socket's final labels (the client mesh TLS verified): counted under `stats` from now on. */
+  relabel(socket: net.Socket, stats: TcpStats): void {
+    const entry = this.sockets.get(socket);
+    if (entry === undefined || entry.stats === stats) return;
+    this.account(socket, entry);
+    entry.stats.open.inc(-1);
+    entry.stats = stats;
+    stats.open.inc();
+    this.confirmEntry(entry);
+  }
+
+  private confirmEntry(entry: Tracked): void {
+    if (!entry.uncounted) return;
+    entry.uncounted = false;
+    entry.stats.opened.inc();
   }
 
   /** Folds the bytes moved since the last call into the counters. */
