@@ -189,6 +189,26 @@ describe('mesh TLS between two proxies', () => {
     assertEncrypted(relay, 'MARKER-h1');
   });
 
+  it('carries HTTP/1.1 that the node:http stacks handle (Expect: 100-continue) encrypted, with the verified caller', async () => {
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port: client.outboundPort, method: 'POST', path: '/MARKER-expect', headers: { host: WEB, expect: '100-continue', 'content-length': 4, 'sluice-client-id': 'forged' }, timeout: 10_000 },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
+      req.on('continue', () => req.end('body'));
+      req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+      req.on('error', reject);
+    });
+    assert.equal(reply.status, 200, reply.body);
+    assert.deepEqual(JSON.parse(reply.body), { path: '/MARKER-expect', clientId: CLIENT });
+    assertEncrypted(relay, 'MARKER-expect');
+  });
+
   it('carries h2c encrypted, with the verified caller', async () => {
     const reply = await h2Get(client.outboundPort, '/MARKER-h2', { 'sluice-client-id': 'forged.by.client' });
     assert.equal(reply.status, 200, reply.body);

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { formatHostPort, type HostPort } from '../../../config/parse.ts';
 import { TLS_DISABLED, serverTlsLabels, type Direction, type HttpStats } from '../../../telemetry/proxy-metrics.ts';
 import type { PeerIdentity } from '../../tls/mesh-credentials.ts';
-import { directTlsLabels, upstreamTls, withClientId } from '../mesh-tls.ts';
+import { CLIENT_ID_HEADER, directTlsLabels, upstreamTls, withClientId } from '../mesh-tls.ts';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER, ProxyError, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
 import { framing, headerPairs, relayInformational, stripHopByHop } from '../../http1/headers.ts';
 import { connectionOf, tagConnection } from './connection-tag.ts';
@@ -185,7 +185,9 @@ export class Http1Proxy {
     if (this.ctx.taps.active) tapDestination(res, target);
     const raw = req.rawHeaders;
     let headers = stripHopByHop(raw);
-    if (this.direction === 'inbound') headers = withClientId(headers, conn?.clientId);
+    if (this.direction === 'inbound' && (conn?.clientId !== undefined || req.headers[CLIENT_ID_HEADER] !== undefined)) {
+      headers = withClientId(headers, conn?.clientId);
+    }
     const { chunked, contentLength } = framing(raw);
     // Node only chunk-encodes bodies of methods that usually carry one; say so for the others.
     if (chunked) headers.push('Transfer-Encoding', 'chunked');
