@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { EndpointTable, decodeProfile, decodeRequestMatch, decodeTcpAddress, durationMs } from './destination-decode.ts';
+import { EndpointTable, decodeEndpoint, decodeProfile, decodeRequestMatch, decodeTcpAddress, durationMs } from './destination-decode.ts';
 
 const v4 = (a: number, b: number, c: number, d: number, port: number) => ({ ip: { ip: 'ipv4', ipv4: ((a << 24) >>> 0) + (b << 16) + (c << 8) + d }, port });
 
@@ -64,6 +64,35 @@ describe('EndpointTable', () => {
     const table = new EndpointTable();
     table.apply({ update: 'add', add: { addrs: [{ addr: { port: 80 } }, { addr: v4(10, 0, 0, 9, 80) }] } }, true);
     assert.deepEqual(table.list().map((e) => e.host), ['10.0.0.9']);
+  });
+});
+
+describe('decodeEndpoint: mesh identity and protocol hint', () => {
+  const ID = 'web.default.serviceaccount.identity.sluice.cluster.local';
+
+  it('carries the TLS identity and its SNI, and the h2 hint, as the controller sends them', () => {
+    const endpoint = decodeEndpoint(
+      {
+        addr: v4(10, 0, 0, 1, 80),
+        tls_identity: { strategy: 'dns_like_identity', dns_like_identity: { name: ID }, server_name: { name: ID } },
+        protocol_hint: { protocol: 'h2', h2: {} },
+      },
+      undefined,
+    );
+    assert.deepEqual(endpoint, { host: '10.0.0.1', port: 80, labels: {}, tlsIdentity: { identity: ID, serverName: ID }, protocolHint: 'h2' });
+  });
+
+  it('uses the identity as SNI when no server_name came, and lower-cases both', () => {
+    const endpoint = decodeEndpoint({ addr: v4(10, 0, 0, 1, 80), tls_identity: { dns_like_identity: { name: ID.toUpperCase() } } }, undefined);
+    assert.deepEqual(endpoint?.tlsIdentity, { identity: ID, serverName: ID });
+  });
+
+  it('leaves an endpoint without a usable identity in plaintext (none, empty, URI-like, not a DNS name)', () => {
+    for (const tls of [undefined, { dns_like_identity: { name: '' } }, { strategy: 'uri_like_identity' }, { dns_like_identity: { name: 'a b/c' } }]) {
+      const endpoint = decodeEndpoint({ addr: v4(10, 0, 0, 1, 80), tls_identity: tls }, undefined);
+      assert.equal(endpoint?.tlsIdentity, undefined, JSON.stringify(tls));
+      assert.equal(endpoint?.protocolHint, undefined);
+    }
   });
 });
 

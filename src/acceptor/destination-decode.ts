@@ -24,6 +24,8 @@ export interface WeightedAddrMsg {
   addr?: TcpAddressMsg;
   weight?: number;
   metric_labels?: Labels;
+  tls_identity?: { strategy?: string; dns_like_identity?: { name?: string }; server_name?: { name?: string } };
+  protocol_hint?: { protocol?: string; h2?: object };
 }
 export interface UpdateMsg {
   update?: string;
@@ -106,10 +108,32 @@ function stringMap(labels: Labels): Record<string, string> {
   return out;
 }
 
+/** A DNS-like identity as the proxy accepts one: what a certificate's DNS SAN can hold, ≤ 253 characters. */
+const DNS_LIKE = /^(?=.{1,253}$)[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
+
+/**
+ * The endpoint's mesh identity (`dns_like_identity`; a URI-like one is not supported and the endpoint is
+ * reached in plaintext, as Linkerd's proxy does), with its SNI (`server_name`, else the identity).
+ */
+export function decodeTlsIdentity(tls: WeightedAddrMsg['tls_identity']): EndpointData['tlsIdentity'] {
+  const identity = tls?.dns_like_identity?.name?.toLowerCase();
+  if (identity === undefined || !DNS_LIKE.test(identity)) return undefined;
+  const sni = tls?.server_name?.name?.toLowerCase();
+  return { identity, serverName: sni !== undefined && DNS_LIKE.test(sni) ? sni : identity };
+}
+
 export function decodeEndpoint(addr: WeightedAddrMsg | undefined, setLabels: Labels): EndpointData | undefined {
   const hostPort = decodeTcpAddress(addr?.addr);
   if (hostPort === undefined) return undefined;
-  return { ...hostPort, labels: { ...stringMap(setLabels), ...stringMap(addr?.metric_labels) } };
+  const endpoint: { -readonly [K in keyof EndpointData]: EndpointData[K] } = {
+    ...hostPort,
+    labels: { ...stringMap(setLabels), ...stringMap(addr?.metric_labels) },
+  };
+  const tlsIdentity = decodeTlsIdentity(addr?.tls_identity);
+  if (tlsIdentity !== undefined) endpoint.tlsIdentity = tlsIdentity;
+  const hint = addr?.protocol_hint;
+  if (hint !== undefined && hint !== null && (hint.protocol === 'h2' || (hint.protocol === undefined && hint.h2 !== undefined))) endpoint.protocolHint = 'h2';
+  return endpoint;
 }
 
 /** The endpoints of one Get stream, as its diffs arrive. */

@@ -48,6 +48,14 @@ describe('with the controller', () => {
     await Promise.all([mesh.close(), other.close(), original.close()]);
   });
 
+  it('reaches an endpoint the controller gives a TLS identity in plaintext while the proxy holds none', async () => {
+    const MESHED = 'meshed.default.svc.cluster.local';
+    fake.setEndpoints(`${MESHED}:80`, [{ host: '127.0.0.1', port: mesh.port, identity: 'meshed.default.serviceaccount.identity.sluice.cluster.local' }]);
+    assert.equal(who(await send(proxy.outbound.port, MESHED)), 'mesh');
+    const text = await proxy.metrics();
+    assert.ok(text.split('\n').some((l) => l.startsWith('request_total{') && l.includes(`authority="${MESHED}"`) && l.includes('tls="disabled"')), text);
+  });
+
   it('shares one Get and one GetProfile stream per name among the workers', async () => {
     // Each request on its own connection: the acceptor spreads connections over both workers.
     const replies = await Promise.all(Array.from({ length: 12 }, () => send(proxy.outbound.port, WEB).then(who)));

@@ -66,6 +66,10 @@ describe('ERROR_RESPONSES', () => {
       no_endpoints: [503, GRPC_STATUS.UNAVAILABLE],
       fail_fast: [503, GRPC_STATUS.UNAVAILABLE],
       overloaded: [503, GRPC_STATUS.RESOURCE_EXHAUSTED],
+      tls_wrong_identity: [502, GRPC_STATUS.UNAVAILABLE],
+      tls_untrusted: [502, GRPC_STATUS.UNAVAILABLE],
+      tls_expired: [502, GRPC_STATUS.UNAVAILABLE],
+      tls_handshake: [502, GRPC_STATUS.UNAVAILABLE],
     });
   });
 
@@ -122,6 +126,17 @@ describe('classifyUpstreamError', () => {
     ['EPIPE', 'upstream_reset'],
     ['ERR_STREAM_PREMATURE_CLOSE', 'upstream_reset'],
     ['ERR_HTTP2_STREAM_ERROR', 'upstream_reset'],
+    ['CERT_HAS_EXPIRED', 'tls_expired'],
+    ['CERT_NOT_YET_VALID', 'tls_expired'],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'tls_untrusted'],
+    ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'tls_untrusted'],
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'tls_untrusted'],
+    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'tls_untrusted'],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', 'tls_wrong_identity'],
+    ['ERR_SSL_WRONG_VERSION_NUMBER', 'tls_handshake'],
+    ['ERR_SSL_SSL/TLS_ALERT_HANDSHAKE_FAILURE', 'tls_handshake'],
+    ['ERR_TLS_HANDSHAKE_TIMEOUT', 'tls_handshake'],
+    ['EPROTO', 'tls_handshake'],
   ];
   for (const [code, kind] of byCode) {
     it(`maps ${code} to ${kind}`, () => assert.equal(classifyUpstreamError(errno(code)), kind));

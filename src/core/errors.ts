@@ -31,7 +31,12 @@ export type ProxyErrorKind =
   | 'no_endpoints'
   | 'fail_fast'
   // Load shedding: more requests wait for an upstream than the proxy queues.
-  | 'overloaded';
+  | 'overloaded'
+  // Mesh TLS to an endpoint the Destination service gave an identity (issue 8): the handshake failed.
+  | 'tls_wrong_identity'
+  | 'tls_untrusted'
+  | 'tls_expired'
+  | 'tls_handshake';
 
 interface Response {
   readonly status: number;
@@ -56,6 +61,10 @@ export const ERROR_RESPONSES: Readonly<Record<ProxyErrorKind, Response>> = {
   no_endpoints: { status: 503, grpc: GRPC_STATUS.UNAVAILABLE, message: 'service has no endpoints' },
   fail_fast: { status: 503, grpc: GRPC_STATUS.UNAVAILABLE, message: 'service in fail-fast: every endpoint is ejected' },
   overloaded: { status: 503, grpc: GRPC_STATUS.RESOURCE_EXHAUSTED, message: 'proxy overloaded: too many requests waiting for the upstream' },
+  tls_wrong_identity: { status: 502, grpc: GRPC_STATUS.UNAVAILABLE, message: 'upstream presented a certificate for another identity' },
+  tls_untrusted: { status: 502, grpc: GRPC_STATUS.UNAVAILABLE, message: 'upstream certificate is not signed by the trust anchors' },
+  tls_expired: { status: 502, grpc: GRPC_STATUS.UNAVAILABLE, message: 'upstream certificate has expired or is not yet valid' },
+  tls_handshake: { status: 502, grpc: GRPC_STATUS.UNAVAILABLE, message: 'TLS handshake with upstream failed' },
 };
 
 export class ProxyError extends Error {
@@ -96,6 +105,26 @@ function classifyOne(error: unknown): ProxyErrorKind | undefined {
     case 'EAI_AGAIN':
     case 'EAI_NONAME':
       return 'dns_not_found';
+    // OpenSSL's verification results, as node:tls reports them (the peer's chain against our anchors).
+    case 'CERT_HAS_EXPIRED':
+    case 'CERT_NOT_YET_VALID':
+      return 'tls_expired';
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'CERT_SIGNATURE_FAILURE':
+    case 'CERT_UNTRUSTED':
+    case 'CERT_REJECTED':
+    case 'INVALID_CA':
+      return 'tls_untrusted';
+    // The chain is trusted but names someone else (our checkServerIdentity).
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return 'tls_wrong_identity';
+    // OpenSSL failing on the bytes themselves (e.g. "wrong version number": the peer did not answer in TLS).
+    case 'EPROTO':
+      return 'tls_handshake';
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'EADDRNOTAVAIL':
@@ -103,9 +132,13 @@ function classifyOne(error: unknown): ProxyErrorKind | undefined {
     case 'EPERM':
       return 'connect_error';
     default:
+      if (typeof code !== 'string') return undefined;
       // llhttp's parse errors (HPE_INVALID_STATUS, HPE_INVALID_VERSION, HPE_UNEXPECTED_SPACE, ...): the
       // upstream's bytes are not an HTTP/1 response.
-      return typeof code === 'string' && code.startsWith('HPE_') ? 'bad_upstream_response' : undefined;
+      if (code.startsWith('HPE_')) return 'bad_upstream_response';
+      // OpenSSL's own (ERR_SSL_WRONG_VERSION_NUMBER from a plaintext peer, alerts, no shared cipher...).
+      if (code.startsWith('ERR_SSL_') || code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'tls_handshake';
+      return undefined;
   }
 }
 

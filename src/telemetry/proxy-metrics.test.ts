@@ -2,7 +2,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderPrometheus } from './metrics.ts';
-import { LABEL_VALUE_BUDGET, ProxyMetrics, targetLabels } from './proxy-metrics.ts';
+import {
+  LABEL_VALUE_BUDGET,
+  ProxyMetrics,
+  TLS_NOT_DISCOVERED,
+  TLS_NOT_FROM_REMOTE,
+  clientTlsLabels,
+  serverTlsLabels,
+  targetLabels,
+} from './proxy-metrics.ts';
 
 const TARGET = { host: '10.0.0.9', port: 8080 };
 const BASE = 'direction="outbound",authority="web:8080",target_addr="10.0.0.9:8080",target_ip="10.0.0.9",target_port="8080",tls="disabled"';
@@ -35,6 +43,25 @@ describe('HttpStats', () => {
     stats.request();
     stats.request();
     assert.deepEqual(lines(metrics, 'request_total'), [`request_total{${BASE}} 2`]);
+  });
+
+  it('labels mesh TLS as Linkerd does: server_id outbound, client_id inbound, no_identity with its reason otherwise', () => {
+    const metrics = new ProxyMetrics();
+    const id = 'web.default.serviceaccount.identity.sluice.cluster.local';
+    metrics.http('outbound', 'web:8080', TARGET, 'dst_pod="web-0"', serverTlsLabels(id)).request();
+    metrics.http('inbound', 'web:8080', TARGET, '', clientTlsLabels('client.default.serviceaccount.identity.sluice.cluster.local')).request();
+    metrics.http('inbound', 'web:8080', TARGET, '', clientTlsLabels(undefined)).request();
+    metrics.http('inbound', 'web:8080', TARGET, '', TLS_NOT_FROM_REMOTE).request();
+    metrics.http('outbound', 'web:8080', TARGET, '', TLS_NOT_DISCOVERED).request();
+    const target = 'target_addr="10.0.0.9:8080",target_ip="10.0.0.9",target_port="8080"';
+    assert.deepEqual(lines(metrics, 'request_total').sort(), [
+      `request_total{direction="inbound",authority="web:8080",${target},tls="no_identity",no_tls_reason="no_tls_from_remote"} 1`,
+      `request_total{direction="inbound",authority="web:8080",${target},tls="true",client_id="client.default.serviceaccount.identity.sluice.cluster.local"} 1`,
+      `request_total{direction="inbound",authority="web:8080",${target},tls="true"} 1`,
+      `request_total{direction="outbound",authority="web:8080",${target},tls="no_identity",no_tls_reason="not_provided_by_service_discovery"} 1`,
+      `request_total{direction="outbound",authority="web:8080",${target},tls="true",server_id="${id}",dst_pod="web-0"} 1`,
+    ]);
+    assert.notEqual(metrics.tcp('outbound', 'dst', TARGET, serverTlsLabels(id)), metrics.tcp('outbound', 'dst', TARGET));
   });
 
   it('hands out one stats object per direction, authority and target', () => {

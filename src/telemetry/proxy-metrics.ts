@@ -7,8 +7,27 @@ import { Counter, Histogram, Registry, joinLabels, labels, type Family } from '.
 export type Direction = 'inbound' | 'outbound';
 export type Peer = 'src' | 'dst';
 
-/** No identity is configured yet, so every connection is plain TCP: Linkerd says `tls="disabled"`. */
-const TLS_LABELS = 'tls="disabled"';
+// The `tls` labels of a connection or request, as Linkerd's proxy writes them (wire-facts §3.2).
+/** The proxy holds no identity: everything is plain TCP. */
+export const TLS_DISABLED = 'tls="disabled"';
+/** Inbound, the proxy has an identity but the client spoke plaintext (or TLS not addressed to us). */
+export const TLS_NOT_FROM_REMOTE = 'tls="no_identity",no_tls_reason="no_tls_from_remote"';
+/** Outbound, the proxy has an identity but the endpoint has none (outside the mesh, or not discovered). */
+export const TLS_NOT_DISCOVERED = 'tls="no_identity",no_tls_reason="not_provided_by_service_discovery"';
+/** Outbound, the application's own connection to its sidecar. */
+export const TLS_LOOPBACK = 'tls="no_identity",no_tls_reason="loopback"';
+/** Inbound mesh TLS from a client that presented no certificate (unauthenticated). */
+export const TLS_NO_CLIENT_ID = 'tls="true"';
+
+/** Inbound mesh TLS: `tls="true",client_id="<verified identity>"`. */
+export function clientTlsLabels(clientId: string | undefined): string {
+  return clientId === undefined ? TLS_NO_CLIENT_ID : labels({ tls: 'true', client_id: clientId });
+}
+
+/** Outbound mesh TLS: `tls="true",server_id="<identity the endpoint proved>"`. */
+export function serverTlsLabels(serverId: string): string {
+  return labels({ tls: 'true', server_id: serverId });
+}
 const NO_GRPC_STATUS = -1;
 
 export function targetLabels(target: HostPort | undefined): string {
@@ -185,32 +204,35 @@ export class ProxyMetrics {
    * Per target object (endpoints and routed addresses are long-lived objects), the handle for each
    * authority: found without building a key string, which the request path would pay for every time.
    */
-  private readonly httpByTarget: Readonly<Record<Direction, WeakMap<HostPort, Map<string, { dst: string; stats: HttpStats }>>>> = {
+  private readonly httpByTarget: Readonly<Record<Direction, WeakMap<HostPort, Map<string, { dst: string; tls: string; stats: HttpStats }>>>> = {
     inbound: new WeakMap(),
     outbound: new WeakMap(),
   };
 
-  /** `dst` adds an outbound endpoint's `dst_*` labels (preformatted), from the Destination service. */
-  http(direction: Direction, authority: string, target: HostPort | undefined, dst = ''): HttpStats {
-    if (target === undefined) return this.httpByKey(direction, authority, target, dst);
+  /**
+   * `dst` adds an outbound endpoint's `dst_*` labels (preformatted), from the Destination service; `tls`
+   * is one of the TLS label sets above (the connection's inbound, the endpoint's outbound).
+   */
+  http(direction: Direction, authority: string, target: HostPort | undefined, dst = '', tls = TLS_DISABLED): HttpStats {
+    if (target === undefined) return this.httpByKey(direction, authority, target, dst, tls);
     let byAuthority = this.httpByTarget[direction].get(target);
     const hit = byAuthority?.get(authority);
-    if (hit !== undefined && hit.dst === dst) return hit.stats;
-    const stats = this.httpByKey(direction, authority, target, dst);
+    if (hit !== undefined && hit.dst === dst && hit.tls === tls) return hit.stats;
+    const stats = this.httpByKey(direction, authority, target, dst, tls);
     if (byAuthority === undefined) this.httpByTarget[direction].set(target, (byAuthority = new Map()));
     // As bounded as the key cache: a flood of authorities on one target stops being remembered here.
-    if (byAuthority.size < LABEL_VALUE_BUDGET) byAuthority.set(authority, { dst, stats });
+    if (byAuthority.size < LABEL_VALUE_BUDGET) byAuthority.set(authority, { dst, tls, stats });
     return stats;
   }
 
-  private httpByKey(direction: Direction, authority: string, target: HostPort | undefined, dst: string): HttpStats {
-    const key = `${direction}\0${authority}\0${target === undefined ? '' : formatHostPort(target)}\0${dst}`;
+  private httpByKey(direction: Direction, authority: string, target: HostPort | undefined, dst: string, tls: string): HttpStats {
+    const key = `${direction}\0${authority}\0${target === undefined ? '' : formatHostPort(target)}\0${dst}\0${tls}`;
     let stats = this.httpCache.get(key);
     if (stats === undefined) {
       // A new series: bounded per label value (the cache key then maps to an overflow series).
       const boundedAuthority = this.bounded(this.authorities, 'authority', authority);
       const boundedTarget = this.boundedTarget(target);
-      const base = joinLabels(joinLabels(joinLabels(labels({ direction, authority: boundedAuthority }), boundedTarget), TLS_LABELS), dst);
+      const base = joinLabels(joinLabels(joinLabels(labels({ direction, authority: boundedAuthority }), boundedTarget), tls), dst);
       stats = this.httpByBase.get(base) ?? new HttpStats(this, base);
       this.httpByBase.set(base, stats);
       if (this.httpCache.size < 4 * LABEL_VALUE_BUDGET) this.httpCache.set(key, stats);
@@ -218,11 +240,11 @@ export class ProxyMetrics {
     return stats;
   }
 
-  tcp(direction: Direction, peer: Peer, target: HostPort | undefined): TcpStats {
-    const key = `${direction}\0${peer}\0${target === undefined ? '' : formatHostPort(target)}`;
+  tcp(direction: Direction, peer: Peer, target: HostPort | undefined, tls = TLS_DISABLED): TcpStats {
+    const key = `${direction}\0${peer}\0${target === undefined ? '' : formatHostPort(target)}\0${tls}`;
     let stats = this.tcpCache.get(key);
     if (stats === undefined) {
-      const base = joinLabels(joinLabels(labels({ direction, peer }), this.boundedTarget(target)), TLS_LABELS);
+      const base = joinLabels(joinLabels(labels({ direction, peer }), this.boundedTarget(target)), tls);
       stats = this.tcpByBase.get(base) ?? new TcpStats(this, base);
       this.tcpByBase.set(base, stats);
       if (this.tcpCache.size < 4 * LABEL_VALUE_BUDGET) this.tcpCache.set(key, stats);

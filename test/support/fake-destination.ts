@@ -9,6 +9,8 @@ export interface FakeEndpoint {
   readonly host: string;
   readonly port: number;
   readonly labels?: Readonly<Record<string, string>>;
+  /** The endpoint's mesh identity: sent as `tls_identity` (also as its server name) with the h2 hint. */
+  readonly identity?: string;
 }
 
 /** A route condition in the ServiceProfile CRD's shape. */
@@ -216,7 +218,14 @@ export class FakeDestination {
     if (added.length > 0) {
       stream.call.write({
         add: {
-          addrs: added.map((e) => ({ addr: tcpAddress(e), weight: 10_000, metric_labels: { ...e.labels } })),
+          addrs: added.map((e) => ({
+            addr: tcpAddress(e),
+            weight: 10_000,
+            metric_labels: { ...e.labels },
+            ...(e.identity === undefined
+              ? {}
+              : { tls_identity: { dns_like_identity: { name: e.identity }, server_name: { name: e.identity } }, protocol_hint: { h2: {} } }),
+          })),
           metric_labels: service?.labels ?? {},
         },
       });

@@ -3,6 +3,8 @@
 // per-request choice among them.
 import { formatHostPort, type HostPort } from '../../config/parse.ts';
 import { labels } from '../../telemetry/metrics.ts';
+import { serverTlsLabels } from '../../telemetry/proxy-metrics.ts';
+import type { PeerIdentity } from '../tls/mesh-credentials.ts';
 import { pickP2c, type Candidate } from './balancer.ts';
 import type { EndpointData } from '../discovery/state.ts';
 import { FailureAccrual, type AccrualConfig } from './failure-accrual.ts';
@@ -22,6 +24,10 @@ export class Endpoint implements Candidate {
   dstLabels: string;
   /** The Destination service's metric labels, unprefixed (for tap events). */
   labels: Readonly<Record<string, string>>;
+  /** The identity it must prove over mesh TLS; undefined outside the mesh (plaintext). */
+  tlsIdentity: PeerIdentity | undefined;
+  /** `tls="true",server_id="…"`, preformatted for its metrics while it has an identity. */
+  tlsLabels: string | undefined;
   readonly ewma: PeakEwma;
   readonly accrual: FailureAccrual;
   /** Gone from the destination: no new requests; what is in flight finishes. */
@@ -32,6 +38,8 @@ export class Endpoint implements Candidate {
     this.key = formatHostPort(this.addr);
     this.dstLabels = dstLabels(data.labels);
     this.labels = data.labels;
+    this.tlsIdentity = data.tlsIdentity;
+    this.tlsLabels = data.tlsIdentity === undefined ? undefined : serverTlsLabels(data.tlsIdentity.identity);
     this.ewma = new PeakEwma(now);
     this.accrual = new FailureAccrual(accrual, now, random);
   }
@@ -102,6 +110,10 @@ export class EndpointSet {
       } else {
         endpoint.dstLabels = dstLabels(d.labels);
         endpoint.labels = d.labels;
+        if (endpoint.tlsIdentity?.identity !== d.tlsIdentity?.identity || endpoint.tlsIdentity?.serverName !== d.tlsIdentity?.serverName) {
+          endpoint.tlsIdentity = d.tlsIdentity;
+          endpoint.tlsLabels = d.tlsIdentity === undefined ? undefined : serverTlsLabels(d.tlsIdentity.identity);
+        }
         previous.delete(key);
       }
       next.push(endpoint);

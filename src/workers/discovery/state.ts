@@ -9,6 +9,14 @@ export interface EndpointData {
   /** The Destination API's `metric_labels`: the set's (`namespace`, `service`) and the endpoint's own
    * (`pod`, `deployment`, …), merged; the proxy reports them with a `dst_` prefix. */
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * The identity the endpoint proves with its certificate, and the SNI to ask for it by (Destination's
+   * `tls_identity`: `dns_like_identity.name`, `server_name.name`). Absent for endpoints outside the mesh:
+   * they are reached in plaintext.
+   */
+  readonly tlsIdentity?: { readonly identity: string; readonly serverName: string };
+  /** `h2` when the endpoint is a proxy that takes HTTP/2 (Destination's `protocol_hint`). */
+  readonly protocolHint?: 'h2';
 }
 
 export type RequestMatchData =

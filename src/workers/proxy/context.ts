@@ -10,6 +10,7 @@ import { SocketTracker } from '../transport/connect.ts';
 import { DnsCache } from '../transport/dns-cache.ts';
 import { TapRegistry } from '../tap/registry.ts';
 import type { LocalIdentity } from '../transport/local-identity.ts';
+import { MeshCredentials } from '../tls/mesh-credentials.ts';
 import { AuthorityCache, type ConnectionInfo } from './routing.ts';
 
 export interface AcceptedConnection extends ConnectionInfo {
@@ -17,6 +18,12 @@ export interface AcceptedConnection extends ConnectionInfo {
   readonly peer: string;
   /** Where the connection's bytes go when nothing in them says otherwise. */
   readonly target: HostPort | undefined;
+  /** The proxy terminated the client's mesh TLS (inbound): the bytes seen here are the decrypted ones. */
+  readonly meshTls: boolean;
+  /** The client's verified identity over mesh TLS; undefined for plaintext and unauthenticated clients. */
+  readonly clientId: string | undefined;
+  /** The connection's `tls` metric labels (proxy-metrics.ts), fixed once it is accepted or terminated. */
+  readonly tlsLabels: string;
 }
 
 export class WorkerContext {
@@ -33,6 +40,7 @@ export class WorkerContext {
   /** The proxy's current certificate (issue 8); undefined until the Identity service issued one, or when
    * identity is disabled: then the mesh hop stays plaintext. */
   identity: LocalIdentity | undefined;
+  private credentials: { readonly identity: LocalIdentity; readonly creds: MeshCredentials | undefined } | undefined;
 
   constructor(config: ProxyConfig, log: Logger) {
     this.config = config;
@@ -41,6 +49,29 @@ export class WorkerContext {
 
   connectTimeoutMs(direction: Direction): number {
     return direction === 'inbound' ? this.config.inboundConnectTimeoutMs : this.config.outboundConnectTimeoutMs;
+  }
+
+  /**
+   * The mesh TLS credentials of the current identity, built the first time it is used (this loads
+   * node:tls); undefined without an identity, or when its PEM does not load (logged once: the mesh hop
+   * then stays plaintext rather than failing every connection).
+   */
+  meshCredentials(): MeshCredentials | undefined {
+    const identity = this.identity;
+    if (identity === undefined) return undefined;
+    const held = this.credentials;
+    if (held !== undefined && held.identity === identity) return held.creds;
+    let creds: MeshCredentials | undefined;
+    try {
+      creds = new MeshCredentials(identity, this.config.detectTimeoutMs);
+    } catch (error) {
+      this.log.error('identity certificate or key does not load; mesh TLS is off until the next one', {
+        identity: identity.name,
+        error: (error as Error).message,
+      });
+    }
+    this.credentials = { identity, creds };
+    return creds;
   }
 
   snapshot(): Snapshot {

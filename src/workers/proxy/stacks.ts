@@ -7,7 +7,8 @@ import type { DiscoveryState } from '../discovery/state.ts';
 import type { DiscoveryChannel } from '../discovery/destination-cache.ts';
 import type { Direction } from '../../telemetry/proxy-metrics.ts';
 import type { AcceptedConnection, WorkerContext } from './context.ts';
-import { detectConnection, type Decision } from './detect-connection.ts';
+import { detectConnection, detectDecrypted, type Decision } from './detect-connection.ts';
+import { terminateMeshTls } from './inbound-tls.ts';
 import { FastHttp1Engine } from './http1/fast-engine.ts';
 import { AgentConnections } from './http1/agent-connections.ts';
 import { Http1Proxy } from './http1/node-stack.ts';
@@ -78,6 +79,14 @@ export class ProxyStacks {
   private mesh: Mesh | undefined;
   private readonly dispatch = (socket: net.Socket, conn: AcceptedConnection, decision: Decision, prefix: Buffer | undefined): void =>
     this.onDetected(socket, conn, decision, prefix);
+  /** The stream inside terminated mesh TLS: detected again, except on opaque ports (forwarded as it is). */
+  private readonly decrypted = (socket: net.Socket, conn: AcceptedConnection): void => {
+    if (conn.target !== undefined && this.ctx.config.opaquePorts.has(conn.target.port)) {
+      this.onDetected(socket, conn, { kind: 'opaque', reason: 'opaque_port' }, undefined);
+    } else {
+      detectDecrypted(this.ctx, socket, conn, this.dispatch);
+    }
+  };
 
   constructor(ctx: WorkerContext) {
     this.ctx = ctx;
@@ -112,6 +121,9 @@ export class ProxyStacks {
   private onDetected(socket: net.Socket, conn: AcceptedConnection, decision: Decision, prefix: Buffer | undefined): void {
     const { ctx } = this;
     const stacks = conn.direction === 'inbound' ? this.inbound : this.outbound;
+    // The accepted connection's transport labels are final now, unless it is mesh TLS to terminate
+    // (inbound-tls.ts relabels it with the client's identity); a decrypted stream is not tracked itself.
+    if (!conn.meshTls && decision.kind !== 'tls') ctx.tracker.confirm(socket);
     switch (decision.kind) {
       case 'http1':
         ctx.metrics.detected(conn.direction, 'http1', '');
@@ -122,12 +134,20 @@ export class ProxyStacks {
         ctx.metrics.detected(conn.direction, 'h2', '');
         stacks.serveH2(socket, conn);
         return;
-      case 'tls':
+      case 'tls': {
+        // Mesh TLS addressed to this proxy's identity is terminated (inbound only, and never twice).
+        const credentials = conn.direction === 'inbound' && !conn.meshTls && prefix === undefined ? ctx.meshCredentials() : undefined;
+        if (credentials !== undefined && decision.sni === credentials.name) {
+          terminateMeshTls(ctx, credentials, socket, conn, this.decrypted);
+          return;
+        }
+        if (!conn.meshTls) ctx.tracker.confirm(socket);
         // TLS not addressed to the mesh passes through untouched; we only note who it was for.
         ctx.metrics.detected(conn.direction, 'tls', 'passthrough');
         ctx.metrics.tlsPassthrough(conn.direction, decision.sni ?? '');
         forwardTcp(ctx, this.meshFor(conn.direction), socket, conn, prefix);
         return;
+      }
       case 'opaque':
         ctx.metrics.detected(conn.direction, 'opaque', decision.reason);
         forwardTcp(ctx, this.meshFor(conn.direction), socket, conn, prefix);

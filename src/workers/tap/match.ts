@@ -247,6 +247,11 @@ export interface TapRequest {
   readonly authority: string;
   /** The path without its query, as Linkerd reports it. */
   readonly path: string;
+  /**
+   * The peer's TLS labels (`tls`, and `client_id` inbound / `server_id` outbound over mesh TLS), put on
+   * the source (inbound) or destination (outbound) meta; `tls: disabled` when absent.
+   */
+  readonly tls?: Readonly<Record<string, string>>;
 }
 
 /** A request prepared once for testing against several taps' matches. */

@@ -44,8 +44,8 @@ export interface Header {
   readonly value: Uint8Array;
 }
 
-/** The `tls` label of the peer: there is no mTLS identity yet (metrics say the same). */
-const TLS_LABEL = 'disabled';
+/** The peer's `tls` label when the request says nothing (no identity: metrics say the same). */
+const NO_TLS: Readonly<Record<string, string>> = { tls: 'disabled' };
 
 export class TapRegistry {
   /** True while at least one tap is installed: the only thing the request path looks at otherwise. */
@@ -156,9 +156,9 @@ export class TapStream {
     const inbound = req.direction === 'inbound';
     this.envelope = {
       source: tcpAddress(req.source),
-      source_meta: { labels: inbound ? { tls: TLS_LABEL } : {} },
+      source_meta: { labels: inbound ? { ...(req.tls ?? NO_TLS) } : {} },
       destination: tcpAddress(req.destination),
-      destination_meta: { labels: inbound ? { ...req.destinationLabels } : { ...req.destinationLabels, tls: TLS_LABEL } },
+      destination_meta: { labels: inbound ? { ...req.destinationLabels } : { ...req.destinationLabels, ...(req.tls ?? NO_TLS) } },
       proxy_direction: inbound ? 'INBOUND' : 'OUTBOUND',
     };
     const init = { id: this.id, method: methodMessage(req.method), scheme: schemeMessage(req.scheme), authority: req.authority, path: req.path };

@@ -11,7 +11,7 @@ export function splice(a: net.Socket, b: net.Socket): void {
   b.pipe(a);
   const onClose = (closed: net.Socket, other: net.Socket) => (hadError: boolean) => {
     if (other.destroyed) return;
-    if (hadError) other.resetAndDestroy();
+    if (hadError) reset(other);
     else if (!closed.readableEnded) other.destroy();
   };
   a.on('error', noop);
@@ -21,3 +21,12 @@ export function splice(a: net.Socket, b: net.Socket): void {
 }
 
 function noop(): void {}
+
+/**
+ * Resets a TCP connection (RST, so the peer sees the failure); a TLS socket (mesh TLS, node:tls holds its
+ * handle and resetAndDestroy throws for it) is destroyed instead.
+ */
+function reset(socket: net.Socket): void {
+  if ((socket as { encrypted?: boolean }).encrypted === true) socket.destroy();
+  else socket.resetAndDestroy();
+}

@@ -22,8 +22,9 @@ import type { TapStream } from '../../tap/registry.ts';
 import type { AcceptedConnection } from '../context.ts';
 import type { Http1Mesh } from '../http1/exchange-env.ts';
 import { httpTarget } from '../routing.ts';
+import { directTlsLabels, endpointTlsLabels, peerOf, tapTls, withClientId } from '../mesh-tls.ts';
 import type { H2Env } from './env.ts';
-import { grpcStatusIn, headerFields, requestFacts } from './fields.ts';
+import { grpcStatusIn, headerFields, neverIndexedWithoutClientId, requestFacts } from './fields.ts';
 import { h2ErrorAnswer } from './responses.ts';
 import type { UpstreamConn, UpstreamStreamOwner } from './upstreams.ts';
 
@@ -77,10 +78,12 @@ export class H2Exchange implements UpstreamStreamOwner {
     this.down = down;
     this.dstream = dstream;
     this.conn = conn;
-    this.headers = headers;
-    this.neverIndexed = down.neverIndexed;
     this.requestEnded = endStream;
     const facts = requestFacts(headers);
+    // Inbound: the caller's verified identity replaces whatever the client claimed (mesh-tls.ts).
+    const identify = conn.direction === 'inbound' && (conn.clientId !== undefined || facts.clientIdSent);
+    this.headers = identify ? withClientId(headers, conn.clientId) : headers;
+    this.neverIndexed = identify && facts.clientIdSent ? neverIndexedWithoutClientId(headers, down.neverIndexed) : down.neverIndexed;
     this.grpc = facts.grpc;
     this.authority = facts.authority;
     this.method = facts.method;
@@ -132,6 +135,7 @@ export class H2Exchange implements UpstreamStreamOwner {
     const { ctx, direction } = this.env;
     let addr: HostPort;
     let key: string;
+    let tlsLabels: string;
     const dest = this.dest;
     if (dest !== undefined) {
       const pick = dest.endpoints.pick();
@@ -140,18 +144,20 @@ export class H2Exchange implements UpstreamStreamOwner {
       this.endpoint = pick;
       addr = pick.addr;
       key = pick.key;
-      this.stats = ctx.metrics.http(direction, this.authority, addr, pick.dstLabels);
+      tlsLabels = endpointTlsLabels(ctx, pick);
+      this.stats = ctx.metrics.http(direction, this.authority, addr, pick.dstLabels, tlsLabels);
       this.routeStats?.actualRequest();
     } else {
       addr = this.direct as HostPort;
       key = formatHostPort(addr);
-      this.stats = ctx.metrics.http(direction, this.authority, addr);
+      tlsLabels = directTlsLabels(ctx, this.conn);
+      this.stats = ctx.metrics.http(direction, this.authority, addr, '', tlsLabels);
     }
     this.stats.request();
     if (ctx.taps.active && this.tap === undefined) this.startTap(addr);
     this.attemptStart = performance.now();
     this.phase = X_WAITING;
-    if (!this.env.upstreams.request(addr, key, this)) this.attemptFailed('overloaded');
+    if (!this.env.upstreams.request(addr, key, this, peerOf(ctx, this.endpoint), tlsLabels)) this.attemptFailed('overloaded');
   }
 
   /** A stream slot is ours: send the head, then whatever of the body is at hand. */
@@ -358,7 +364,7 @@ export class H2Exchange implements UpstreamStreamOwner {
     this.dropUpstream(ErrorCode.CANCEL);
     const { status, grpc: grpcStatus } = ERROR_RESPONSES[kind];
     const latency = performance.now() - this.startedAt;
-    const stats = this.stats ?? ctx.metrics.http(direction, this.authority, this.target);
+    const stats = this.stats ?? ctx.metrics.http(direction, this.authority, this.target, '', directTlsLabels(ctx, this.conn));
     if (this.stats === undefined) stats.request();
     stats.response(this.grpc ? 200 : status, this.grpc ? grpcStatus : -1, latency, kind);
     this.routeStats?.response(this.grpc ? 200 : status, this.grpc ? grpcStatus : -1, true, latency, kind);
@@ -397,7 +403,8 @@ export class H2Exchange implements UpstreamStreamOwner {
   private startTap(addr: HostPort | undefined): void {
     const { socket } = this.down;
     const source = socket.remoteAddress === undefined || socket.remotePort === undefined ? undefined : { host: socket.remoteAddress, port: socket.remotePort };
-    const request = { direction: this.env.direction, source, destination: addr, destinationLabels: this.endpoint?.labels, method: this.method };
+    const tls = tapTls(this.env.ctx, this.conn, this.endpoint);
+    const request = { direction: this.env.direction, source, destination: addr, destinationLabels: this.endpoint?.labels, method: this.method, tls };
     const headers = this.headers;
     this.tap = this.env.ctx.taps.start({ ...request, scheme: this.scheme, authority: this.authority, path: pathOf(this.path) }, () => headerFields(headers), this.startedAt);
   }

@@ -1,6 +1,7 @@
 // Reading what the proxy needs from HTTP/2 header lists (flat [name, value, …], names lower case as
 // the engine checked them). Pure.
 import type { Header } from '../../tap/registry.ts';
+import { CLIENT_ID_HEADER } from '../mesh-tls.ts';
 
 export interface RequestFacts {
   readonly method: string;
@@ -9,6 +10,8 @@ export interface RequestFacts {
   readonly path: string;
   readonly grpc: boolean;
   readonly grpcTimeout: string | undefined;
+  /** The client sent a sluice-client-id field (dropped inbound: only the proxy sets it). */
+  readonly clientIdSent: boolean;
 }
 
 /** One pass over a request head. The authority is :authority, else Host (RFC 9113 §8.3.1). */
@@ -20,6 +23,7 @@ export function requestFacts(headers: readonly string[]): RequestFacts {
   let path = '/';
   let grpc = false;
   let grpcTimeout: string | undefined;
+  let clientIdSent = false;
   for (let i = 0; i + 1 < headers.length; i += 2) {
     const name = headers[i] as string;
     const value = headers[i + 1] as string;
@@ -46,9 +50,12 @@ export function requestFacts(headers: readonly string[]): RequestFacts {
       case 'grpc-timeout':
         grpcTimeout = value;
         break;
+      case CLIENT_ID_HEADER:
+        clientIdSent = true;
+        break;
     }
   }
-  return { method, scheme, authority: authority ?? host ?? '', path, grpc, grpcTimeout };
+  return { method, scheme, authority: authority ?? host ?? '', path, grpc, grpcTimeout, clientIdSent };
 }
 
 /** A head's grpc-status: -1 when absent, UNKNOWN (2) when it is not a valid code. */
@@ -67,6 +74,18 @@ export function headerFields(headers: readonly string[]): Header[] {
   for (let i = 0; i + 1 < headers.length; i += 2) {
     const name = headers[i] as string;
     if (name.charCodeAt(0) !== 0x3a) out.push({ name, value: Buffer.from(headers[i + 1] as string, 'latin1') });
+  }
+  return out;
+}
+
+/** The never-indexed field numbers of `headers` once its sluice-client-id fields are dropped (withClientId). */
+export function neverIndexedWithoutClientId(headers: readonly string[], neverIndexed: readonly number[]): number[] {
+  const out: number[] = [];
+  for (const field of neverIndexed) {
+    if (headers[field * 2] === CLIENT_ID_HEADER) continue;
+    let dropped = 0;
+    for (let f = 0; f < field; f++) if (headers[f * 2] === CLIENT_ID_HEADER) dropped++;
+    out.push(field - dropped);
   }
   return out;
 }

@@ -9,7 +9,9 @@ import { H2Connection } from '../../http2/connection.ts';
 import type { H2Handler } from '../../http2/handler.ts';
 import type { H2Stream } from '../../http2/stream.ts';
 import { connectUpstream } from '../../transport/connect.ts';
+import type { PeerIdentity } from '../../tls/mesh-credentials.ts';
 import type { WorkerContext } from '../context.ts';
+import { upstreamTls } from '../mesh-tls.ts';
 
 const REFUSED_STREAM = 7;
 
@@ -33,6 +35,8 @@ export interface UpstreamStreamOwner {
 export class UpstreamConn implements H2Handler {
   readonly key: string;
   readonly conn: H2Connection;
+  /** The identity the connection verified (mesh TLS); undefined for plain TCP. */
+  readonly peer: PeerIdentity | undefined;
   private readonly pool: H2Upstreams;
   /** The socket's error, if it failed (connect refused, timed out...): what failed streams are told. */
   error: Error | undefined;
@@ -41,9 +45,10 @@ export class UpstreamConn implements H2Handler {
   idleSince = performance.now();
   private readonly waiting: UpstreamStreamOwner[] = [];
 
-  constructor(pool: H2Upstreams, key: string, socket: net.Socket) {
+  constructor(pool: H2Upstreams, key: string, socket: net.Socket, peer: PeerIdentity | undefined) {
     this.pool = pool;
     this.key = key;
+    this.peer = peer;
     // Before the engine's own listener: the cause is known when the streams are reset.
     socket.on('error', (error) => {
       this.error ??= error;
@@ -133,13 +138,18 @@ export class H2Upstreams {
     this.direction = direction;
   }
 
-  /** Asks for a stream to `addr` for `owner`; false when the endpoint's queue is full. */
-  request(addr: HostPort, key: string, owner: UpstreamStreamOwner): boolean {
+  /**
+   * Asks for a stream to `addr` for `owner`, in mesh TLS verifying `peer` when given; false when the
+   * endpoint's queue is full. A connection made for another identity (or in plaintext before the proxy
+   * held one) is retired: it finishes its streams while new ones go to a fresh connection.
+   */
+  request(addr: HostPort, key: string, owner: UpstreamStreamOwner, peer: PeerIdentity | undefined, tlsLabels: string): boolean {
     let up = this.conns.get(key);
+    if (up !== undefined && up.peer?.identity !== peer?.identity) up.retire();
     if (up === undefined || up.retired) {
-      const socket = connectUpstream(addr, this.ctx.connectTimeoutMs(this.direction));
-      this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', addr));
-      up = new UpstreamConn(this, key, socket);
+      const socket = connectUpstream(addr, this.ctx.connectTimeoutMs(this.direction), false, upstreamTls(this.ctx, peer));
+      this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', addr, tlsLabels));
+      up = new UpstreamConn(this, key, socket, peer);
       this.conns.set(key, up);
     }
     return up.request(owner);

@@ -24,13 +24,29 @@ export class AgentConnections {
   }
 
   retire(addr: HostPort): void {
-    const name = this.agent.getName({ host: addr.host, port: addr.port });
-    for (const socket of [...(this.agent.freeSockets[name] ?? [])]) socket.destroy();
-    if ((this.agent.sockets[name]?.length ?? 0) > 0) this.retired.add(name);
+    for (const name of this.poolsOf(addr)) {
+      for (const socket of [...(this.agent.freeSockets[name] ?? [])]) socket.destroy();
+      if ((this.agent.sockets[name]?.length ?? 0) > 0) this.retired.add(name);
+    }
   }
 
   /** An address that comes back must not have its new connections closed. */
   reinstate(addr: HostPort): void {
-    if (this.retired.size > 0) this.retired.delete(this.agent.getName({ host: addr.host, port: addr.port }));
+    if (this.retired.size === 0) return;
+    const base = this.agent.getName({ host: addr.host, port: addr.port });
+    for (const name of [...this.retired]) if (name.startsWith(base)) this.retired.delete(name);
+  }
+
+  /**
+   * The agent's pools for `addr`: the plaintext one (`host:port:`) and those of mesh TLS connections,
+   * whose names add the identity they verified (node-stack.ts).
+   */
+  private poolsOf(addr: HostPort): string[] {
+    const base = this.agent.getName({ host: addr.host, port: addr.port });
+    const names = new Set([base]);
+    for (const name of [...Object.keys(this.agent.freeSockets), ...Object.keys(this.agent.sockets)]) {
+      if (name.startsWith(base)) names.add(name);
+    }
+    return [...names];
   }
 }

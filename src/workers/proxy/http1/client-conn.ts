@@ -12,6 +12,8 @@ import { pathOf } from '../../profiles/routes.ts';
 import type { AcceptedConnection, WorkerContext } from '../context.ts';
 import { httpTarget } from '../routing.ts';
 import { errorResponseBytes } from './error-response.ts';
+import { CLIENT_ID_HEADER, tapTls } from '../mesh-tls.ts';
+import type { Endpoint } from '../../balance/endpoints.ts';
 import { Exchange } from './exchange.ts';
 import type { ExchangeClient, ExchangeEnv } from './exchange-env.ts';
 import { headerList } from '../../tap/http1-headers.ts';
@@ -60,6 +62,8 @@ export class ClientConn implements ExchangeClient {
   private reqBody = B_NONE;
   private reqRemaining = 0;
   private readonly reqScanner = new ChunkedScanner();
+  /** Inbound over mesh TLS with a verified client: the header line added to each request. */
+  private readonly clientIdLine: string;
 
   private readonly onData = (chunk: Buffer): void => this.clientData(chunk);
   private readonly onEnd = (): void => this.clientEnd();
@@ -71,6 +75,7 @@ export class ClientConn implements ExchangeClient {
     this.ctx = env.ctx;
     this.socket = socket;
     this.conn = conn;
+    this.clientIdLine = conn.direction === 'inbound' && conn.clientId !== undefined ? `${CLIENT_ID_HEADER}: ${conn.clientId}\r\n` : '';
     this.exchange = new Exchange(env, this);
     this.headStart = performance.now();
   }
@@ -131,10 +136,13 @@ export class ClientConn implements ExchangeClient {
     if (head.minor !== 1 || head.method === 'CONNECT' || head.target.charCodeAt(0) !== 47 /* / */) return this.handOff();
     let host: string | undefined;
     let closeAfter = false;
+    let clientIdSent = false;
     const { names, values } = head;
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
-      if (name === 'host') {
+      if (name === CLIENT_ID_HEADER) {
+        clientIdSent = true;
+      } else if (name === 'host') {
         if (host !== undefined) return this.handOff();
         host = values[i] as string;
       } else if (name === 'upgrade' || name === 'expect') {
@@ -160,7 +168,14 @@ export class ClientConn implements ExchangeClient {
     ex.path = head.target;
     ex.requestEnded = this.reqBody === B_NONE;
     const dropped = droppedFields(head, this.reqBody === B_CHUNKED);
-    ex.headOut = dropped === undefined ? buf.subarray(0, head.end) : rewriteHead(buf, head, undefined, dropped, '');
+    if (this.clientIdLine !== '' || (clientIdSent && this.conn.direction === 'inbound')) {
+      // Inbound: the caller's verified identity replaces whatever the client claimed (mesh-tls.ts).
+      const drop = dropped ?? new Array<boolean>(names.length).fill(false);
+      for (let i = 0; i < names.length; i++) if (names[i] === CLIENT_ID_HEADER) drop[i] = true;
+      ex.headOut = rewriteHead(buf, head, undefined, drop, this.clientIdLine);
+    } else {
+      ex.headOut = dropped === undefined ? buf.subarray(0, head.end) : rewriteHead(buf, head, undefined, dropped, '');
+    }
     this.buf = head.end < buf.length ? buf.subarray(head.end) : undefined;
     this.state = this.reqBody === B_NONE ? C_SENT : C_BODY;
     this.updateRead();
@@ -232,11 +247,12 @@ export class ClientConn implements ExchangeClient {
     this.socket.uncork();
   }
 
-  startTap(destination: HostPort | undefined, labels: Readonly<Record<string, string>> | undefined, startedAt: number): TapStream | undefined {
+  startTap(destination: HostPort | undefined, endpoint: Endpoint | undefined, startedAt: number): TapStream | undefined {
     const head = this.reqHead as Head;
     const { remoteAddress, remotePort } = this.socket;
     const source = remoteAddress === undefined || remotePort === undefined ? undefined : { host: remoteAddress, port: remotePort };
-    const request = { direction: this.conn.direction, source, destination, destinationLabels: labels, method: head.method };
+    const tls = tapTls(this.ctx, this.conn, endpoint);
+    const request = { direction: this.conn.direction, source, destination, destinationLabels: endpoint?.labels, method: head.method, tls };
     return this.ctx.taps.start(
       { ...request, scheme: 'http', authority: this.exchange.host, path: pathOf(head.target) },
       () => headerList(head),

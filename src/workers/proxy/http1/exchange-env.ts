@@ -3,6 +3,7 @@
 import type { HostPort } from '../../../config/parse.ts';
 import type { Direction } from '../../../telemetry/proxy-metrics.ts';
 import type { Destination } from '../../discovery/destination-cache.ts';
+import type { Endpoint } from '../../balance/endpoints.ts';
 import type { RouteMetrics } from '../../profiles/route-metrics.ts';
 import type { TapStream } from '../../tap/registry.ts';
 import type { AcceptedConnection, WorkerContext } from '../context.ts';
@@ -30,7 +31,7 @@ export interface ExchangeClient {
   /** Cut both connections: a response already under way cannot be turned into an error any more. */
   destroyAll(): void;
   /** Offers the request to the installed taps (call only while `taps.active`). */
-  startTap(destination: HostPort | undefined, labels: Readonly<Record<string, string>> | undefined, startedAt: number): TapStream | undefined;
+  startTap(destination: HostPort | undefined, endpoint: Endpoint | undefined, startedAt: number): TapStream | undefined;
 }
 
 /** Everything the engine's exchanges share, built once per direction. */

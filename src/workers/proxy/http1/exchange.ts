@@ -1,11 +1,9 @@
-// One HTTP/1.1 request on the fast engine, from routing to the end of its response: the one endpoint
-// stack of HTTP/1 for every destination. A request to a service the Destination API knows is balanced
-// over its endpoints (P2C over peak-EWMA, failure accrual), bounded by its route's timeout, retried on
-// a retryable route while its body (≤ 64 KiB) is at hand and the budget allows, and counted in route
-// metrics; any other request is the same exchange with one endpoint (DNS, or the original destination)
-// and no retries. Each attempt takes a raw keep-alive connection from the pool; request and response
-// bytes are forwarded as they are, only hop-by-hop fields rewritten. One Exchange object per client
-// connection, reused for each of its requests: nothing is allocated per request that need not be.
+// One HTTP/1.1 request on the fast engine, from routing to the end of its response, for every destination:
+// a Destination service is balanced (P2C, peak-EWMA, failure accrual), bounded by its route's timeout,
+// retried on a retryable route while its body (≤ 64 KiB) is at hand and the budget allows, counted in
+// route metrics; anything else is one endpoint (DNS or the original destination), no retries. Bytes are
+// forwarded as they are over pooled keep-alive connections, only hop-by-hop fields rewritten. One
+// Exchange per client connection, reused for each request: nothing allocated per request needlessly.
 import type { HostPort } from '../../../config/parse.ts';
 import { ERROR_RESPONSES, ProxyError, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
 import type { HttpStats } from '../../../telemetry/proxy-metrics.ts';
@@ -20,6 +18,7 @@ import { enterDestination, leaveDestination, shouldRetry } from '../route-attemp
 import { headerList } from '../../tap/http1-headers.ts';
 import type { TapStream } from '../../tap/registry.ts';
 import { errorResponseBytes } from './error-response.ts';
+import { directTlsLabels, endpointTlsLabels, peerOf } from '../mesh-tls.ts';
 import type { ExchangeClient, ExchangeEnv, Http1Mesh } from './exchange-env.ts';
 import { poolKey, type Upstream, type UpstreamOwner, type UpstreamPool } from './upstream-pool.ts';
 
@@ -123,6 +122,7 @@ export class Exchange implements UpstreamOwner {
     const { ctx, direction } = this.env;
     let addr: HostPort;
     let key: string;
+    let tlsLabels: string;
     const dest = this.dest;
     if (dest !== undefined) {
       const pick = dest.endpoints.pick();
@@ -131,21 +131,23 @@ export class Exchange implements UpstreamOwner {
       this.endpoint = pick;
       addr = pick.addr;
       key = pick.key;
-      this.stats = ctx.metrics.http(direction, this.host, addr, pick.dstLabels);
+      tlsLabels = endpointTlsLabels(ctx, pick);
+      this.stats = ctx.metrics.http(direction, this.host, addr, pick.dstLabels, tlsLabels);
       this.routeStats?.actualRequest();
     } else {
       addr = this.direct as HostPort;
       key = poolKey(addr);
-      this.stats = ctx.metrics.http(direction, this.host, addr);
+      tlsLabels = directTlsLabels(ctx, this.client.conn);
+      this.stats = ctx.metrics.http(direction, this.host, addr, '', tlsLabels);
     }
     this.stats.request();
-    if (ctx.taps.active && this.tap === undefined) this.tap = this.client.startTap(addr, this.endpoint?.labels, this.startedAt);
+    if (ctx.taps.active && this.tap === undefined) this.tap = this.client.startTap(addr, this.endpoint, this.startedAt);
     this.attemptStart = performance.now();
     this.respBuf = undefined;
     this.respSearched = 0;
     this.reusable = false;
     this.blocked = false;
-    const u = this.env.pool.acquire(addr, key, this);
+    const u = this.env.pool.acquire(addr, key, this, peerOf(ctx, this.endpoint), tlsLabels);
     this.upstream = u;
     this.phase = X_WAITING;
     // No body follows the head: one write, no cork.
@@ -216,8 +218,7 @@ export class Exchange implements UpstreamOwner {
     this.replay = undefined;
     const framing = responseFraming(head, this.method === 'HEAD');
     if (framing === 'bad') return this.badResponse('conflicting response framing');
-    const body = framing.body;
-    this.respBody = body;
+    const body = (this.respBody = framing.body);
     this.respRemaining = framing.length;
     if (body === B_CHUNKED) this.respScanner.reset();
     this.reusable = framing.reusable;
@@ -341,7 +342,7 @@ export class Exchange implements UpstreamOwner {
     this.dropUpstream();
     const { status } = ERROR_RESPONSES[kind];
     const latency = performance.now() - this.startedAt;
-    const stats = this.stats ?? ctx.metrics.http(direction, this.host, this.target);
+    const stats = this.stats ?? ctx.metrics.http(direction, this.host, this.target, '', directTlsLabels(ctx, this.client.conn));
     if (this.stats === undefined) stats.request();
     stats.response(status, -1, latency, kind);
     this.routeStats?.response(status, -1, true, latency, kind);

@@ -4,7 +4,9 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { formatHostPort, type HostPort } from '../../../config/parse.ts';
-import type { Direction, HttpStats } from '../../../telemetry/proxy-metrics.ts';
+import { TLS_DISABLED, serverTlsLabels, type Direction, type HttpStats } from '../../../telemetry/proxy-metrics.ts';
+import type { PeerIdentity } from '../../tls/mesh-credentials.ts';
+import { CLIENT_ID_HEADER, directTlsLabels, upstreamTls, withClientId } from '../mesh-tls.ts';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER, ProxyError, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
 import { framing, headerPairs, relayInformational, stripHopByHop } from '../../http1/headers.ts';
 import { connectionOf, tagConnection } from './connection-tag.ts';
@@ -30,6 +32,10 @@ export interface Http1MeshRouter {
     fallback: () => void,
   ): boolean;
 }
+
+/** The request option naming the identity an upstream connection must verify (mesh TLS). */
+export const MESH_PEER = Symbol('sluice.meshPeer');
+type AgentOptions = { host: string; port: number | string; [MESH_PEER]?: PeerIdentity };
 
 export interface Upstream {
   readonly target: HostPort;
@@ -75,11 +81,16 @@ export class Http1Proxy {
       scheduling: 'lifo',
       maxFreeSockets: 1024,
     });
-    // Our connect applies the connect timeout and counts the connection in transport metrics.
-    (this.agent as unknown as { createConnection: unknown }).createConnection = (options: {
-      host: string;
-      port: number;
-    }) => this.connect({ host: options.host, port: Number(options.port) });
+    // Our connect applies the connect timeout, counts the connection in transport metrics, and
+    // originates mesh TLS when the request's options name a peer identity (outbound/http1-exchange.ts);
+    // such connections are pooled apart from plaintext ones to the same address.
+    const agent = this.agent as unknown as { createConnection: unknown; getName: (options: AgentOptions) => string };
+    agent.createConnection = (options: AgentOptions) => this.connect({ host: options.host, port: Number(options.port) }, options[MESH_PEER]);
+    const poolName = agent.getName.bind(agent);
+    agent.getName = (options: AgentOptions) => {
+      const peer = options[MESH_PEER];
+      return peer === undefined ? poolName(options) : `${poolName(options)}${peer.identity}`;
+    };
   }
 
   serve(socket: net.Socket, conn: AcceptedConnection): void {
@@ -88,9 +99,10 @@ export class Http1Proxy {
     socket.resume();
   }
 
-  connect(target: HostPort): net.Socket {
-    const socket = connectUpstream(target, this.ctx.connectTimeoutMs(this.direction));
-    this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', target));
+  connect(target: HostPort, peer?: PeerIdentity): net.Socket {
+    const socket = connectUpstream(target, this.ctx.connectTimeoutMs(this.direction), false, upstreamTls(this.ctx, peer));
+    const tlsLabels = peer === undefined ? TLS_DISABLED : serverTlsLabels(peer.identity);
+    this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', target, tlsLabels));
     return socket;
   }
 
@@ -167,11 +179,15 @@ export class Http1Proxy {
   ): void {
     // The client may have left while its authority was being resolved.
     if (res.destroyed || req.destroyed) return;
-    const stats = this.ctx.metrics.http(this.direction, req.headers.host ?? '', target);
+    const conn = connectionOf(req.socket);
+    const stats = this.ctx.metrics.http(this.direction, req.headers.host ?? '', target, '', conn === undefined ? TLS_DISABLED : directTlsLabels(this.ctx, conn));
     stats.request();
     if (this.ctx.taps.active) tapDestination(res, target);
     const raw = req.rawHeaders;
-    const headers = stripHopByHop(raw);
+    let headers = stripHopByHop(raw);
+    if (this.direction === 'inbound' && (conn?.clientId !== undefined || req.headers[CLIENT_ID_HEADER] !== undefined)) {
+      headers = withClientId(headers, conn?.clientId);
+    }
     const { chunked, contentLength } = framing(raw);
     // Node only chunk-encodes bodies of methods that usually carry one; say so for the others.
     if (chunked) headers.push('Transfer-Encoding', 'chunked');

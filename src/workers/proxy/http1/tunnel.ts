@@ -9,6 +9,7 @@ import { ERROR_RESPONSES, PROXY_ERROR_HEADER, classifyUpstreamError, type ProxyE
 import type { AcceptedConnection, WorkerContext } from '../context.ts';
 import { connectionOf } from './connection-tag.ts';
 import { stripHopByHop, withoutField } from '../../http1/headers.ts';
+import { directTlsLabels, withClientId } from '../mesh-tls.ts';
 import { parseAuthority } from '../routing.ts';
 import { splice } from '../../transport/splice.ts';
 import { nodeHttp } from '../builtins.ts';
@@ -64,7 +65,7 @@ export function forwardUpgrade(
   }
   socket.on('error', () => socket.destroy());
   const route = proxy.route(req, conn);
-  const stats = ctx.metrics.http(conn.direction, req.headers.host ?? '', typeof route === 'string' ? conn.target : route.target);
+  const stats = ctx.metrics.http(conn.direction, req.headers.host ?? '', typeof route === 'string' ? conn.target : route.target, '', directTlsLabels(ctx, conn));
   stats.request();
   if (typeof route === 'string') {
     failRaw(socket, stats, start, route);
@@ -90,12 +91,13 @@ function sendUpgrade(
   target: HostPort,
 ): void {
   if (socket.destroyed) return; // the client left while its authority was being resolved
+  const conn = connectionOf(socket);
   const upstream = nodeHttp().request({
     host: target.host,
     port: target.port,
     method: req.method,
     path,
-    headers: stripHopByHop(req.rawHeaders, true) as unknown as http.OutgoingHttpHeaders,
+    headers: (conn?.direction === 'inbound' ? withClientId(stripHopByHop(req.rawHeaders, true), conn.clientId) : stripHopByHop(req.rawHeaders, true)) as unknown as http.OutgoingHttpHeaders,
     setHost: false,
     createConnection: () => proxy.connect(target),
   });

@@ -6,7 +6,9 @@ import { formatHostPort, type HostPort } from '../../../config/parse.ts';
 import { ProxyError } from '../../../core/errors.ts';
 import type { Direction } from '../../../telemetry/proxy-metrics.ts';
 import { connectUpstream } from '../../transport/connect.ts';
+import type { PeerIdentity } from '../../tls/mesh-credentials.ts';
 import type { WorkerContext } from '../context.ts';
+import { upstreamTls } from '../mesh-tls.ts';
 
 /** The exchange using an upstream connection. */
 export interface UpstreamOwner {
@@ -28,14 +30,17 @@ export function poolKey(addr: HostPort): string {
 export class Upstream {
   readonly socket: net.Socket;
   readonly key: string;
+  /** The identity the connection verified (mesh TLS); undefined for plain TCP. */
+  readonly peer: PeerIdentity | undefined;
   owner: UpstreamOwner | undefined;
   idleSince = 0;
   /** The upstream shut its side: the connection cannot carry another exchange. */
   ended = false;
 
-  constructor(pool: UpstreamPool, socket: net.Socket, key: string) {
+  constructor(pool: UpstreamPool, socket: net.Socket, key: string, peer: PeerIdentity | undefined) {
     this.socket = socket;
     this.key = key;
+    this.peer = peer;
     socket.on('data', (chunk: Buffer) => {
       if (this.owner === undefined) socket.destroy(); // nothing may arrive on an idle connection
       else this.owner.onUpstreamData(chunk);
@@ -70,12 +75,20 @@ export class UpstreamPool {
     return this.idle.size;
   }
 
-  /** An idle connection to `addr`, or a new one (connect timeout and transport metrics applied). */
-  acquire(addr: HostPort, key: string, owner: UpstreamOwner): Upstream {
+  /**
+   * An idle connection to `addr`, or a new one (connect timeout and transport metrics applied); in mesh
+   * TLS verifying `peer` when given. An idle connection made for another identity (or in plaintext
+   * before the proxy held one) is closed rather than reused.
+   */
+  acquire(addr: HostPort, key: string, owner: UpstreamOwner, peer: PeerIdentity | undefined, tlsLabels: string): Upstream {
     const idle = this.idle.get(key);
     if (idle !== undefined) {
       while (idle.length > 0) {
         const u = idle.pop() as Upstream;
+        if (u.peer?.identity !== peer?.identity) {
+          u.socket.destroy();
+          continue;
+        }
         if (!u.socket.destroyed && u.socket.readyState === 'open') {
           if (idle.length === 0) this.idle.delete(key);
           u.owner = owner;
@@ -84,9 +97,9 @@ export class UpstreamPool {
       }
       this.idle.delete(key);
     }
-    const socket = connectUpstream(addr, this.ctx.connectTimeoutMs(this.direction));
-    this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', addr));
-    const u = new Upstream(this, socket, key);
+    const socket = connectUpstream(addr, this.ctx.connectTimeoutMs(this.direction), false, upstreamTls(this.ctx, peer));
+    this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', addr, tlsLabels));
+    const u = new Upstream(this, socket, key, peer);
     u.owner = owner;
     return u;
   }

@@ -11,7 +11,8 @@ import type { Destination } from '../../discovery/destination-cache.ts';
 import type { Endpoint } from '../../balance/endpoints.ts';
 import { ERROR_RESPONSES, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
 import { framing, headerPairs as pairs, relayInformational, stripHopByHop } from '../../http1/headers.ts';
-import type { Http1Proxy } from '../http1/node-stack.ts';
+import { MESH_PEER, type Http1Proxy } from '../http1/node-stack.ts';
+import { endpointTlsLabels, peerOf } from '../mesh-tls.ts';
 import type { MeshContext } from './mesh-context.ts';
 import { pathOf, type Route } from '../../profiles/routes.ts';
 import { ReplayBuffer, decideRetry } from '../../retry/retry.ts';
@@ -138,7 +139,7 @@ class Http1Exchange {
   private send(): void {
     const pick = this.dest.endpoints.pick();
     if (typeof pick === 'string') {
-      const stats = this.mesh.ctx.metrics.http('outbound', this.req.headers.host ?? '', this.target);
+      const stats = this.mesh.ctx.metrics.http('outbound', this.req.headers.host ?? '', this.target, '', endpointTlsLabels(this.mesh.ctx, undefined));
       stats.request();
       this.finishWithError(pick, stats);
       return;
@@ -148,7 +149,8 @@ class Http1Exchange {
     endpoint.dispatched();
     this.pending = endpoint;
     this.attemptStart = performance.now();
-    const stats = this.mesh.ctx.metrics.http('outbound', this.req.headers.host ?? '', endpoint.addr, endpoint.dstLabels);
+    const { ctx } = this.mesh;
+    const stats = ctx.metrics.http('outbound', this.req.headers.host ?? '', endpoint.addr, endpoint.dstLabels, endpointTlsLabels(ctx, endpoint));
     stats.request();
     this.stats = stats;
     this.routeStats.actualRequest();
@@ -161,7 +163,9 @@ class Http1Exchange {
       headers: this.headers as unknown as http.OutgoingHttpHeaders,
       agent: this.stack.agent,
       setHost: false,
-    });
+      // Read by the stack's agent (node-stack.ts): the connection goes in mesh TLS to this identity.
+      [MESH_PEER]: peerOf(ctx, endpoint),
+    } as http.RequestOptions);
     this.upstream = up;
     up.on('information', (info) => {
       if (id === this.attempt && !this.done) relayInformational(this.res, info);
