@@ -150,8 +150,7 @@ export class Exchange implements UpstreamOwner {
     const u = this.env.pool.acquire(addr, key, this, peerOf(ctx, this.endpoint), tlsLabels);
     this.upstream = u;
     this.phase = X_WAITING;
-    // No body follows the head: one write, no cork.
-    if (this.requestEnded && this.replay === undefined) return void (this.blocked = !u.socket.write(this.headOut as Buffer));
+    if (this.requestEnded && this.replay === undefined) return void (this.blocked = !u.socket.write(this.headOut as Buffer)); // one write, no cork
     u.socket.cork();
     if (!u.socket.write(this.headOut as Buffer)) this.blocked = true;
     if (this.replay !== undefined) for (const chunk of this.replay.chunks) if (!u.socket.write(chunk)) this.blocked = true;
