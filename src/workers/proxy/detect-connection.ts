@@ -7,6 +7,7 @@ import { DETECT_MAX_BYTES, detectProtocol, type Detected } from '../../protocol-
 import { TLS_DISABLED, TLS_LOOPBACK, TLS_NOT_FROM_REMOTE } from '../../telemetry/proxy-metrics.ts';
 import { connectionTarget, type ConnectionInfo } from './routing.ts';
 import type { AcceptedConnection, WorkerContext } from './context.ts';
+import { opaquePortHandling } from './inbound/opaque-ports.ts';
 
 export type Decision = Exclude<Detected, { kind: 'need-more' }> | { kind: 'opaque'; reason: 'read_timeout' | 'opaque_port' | 'eof' };
 
@@ -31,16 +32,9 @@ export function detectConnection(ctx: WorkerContext, socket: net.Socket, info: C
   socket.setNoDelay(true);
   socket.on('error', (error) => ctx.log.debug('client connection error', { peer: conn.peer, error: error.message }));
 
-  // Server-speaks-first protocols on known ports: waiting for the client would only add the detect timeout.
-  // Once the proxy has an identity, meshed clients reach these ports in mesh TLS too, and speak first:
-  // only a TLS ClientHello is waited for (so unmeshed server-speaks-first clients of such ports should
-  // skip the proxy, as with Linkerd's skip-inbound-ports).
-  if (conn.direction === 'inbound' && conn.target !== undefined && ctx.config.opaquePorts.has(conn.target.port)) {
-    if (ctx.identity === undefined) handOn(socket, conn, OPAQUE_PORT, undefined, detected);
-    else readFirstBytes(ctx, socket, conn, true, detected);
-    return;
-  }
-  readFirstBytes(ctx, socket, conn, false, detected);
+  const opaque = opaquePortHandling(ctx, conn);
+  if (opaque === 'opaque') handOn(socket, conn, OPAQUE_PORT, undefined, detected);
+  else readFirstBytes(ctx, socket, conn, opaque === 'tls-or-opaque', detected);
 }
 
 /**

@@ -8,7 +8,7 @@ import type { DiscoveryChannel } from '../discovery/destination-cache.ts';
 import type { Direction } from '../../telemetry/proxy-metrics.ts';
 import type { AcceptedConnection, WorkerContext } from './context.ts';
 import { detectConnection, detectDecrypted, type Decision } from './detect-connection.ts';
-import { terminateMeshTls } from './inbound-tls.ts';
+import { terminateMeshTls } from './inbound/tls-termination.ts';
 import { FastHttp1Engine } from './http1/fast-engine.ts';
 import { AgentConnections } from './http1/agent-connections.ts';
 import { Http1Proxy } from './http1/node-stack.ts';
@@ -122,7 +122,7 @@ export class ProxyStacks {
     const { ctx } = this;
     const stacks = conn.direction === 'inbound' ? this.inbound : this.outbound;
     // The accepted connection's transport labels are final now, unless it is mesh TLS to terminate
-    // (inbound-tls.ts relabels it with the client's identity); a decrypted stream is not tracked itself.
+    // (inbound/tls-termination.ts relabels it with the client's identity); a decrypted stream is not tracked itself.
     if (!conn.meshTls && decision.kind !== 'tls') ctx.tracker.confirm(socket);
     switch (decision.kind) {
       case 'http1':

@@ -4,9 +4,9 @@
 // unauthenticated client, let in until authorization policy says otherwise). A handshake that fails —
 // a certificate that does not verify, a timeout, garbage — closes the connection: nothing reaches the app.
 import type net from 'node:net';
-import { clientTlsLabels } from '../../telemetry/proxy-metrics.ts';
-import type { MeshCredentials } from '../tls/mesh-credentials.ts';
-import type { AcceptedConnection, WorkerContext } from './context.ts';
+import { clientTlsLabels } from '../../../telemetry/proxy-metrics.ts';
+import type { MeshCredentials } from '../../tls/mesh-credentials.ts';
+import type { AcceptedConnection, WorkerContext } from '../context.ts';
 
 export type OnDecrypted = (socket: net.Socket, conn: AcceptedConnection) => void;
 
