@@ -26,6 +26,8 @@ export interface CertifyClientOptions {
   readonly anchorsPem: string;
   /** Each call gives up after this long. */
   readonly timeoutMs: number;
+  /** The channel's reconnect backoff; defaults to grpc-js's (1 s … 120 s). */
+  readonly reconnect?: { readonly minMs: number; readonly maxMs: number };
 }
 
 type CertifyMethod = (
@@ -56,6 +58,11 @@ export class CertifyClient {
       'grpc.ssl_target_name_override': options.serverName,
       'grpc.default_authority': options.serverName,
       'grpc.enable_retries': 0,
+      // The channel's reconnects follow the proxy's backoff (as the Destination client's do), so
+      // neither waits on the other's longer default.
+      ...(options.reconnect === undefined
+        ? {}
+        : { 'grpc.initial_reconnect_backoff_ms': options.reconnect.minMs, 'grpc.max_reconnect_backoff_ms': options.reconnect.maxMs }),
     });
     this.timeoutMs = options.timeoutMs;
   }

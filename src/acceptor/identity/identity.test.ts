@@ -6,6 +6,7 @@
 // service that cannot prove the expected name is refused.
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { identityName, DEFAULT_IDENTITY_DOMAIN, controllerIdentityName } from '../../api/identity-name.ts';
@@ -18,6 +19,35 @@ import { metricValue, startProxy, type RunningProxy } from '../../../test/suppor
 const WEB = identityName({ serviceAccount: 'web', namespace: 'shop' }, DEFAULT_IDENTITY_DOMAIN);
 const CONTROLLER = controllerIdentityName(DEFAULT_IDENTITY_DOMAIN);
 const LIFETIME_S = 20;
+
+/** The real controller with identity from the files in `dir`, Identity on `identityAddr`. */
+async function startIdentityController(dir: string, files: { certificate: string; key: string; anchors: string }, identityAddr = '127.0.0.1:0') {
+  writeFileSync(path.join(dir, 'mesh.yaml'), 'namespaces: {}\n');
+  const controller = await startControllerProcess([
+    '--discovery=file',
+    `--discovery-file=${path.join(dir, 'mesh.yaml')}`,
+    `--identity-addr=${identityAddr}`,
+    `--identity-issuer-cert=${files.certificate}`,
+    `--identity-issuer-key=${files.key}`,
+    `--identity-trust-anchors=${files.anchors}`,
+    `--identity-token-key=${path.join(dir, 'token.key')}`,
+    `--identity-issuance-lifetime=${LIFETIME_S}s`,
+  ]);
+  const match = /controller ready.* identity=(\S+)/.exec(controller.logs());
+  assert.ok(match !== null, `the controller names its identity address:\n${controller.logs()}`);
+  return { controller, identityAddr: match[1] as string };
+}
+
+/** A loopback port nothing listens on (bound, read, released). */
+function unusedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.once('error', reject);
+  });
+}
 
 describe('proxy identity against the real controller', { timeout: 120_000 }, () => {
   let dir = '';
@@ -34,20 +64,7 @@ describe('proxy identity against the real controller', { timeout: 120_000 }, () 
     const files = await writeIssuerFiles(dir, pki.issuer, [pki.anchor]);
     key = generateTokenKey();
     writeFileSync(path.join(dir, 'token.key'), formatTokenKey(key));
-    writeFileSync(path.join(dir, 'mesh.yaml'), 'namespaces: {}\n');
-    controller = await startControllerProcess([
-      '--discovery=file',
-      `--discovery-file=${path.join(dir, 'mesh.yaml')}`,
-      '--identity-addr=127.0.0.1:0',
-      `--identity-issuer-cert=${files.certificate}`,
-      `--identity-issuer-key=${files.key}`,
-      `--identity-trust-anchors=${files.anchors}`,
-      `--identity-token-key=${path.join(dir, 'token.key')}`,
-      `--identity-issuance-lifetime=${LIFETIME_S}s`,
-    ]);
-    const match = /controller ready.* identity=(\S+)/.exec(controller.logs());
-    assert.ok(match !== null, `the controller names its identity address:\n${controller.logs()}`);
-    identityAddr = match[1] as string;
+    ({ controller, identityAddr } = await startIdentityController(dir, files));
   });
 
   after(async () => {
@@ -138,6 +155,44 @@ describe('proxy identity against the real controller', { timeout: 120_000 }, () 
     const proxy = await start(identityEnv(path.join(dir, 'missing'), { SLUICE_PROXY_WORKERS: '0', SLUICE_PROXY_IDENTITY_DISABLED: 'true' }));
     assert.equal(await readyStatus(proxy), 200);
     assert.doesNotMatch(await proxy.metrics(), /identity_cert_refresh_count/);
+  });
+});
+
+describe('a proxy started before the controller', { timeout: 90_000 }, () => {
+  test('is not ready while the Identity service is down, and ready within seconds once it is up', async () => {
+    const dir = tempDir();
+    const pki = await testPki();
+    const files = await writeIssuerFiles(dir, pki.issuer, [pki.anchor]);
+    const key = generateTokenKey();
+    writeFileSync(path.join(dir, 'token.key'), formatTokenKey(key));
+    const tokenFile = path.join(dir, 'token');
+    writeFileSync(tokenFile, createLocalToken(key, { serviceAccount: 'web', namespace: 'shop' }));
+    const addr = `127.0.0.1:${await unusedPort()}`;
+    const proxy = await startProxy({
+      SLUICE_PROXY_WORKERS: '0',
+      SLUICE_PROXY_IDENTITY_DIR: dir,
+      SLUICE_PROXY_IDENTITY_TRUST_ANCHORS: certificatesToPem([pki.anchor.certificate]),
+      SLUICE_PROXY_IDENTITY_TOKEN_FILE: tokenFile,
+      SLUICE_PROXY_IDENTITY_LOCAL_NAME: WEB,
+      SLUICE_PROXY_IDENTITY_SVC_ADDR: addr,
+      SLUICE_PROXY_IDENTITY_SVC_NAME: CONTROLLER,
+      SLUICE_PROXY_CONTROL_EXP_BACKOFF_MAX: '2s',
+    });
+    let controller: ControllerProcess | undefined;
+    try {
+      await eventually('five failed attempts', () => (proxy.logs().match(/cannot obtain a certificate; not ready; retrying/g) ?? []).length >= 5, 20_000);
+      assert.equal((await fetch(`http://127.0.0.1:${proxy.admin.port}/ready`)).status, 503);
+      assert.match(proxy.logs(), /UNAVAILABLE/);
+      ({ controller } = await startIdentityController(dir, files, addr));
+      const up = Date.now();
+      await eventually('/ready 200', async () => (await fetch(`http://127.0.0.1:${proxy.admin.port}/ready`)).status === 200, 15_000);
+      // The proxy's backoff is capped at 2 s (plus 10 % jitter) and the channel's reconnects follow it.
+      assert.ok(Date.now() - up < 4_000, `ready ${Date.now() - up} ms after the controller came up`);
+    } finally {
+      await proxy.stop('SIGKILL');
+      await controller?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

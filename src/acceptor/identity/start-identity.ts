@@ -26,7 +26,13 @@ export async function startIdentity(
   deliver: (identity: LocalIdentity) => void,
 ): Promise<RunningIdentity> {
   const key = await createLocalKey(config.localName);
-  const client = new CertifyClient({ addr: config.svcAddr, serverName: config.svcName, anchorsPem: config.trustAnchorsPem, timeoutMs: CERTIFY_TIMEOUT_MS });
+  const client = new CertifyClient({
+    addr: config.svcAddr,
+    serverName: config.svcName,
+    anchorsPem: config.trustAnchorsPem,
+    timeoutMs: CERTIFY_TIMEOUT_MS,
+    reconnect: { minMs: backoff.minMs, maxMs: backoff.maxMs },
+  });
   const provider = new IdentityProvider({
     localName: config.localName,
     tokenFile: config.tokenFile,

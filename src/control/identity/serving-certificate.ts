@@ -60,6 +60,12 @@ export class ServingCertificate implements CertificateProvider {
     const issuer = holder.current;
     if (this.closed || issuer === undefined) return;
     clearTimeout(this.timer);
+    if (issuer.credential.certificate.notAfter.getTime() <= Date.now()) {
+      // A certificate from it would be born expired; Certify answers UNAVAILABLE until a new issuer comes.
+      log.warn('the issuer has expired; the identity service keeps its current certificate', { identity, retryInMs: RETRY_MS });
+      this.schedule(RETRY_MS);
+      return;
+    }
     try {
       const keys = await generateKeyPair();
       const leaf = await issueLeaf(issuer.credential, { identity, publicKey: keys.publicKey, lifetimeMs });
