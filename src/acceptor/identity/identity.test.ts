@@ -196,6 +196,53 @@ describe('a proxy started before the controller', { timeout: 90_000 }, () => {
   });
 });
 
+describe('a renewal while the controller is down', { timeout: 120_000 }, () => {
+  test('fails with the reason logged, the proxy stays ready on its current certificate, and renews once the controller is back', async () => {
+    const dir = tempDir();
+    const pki = await testPki();
+    const files = await writeIssuerFiles(dir, pki.issuer, [pki.anchor]);
+    const key = generateTokenKey();
+    writeFileSync(path.join(dir, 'token.key'), formatTokenKey(key));
+    const tokenFile = path.join(dir, 'token');
+    writeFileSync(tokenFile, createLocalToken(key, { serviceAccount: 'web', namespace: 'shop' }));
+    const addr = `127.0.0.1:${await unusedPort()}`;
+    let { controller } = await startIdentityController(dir, files, addr);
+    const proxy = await startProxy({
+      SLUICE_PROXY_WORKERS: '1',
+      SLUICE_PROXY_IDENTITY_DIR: dir,
+      SLUICE_PROXY_IDENTITY_TRUST_ANCHORS: certificatesToPem([pki.anchor.certificate]),
+      SLUICE_PROXY_IDENTITY_TOKEN_FILE: tokenFile,
+      SLUICE_PROXY_IDENTITY_LOCAL_NAME: WEB,
+      SLUICE_PROXY_IDENTITY_SVC_ADDR: addr,
+      SLUICE_PROXY_IDENTITY_SVC_NAME: CONTROLLER,
+      SLUICE_PROXY_CONTROL_EXP_BACKOFF_MAX: '1s',
+    });
+    const ready = async (): Promise<number> => (await fetch(`http://127.0.0.1:${proxy.admin.port}/ready`)).status;
+    try {
+      await eventually('/ready 200', async () => (await ready()) === 200, 15_000);
+      const expiry = metricValue(await proxy.metrics(), 'identity_cert_expiration_timestamp_seconds');
+      await controller.stop();
+
+      // The renewal is due after ~14 s of the 20 s lifetime; it fails while the controller is down.
+      await eventually('a failed renewal in the log', () => /cannot renew the certificate; still using the current one; retrying/.test(proxy.logs()), 25_000);
+      assert.match(proxy.logs(), /cannot renew the certificate; still using the current one; retrying identity=web\.shop\S* reason="UNAVAILABLE: [^"]+"/);
+      assert.equal(await ready(), 200, 'still ready on the current certificate');
+      const during = await proxy.metrics();
+      assert.equal(metricValue(during, 'identity_cert_refresh_count'), 1);
+      assert.equal(metricValue(during, 'identity_cert_expiration_timestamp_seconds'), expiry);
+
+      ({ controller } = await startIdentityController(dir, files, addr));
+      await eventually('the renewal', async () => metricValue(await proxy.metrics(), 'identity_cert_refresh_count') === 2, 10_000);
+      assert.ok(metricValue(await proxy.metrics(), 'identity_cert_expiration_timestamp_seconds') > expiry);
+      assert.equal(await ready(), 200);
+    } finally {
+      await proxy.stop('SIGKILL');
+      await controller.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('proxy identity configuration errors', { timeout: 30_000 }, () => {
   test('some but not all identity variables: the proxy does not start and says which are missing', async () => {
     await assert.rejects(
