@@ -154,7 +154,7 @@ export const identityComponent: Component = async (ctx) => {
   const server = new grpc.Server();
   server.addService(identityDefinition(), identity.service.implementation());
   // Over TLS with the controller's own certificate: proxies verify it before they send their token.
-  const credentials = await servingCredentials(identity.serving);
+  const credentials = servingCredentials(identity.serving);
   const addr = ctx.config.identityAddr;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(formatHostPort(addr), credentials, (error, bound) => (error === null ? resolve(bound) : reject(error))),

@@ -58,7 +58,7 @@ describe('the Identity service serves its own certificate', { timeout: 60_000 },
     server.addService(identityDefinition(), {
       Certify: (_call: unknown, callback: grpc.sendUnaryData<object>) => callback(null, { leaf_certificate: Buffer.from('ok') }),
     });
-    const credentials = await servingCredentials(serving);
+    const credentials = servingCredentials(serving);
     port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error === null ? resolve(bound) : reject(error))),
     );

@@ -9,7 +9,7 @@
 // changes, and hands each to grpc-js as a certificate provider, so the listening server switches
 // without a restart. Before there is an issuer there is no certificate and TLS handshakes fail, as
 // Certify would answer UNAVAILABLE anyway.
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../log/logger.ts';
 import type { IssuerHolder, LoadedIssuer } from './issuer.ts';
 import { certificatesToPem, generateKeyPair, issueLeaf, privateKeyToPem } from './pki.ts';
@@ -132,11 +132,10 @@ export class ServingCertificate implements CertificateProvider {
  * Server credentials serving `provider`'s certificate. Client certificates are not asked for in
  * effect: a proxy calling Certify has none yet, and its token is what authenticates it.
  */
-export async function servingCredentials(provider: ServingCertificate): Promise<grpc.ServerCredentials> {
-  const grpcJs = await import('@grpc/grpc-js');
+export function servingCredentials(provider: ServingCertificate): grpc.ServerCredentials {
   // grpc-js 1.14 passes this function's arguments to the credentials' constructor in the other order
   // (identity first, CA second) than its declaration names them; giving the same provider for both
   // serves our certificate whichever way round a release takes them. With a CA provider the server
   // asks for a client certificate but does not require one (the last argument).
-  return grpcJs.experimental.createCertificateProviderServerCredentials(provider, provider, false);
+  return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
 }
