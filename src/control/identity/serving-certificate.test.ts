@@ -101,3 +101,26 @@ describe('the Identity service serves its own certificate', { timeout: 60_000 },
     assert.equal(await call(CONTROLLER, anchorsPem), 'ok');
   });
 });
+
+describe('the serving certificate renews itself', { timeout: 30_000 }, () => {
+  test('at 70 % of its lifetime, with a new key', async () => {
+    const pki = await testPki();
+    const holder = new IssuerHolder(quietLog());
+    await holder.start(await material(pki.issuer, pki.anchor));
+    const serving = new ServingCertificate({ holder, identity: CONTROLLER, lifetimeMs: 3000, log: quietLog() });
+    const keys: string[] = [];
+    serving.addIdentityCertificateListener((update) => {
+      if (update !== null) keys.push(update.privateKey.toString());
+    });
+    try {
+      await serving.start();
+      const first = serving.notAfter?.getTime() ?? 0;
+      // 70 % of 3 s: the next one comes after ~2.1 s.
+      await eventually('a renewed certificate', () => (serving.notAfter?.getTime() ?? 0) > first, 5_000);
+      await eventually('both certificates delivered', () => keys.length >= 2, 1_000);
+      assert.notEqual(keys[0], keys[1], 'each certificate has a key of its own');
+    } finally {
+      serving.close();
+    }
+  });
+});
