@@ -11,6 +11,8 @@ export const HOST = '127.0.0.1';
 /** Where the controller listens, as in a cluster (Linkerd's ports). */
 export const DESTINATION_PORT = 8086;
 export const PUBLIC_API_PORT = 8085;
+/** The controller's Identity service (Linkerd's identity port), when free. */
+export const IDENTITY_PORT = 8080;
 
 export type App = 'web' | 'emoji' | 'voting';
 export const APPS: readonly App[] = ['web', 'emoji', 'voting'];
@@ -37,6 +39,8 @@ export interface Plan {
   readonly pods: Readonly<Record<App, PodPlan>>;
   /** The traffic generator's stats server (`/stats`). */
   readonly trafficStatsPort: number;
+  /** The controller's Identity service (Certify over TLS). */
+  readonly identityPort: number;
   /** Ports that were taken, and what was used instead. */
   readonly substituted: ReadonlyArray<{ readonly what: string; readonly wanted: number; readonly got: number }>;
 }
@@ -119,7 +123,8 @@ export async function planPorts(fixed = true): Promise<Plan> {
     };
   }
   const trafficStatsPort = await pick('traffic generator stats', TRAFFIC_STATS_PORT);
-  return { pods, trafficStatsPort, substituted };
+  const identityPort = await pick('controller identity', IDENTITY_PORT);
+  return { pods, trafficStatsPort, identityPort, substituted };
 }
 
 /** ServiceProfile routes, one per gRPC method or HTTP route, as `linkerd profile` would write them. */

@@ -129,6 +129,17 @@ test('npm start: controller, proxies, apps and traffic; sluice stat shows the tr
   const web = sent?.deployments['web'];
   assert.ok(web !== undefined && (web.successRate ?? 0) > 0.85, `traffic does not flow through the mesh: ${JSON.stringify(sent)}\n${output.slice(-3000)}`);
 
+  await t.test('every proxy holds a certificate from the controller (identity_cert_refresh_count, expiry in the future)', async () => {
+    const admins = [...output.matchAll(/admin 127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+    assert.equal(admins.length, 3, `three proxy admin addresses in the summary:\n${output}`);
+    for (const port of admins) {
+      const metrics = (await httpGet('127.0.0.1', port, '/metrics')).body;
+      const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+      assert.ok(value('identity_cert_refresh_count') >= 1, `proxy on admin port ${port} has no certificate:\n${metrics.slice(0, 2000)}`);
+      assert.ok(value('identity_cert_expiration_timestamp_seconds') > Date.now() / 1000, `proxy on admin port ${port}: certificate expiry not in the future`);
+    }
+  });
+
   await t.test('sluice stat deploy -n emojivoto -o json shows all three deployments', async () => {
     const cli = sluiceCommand();
     let rows: StatRow[] = [];

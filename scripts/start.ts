@@ -1,5 +1,6 @@
 // `npm start`: the Sluice demo on this machine, no cluster needed. Starts the controller (file
-// discovery, Destination on 8086, public API on 8085), three emojivoto-style services (web, emoji,
+// discovery, Destination on 8086, public API on 8085, Identity on 8080 with a fresh trust anchor and
+// issuer), three emojivoto-style services (web, emoji,
 // voting) each behind its own sluice-proxy, and a traffic generator; waits until each is ready; prints
 // what runs where and the commands to look at it; stays up until Ctrl-C (or `--duration`).
 // How it fits together: docs/quickstart.md.
@@ -21,6 +22,7 @@ import {
   type Plan,
   type PodPlan,
 } from '../demo/mesh.ts';
+import { prepareDemoIdentity, type DemoIdentity } from '../demo/identity.ts';
 import { grpcAnswers, httpGet, tcpConnects, waitFor } from '../demo/probes.ts';
 import { Supervisor, type ChildSpec, type Exit } from '../demo/supervisor.ts';
 
@@ -91,7 +93,7 @@ function baseEnv(): Record<string, string> {
 const addr = (port: number): string => `${HOST}:${port}`;
 const proxyName = (app: App): string => `${app}-proxy`;
 
-function controllerSpec(level: string): ChildSpec {
+function controllerSpec(level: string, plan: Plan, identity: DemoIdentity): ChildSpec {
   return {
     name: 'controller',
     cwd: ROOT,
@@ -102,6 +104,8 @@ function controllerSpec(level: string): ChildSpec {
       `--public-api-addr=${addr(PUBLIC_API_PORT)}`,
       '--discovery=file',
       `--discovery-file=${DISCOVERY_FILE}`,
+      `--identity-addr=${addr(plan.identityPort)}`,
+      ...identity.controllerArgs,
       `--log=${level}`,
     ],
   };
@@ -110,8 +114,11 @@ function controllerSpec(level: string): ChildSpec {
 /**
  * One sidecar. No iptables here, so the proxy is told where its app is (inbound forward address), and
  * the app is told where its proxy is (web's --outbound). Names are resolved through the controller.
+ * Each proxy proves its service account (`<app>` in emojivoto) with a local-mesh token and gets its
+ * certificate from the controller before it is ready, as an injected proxy does in a cluster.
  */
-function proxySpec(pod: PodPlan, options: Options, level: string): ChildSpec {
+function proxySpec(pod: PodPlan, options: Options, level: string, plan: Plan, identity: DemoIdentity): ChildSpec {
+  const own = identity.proxy(pod.app, NAMESPACE);
   return {
     name: proxyName(pod.app),
     cwd: ROOT,
@@ -132,6 +139,12 @@ function proxySpec(pod: PodPlan, options: Options, level: string): ChildSpec {
       SLUICE_PROXY_DESTINATION_CONTEXT: JSON.stringify({ ns: NAMESPACE, nodeName: 'localhost', pod: pod.pod }),
       // A demo stops in seconds, not after Linkerd's 120 s drain.
       SLUICE_PROXY_SHUTDOWN_GRACE_PERIOD: '2s',
+      SLUICE_PROXY_IDENTITY_DIR: identity.dir,
+      SLUICE_PROXY_IDENTITY_TRUST_ANCHORS: identity.anchorsPem,
+      SLUICE_PROXY_IDENTITY_TOKEN_FILE: own.tokenFile,
+      SLUICE_PROXY_IDENTITY_LOCAL_NAME: own.name,
+      SLUICE_PROXY_IDENTITY_SVC_ADDR: addr(plan.identityPort),
+      SLUICE_PROXY_IDENTITY_SVC_NAME: identity.controllerName,
     },
     args: ['src/acceptor/main.ts'],
   };
@@ -170,7 +183,10 @@ function trafficSpec(plan: Plan, options: Options, level: string): ChildSpec {
 }
 
 function summary(plan: Plan, options: Options): string {
-  const rows: string[][] = [['controller', `Destination ${addr(DESTINATION_PORT)}, public API ${addr(PUBLIC_API_PORT)}`, `discovery ${relative(ROOT, DISCOVERY_FILE)}`]];
+  const rows: string[][] = [
+    ['controller', `Destination ${addr(DESTINATION_PORT)}, public API ${addr(PUBLIC_API_PORT)}`, `discovery ${relative(ROOT, DISCOVERY_FILE)}`],
+    ['', `Identity ${addr(plan.identityPort)} (TLS)`, 'every proxy holds a certificate for <app>.emojivoto'],
+  ];
   for (const app of APPS) {
     const p = plan.pods[app];
     rows.push([
@@ -206,6 +222,7 @@ function summary(plan: Plan, options: Options): string {
       [`curl http://${addr(web.inboundPort)}/api/leaderboard`, 'web, through its proxy'],
       [`curl http://${addr(plan.trafficStatsPort)}/stats`, 'what the generator sent, to compare'],
       [`curl http://${addr(web.adminPort)}/metrics`, "web's proxy, Prometheus text"],
+      [`curl -s http://${addr(web.adminPort)}/metrics | grep ^identity_`, "web's proxy certificate: expiry, certificates obtained"],
     ]),
     '',
     options.durationS === undefined ? 'Ctrl-C stops everything.' : `Stops by itself in ${options.durationS} s (or Ctrl-C).`,
@@ -243,6 +260,7 @@ async function main(): Promise<void> {
 
   const plan = await planPorts(!options.anyPorts);
   writeFileSync(DISCOVERY_FILE, renderDiscoveryFile(plan));
+  const identity = await prepareDemoIdentity();
 
   const supervisor = new Supervisor(Math.max(...['controller', 'traffic', ...APPS.map(proxyName)].map((n) => n.length)));
   let stopping: Promise<void> | undefined;
@@ -253,6 +271,7 @@ async function main(): Promise<void> {
     stopping = (async () => {
       say(`\n${why}`);
       await supervisor.stop([['traffic'], [...APPS], APPS.map(proxyName), ['controller']], 4000);
+      identity.remove();
       say(exitCode === 0 ? 'Everything stopped.' : 'Everything stopped (after a failure).');
       process.exit(exitCode);
     })();
@@ -268,7 +287,10 @@ async function main(): Promise<void> {
       void stop(0, signals === 1 ? `${signal}: stopping the demo …` : '');
     });
   }
-  process.on('exit', () => supervisor.killAll());
+  process.on('exit', () => {
+    supervisor.killAll();
+    identity.remove();
+  });
 
   const failStart = async (what: string, hint: string): Promise<never> => {
     await stop(1, `✗ ${what} did not become ready. ${hint}`);
@@ -276,7 +298,7 @@ async function main(): Promise<void> {
   };
 
   say(`Starting the Sluice demo (logs at ${level}; --verbose for more) …`);
-  supervisor.start(controllerSpec(level));
+  supervisor.start(controllerSpec(level, plan, identity));
   if (!(await waitFor(() => tcpConnects(HOST, DESTINATION_PORT), 30_000, abandoned))) {
     return failStart('the controller (Destination API on 8086)', 'See its log lines above.');
   }
@@ -285,7 +307,7 @@ async function main(): Promise<void> {
   if (!publicApiUp) say(`! the controller does not listen on ${addr(PUBLIC_API_PORT)} (public API): the sluice CLI will not work.`);
 
   for (const app of APPS) supervisor.start(appSpec(plan, app, level));
-  for (const app of APPS) supervisor.start(proxySpec(plan.pods[app], options, level));
+  for (const app of APPS) supervisor.start(proxySpec(plan.pods[app], options, level, plan, identity));
   const appReady: Record<App, () => Promise<boolean>> = {
     web: async () => (await httpGet(HOST, plan.pods.web.appPort, '/healthz', {}, 1000)).status === 200,
     emoji: () => grpcAnswers('EmojiService', 'ListAll', addr(plan.pods.emoji.appPort)),
@@ -294,7 +316,8 @@ async function main(): Promise<void> {
   const checks = APPS.flatMap((app) => [
     { what: `the ${app} app`, check: appReady[app] },
     {
-      what: `${proxyName(app)} (admin /ready on ${addr(plan.pods[app].adminPort)})`,
+      // Ready means it holds its certificate from the controller's Identity service.
+      what: `${proxyName(app)} (admin /ready on ${addr(plan.pods[app].adminPort)}: certificate from Identity ${addr(plan.identityPort)})`,
       check: async () => (await httpGet(HOST, plan.pods[app].adminPort, '/ready', {}, 1000)).status === 200,
     },
   ]);

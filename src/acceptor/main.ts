@@ -53,6 +53,15 @@ async function main(): Promise<void> {
   // Loaded only then: with workers, the main thread never holds a stack.
   const local = pool === undefined ? await startLocalStacks(config, log) : undefined;
   await pool?.ready();
+  // The proxy's certificate, with identity configured: loaded only then (X.509 and gRPC stay out of a
+  // proxy without it). Each certificate goes to every worker, or to the main thread's own stacks.
+  const identity =
+    config.identity === undefined
+      ? undefined
+      : await (await import('./identity/start-identity.ts')).startIdentity(config.identity, config.controlBackoff, log, (certificate) => {
+          pool?.setIdentity(certificate);
+          if (local !== undefined) local.ctx.identity = certificate;
+        });
   // Control-plane discovery only with a controller configured; a proxy without one never loads gRPC.
   const discovery = config.destinationAddr === undefined ? undefined : (await import('./start-discovery.ts')).startDiscovery(config, log, pool, local);
 
@@ -100,6 +109,7 @@ async function main(): Promise<void> {
       extra.push({ name: 'proxy_worker_open_connections', help: 'Client connections open on each worker thread.', kind: 'gauge', series });
     }
     extra.push(...(tap?.metrics() ?? []));
+    extra.push(...(identity?.provider.metrics() ?? []));
     extra.push({ name: 'proxy_build_info', help: 'Proxy build information.', kind: 'gauge', series: [[labels({ version: '0.1.0', node: process.version, workers: config.workers }), 1]] });
     return renderPrometheus([...mergeSnapshots(snapshots), ...extra]);
   };
@@ -113,6 +123,7 @@ async function main(): Promise<void> {
     log.info('shutting down: no new connections; draining', { reason, gracePeriodMs: config.shutdownGracePeriodMs });
     for (const server of listeners) server.close();
     tap?.close();
+    identity?.close();
     if (pool !== undefined) await pool.drain(config.shutdownGracePeriodMs);
     else await local?.drain(config.shutdownGracePeriodMs);
     discovery?.close();
@@ -126,7 +137,8 @@ async function main(): Promise<void> {
 
   const admin = createAdminServer({
     metrics: gather,
-    ready: () => ready,
+    // Linkerd's rule: not ready until the proxy holds a certificate (when identity is on).
+    ready: () => ready && (identity === undefined || identity.provider.current !== undefined),
     logLevel: () => log.level,
     setLogLevel: (level) => {
       log.level = level; // also the level of `local`, which shares this logger
@@ -164,7 +176,8 @@ async function main(): Promise<void> {
     });
   }
   ready = true;
-  log.info('proxy ready', { ...addresses, workers: config.workers });
+  // Listening; with identity on, /ready follows once the first certificate is held.
+  log.info('proxy ready', { ...addresses, workers: config.workers, ...(identity === undefined ? {} : { identity: identity.provider.current === undefined ? 'pending' : 'certified' }) });
 }
 
 await main();

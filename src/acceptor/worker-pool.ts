@@ -10,6 +10,7 @@ import type { DiscoveryState } from '../workers/discovery/state.ts';
 import type { FromWorker, ToWorker, WorkerData } from '../workers/messages.ts';
 import type { ConnectionInfo } from '../workers/proxy/routing.ts';
 import type { TapOut } from '../workers/tap/registry.ts';
+import type { LocalIdentity } from '../workers/transport/local-identity.ts';
 import { closeFd, dupFd, socketFd } from '../core/syscalls.ts';
 
 // The worker's module has this module's extension: .ts in the repository, .js in the built package
@@ -54,6 +55,8 @@ export class WorkerPool {
   private lateTelemetry: TelemetryDelta[] = [];
   private drainWaiters: Array<() => void> = [];
   private stopping = false;
+  /** The proxy's latest certificate: every worker holds it, a replacement worker gets it at birth. */
+  private identity: LocalIdentity | undefined;
   discoveryHooks: DiscoveryPoolHooks | undefined;
   tapHooks: TapPoolHooks | undefined;
 
@@ -75,6 +78,8 @@ export class WorkerPool {
   private spawn(index: number): Slot {
     const data: WorkerData = { config: this.config, index, openConnections: this.openConnections };
     const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: data, name: `sluice-worker-${index}` });
+    // Queued until the worker listens: it serves its first connection with the certificate in use.
+    if (this.identity !== undefined) worker.postMessage({ type: 'identity', identity: this.identity } satisfies ToWorker);
     const ready = new Promise<void>((resolve, reject) => {
       worker.once('error', reject);
       worker.on('message', (message: FromWorker) => {
@@ -210,6 +215,12 @@ export class WorkerPool {
           }),
       ),
     ).then((deltas) => [...late, ...deltas]);
+  }
+
+  /** A new certificate (first or renewed), to every worker now and to any that replaces one later. */
+  setIdentity(identity: LocalIdentity): void {
+    this.identity = identity;
+    for (let i = 0; i < this.slots.length; i++) this.post(i, { type: 'identity', identity });
   }
 
   setLogLevel(level: LogLevel): void {

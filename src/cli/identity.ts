@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLocalToken, DEFAULT_LOCAL_TOKEN_TTL_MS, formatTokenKey, generateTokenKey, parseTokenKey } from '../control/identity/local-token.ts';
-import { identityName, isDnsLabel } from '../control/identity/names.ts';
+import { identityName, isDnsLabel } from '../api/identity-name.ts';
 import {
   certificatesToPem,
   createIssuer,

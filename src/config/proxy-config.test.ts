@@ -109,6 +109,7 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
       failureAccrual: { maxFailures: 7, minMs: 1_000, maxMs: 60_000, jitter: 0.5 },
       telemetry: { svcAddr: undefined, reportIntervalMs: 5_000, podName: os.hostname(), podNamespace: 'default', workload: '' },
       tapListen: { host: '0.0.0.0', port: 4190 },
+      identity: undefined,
     });
   });
 
@@ -354,7 +355,7 @@ describe('telemetry reports (SLUICE_PROXY_TELEMETRY_*, POD_*, WORKLOAD)', () => 
 });
 
 describe('docs/configuration.md', () => {
-  const source = ['proxy-config.ts', 'destination-config.ts'].map((f) => readFileSync(join(import.meta.dirname, f), 'utf8')).join('\n');
+  const source = ['proxy-config.ts', 'destination-config.ts', 'identity-config.ts'].map((f) => readFileSync(join(import.meta.dirname, f), 'utf8')).join('\n');
   const docs = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
   const read = new Set(source.match(/SLUICE_PROXY_[A-Z0-9_]+/g));
   const documented = new Set([...docs.matchAll(/^\| `(SLUICE_PROXY_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]));

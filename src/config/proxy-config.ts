@@ -4,6 +4,7 @@ import os from 'node:os';
 import { ConfigError, parseBool, parseDuration, parseHostPort, parsePortList, type HostPort } from './parse.ts';
 import { parseDestinationConfig, type DestinationConfig } from './destination-config.ts';
 import { coresGiven, workersForCores } from './cpu.ts';
+import { parseIdentityConfig, type IdentityConfig } from './identity-config.ts';
 
 export { ConfigError, type HostPort };
 
@@ -43,6 +44,8 @@ export interface ProxyConfig extends DestinationConfig {
   readonly telemetry: TelemetryConfig;
   /** The Tap gRPC server (io.linkerd.proxy.tap.Tap/Observe); undefined when disabled. */
   readonly tapListen: HostPort | undefined;
+  /** The proxy's own identity (Certify, renewal); undefined when identity is off. See identity-config.ts. */
+  readonly identity: IdentityConfig | undefined;
 }
 
 /** Linkerd's default opaque ports: SMTP, submission, MySQL, Galera SST, Postgres, Redis,
@@ -198,5 +201,6 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     http1Engine: oneOf(env, 'SLUICE_PROXY_HTTP1_ENGINE', ['fast', 'node'] as const, 'fast'),
     telemetry: telemetryConfig(env),
     tapListen: tapAddress(env),
+    identity: parseIdentityConfig(env),
   };
 }

@@ -151,7 +151,9 @@ export function parseControllerConfig(argv: readonly string[], env: Env): Contro
   }
   const lifetime = get('identity-issuance-lifetime');
   const identityIssuanceLifetimeMs = lifetime.value === undefined ? 24 * 3600_000 : parseDuration(lifetime.name, lifetime.value);
-  if (identityIssuanceLifetimeMs < 60_000) throw new ConfigError(lifetime.name, lifetime.value ?? '', 'expected at least 1m');
+  // Proxies renew at 70 % of the lifetime but no sooner than 10 s after a certificate arrives: shorter
+  // lifetimes would expire before renewal. Short ones (20s) exist for tests of renewal.
+  if (identityIssuanceLifetimeMs < 15_000) throw new ConfigError(lifetime.name, lifetime.value ?? '', 'expected at least 15s');
   return {
     proxyApiAddr: addr('proxy-api-addr', '0.0.0.0:8086'),
     publicApiAddr: addr('public-api-addr', '127.0.0.1:8085'),

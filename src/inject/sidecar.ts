@@ -1,7 +1,8 @@
 // What injection adds to a pod: the proxy container, the sluice-init init container and the volumes
 // they use, built from the values for that pod. Plain objects in the Kubernetes API's shape. Pure.
 import { workersForCpuLimit } from './workers.ts';
-import { controllerIdentity, imageString, type RequestLimit, type Values } from './values.ts';
+import { identitySuffix } from '../api/identity-name.ts';
+import { controllerIdentity, identityDomainOf, imageString, type RequestLimit, type Values } from './values.ts';
 
 export const PROXY_CONTAINER = 'sluice-proxy';
 export const INIT_CONTAINER = 'sluice-init';
@@ -45,7 +46,7 @@ export function proxyContainer(values: Values, target: ProxyTarget, trustAnchors
   const cp = values.controlPlaneNamespace;
   const domain = values.clusterDomain;
   const controllerId = controllerIdentity(values);
-  const identitySuffix = `serviceaccount.identity.${cp}.${values.identity.trustDomain}`;
+  const suffix = identitySuffix(identityDomainOf(values));
   const admin = `http://127.0.0.1:${p.ports.admin}`;
   const container: Record<string, unknown> = {
     name: PROXY_CONTAINER,
@@ -77,7 +78,7 @@ export function proxyContainer(values: Values, target: ProxyTarget, trustAnchors
       env('SLUICE_PROXY_IDENTITY_DIR', IDENTITY_DIR),
       env('SLUICE_PROXY_IDENTITY_TRUST_ANCHORS', trustAnchorsPEM),
       env('SLUICE_PROXY_IDENTITY_TOKEN_FILE', `${TOKEN_DIR}/${TOKEN_FILE}`),
-      env('SLUICE_PROXY_IDENTITY_LOCAL_NAME', `$(_pod_sa).$(_pod_ns).${identitySuffix}`),
+      env('SLUICE_PROXY_IDENTITY_LOCAL_NAME', `$(_pod_sa).$(_pod_ns).${suffix}`),
       env('SLUICE_PROXY_IDENTITY_SVC_ADDR', `sluice-identity.${cp}.svc.${domain}:8080`),
       env('SLUICE_PROXY_IDENTITY_SVC_NAME', controllerId),
     ],

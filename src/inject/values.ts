@@ -7,6 +7,7 @@
 // the source, and the line and column for a file. Pure: no file, network or environment access.
 import { X509Certificate } from 'node:crypto';
 import { isNode, LineCounter, parseDocument } from 'yaml';
+import { controllerIdentityName, identityName as sharedIdentityName, type IdentityDomain } from '../api/identity-name.ts';
 
 export interface ImageRef {
   /** Repository without the tag, e.g. `ghcr.io/sluice-mesh/proxy`. */
@@ -101,12 +102,17 @@ export function imageString(image: ImageRef): string {
 
 /** `<sa>.<ns>.serviceaccount.identity.<control-plane-ns>.<trust-domain>` (Linkerd's identity names). */
 export function identityName(values: Values, serviceAccount: string, namespace: string): string {
-  return `${serviceAccount}.${namespace}.serviceaccount.identity.${values.controlPlaneNamespace}.${values.identity.trustDomain}`;
+  return sharedIdentityName({ serviceAccount, namespace }, identityDomainOf(values));
+}
+
+/** The names' domain: the control plane's namespace and the trust domain these values install. */
+export function identityDomainOf(values: Values): IdentityDomain {
+  return { controlPlaneNamespace: values.controlPlaneNamespace, trustDomain: values.identity.trustDomain };
 }
 
 /** The controller's identity: Identity, Destination and tap all run in `sluice-controller`. */
 export function controllerIdentity(values: Values): string {
-  return identityName(values, 'sluice-controller', values.controlPlaneNamespace);
+  return controllerIdentityName(identityDomainOf(values));
 }
 
 // ── checking ────────────────────────────────────────────────────────────────────────────────────

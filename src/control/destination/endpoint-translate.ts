@@ -2,6 +2,7 @@
 // states; the wire carries diffs: the first message is the whole set (`add`), later ones `add` what is
 // new or changed (the proxy replaces an address it already has) and `remove` what is gone;
 // `no_endpoints{exists:true}` when a known Service has no endpoints, `{exists:false}` once it is deleted.
+import { identityName } from '../../api/identity-name.ts';
 import type { Endpoint, PodInfo, ServiceState } from '../discovery/types.ts';
 import { encodeTcpAddress, formatAddr, type TcpAddressMessage } from './addr.ts';
 
@@ -44,7 +45,7 @@ export function toWeightedAddr(endpoint: Endpoint): WeightedAddrMessage {
 
 /** `<sa>.<ns>.serviceaccount.identity.<control-plane-ns>.<trust-domain>`, Linkerd's identity name. */
 export function podIdentity(pod: PodInfo, controlPlaneNamespace: string, trustDomain: string): string {
-  return `${pod.serviceAccount}.${pod.namespace}.serviceaccount.identity.${controlPlaneNamespace}.${trustDomain}`;
+  return identityName({ serviceAccount: pod.serviceAccount, namespace: pod.namespace }, { controlPlaneNamespace, trustDomain });
 }
 
 export interface IdentityOptions {

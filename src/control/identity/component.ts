@@ -5,6 +5,9 @@
 //   issuer files given            → files, watched          tokens: --identity-token-key if given, else TokenReview
 //   kubernetes discovery          → Secret + ConfigMap       tokens: TokenReview (audience identity.sluice.dev)
 //   file discovery, no issuer     → identity off (logged)
+//
+// Served over TLS with a certificate the controller issues itself for its own identity
+// (serving-certificate.ts), which proxies verify against the trust anchors and SLUICE_PROXY_IDENTITY_SVC_NAME.
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -16,7 +19,9 @@ import type { Component } from '../context.ts';
 import { IssuerHolder, IssuerRefusedError } from './issuer.ts';
 import { readIssuerFiles, watchIssuerFiles } from './issuer-files.ts';
 import { LocalTokenValidator, parseTokenKey } from './local-token.ts';
+import { controllerIdentityName } from '../../api/identity-name.ts';
 import { IdentityService } from './service.ts';
+import { ServingCertificate, servingCredentials } from './serving-certificate.ts';
 import { WorkerSigner, type Signer } from './signer.ts';
 import type { TokenValidator } from './token.ts';
 
@@ -34,6 +39,8 @@ export class IdentityStartError extends Error {
 export interface RunningIdentity {
   readonly holder: IssuerHolder;
   readonly service: IdentityService;
+  /** The controller's own certificate, which the Identity service is served with over TLS. */
+  readonly serving: ServingCertificate;
   close(): Promise<void>;
 }
 
@@ -118,10 +125,15 @@ export async function startIdentity(config: ControllerConfig, log: Logger, deps:
     leafLifetimeMs: config.identityIssuanceLifetimeMs,
     log,
   });
+  const domain = { controlPlaneNamespace: config.controlPlaneNamespace, trustDomain: config.trustDomain };
+  const serving = new ServingCertificate({ holder, identity: controllerIdentityName(domain), lifetimeMs: config.identityIssuanceLifetimeMs, log });
+  await serving.start();
   return {
     holder,
     service,
+    serving,
     close: async () => {
+      serving.close();
       for (const close of closers) close();
       await signer.close();
     },
@@ -141,9 +153,11 @@ export const identityComponent: Component = async (ctx) => {
   if (identity === undefined) return;
   const server = new grpc.Server();
   server.addService(identityDefinition(), identity.service.implementation());
+  // Over TLS with the controller's own certificate: proxies verify it before they send their token.
+  const credentials = servingCredentials(identity.serving);
   const addr = ctx.config.identityAddr;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(formatHostPort(addr), grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))),
+    server.bindAsync(formatHostPort(addr), credentials, (error, bound) => (error === null ? resolve(bound) : reject(error))),
   ).catch((error: Error) => {
     log.error('cannot listen for proxies', { addr: formatHostPort(addr), error: error.message });
     process.exit(1);

@@ -70,6 +70,7 @@ export class IssuerHolder {
   private readonly log: Logger;
   /** Offers are applied one at a time, in order, so a slow check never lets an older material win. */
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly changeListeners: Array<(issuer: LoadedIssuer) => void> = [];
 
   constructor(log: Logger) {
     this.log = log;
@@ -77,6 +78,11 @@ export class IssuerHolder {
 
   get current(): LoadedIssuer | undefined {
     return this.loaded;
+  }
+
+  /** Called whenever a new issuer comes into use (the first one included). */
+  onChange(listener: (issuer: LoadedIssuer) => void): void {
+    this.changeListeners.push(listener);
   }
 
   /** The first issuer: throws IssuerRefusedError when it is unusable. */
@@ -125,5 +131,6 @@ export class IssuerHolder {
       notAfter: certificate.notAfter.toISOString(),
       anchors: loaded.anchors.length,
     });
+    for (const listener of this.changeListeners) listener(loaded);
   }
 }

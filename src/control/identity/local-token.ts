@@ -6,7 +6,7 @@
 //
 //   sluice-local.v1.<base64url(JSON {sa, ns, aud, exp})>.<base64url(HMAC-SHA256(key, everything before))>
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { isDnsLabel, type ServiceAccountRef } from './names.ts';
+import { isDnsLabel, type ServiceAccountRef } from '../../api/identity-name.ts';
 import { TOKEN_AUDIENCE, type TokenValidator, type TokenVerdict } from './token.ts';
 
 const PREFIX = 'sluice-local.v1.';

@@ -7,7 +7,7 @@
 // both INVALID_ARGUMENT because the request itself is wrong: the CSR's signature (proof that the
 // caller holds the key it wants certified) and the form of the identity name.
 import { status } from '@grpc/grpc-js';
-import { parseIdentityName, type IdentityDomain, type ServiceAccountRef } from './names.ts';
+import { parseIdentityName, type IdentityDomain, type ServiceAccountRef } from '../../api/identity-name.ts';
 import * as x509 from './x509.ts';
 
 export class CertifyError extends Error {

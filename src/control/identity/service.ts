@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../log/logger.ts';
 import type { LoadedIssuer } from './issuer.ts';
-import { identityName, type IdentityDomain } from './names.ts';
+import { identityName, type IdentityDomain } from '../../api/identity-name.ts';
 import type { Certificate } from './pki.ts';
 import { CertifyError, checkCertifyRequest, type CertifyRequest } from './request.ts';
 import type { SignedLeaf, Signer } from './signer.ts';

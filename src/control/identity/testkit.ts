@@ -4,6 +4,7 @@ import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { DEFAULT_IDENTITY_DOMAIN, identityName } from '../../api/identity-name.ts';
 import { loadProto, lookup } from '../../api/proto.ts';
 import { Logger } from '../../log/logger.ts';
 import type { IssuerFiles } from './issuer-files.ts';
@@ -28,7 +29,7 @@ export function recordingLog(): { log: Logger; lines: string[] } {
   return { log: new Logger('debug', 'plain', 'test', (line) => lines.push(line)), lines };
 }
 
-export const identityOf = (sa: string, ns: string): string => `${sa}.${ns}.serviceaccount.identity.sluice.cluster.local`;
+export const identityOf = (sa: string, ns: string): string => identityName({ serviceAccount: sa, namespace: ns }, DEFAULT_IDENTITY_DOMAIN);
 
 export interface TestPki {
   readonly anchor: CaCredential;

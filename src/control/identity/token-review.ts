@@ -3,7 +3,7 @@
 // `system:serviceaccount:<ns>:<sa>` is the service account the token proves. The controller needs
 // RBAC `create` on `tokenreviews.authentication.k8s.io` (a ClusterRole, as Linkerd's identity has).
 import type { AuthenticationV1Api, V1TokenReview } from '@kubernetes/client-node';
-import { isDnsLabel } from './names.ts';
+import { isDnsLabel } from '../../api/identity-name.ts';
 import { TOKEN_AUDIENCE, type TokenValidator, type TokenVerdict } from './token.ts';
 
 /** The one call this validator makes, so tests can hand in client-node's real API or a stand-in. */

@@ -1,7 +1,7 @@
 // How the identity service learns who is asking: a validator turns the request's token into the
 // service account it proves. Two exist — Kubernetes TokenReview (token-review.ts) and the local
 // mesh's HMAC tokens (local-token.ts) — and the service maps their verdicts to Linkerd's status codes.
-import type { ServiceAccountRef } from './names.ts';
+import type { ServiceAccountRef } from '../../api/identity-name.ts';
 
 /** The audience projected service-account tokens are minted for (Linkerd's is `identity.l5d.io`). */
 export const TOKEN_AUDIENCE = 'identity.sluice.dev';

@@ -22,6 +22,7 @@ import type {
   ServiceName,
   ServiceState,
 } from '../types.ts';
+import { identityName } from '../../../api/identity-name.ts';
 import { canonicalIp } from '../../destination/addr.ts';
 
 export interface ParseOptions {
@@ -836,7 +837,7 @@ function endpointFor(model: EndpointModel, servicePort: PortModel | undefined, p
   if (model.meshed) labels['control_plane_ns'] = options.controlPlaneNamespace;
   if (model.zone !== undefined) labels['zone'] = model.zone;
   const identity = model.meshed
-    ? `${model.serviceAccount}.${pod?.namespace ?? model.namespace}.serviceaccount.identity.${options.controlPlaneNamespace}.${options.trustDomain}`
+    ? identityName({ serviceAccount: model.serviceAccount, namespace: pod?.namespace ?? model.namespace }, options)
     : undefined;
   return {
     ip: model.ip,

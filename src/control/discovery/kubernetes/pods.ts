@@ -1,5 +1,6 @@
 // What the mesh needs to know about a pod: meshed or not, its TLS identity, and its PodInfo.
 import type { V1Pod } from '@kubernetes/client-node';
+import { identityName } from '../../../api/identity-name.ts';
 import type { PodInfo } from '../types.ts';
 import type { Owner } from './owners.ts';
 
@@ -24,7 +25,7 @@ export function serviceAccountOf(pod: V1Pod): string {
 /** `<sa>.<ns>.serviceaccount.identity.<control-plane ns>.<trust domain>`. */
 export function identityOf(pod: V1Pod, options: IdentityOptions): string {
   const ns = pod.metadata?.namespace ?? '';
-  return `${serviceAccountOf(pod)}.${ns}.serviceaccount.identity.${options.controlPlaneNamespace}.${options.trustDomain}`;
+  return identityName({ serviceAccount: serviceAccountOf(pod), namespace: ns }, options);
 }
 
 export function podInfo(pod: V1Pod, owner: Owner | undefined): PodInfo {
