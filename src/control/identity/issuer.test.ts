@@ -48,5 +48,13 @@ describe('IssuerHolder', () => {
     assert.deepEqual([first, second], [true, true]);
     assert.equal(holder.current?.credential.certificate.serialNumber, last.certificate.serialNumber);
     assert.ok(lines.some((l) => l.includes('identity issuer updated')));
+    assert.ok(!lines.some((l) => l.includes('expires in')), 'a year-long issuer draws no warning');
+  });
+
+  test('an issuer close to its end is loaded with a warning to rotate it', async () => {
+    const pki = await testPki({ lifetimeMs: 10 * 86_400_000 });
+    const { log, lines } = recordingLog();
+    await new IssuerHolder(log).start(await material(pki.issuer, [pki.anchor]));
+    assert.ok(lines.some((l) => /WARN .*identity issuer expires in 9 days; rotate it/.test(l)), lines.join('\n'));
   });
 });

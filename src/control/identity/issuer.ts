@@ -11,9 +11,13 @@ import {
   describeIssuerProblem,
   parseCertificatesPem,
   parsePrivateKeyPem,
+  timeLeftMs,
   type CaCredential,
   type Certificate,
 } from './pki.ts';
+
+/** Below this, every load of the issuer also logs a warning to rotate it. */
+const EXPIRY_WARNING_DAYS = 30;
 
 export interface IssuerMaterial {
   /** PEM: the issuer's certificate first, then any intermediates up to (not including) an anchor. */
@@ -124,11 +128,9 @@ export class IssuerHolder {
     this.lastMaterial = material;
     this.lastRefused = undefined;
     const { certificate } = loaded.credential;
-    this.log.info(message, {
-      origin: loaded.origin,
-      subject: certificate.subject,
-      notAfter: certificate.notAfter.toISOString(),
-      anchors: loaded.anchors.length,
-    });
+    const fields = { origin: loaded.origin, subject: certificate.subject, notAfter: certificate.notAfter.toISOString(), anchors: loaded.anchors.length };
+    this.log.info(message, fields);
+    const daysLeft = Math.floor(timeLeftMs(certificate) / 86_400_000);
+    if (daysLeft < EXPIRY_WARNING_DAYS) this.log.warn(`identity issuer expires in ${daysLeft} days; rotate it (docs/identity.md)`, fields);
   }
 }
