@@ -1,7 +1,7 @@
 // The fake API server, exercised through the real @kubernetes/client-node.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CoreV1Api, CustomObjectsApi, makeInformer, Watch } from '@kubernetes/client-node';
+import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi, makeInformer, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { FakeKube } from './server.ts';
 import { kubeConfigFor } from './client.ts';
@@ -213,5 +213,33 @@ describe('FakeKube with the real client', () => {
     fake.create(crd);
     const read = await kc.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: 'servers.policy.sluice.dev' });
     assert.equal(read.metadata?.name, 'servers.policy.sluice.dev');
+  });
+});
+
+describe('FakeKube TokenReviews', () => {
+  test('answers POSTed TokenReviews as configured and records what was asked', { timeout: 10_000 }, async () => {
+    const fake = await FakeKube.start();
+    try {
+      const api = kubeConfigFor(fake).makeApiClient(AuthenticationV1Api);
+      const review = (token: string) =>
+        api.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: ['aud'] } } });
+      assert.equal((await review('anything')).status?.authenticated, false, 'no token is authenticated by default');
+      fake.reviewTokens((spec) =>
+        spec.token === 'good' ? { authenticated: true, user: { username: 'system:serviceaccount:ns:sa' }, audiences: spec.audiences } : { authenticated: false },
+      );
+      const answer = await review('good');
+      assert.equal(answer.status?.authenticated, true);
+      assert.equal(answer.status?.user?.username, 'system:serviceaccount:ns:sa');
+      assert.deepEqual(answer.status?.audiences, ['aud']);
+      assert.deepEqual(fake.tokenReviews, [
+        { token: 'anything', audiences: ['aud'] },
+        { token: 'good', audiences: ['aud'] },
+      ]);
+      assert.equal(fake.count('create', 'tokenreviews'), 2);
+      fake.fail(['create'], 503);
+      await assert.rejects(review('good'));
+    } finally {
+      await fake.close();
+    }
   });
 });

@@ -10,21 +10,16 @@
 // kept in $TMPDIR/sluice-go-build-cache so that reruns build in seconds.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { buildGoPeer, goSkipReason, ROOT } from './go-peer.ts';
 import { requirementsMet } from '../support/requirements.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const PROTO_DIR = path.join(ROOT, 'proto');
 const FIXTURE = path.join(ROOT, 'test/go/fixtures/mesh.yaml');
 const CLIENT_SOURCE = path.join(ROOT, 'test/go/client/main.go');
-const GO_SYSTEM_PATH = '/usr/share/gocode';
-/** protoc-gen-go 1.3 needs the Duration type mapped to the package it ships with. */
-const DURATION_MAPPING = 'Mgoogle/protobuf/duration.proto=github.com/golang/protobuf/ptypes/duration';
 
 const BOOKS = 'books.shop.svc.cluster.local:80';
 
@@ -67,35 +62,6 @@ interface GoEvent {
   done?: boolean;
   code?: string;
   message?: string;
-}
-
-function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
-  const result = spawnSync(cmd, args, { encoding: 'utf8', ...options });
-  if (result.status !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} failed (${result.status ?? result.signal}):\n${result.stderr}${result.stdout}`);
-  }
-  return result.stdout;
-}
-
-const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-
-/** The files `root` imports (transitively), by the `import "x.proto"` lines; google/* come with protoc. */
-function protoClosure(root: string): string[] {
-  const seen = new Set<string>();
-  const visit = (file: string): void => {
-    if (seen.has(file) || file.startsWith('google/')) return;
-    seen.add(file);
-    const text = readFileSync(path.join(PROTO_DIR, file), 'utf8');
-    for (const match of text.matchAll(/^\s*import\s+(?:public\s+|weak\s+)?"([^"]+)";/gm)) visit(match[1] as string);
-  };
-  visit(root);
-  return [...seen];
-}
-
-function goPackageOf(file: string): string {
-  const match = /option\s+go_package\s*=\s*"([^"]+)"/.exec(readFileSync(path.join(PROTO_DIR, file), 'utf8'));
-  if (match === null) throw new Error(`${file} has no go_package option`);
-  return (match[1] as string).split(';')[0] as string;
 }
 
 let skipReason: string | undefined;
@@ -170,41 +136,10 @@ async function startController(file: string): Promise<void> {
 
 describe('Go Destination client against sluice-controller', { timeout: 900_000 }, () => {
   before(async () => {
-    const deps = spawnSync('bash', [path.join(ROOT, 'scripts/system-deps.sh'), 'go'], { encoding: 'utf8' });
-    const missing = ['go', 'protoc', 'protoc-gen-go'].filter((cmd) => !has(cmd));
-    if (!existsSync(path.join(GO_SYSTEM_PATH, 'src/google.golang.org/grpc'))) missing.push('grpc-go sources');
-    if (missing.length > 0) {
-      const warning = (deps.stderr ?? '').trim().split('\n')[0] || 'run: bash scripts/system-deps.sh go (as root)';
-      skipReason = `needs the Go peer (missing ${missing.join(', ')}): ${warning}`;
-      return;
-    }
+    skipReason = goSkipReason();
+    if (skipReason !== undefined) return;
     work = mkdtempSync(path.join(tmpdir(), 'sluice-go-conformance-'));
-    const gopath = path.join(work, 'gopath');
-    const out = path.join(gopath, 'src');
-    mkdirSync(out, { recursive: true });
-    // One protoc call per Go package (protoc-gen-go 1.3 refuses mixed packages in one call).
-    const byPackage = new Map<string, string[]>();
-    for (const file of protoClosure('destination.proto')) {
-      const pkg = goPackageOf(file);
-      byPackage.set(pkg, [...(byPackage.get(pkg) ?? []), file]);
-    }
-    for (const files of byPackage.values()) {
-      run('protoc', ['-I', PROTO_DIR, `--go_out=plugins=grpc,${DURATION_MAPPING}:${out}`, ...files]);
-    }
-    const clientDir = path.join(out, 'sluice.dev', 'conformance-client');
-    mkdirSync(clientDir, { recursive: true });
-    copyFileSync(CLIENT_SOURCE, path.join(clientDir, 'main.go'));
-    clientBinary = path.join(work, 'destination-client');
-    run('go', ['build', '-o', clientBinary, '.'], {
-      cwd: clientDir,
-      env: {
-        ...process.env,
-        GO111MODULE: 'off',
-        GOPATH: `${gopath}:${GO_SYSTEM_PATH}`,
-        GOCACHE: path.join(tmpdir(), 'sluice-go-build-cache'),
-        GOFLAGS: '',
-      },
-    });
+    clientBinary = buildGoPeer('destination.proto', CLIENT_SOURCE, work, 'destination-client');
     // The controller reads a copy, which one test edits.
     meshFile = path.join(work, 'mesh.yaml');
     copyFileSync(FIXTURE, meshFile);

@@ -11,9 +11,13 @@ import {
   describeIssuerProblem,
   parseCertificatesPem,
   parsePrivateKeyPem,
+  timeLeftMs,
   type CaCredential,
   type Certificate,
 } from './pki.ts';
+
+/** Below this, every load of the issuer also logs a warning to rotate it. */
+const EXPIRY_WARNING_DAYS = 30;
 
 export interface IssuerMaterial {
   /** PEM: the issuer's certificate first, then any intermediates up to (not including) an anchor. */
@@ -63,10 +67,16 @@ export async function loadIssuer(material: IssuerMaterial, now: Date = new Date(
   }
 }
 
+function sameMaterial(a: IssuerMaterial | undefined, b: IssuerMaterial): boolean {
+  return a !== undefined && a.certificatePem === b.certificatePem && a.keyPem === b.keyPem && a.anchorsPem === b.anchorsPem;
+}
+
 /** The issuer in use; replaced only by one that passes every check. */
 export class IssuerHolder {
   private loaded: LoadedIssuer | undefined;
   private lastMaterial: IssuerMaterial | undefined;
+  /** The last material refused, so that the same bad files seen again are not checked and logged again. */
+  private lastRefused: IssuerMaterial | undefined;
   private readonly log: Logger;
   /** Offers are applied one at a time, in order, so a slow check never lets an older material win. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -103,16 +113,14 @@ export class IssuerHolder {
   }
 
   private async apply(material: IssuerMaterial): Promise<boolean> {
-    const last = this.lastMaterial;
-    if (last !== undefined && last.certificatePem === material.certificatePem && last.keyPem === material.keyPem && last.anchorsPem === material.anchorsPem) {
-      return false;
-    }
+    if (sameMaterial(this.lastMaterial, material) || sameMaterial(this.lastRefused, material)) return false;
     try {
       const loaded = await loadIssuer(material);
       this.use(loaded, material, this.loaded === undefined ? 'identity issuer loaded' : 'identity issuer updated');
       return true;
     } catch (error) {
       if (!(error instanceof IssuerRefusedError)) throw error;
+      this.lastRefused = material;
       this.log.warn(this.loaded === undefined ? 'identity issuer refused; still no issuer' : 'identity issuer update skipped; keeping the current issuer', {
         reason: error.message,
         current: this.loaded?.credential.certificate.subject,
@@ -124,13 +132,12 @@ export class IssuerHolder {
   private use(loaded: LoadedIssuer, material: IssuerMaterial, message: string): void {
     this.loaded = loaded;
     this.lastMaterial = material;
+    this.lastRefused = undefined;
     const { certificate } = loaded.credential;
-    this.log.info(message, {
-      origin: loaded.origin,
-      subject: certificate.subject,
-      notAfter: certificate.notAfter.toISOString(),
-      anchors: loaded.anchors.length,
-    });
+    const fields = { origin: loaded.origin, subject: certificate.subject, notAfter: certificate.notAfter.toISOString(), anchors: loaded.anchors.length };
+    this.log.info(message, fields);
+    const daysLeft = Math.floor(timeLeftMs(certificate) / 86_400_000);
+    if (daysLeft < EXPIRY_WARNING_DAYS) this.log.warn(`identity issuer expires in ${daysLeft} days; rotate it (docs/identity.md)`, fields);
     for (const listener of this.changeListeners) listener(loaded);
   }
 }

@@ -2,7 +2,7 @@
 // Measured (perf/identity-burst.ts, docs/identity.md): the ECDSA signature itself is ~0.1 ms and
 // runs on Node's crypto thread pool, but @peculiar/x509's ASN.1 work around it costs milliseconds of
 // main-thread CPU per call, so 500 proxies restarting at once stalled the controller's event loop
-// for up to a second. The worker signer does that work on a small piscina pool instead, and the
+// (p99 delay 250 ms+, max 0.4-4 s; with the pool: p99 5-16 ms). The worker signer does that work on a small piscina pool instead, and the
 // controller's loop only moves bytes. The inline signer does the same work in-thread (tests, tools).
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
