@@ -6,7 +6,7 @@
 //
 // The trust anchors are parsed here (node:crypto, no extra library) so that a mangled PEM stops the
 // proxy at start with the variable's name instead of failing every Certify call later.
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { ConfigError, parseBool, parseHostPort, type HostPort } from './parse.ts';
 
 export interface IdentityConfig {
@@ -53,7 +53,8 @@ export function parseTrustAnchors(variable: string, pem: string): X509Certificat
   return blocks.map((block, index) => {
     let certificate: X509Certificate;
     try {
-      certificate = new X509Certificate(block);
+      // Loaded only when identity is configured: a proxy without it never loads node:crypto.
+      certificate = new (process.getBuiltinModule('node:crypto').X509Certificate)(block);
     } catch (error) {
       throw new ConfigError(variable, shown, `certificate ${index + 1} of ${blocks.length} does not parse: ${(error as Error).message}`);
     }
