@@ -11,6 +11,8 @@ export const HOST = '127.0.0.1';
 /** Where the controller listens, as in a cluster (Linkerd's ports). */
 export const DESTINATION_PORT = 8086;
 export const PUBLIC_API_PORT = 8085;
+/** The controller's web dashboard (Linkerd's 8084); another port when taken. */
+export const DASHBOARD_PORT = 8084;
 
 export type App = 'web' | 'emoji' | 'voting';
 export const APPS: readonly App[] = ['web', 'emoji', 'voting'];
@@ -35,6 +37,8 @@ export interface PodPlan {
 
 export interface Plan {
   readonly pods: Readonly<Record<App, PodPlan>>;
+  /** The controller's ports: 8086, 8085 and 8084 unless the OS picks them all (`planPorts(false)`). */
+  readonly controller: { readonly destinationPort: number; readonly publicApiPort: number; readonly dashboardPort: number };
   /** The traffic generator's stats server (`/stats`). */
   readonly trafficStatsPort: number;
   /** Ports that were taken, and what was used instead. */
@@ -101,6 +105,12 @@ export async function planPorts(fixed = true): Promise<Plan> {
     if (fixed) substituted.push({ what, wanted, got });
     return got;
   };
+  // With fixed ports the launcher has checked 8086 and 8085 are free (the CLI's defaults need them).
+  const controller = {
+    destinationPort: fixed ? DESTINATION_PORT : await pick('controller Destination', DESTINATION_PORT),
+    publicApiPort: fixed ? PUBLIC_API_PORT : await pick('controller public API', PUBLIC_API_PORT),
+    dashboardPort: await pick('controller dashboard', DASHBOARD_PORT),
+  };
   const pods = {} as Record<App, PodPlan>;
   for (const app of APPS) {
     const f = FIXED[app];
@@ -119,7 +129,7 @@ export async function planPorts(fixed = true): Promise<Plan> {
     };
   }
   const trafficStatsPort = await pick('traffic generator stats', TRAFFIC_STATS_PORT);
-  return { pods, trafficStatsPort, substituted };
+  return { pods, controller, trafficStatsPort, substituted };
 }
 
 /** ServiceProfile routes, one per gRPC method or HTTP route, as `linkerd profile` would write them. */

@@ -27,7 +27,7 @@ const HEARTBEAT_MS = 15_000;
 const MAX_TAPS = 20;
 /** The topology costs one StatSummary per workload: pages refreshing together share one answer. */
 const TOPOLOGY_CACHE_MS = 2_000;
-/** A tapped request's events are at most this many per second per page (the relay's maxRps caps it too). */
+/** Time windows the topology may cover (as the CLI offers them). */
 const WINDOWS = new Set(['10s', '1m', '10m', '1h']);
 
 export interface DashboardServerOptions {
@@ -172,6 +172,11 @@ export async function startDashboardServer(addr: HostPort, options: DashboardSer
   };
 
   const asset = (path: string, res: http.ServerResponse): void => {
+    if (path === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
     const found = options.assets.get(path === '/' ? '/index.html' : path);
     if (found === undefined) {
       if (path === '/' || path === '/index.html') {

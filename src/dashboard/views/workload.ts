@@ -35,7 +35,7 @@ function EdgeTable(props: { rows: readonly RowNumbers[]; peer: string; caption: 
       'tbody',
       null,
       props.rows.length === 0
-        ? h('tr', null, h('td', { colSpan: 6, class: 'empty' }, 'No meshed traffic in the last minute.'))
+        ? h('tr', null, h('td', { colSpan: 6, class: 'empty' }, props.peer === 'Source' ? 'No meshed callers in the last minute (unmeshed clients are not measured here).' : 'No meshed traffic in the last minute.'))
         : props.rows.map((row) => {
             const link = workloadHref(row.type, row.namespace, row.name);
             const label = `${SHORT_TYPES[row.type] ?? row.type}/${row.name}${row.namespace === '' ? '' : ` (${row.namespace})`}`;
@@ -94,7 +94,7 @@ export function WorkloadPage(props: { namespace: string; type: string; name: str
       h(EdgeTable, { rows: edges.data?.inbound ?? [], peer: 'Source', caption: `Inbound: who calls ${short}` }),
       h(EdgeTable, { rows: edges.data?.outbound ?? [], peer: 'Destination', caption: `Outbound: whom ${short} calls` }),
     ),
-    h(RoutesSection, { resource, generation: props.generation }),
     h(TapSection, { resource, key }),
+    h(RoutesSection, { resource, generation: props.generation }),
   );
 }
