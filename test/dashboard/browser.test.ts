@@ -129,6 +129,24 @@ test('the dashboard in chromium against the local mesh: numbers, failing route, 
     await page.getByRole('button', { name: 'Stop' }).click();
   });
 
+  await t.test('keyboard: a skip link first, links reach a page, focus moves to its title', async () => {
+    await page.goto(`${base}#/`);
+    await page.locator('table[data-type="namespace"] tr[data-name="emojivoto"]').waitFor();
+    // Evaluated in the page (as text: this file is type-checked without the DOM's types).
+    const focused = (): Promise<string> => page.evaluate<string>("`${document.activeElement?.id ?? ''}|${document.activeElement?.textContent ?? ''}`");
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), '|Skip to content');
+    let reached = false;
+    for (let i = 0; i < 12 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = (await focused()) === '|emojivoto';
+    }
+    assert.ok(reached, 'Tab reaches the emojivoto link');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Namespace emojivoto', level: 1 }).waitFor();
+    await eventually('focus moves to the new page\'s title', 5_000, async () => ((await focused()).startsWith('page-title|') ? true : undefined));
+  });
+
   await t.test('screenshots of each page at 1280 px and phone width, light and dark', async () => {
     const heading = (name: string) => async (p: Page) => void (await p.getByRole('heading', { name, level: 1 }).waitFor());
     const hasRows = (selector: string) => async (p: Page) => void (await p.locator(selector).first().waitFor());
