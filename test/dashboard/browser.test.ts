@@ -131,6 +131,8 @@ test('the dashboard in chromium against the local mesh: numbers, failing route, 
 
   await t.test('keyboard: a skip link first, links reach a page, focus moves to its title', async () => {
     await page.goto(`${base}#/`);
+    // A fresh load, so that focus starts at the top of the document (a hash change moves it to the title).
+    await page.reload();
     await page.locator('table[data-type="namespace"] tr[data-name="emojivoto"]').waitFor();
     // Evaluated in the page (as text: this file is type-checked without the DOM's types).
     const focused = (): Promise<string> => page.evaluate<string>("`${document.activeElement?.id ?? ''}|${document.activeElement?.textContent ?? ''}`");
