@@ -37,7 +37,8 @@ export function Sparkline(props: SparklineProps): ComponentChild {
       legend: { show: false },
       scales: { x: { time: false }, y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 1, 1e-9) * 1.1] } },
       axes: [{ show: false }, { show: false }],
-      series: [{}, { stroke: strokeColour(), width: 1.5, spanGaps: false, points: { show: false } }],
+      // uPlot shows the points by itself while there are few (a first sample is a dot, not nothing).
+      series: [{}, { stroke: strokeColour(), width: 1.5, spanGaps: false, points: { size: 3 } }],
     };
     chart.current = new uPlot(options, data, holder.current);
     return () => {
