@@ -208,6 +208,8 @@ test('the dashboard in chromium against the local mesh: numbers, failing route, 
   });
 
   await t.test('the page says the controller is gone, then recovers when it is restarted', async () => {
+    await page.goto(`${base}#/ns/emojivoto`);
+    await page.locator('table[data-type="deployment"] tr[data-name="web"]').waitFor();
     const controller = descendants(pid).find((p) => p.cmdline.includes('src/control/main.ts'));
     assert.ok(controller !== undefined, 'the controller process should be found under the launcher');
     process.kill(controller.pid, 'SIGKILL');
