@@ -38,7 +38,8 @@ export function Sparkline(props: SparklineProps): ComponentChild {
       scales: { x: { time: false }, y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 1, 1e-9) * 1.1] } },
       axes: [{ show: false }, { show: false }],
       // uPlot shows the points by itself while there are few (a first sample is a dot, not nothing).
-      series: [{}, { stroke: strokeColour(), width: 1.5, spanGaps: false, points: { size: 3 } }],
+      // The colour is read at each draw, so a switch between light and dark shows at the next refresh.
+      series: [{}, { stroke: () => strokeColour(), width: 1.5, spanGaps: false, points: { size: 3 } }],
     };
     chart.current = new uPlot(options, data, holder.current);
     return () => {
