@@ -149,7 +149,8 @@ test('the dashboard in chromium against the local mesh: numbers, failing route, 
     await eventually('focus moves to the new page\'s title', 5_000, async () => ((await focused()).startsWith('page-title|') ? true : undefined));
   });
 
-  await t.test('the workload table shows the three deployments with the generator\'s numbers (within 10 %)', async () => {
+  // Waits for a minute of traffic first: longer than the runner's default limit per test.
+  await t.test('the workload table shows the three deployments with the generator\'s numbers (within 10 %)', { timeout: 150_000 }, async () => {
     await page.goto(`${base}#/ns/emojivoto`);
     await page.locator('table[data-type="deployment"] tr[data-name="web"]').waitFor();
     // The page shows the last minute; compare once the generator has run for a whole minute of it.
@@ -207,7 +208,7 @@ test('the dashboard in chromium against the local mesh: numbers, failing route, 
     });
   });
 
-  await t.test('the page says the controller is gone, then recovers when it is restarted', async () => {
+  await t.test('the page says the controller is gone, then recovers when it is restarted', { timeout: 120_000 }, async () => {
     await page.goto(`${base}#/ns/emojivoto`);
     await page.locator('table[data-type="deployment"] tr[data-name="web"]').waitFor();
     const controller = descendants(pid).find((p) => p.cmdline.includes('src/control/main.ts'));
