@@ -56,6 +56,8 @@ async function screenshots(page: Page, base: string, name: string, hash: string,
       await page.setViewportSize(viewport);
       await page.emulateMedia({ colorScheme: scheme });
       await page.goto(`${base}${hash}`);
+      // A hash change alone keeps the document (and charts drawn in the other scheme): load afresh.
+      await page.reload();
       await ready(page);
       // Sparklines are drawn once the history arrives; let one refresh land.
       await sleep(300);
