@@ -13,6 +13,8 @@ export const DESTINATION_PORT = 8086;
 export const PUBLIC_API_PORT = 8085;
 /** The controller's Identity service (Linkerd's identity port), when free. */
 export const IDENTITY_PORT = 8080;
+/** The controller's web dashboard (Linkerd's 8084); another port when taken. */
+export const DASHBOARD_PORT = 8084;
 
 export type App = 'web' | 'emoji' | 'voting';
 export const APPS: readonly App[] = ['web', 'emoji', 'voting'];
@@ -37,6 +39,8 @@ export interface PodPlan {
 
 export interface Plan {
   readonly pods: Readonly<Record<App, PodPlan>>;
+  /** The controller's ports: 8086, 8085 and 8084 unless the OS picks them all (`planPorts(false)`). */
+  readonly controller: { readonly destinationPort: number; readonly publicApiPort: number; readonly dashboardPort: number };
   /** The traffic generator's stats server (`/stats`). */
   readonly trafficStatsPort: number;
   /** The controller's Identity service (Certify over TLS). */
@@ -105,6 +109,12 @@ export async function planPorts(fixed = true): Promise<Plan> {
     if (fixed) substituted.push({ what, wanted, got });
     return got;
   };
+  // With fixed ports the launcher has checked 8086 and 8085 are free (the CLI's defaults need them).
+  const controller = {
+    destinationPort: fixed ? DESTINATION_PORT : await pick('controller Destination', DESTINATION_PORT),
+    publicApiPort: fixed ? PUBLIC_API_PORT : await pick('controller public API', PUBLIC_API_PORT),
+    dashboardPort: await pick('controller dashboard', DASHBOARD_PORT),
+  };
   const pods = {} as Record<App, PodPlan>;
   for (const app of APPS) {
     const f = FIXED[app];
@@ -124,7 +134,7 @@ export async function planPorts(fixed = true): Promise<Plan> {
   }
   const trafficStatsPort = await pick('traffic generator stats', TRAFFIC_STATS_PORT);
   const identityPort = await pick('controller identity', IDENTITY_PORT);
-  return { pods, trafficStatsPort, identityPort, substituted };
+  return { pods, controller, trafficStatsPort, identityPort, substituted };
 }
 
 /** ServiceProfile routes, one per gRPC method or HTTP route, as `linkerd profile` would write them. */

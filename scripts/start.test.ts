@@ -1,55 +1,20 @@
 // `npm start` end to end: the launcher brings up the controller, three proxies, three apps and the
 // traffic generator on this machine; `sluice stat` then shows the traffic the generator sent; a Ctrl-C
 // (SIGINT to the whole process group, as a terminal sends it) stops everything and leaves no process.
-// Needs the controller's real ports (8085, 8086): when they are taken the test skips and says so
-// (under CI it fails: test/support/requirements.ts).
+// With --any-ports every port is the system's pick, the controller's too, so the test runs beside
+// another demo (or the dashboard's browser test); the CLI is pointed at the public API with --api.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DESTINATION_PORT, PUBLIC_API_PORT, portIsFree } from '../demo/mesh.ts';
 import { httpGet } from '../demo/probes.ts';
-import { requirementsMet } from '../test/support/requirements.ts';
+import { alive, descendants as descendantsOf } from '../test/support/processes.ts';
+
+const descendants = (pid: number): number[] => descendantsOf(pid).map((p) => p.pid);
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Every descendant of `pid` (from /proc), so that the test can check none outlives the launcher. */
-function descendants(pid: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid …; comm may contain spaces and parentheses.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parentOf.set(Number(entry), ppid);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found: number[] = [];
-  const walk = (parent: number): void => {
-    for (const [child, ppid] of parentOf) {
-      if (ppid === parent) {
-        found.push(child);
-        walk(child);
-      }
-    }
-  };
-  walk(pid);
-  return found;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The installed `sluice` command (package.json's bin), as a node command line. */
 function sluiceCommand(): string[] {
@@ -85,9 +50,6 @@ function parseStatJson(text: string): StatRow[] {
 }
 
 test('npm start: controller, proxies, apps and traffic; sluice stat shows the traffic; Ctrl-C stops everything', { timeout: 240_000 }, async (t) => {
-  const portsTaken = !(await portIsFree(DESTINATION_PORT)) || !(await portIsFree(PUBLIC_API_PORT));
-  const missing = portsTaken ? `needs ports ${DESTINATION_PORT}/${PUBLIC_API_PORT}, which are in use (a demo already running?)` : undefined;
-  if (!requirementsMet(t, missing)) return;
   let output = '';
   // Its own process group, so that SIGINT can go to the whole group, as a terminal's Ctrl-C does.
   const launcher: ChildProcess = spawn(process.execPath, ['scripts/start.ts', '--any-ports', '--duration', '600'], {
@@ -113,6 +75,8 @@ test('npm start: controller, proxies, apps and traffic; sluice stat shows the tr
   }
   assert.ok(output.includes('Sluice demo running'), `the demo did not come up:\n${output}`);
   const statsPort = Number(/stats http:\/\/127\.0\.0\.1:(\d+)\/stats/.exec(output)?.[1]);
+  const publicApi = /public API (127\.0\.0\.1:\d+)/.exec(output)?.[1];
+  assert.ok(publicApi !== undefined, `no public API address in the summary:\n${output}`);
   assert.ok(statsPort > 0, `no stats address in the summary:\n${output}`);
   const children = descendants(pid);
   assert.ok(children.length >= 8, `expected controller, 3 proxies, 3 apps and traffic; found ${children.length} processes`);
@@ -146,7 +110,7 @@ test('npm start: controller, proxies, apps and traffic; sluice stat shows the tr
     let last = '';
     const statDeadline = Date.now() + 60_000;
     while (Date.now() < statDeadline) {
-      const run = spawnSync(process.execPath, [...cli, 'stat', 'deploy', '-n', 'emojivoto', '-o', 'json'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+      const run = spawnSync(process.execPath, [...cli, 'stat', 'deploy', '-n', 'emojivoto', '-o', 'json', '--api', publicApi], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
       last = `exit ${run.status}\n${run.stdout}\n${run.stderr}`;
       if (run.status === 0) {
         try {

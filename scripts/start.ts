@@ -2,8 +2,9 @@
 // discovery, Destination on 8086, public API on 8085, Identity on 8080 with a fresh trust anchor and
 // issuer), three emojivoto-style services (web, emoji,
 // voting) each behind its own sluice-proxy, and a traffic generator; waits until each is ready; prints
-// what runs where and the commands to look at it; stays up until Ctrl-C (or `--duration`).
-// How it fits together: docs/quickstart.md.
+// what runs where and the commands to look at it, and the dashboard's URL; stays up until Ctrl-C (or
+// `--duration`). A controller that exits is restarted, as Kubernetes restarts its pod; the proxies and
+// the dashboard's open pages reconnect. How it fits together: docs/quickstart.md, docs/dashboard.md.
 import { writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,7 @@ import {
 import { prepareDemoIdentity, type DemoIdentity } from '../demo/identity.ts';
 import { grpcAnswers, httpGet, tcpConnects, waitFor } from '../demo/probes.ts';
 import { Supervisor, type ChildSpec, type Exit } from '../demo/supervisor.ts';
+import { buildDashboard } from './build-dashboard.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DISCOVERY_FILE = join(ROOT, 'demo', 'mesh.yaml');
@@ -36,7 +38,8 @@ Runs the Sluice demo: controller, web/emoji/voting each behind a sluice-proxy, a
   --duration <seconds>   stop by itself after this long once everything is up (default: run until Ctrl-C)
   --rps <n>              requests per second the generator sends to web (default 10)
   --proxy-workers <n>    worker threads per proxy (default 1; 0 serves on the proxy's main thread)
-  --any-ports            let the OS pick every port except 8085/8086 (default: fixed ports, see docs/quickstart.md)
+  --any-ports            let the OS pick every port, the controller's too (default: fixed ports, see
+                         docs/quickstart.md; the CLI then needs --api, as the summary shows)
   --verbose              children log at info instead of warn
   -h, --help`;
 
@@ -91,17 +94,20 @@ function baseEnv(): Record<string, string> {
 }
 
 const addr = (port: number): string => `${HOST}:${port}`;
+/** Controller restarts allowed per minute before the demo gives up (a crash loop). */
+const CONTROLLER_RESTARTS = 3;
 const proxyName = (app: App): string => `${app}-proxy`;
 
-function controllerSpec(level: string, plan: Plan, identity: DemoIdentity): ChildSpec {
+function controllerSpec(plan: Plan, level: string, identity: DemoIdentity): ChildSpec {
   return {
     name: 'controller',
     cwd: ROOT,
     env: baseEnv(),
     args: [
       'src/control/main.ts',
-      `--proxy-api-addr=${addr(DESTINATION_PORT)}`,
-      `--public-api-addr=${addr(PUBLIC_API_PORT)}`,
+      `--proxy-api-addr=${addr(plan.controller.destinationPort)}`,
+      `--public-api-addr=${addr(plan.controller.publicApiPort)}`,
+      `--dashboard-addr=${addr(plan.controller.dashboardPort)}`,
       '--discovery=file',
       `--discovery-file=${DISCOVERY_FILE}`,
       `--identity-addr=${addr(plan.identityPort)}`,
@@ -117,7 +123,7 @@ function controllerSpec(level: string, plan: Plan, identity: DemoIdentity): Chil
  * Each proxy proves its service account (`<app>` in emojivoto) with a local-mesh token and gets its
  * certificate from the controller before it is ready, as an injected proxy does in a cluster.
  */
-function proxySpec(pod: PodPlan, options: Options, level: string, plan: Plan, identity: DemoIdentity): ChildSpec {
+function proxySpec(plan: Plan, pod: PodPlan, options: Options, level: string, identity: DemoIdentity): ChildSpec {
   const own = identity.proxy(pod.app, NAMESPACE);
   return {
     name: proxyName(pod.app),
@@ -131,7 +137,7 @@ function proxySpec(pod: PodPlan, options: Options, level: string, plan: Plan, id
       SLUICE_PROXY_ADMIN_LISTEN_ADDR: addr(pod.adminPort),
       SLUICE_PROXY_TAP_LISTEN_ADDR: addr(pod.tapPort),
       SLUICE_PROXY_INBOUND_FORWARD_ADDR: addr(pod.appPort),
-      SLUICE_PROXY_DESTINATION_SVC_ADDR: addr(DESTINATION_PORT),
+      SLUICE_PROXY_DESTINATION_SVC_ADDR: addr(plan.controller.destinationPort),
       SLUICE_PROXY_POD_NAME: pod.pod,
       SLUICE_PROXY_POD_NAMESPACE: NAMESPACE,
       SLUICE_PROXY_WORKLOAD: `deployment/${pod.deployment}`,
@@ -183,8 +189,9 @@ function trafficSpec(plan: Plan, options: Options, level: string): ChildSpec {
 }
 
 function summary(plan: Plan, options: Options): string {
+  const { destinationPort, publicApiPort, dashboardPort } = plan.controller;
   const rows: string[][] = [
-    ['controller', `Destination ${addr(DESTINATION_PORT)}, public API ${addr(PUBLIC_API_PORT)}`, `discovery ${relative(ROOT, DISCOVERY_FILE)}`],
+    ['controller', `Destination ${addr(destinationPort)}, public API ${addr(publicApiPort)}`, `discovery ${relative(ROOT, DISCOVERY_FILE)}`],
     ['', `Identity ${addr(plan.identityPort)} (TLS)`, 'every proxy holds a certificate for <app>.emojivoto'],
   ];
   for (const app of APPS) {
@@ -204,6 +211,8 @@ function summary(plan: Plan, options: Options): string {
   const widths = [0, 1].map((col) => Math.max(...rows.map((row) => row[col]?.length ?? 0)));
   const table = rows.map((row) => `  ${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('   ').trimEnd()}`).join('\n');
   const web = plan.pods.web;
+  // The CLI looks for the public API on 8085 unless told otherwise.
+  const api = publicApiPort === PUBLIC_API_PORT ? '' : ` --api ${addr(publicApiPort)}`;
   const moved = plan.substituted.map((s) => `  ${s.what}: ${s.wanted} was taken, using ${s.got}`).join('\n');
   return [
     '',
@@ -211,14 +220,16 @@ function summary(plan: Plan, options: Options): string {
     table,
     ...(moved === '' ? [] : ['', 'Ports moved because the usual ones were taken:', moved]),
     '',
+    `Dashboard: http://${addr(dashboardPort)}/`,
+    '',
     'Try (in another terminal):',
     commands([
-      [`npx sluice stat deploy -n ${NAMESPACE}`, 'success rate, RPS, latency per deployment'],
-      [`npx sluice stat deploy/web -n ${NAMESPACE} --to deploy/voting`, 'what web sends to voting'],
-      [`npx sluice routes deploy/web -n ${NAMESPACE} --to svc/voting-svc`, 'per gRPC method: VoteDoughnut fails 1 in 4'],
-      [`npx sluice routes deploy/voting -n ${NAMESPACE}`, 'the routes voting received'],
-      [`npx sluice tap deploy/web -n ${NAMESPACE}`, 'live requests, Ctrl-C to stop'],
-      [`npx sluice top deploy/voting -n ${NAMESPACE}`, 'live table of the busiest paths'],
+      [`npx sluice stat deploy -n ${NAMESPACE}${api}`, 'success rate, RPS, latency per deployment'],
+      [`npx sluice stat deploy/web -n ${NAMESPACE} --to deploy/voting${api}`, 'what web sends to voting'],
+      [`npx sluice routes deploy/web -n ${NAMESPACE} --to svc/voting-svc${api}`, 'per gRPC method: VoteDoughnut fails 1 in 4'],
+      [`npx sluice routes deploy/voting -n ${NAMESPACE}${api}`, 'the routes voting received'],
+      [`npx sluice tap deploy/web -n ${NAMESPACE}${api}`, 'live requests, Ctrl-C to stop'],
+      [`npx sluice top deploy/voting -n ${NAMESPACE}${api}`, 'live table of the busiest paths'],
       [`curl http://${addr(web.inboundPort)}/api/leaderboard`, 'web, through its proxy'],
       [`curl http://${addr(plan.trafficStatsPort)}/stats`, 'what the generator sent, to compare'],
       [`curl http://${addr(web.adminPort)}/metrics`, "web's proxy, Prometheus text"],
@@ -249,6 +260,7 @@ async function main(): Promise<void> {
     [DESTINATION_PORT, 'the controller\'s Destination API (proxies connect to it)'],
     [PUBLIC_API_PORT, 'the controller\'s public API (the sluice CLI connects to it)'],
   ] as const) {
+    if (options.anyPorts) break;
     if (!(await portIsFree(port))) {
       process.stderr.write(
         `npm start: port ${port} on ${HOST} is already in use; the demo needs it for ${what}.\n` +
@@ -261,6 +273,9 @@ async function main(): Promise<void> {
   const plan = await planPorts(!options.anyPorts);
   writeFileSync(DISCOVERY_FILE, renderDiscoveryFile(plan));
   const identity = await prepareDemoIdentity();
+  await buildDashboard({ ifStale: true }).catch((error: Error) => {
+    say(`! the dashboard's page could not be built (${error.message}); the controller will say so on its URL.`);
+  });
 
   const supervisor = new Supervisor(Math.max(...['controller', 'traffic', ...APPS.map(proxyName)].map((n) => n.length)));
   let stopping: Promise<void> | undefined;
@@ -278,7 +293,20 @@ async function main(): Promise<void> {
     return stopping;
   };
   const abandoned = (): boolean => stopping !== undefined;
-  supervisor.onUnexpectedExit = (exit) => void stop(1, `✗ ${exit.name} stopped unexpectedly (${describeExit(exit)}); stopping the rest.`);
+  // The controller is restarted when it exits, as a Deployment's pod would be (proxies and dashboard
+  // pages reconnect); more than CONTROLLER_RESTARTS in a minute means it cannot run: stop then.
+  const restarts: number[] = [];
+  supervisor.onUnexpectedExit = (exit) => {
+    const now = Date.now();
+    while (restarts.length > 0 && (restarts[0] as number) < now - 60_000) restarts.shift();
+    if (exit.name === 'controller' && restarts.length < CONTROLLER_RESTARTS && !abandoned()) {
+      restarts.push(now);
+      say(`! the controller exited (${describeExit(exit)}); restarting it, as Kubernetes would restart its pod …`);
+      supervisor.start(controllerSpec(plan, level, identity));
+      return;
+    }
+    void stop(1, `✗ ${exit.name} stopped unexpectedly (${describeExit(exit)}); stopping the rest.`);
+  };
   let signals = 0;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -298,16 +326,16 @@ async function main(): Promise<void> {
   };
 
   say(`Starting the Sluice demo (logs at ${level}; --verbose for more) …`);
-  supervisor.start(controllerSpec(level, plan, identity));
-  if (!(await waitFor(() => tcpConnects(HOST, DESTINATION_PORT), 30_000, abandoned))) {
-    return failStart('the controller (Destination API on 8086)', 'See its log lines above.');
+  supervisor.start(controllerSpec(plan, level, identity));
+  if (!(await waitFor(() => tcpConnects(HOST, plan.controller.destinationPort), 30_000, abandoned))) {
+    return failStart(`the controller (Destination API on ${plan.controller.destinationPort})`, 'See its log lines above.');
   }
-  const publicApiUp = await waitFor(() => tcpConnects(HOST, PUBLIC_API_PORT), 10_000, abandoned);
+  const publicApiUp = await waitFor(() => tcpConnects(HOST, plan.controller.publicApiPort), 10_000, abandoned);
   if (abandoned()) return;
-  if (!publicApiUp) say(`! the controller does not listen on ${addr(PUBLIC_API_PORT)} (public API): the sluice CLI will not work.`);
+  if (!publicApiUp) say(`! the controller does not listen on ${addr(plan.controller.publicApiPort)} (public API): the sluice CLI will not work.`);
 
   for (const app of APPS) supervisor.start(appSpec(plan, app, level));
-  for (const app of APPS) supervisor.start(proxySpec(plan.pods[app], options, level, plan, identity));
+  for (const app of APPS) supervisor.start(proxySpec(plan, plan.pods[app], options, level, identity));
   const appReady: Record<App, () => Promise<boolean>> = {
     web: async () => (await httpGet(HOST, plan.pods.web.appPort, '/healthz', {}, 1000)).status === 200,
     emoji: () => grpcAnswers('EmojiService', 'ListAll', addr(plan.pods.emoji.appPort)),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian, the system tools that Sluice's tests or benchmarks need.
 #
-#   bash scripts/system-deps.sh test   # namespaces + iptables + HTTP/2 clients + image tools for the tests
+#   bash scripts/system-deps.sh test   # namespaces + iptables + HTTP/2 clients + image tools + chromium for the tests
 #   bash scripts/system-deps.sh perf   # the above, plus the peers and load tools for `npm run perf`
 #   bash scripts/system-deps.sh go     # Go + protoc + protoc-gen-go + grpc-go (test/go conformance)
 #   bash scripts/system-deps.sh images # debootstrap + buildah + runc (scripts/build-images.sh, its test)
@@ -25,6 +25,7 @@ test_pkgs=(
   debootstrap    # the container images and their test (scripts/build-images.sh, docs/images.md)
   buildah
   runc
+  chromium       # the dashboard's browser tests drive it headless through playwright-core (docs/dashboard.md)
 )
 perf_pkgs=(
   haproxy

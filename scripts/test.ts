@@ -31,6 +31,9 @@ const reporters = [
 const depsScript = join(root, 'scripts', 'system-deps.sh');
 if (existsSync(depsScript)) run('system packages', 'bash', [depsScript, 'test']);
 run('type check', 'tsc', ['--noEmit', '-p', '.']);
+run('type check (dashboard page)', 'tsc', ['--noEmit', '-p', 'src/dashboard']);
+// The controller serves dist/dashboard/; build it when its sources changed (fast when they did not).
+run('dashboard page', process.execPath, [join(root, 'scripts', 'build-dashboard.ts'), '--if-stale']);
 const patterns = process.argv.slice(2);
 run('tests', process.execPath, [
   '--test',

@@ -21,7 +21,8 @@ const LAYERS: ReadonlyArray<readonly [layer: string, folders: readonly string[]]
   ['worker', ['workers']],
   ['process', ['acceptor']],
   // Other processes: they share only the base with the proxy.
-  ['other processes', ['control', 'cli', 'init', 'inject', 'install']],
+  // The dashboard's page runs in a browser: it shares only the base's message types with the controller.
+  ['other processes', ['control', 'cli', 'init', 'inject', 'install', 'dashboard']],
 ];
 
 /** Other processes must not reach into the proxy: these layers are off limits to them. */

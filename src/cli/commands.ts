@@ -14,6 +14,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   routes: { summary: 'Golden metrics per route of a resource (ServiceProfile routes)', load: () => import('./routes.ts') },
   tap: { summary: 'Watch the requests of a resource as they happen, one line per event', load: () => import('./tap.ts') },
   top: { summary: 'Live table of the requests of a resource, most frequent first', load: () => import('./top.ts') },
+  dashboard: { summary: 'Print the web dashboard\'s URL (port-forwarding to it in a cluster)', load: () => import('./dashboard.ts') },
   install: { summary: 'Print the control plane manifests (sluice install | kubectl apply -f -)', load: () => import('./install.ts') },
   uninstall: { summary: 'Print what removes the control plane (… | kubectl delete -f -)', load: () => import('./uninstall.ts') },
   check: { summary: 'Check the cluster, the control plane and the data plane', load: () => import('./check.ts') },

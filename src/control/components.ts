@@ -6,5 +6,7 @@ components.push((await import('./destination/component.ts')).destinationComponen
 components.push((await import('./tap/component.ts')).tapRelayComponent);
 components.push((await import('./telemetry/component.ts')).telemetryComponent);
 components.push((await import('./public-api/component.ts')).publicApiComponent);
+// After the public API: the dashboard reads the mesh through it.
+components.push((await import('./dashboard/component.ts')).dashboardComponent);
 components.push((await import('./injector/component.ts')).injectorComponent);
 components.push((await import('./identity/component.ts')).identityComponent);

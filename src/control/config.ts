@@ -33,6 +33,17 @@ export interface ControllerConfig {
   readonly identityIssuanceLifetimeMs: number;
   /** Absent in configurations built by hand (tests): the injector is off. */
   readonly injector?: InjectorConfig;
+  /** The web dashboard (docs/dashboard.md); absent in configurations built by hand, or `off`: no dashboard. */
+  readonly dashboard?: DashboardConfig;
+}
+
+export interface DashboardConfig {
+  readonly addr: HostPort;
+  /**
+   * The address is the default (not given): when it is taken, listen on a port the system picks instead
+   * of failing, so that several controllers on one machine (tests, two demos) all start.
+   */
+  readonly fallbackToFreePort: boolean;
 }
 
 /** The proxy injector (mutating admission webhook); off unless both TLS files are given. */
@@ -71,6 +82,8 @@ Flags (each also settable as SLUICE_CONTROLLER_<NAME>, e.g. SLUICE_CONTROLLER_PR
   --proxy-api-addr <host:port>     Destination and Telemetry for proxies (default 0.0.0.0:8086)
   --public-api-addr <host:port>    public API for the CLI and dashboard (default 127.0.0.1:8085)
   --admin-addr <host:port>         /live, /ready and /metrics (default 0.0.0.0:9990 in a cluster, else 127.0.0.1:0)
+  --dashboard-addr <host:port|off> the web dashboard (default 0.0.0.0:8084 in a cluster, else 127.0.0.1:8084,
+                                   or a free port when 8084 is taken)
   --peers <list>                   other replicas to share telemetry with: host:port,… or dns:<name>:<port>
   --pod-ip <ip>                    this replica's address, skipped among the peers (default: none)
   --discovery <kubernetes|file>    where services come from (default: kubernetes in a cluster, else file)
@@ -97,6 +110,7 @@ const FLAGS = {
   'proxy-api-addr': { type: 'string' },
   'public-api-addr': { type: 'string' },
   'admin-addr': { type: 'string' },
+  'dashboard-addr': { type: 'string' },
   peers: { type: 'string' },
   'pod-ip': { type: 'string' },
   discovery: { type: 'string' },
@@ -177,7 +191,16 @@ export function parseControllerConfig(argv: readonly string[], env: Env): Contro
     identityTokenKeyFile: get('identity-token-key').value,
     identityIssuanceLifetimeMs,
     injector: injectorConfig(get, addr),
+    ...dashboardConfig(get('dashboard-addr'), inCluster),
   };
+}
+
+function dashboardConfig(given: { name: string; value: string | undefined }, inCluster: boolean): { dashboard?: DashboardConfig } {
+  if (given.value === 'off') return {};
+  // Linkerd's dashboard port. In a cluster it listens on every address (reached by port-forward); on a
+  // workstation only on loopback, since it shows every request's path and headers (tap).
+  const fallback = inCluster ? '0.0.0.0:8084' : '127.0.0.1:8084';
+  return { dashboard: { addr: parseHostPort(given.name, given.value ?? fallback), fallbackToFreePort: given.value === undefined } };
 }
 
 function injectorConfig(

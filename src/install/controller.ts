@@ -5,6 +5,7 @@ import type { V1Container, V1Deployment, V1PodDisruptionBudget, V1Service } from
 import { imageString, type Values } from '../inject/values.ts';
 import {
   ADMIN_PORT,
+  DASHBOARD_PORT,
   COMPONENT_LABEL,
   CONFIG_MAP,
   CONTROLLER,
@@ -41,6 +42,7 @@ export function controllerArgs(values: Values): string[] {
     `--proxy-api-addr=0.0.0.0:${SERVICES.destination.targetPort}`,
     `--public-api-addr=0.0.0.0:${SERVICES.publicApi.targetPort}`,
     `--admin-addr=0.0.0.0:${ADMIN_PORT}`,
+    `--dashboard-addr=0.0.0.0:${DASHBOARD_PORT}`,
     `--identity-addr=0.0.0.0:${SERVICES.identity.targetPort}`,
     `--webhook-addr=0.0.0.0:${SERVICES.injector.targetPort}`,
     '--discovery=kubernetes',
@@ -79,6 +81,7 @@ function container(values: Values, ha: boolean): V1Container {
       { name: 'webhook', containerPort: SERVICES.injector.targetPort },
       { name: 'public-api', containerPort: SERVICES.publicApi.targetPort },
       { name: 'admin-http', containerPort: ADMIN_PORT },
+      { name: 'dashboard-http', containerPort: DASHBOARD_PORT },
     ],
     // /live answers as soon as the process runs; /ready only once discovery has made its first lists
     // and every component listens, so a slow first sync delays readiness and never restarts the pod.

@@ -71,7 +71,7 @@ async function startAsDeployment(fake: FakeKube, manifests: readonly KubeObject[
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-install-e2e-'));
   const mounts = mountVolumes(fake, podSpec, dir);
   const args = (podSpec.containers[0].args as string[])
-    .filter((a) => !/^--(proxy-api|public-api|admin|identity|webhook)-addr=/.test(a) && !(o.peers !== undefined && a.startsWith('--peers=')))
+    .filter((a) => !/^--(proxy-api|public-api|admin|identity|webhook|dashboard)-addr=/.test(a) && !(o.peers !== undefined && a.startsWith('--peers=')))
     .map((a) => [...mounts].reduce((arg, [mountPath, folder]) => arg.replace(mountPath, folder), a.replace('$(POD_IP)', '127.0.0.1')));
   args.push('--identity-addr=127.0.0.1:0', '--webhook-addr=127.0.0.1:0', `--proxy-api-addr=127.0.0.1:${o.proxyApiPort ?? 0}`);
   if (o.peers !== undefined) args.push(`--peers=${o.peers}`);

@@ -124,7 +124,7 @@ describe('sluice install', { timeout: 30_000 }, () => {
     assert.deepEqual(container['readinessProbe'].httpGet, { path: '/ready', port: 'admin-http' });
     assert.deepEqual(
       container['ports'].map((p: { containerPort: number }) => p.containerPort),
-      [8086, 8080, 8443, 8085, 9990],
+      [8086, 8080, 8443, 8085, 9990, 8084],
     );
     // Every flag must be one the controller accepts (mount paths need not exist to parse).
     const args = (container['args'] as string[]).map((a) => a.replace('$(POD_IP)', '10.0.0.7'));
@@ -132,6 +132,7 @@ describe('sluice install', { timeout: 30_000 }, () => {
     assert.notEqual(config, 'help');
     if (config === 'help') return;
     assert.deepEqual(config.adminAddr, { host: '0.0.0.0', port: 9990 });
+    assert.deepEqual(config.dashboard, { addr: { host: '0.0.0.0', port: 8084 }, fallbackToFreePort: false });
     assert.deepEqual(config.peers, { kind: 'dns', host: 'sluice-controller-peers.sluice.svc.cluster.local', port: 8086 });
     assert.equal(config.podIp, '10.0.0.7');
     assert.equal(config.discovery, 'kubernetes');

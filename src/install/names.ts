@@ -29,6 +29,8 @@ export const SERVICES = {
 /** Headless: one DNS address per replica, how replicas find each other to share telemetry. */
 export const PEERS_SERVICE = 'sluice-controller-peers';
 export const ADMIN_PORT = 9990;
+/** The web dashboard (Linkerd's 8084), reached by `sluice dashboard` through a port-forward: no Service. */
+export const DASHBOARD_PORT = 8084;
 
 /** Where the controller container finds its mounted credentials. */
 export const MOUNTS = {

@@ -67,7 +67,7 @@ describe('the package installed from `npm pack`', { timeout: SETUP_TIMEOUT_MS + 
   it('ships the compiled JavaScript, the bin scripts and the protos, and no TypeScript', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const files = stdout.trim().split('\n');
-    for (const expected of ['package/package.json', 'package/bin/sluice-proxy.js', 'package/bin/entry.js', 'package/dist/acceptor/main.js', 'package/dist/workers/main.js', 'package/dist-proxy/acceptor/main.js', 'package/dist-proxy/workers/main.js', 'package/proto/destination.proto']) {
+    for (const expected of ['package/package.json', 'package/bin/sluice-proxy.js', 'package/bin/entry.js', 'package/dist/acceptor/main.js', 'package/dist/workers/main.js', 'package/dist-proxy/acceptor/main.js', 'package/dist-proxy/workers/main.js', 'package/proto/destination.proto', 'package/dist/dashboard/index.html', 'package/dist/dashboard/app.js', 'package/dist/dashboard/app.css']) {
       assert.ok(files.includes(expected), `${expected} is in the tarball`);
     }
     assert.deepEqual(files.filter((f) => f.endsWith('.ts')), [], 'no TypeScript in the tarball');

@@ -12,6 +12,8 @@ export interface ControllerProcess {
   readonly proxyApi: string;
   readonly publicApi: string;
   readonly admin: string;
+  /** `host:port` of the web dashboard; undefined with `--dashboard-addr off`. */
+  readonly dashboard: string | undefined;
   logs(): string;
   stop(): Promise<void>;
 }
@@ -21,7 +23,7 @@ export interface ControllerProcess {
  * it to be ready, at most `timeoutMs`.
  */
 export async function startControllerProcess(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ControllerProcess> {
-  const defaults = ['--proxy-api-addr', '127.0.0.1:0', '--public-api-addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0'];
+  const defaults = ['--proxy-api-addr', '127.0.0.1:0', '--public-api-addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', '--dashboard-addr', '127.0.0.1:0'];
   const child = spawn(process.execPath, [BIN, ...defaults, ...args], {
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/nonexistent', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -48,6 +50,7 @@ export async function startControllerProcess(args: readonly string[], env: Recor
     proxyApi: field('proxy-api'),
     publicApi: field('public-api'),
     admin: field('admin'),
+    dashboard: /dashboard=(\S+)/.exec(line)?.[1],
     logs: () => logs,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -1,0 +1,72 @@
+// The web dashboard as a controller component: its own port (`--dashboard-addr`, Linkerd's 8084), the
+// page's files from the shipped bundle, and a sampler that keeps ten minutes of history for the
+// sparklines. It reads the mesh through this controller's public API over HTTP/JSON, as the CLI does,
+// so it registers after the public API (src/control/components.ts).
+import { formatHostPort, type HostPort } from '../../config/parse.ts';
+import { Logger } from '../../log/logger.ts';
+import type { Component } from '../context.ts';
+import { RELEASE_VERSION } from '../public-api/handlers.ts';
+import { PublicApiClient } from './api-client.ts';
+import { loadAssets } from './assets.ts';
+import { SAMPLE_REQUESTS, StatHistory } from './history.ts';
+import { startDashboardServer, type DashboardServer } from './server.ts';
+import type { StatSummaryResponse } from '../../api/public-messages.ts';
+
+/** Where to reach a server bound to `addr` from this process: a wildcard address means loopback. */
+export function loopbackFor(addr: string): string {
+  if (addr.startsWith('0.0.0.0:')) return `127.0.0.1:${addr.slice('0.0.0.0:'.length)}`;
+  if (addr.startsWith('[::]:')) return `[::1]:${addr.slice('[::]:'.length)}`;
+  return addr;
+}
+
+export const dashboardComponent: Component = async (ctx) => {
+  const config = ctx.config.dashboard;
+  const publicApi = ctx.addresses['public-api'];
+  if (config === undefined) return;
+  const log = new Logger(ctx.log.level, ctx.log.format, 'dashboard');
+  if (publicApi === undefined) {
+    log.warn('no public API in this controller: the dashboard is off');
+    return;
+  }
+  const api = new PublicApiClient(`http://${loopbackFor(publicApi)}`);
+  const history = new StatHistory();
+  const assets = loadAssets();
+  if (assets.size === 0) log.warn('the dashboard bundle (dist/dashboard/) is missing: the page says how to build it, the JSON endpoints work');
+
+  const start = (addr: HostPort): Promise<DashboardServer> => startDashboardServer(addr, { api, history, assets, version: RELEASE_VERSION, log });
+  let server: DashboardServer;
+  try {
+    server = await start(config.addr);
+  } catch (error) {
+    if (!config.fallbackToFreePort || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+      ctx.log.error('cannot listen for the dashboard', { addr: formatHostPort(config.addr), error: (error as Error).message });
+      process.exit(1);
+    }
+    server = await start({ host: config.addr.host, port: 0 });
+    log.warn('the default dashboard port is taken: listening on another one', { wanted: formatHostPort(config.addr), addr: formatHostPort(server.address) });
+  }
+  ctx.addresses['dashboard'] = formatHostPort(server.address);
+
+  // Sampling runs whether or not a page is open, so that a page opened now has the last ten minutes.
+  let sampling = false;
+  const sample = async (): Promise<void> => {
+    if (sampling) return;
+    sampling = true;
+    try {
+      const t = Date.now();
+      const answers = await Promise.all(SAMPLE_REQUESTS.map((request) => api.json<StatSummaryResponse>('StatSummary', request)));
+      history.record(t, answers);
+    } catch (error) {
+      log.debug('history sample failed', { error: (error as Error).message });
+    } finally {
+      sampling = false;
+    }
+  };
+  const timer = setInterval(() => void sample(), history.intervalMs);
+  timer.unref();
+  void sample();
+  ctx.onClose(async () => {
+    clearInterval(timer);
+    await server.close();
+  });
+};
