@@ -196,6 +196,38 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
   }
 }
 
+// ── pods ───────────────────────────────────────────────────────────────────────────────────────
+
+/** `uid` must be able to run Node and read `files` (paths in the checkout), through the shared checkout. */
+export function checkAccess(shared: SharedCheckout, uid: number, files: readonly string[]): void {
+  const seen = files.map((f) => shared.path(f));
+  const script = `const fs=require('fs');for(const f of ${JSON.stringify(seen)})fs.accessSync(f,fs.constants.R_OK)`;
+  const r = run({ uid, shared }, shared.node, ['-e', script]);
+  if (r.status !== 0) {
+    throw new Error(
+      `uid ${uid} cannot run ${NODE} or read ${files.join(', ')} (seen as ${shared.root}): ${r.stderr.trim()}\n` +
+        'The checkout is bind-mounted where every user can reach it, but its files must be world-readable ' +
+        '(a checkout made with umask 077 is not).',
+    );
+  }
+}
+
+/** GET on a proxy's admin server (`http://127.0.0.1:4191` in a pod), from inside namespace `ns`. */
+export async function adminGet(ns: string, path: string, admin = 'http://127.0.0.1:4191'): Promise<{ code: string; body: string }> {
+  const r = await runAsync({ ns }, 'curl', ['-sS', '--max-time', '3', '-w', '\n%{http_code}', `${admin}${path}`], { timeoutMs: 5000 });
+  const i = r.stdout.lastIndexOf('\n');
+  return { code: r.stdout.slice(i + 1), body: r.stdout.slice(0, Math.max(0, i)) };
+}
+
+/** A client's JSON output, or an error that shows what it printed instead. */
+export function parseJson(text: string, what: string): Record<string, unknown> {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error(`${what}: not JSON: ${JSON.stringify(text.slice(0, 500))}`);
+  }
+}
+
 // ── namespaces ──────────────────────────────────────────────────────────────────────────────────
 
 export function addNetns(name: string): void {
@@ -246,6 +278,11 @@ export function parsePrometheus(text: string): Sample[] {
     samples.push({ name: m[1] ?? '', labels, value: Number(m[4]) });
   }
   return samples;
+}
+
+/** Samples as Prometheus text lines (`name{a="b",…} value`), for messages. */
+export function formatSamples(samples: readonly Sample[]): string[] {
+  return samples.map((s) => `${s.name}{${Object.entries(s.labels).map(([k, v]) => `${k}="${v}"`).join(',')}} ${s.value}`);
 }
 
 /** Samples called `name` whose labels include every pair in `labels`. */
