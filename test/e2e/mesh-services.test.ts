@@ -7,7 +7,7 @@ import { parseDiscoveryFile } from '../../src/control/discovery/file/parse.ts';
 import { E2E_NAMESPACE, meshDiscoveryFile, meshServices, UNKNOWN_CLUSTER_IP, CLUSTER_IP_RANGE, destinationContext } from './mesh-services.ts';
 
 const OPTIONS = { clusterDomain: 'cluster.local', controlPlaneNamespace: 'sluice', trustDomain: 'cluster.local' };
-const SERVICES = meshServices({ http1: 18080, h2c: 18082, grpc: 18083, tcp: 18084 });
+const SERVICES = Object.values(meshServices({ http1: 18080, h2c: 18082, grpc: 18083, tcp: 18084 }));
 
 describe('the e2e discovery file', () => {
   const model = parseDiscoveryFile(meshDiscoveryFile(SERVICES, '10.231.77.2', '10.231.77.1'), 'e2e.yaml', OPTIONS);

@@ -25,13 +25,13 @@ export interface MeshService {
 }
 
 /** Service ports differ from the pods' ports, as they usually do: the endpoint's port must come from Destination. */
-export function meshServices(serverPorts: Readonly<Record<ServerName, number>>): MeshService[] {
-  return [
-    { name: 'http1', clusterIP: '10.231.88.10', port: 80, targetPort: serverPorts.http1 },
-    { name: 'h2c', clusterIP: '10.231.88.11', port: 80, targetPort: serverPorts.h2c },
-    { name: 'grpc', clusterIP: '10.231.88.12', port: 50051, targetPort: serverPorts.grpc },
-    { name: 'tcp', clusterIP: '10.231.88.13', port: 9000, targetPort: serverPorts.tcp },
-  ];
+export function meshServices(serverPorts: Readonly<Record<ServerName, number>>): Record<ServerName, MeshService> {
+  return {
+    http1: { name: 'http1', clusterIP: '10.231.88.10', port: 80, targetPort: serverPorts.http1 },
+    h2c: { name: 'h2c', clusterIP: '10.231.88.11', port: 80, targetPort: serverPorts.h2c },
+    grpc: { name: 'grpc', clusterIP: '10.231.88.12', port: 50051, targetPort: serverPorts.grpc },
+    tcp: { name: 'tcp', clusterIP: '10.231.88.13', port: 9000, targetPort: serverPorts.tcp },
+  };
 }
 
 /** The pod that runs the servers, as the controller describes it in endpoint metric labels. */

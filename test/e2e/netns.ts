@@ -173,6 +173,79 @@ export class Proc {
   }
 }
 
+/**
+ * Everything a suite started or made: processes, namespaces, and other things to undo (temporary
+ * directories). `release()` (from `after`) stops the processes, newest first, then undoes the rest;
+ * should the runner exit without it, a synchronous backstop kills the processes and deletes the
+ * namespaces.
+ */
+export class Owned {
+  private readonly procs: Proc[] = [];
+  private readonly namespaces: string[] = [];
+  private readonly undo: Array<() => void> = [];
+  private backstop: (() => void) | undefined;
+
+  /** Tracks a process; returns it. */
+  proc(p: Proc): Proc {
+    this.procs.push(p);
+    this.armBackstop();
+    return p;
+  }
+
+  /** Creates a namespace (loopback up) and tracks it. */
+  netns(name: string): void {
+    addNetns(name);
+    this.namespaces.push(name);
+    this.armBackstop();
+  }
+
+  /** Runs `fn` in `release()`, after the processes have stopped. */
+  onRelease(fn: () => void): void {
+    this.undo.push(fn);
+  }
+
+  /** The recent output of every process, for failure messages. */
+  logs(): string {
+    return this.procs.map((p) => p.describe().slice(-4000)).join('\n');
+  }
+
+  /** Stops, removes and undoes everything; returns what could not be cleaned up. */
+  async release(): Promise<string[]> {
+    for (const p of [...this.procs].reverse()) await p.stop();
+    const errors: string[] = [];
+    for (const fn of this.undo.splice(0).reverse()) {
+      try {
+        fn();
+      } catch (error) {
+        errors.push(error instanceof Error ? error.message : String(error));
+      }
+    }
+    for (const ns of this.namespaces.splice(0)) {
+      const error = delNetns(ns);
+      if (error !== undefined) errors.push(error);
+    }
+    if (this.backstop !== undefined) process.off('exit', this.backstop);
+    this.backstop = undefined;
+    return errors;
+  }
+
+  private armBackstop(): void {
+    if (this.backstop !== undefined) return;
+    this.backstop = () => {
+      for (const p of this.procs) {
+        if (!p.running || p.pid === undefined) continue;
+        try {
+          process.kill(-p.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      for (const ns of this.namespaces) delNetns(ns);
+    };
+    process.once('exit', this.backstop);
+  }
+}
+
 /** Thrown by a `waitFor` check to stop waiting at once (e.g. the process being waited on exited). */
 export class GiveUp extends Error {}
 

@@ -24,16 +24,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  addNetns,
   adminGet,
   checkAccess,
-  delNetns,
   findSamples,
   formatSamples,
   GiveUp,
   linkNetns,
   must,
   NODE,
+  Owned,
   parseJson,
   parsePrometheus,
   Proc,
@@ -52,7 +51,6 @@ import {
   PROXY_API_PORT,
   SERVER_POD,
   UNKNOWN_CLUSTER_IP,
-  type MeshService,
   type ServerName,
 } from './mesh-services.ts';
 import { SharedCheckout } from './shared-checkout.ts';
@@ -84,12 +82,8 @@ interface Target {
   port: number;
 }
 const hostPort = (t: Target): string => `${t.host}:${t.port}`;
-
-function service(name: ServerName): MeshService {
-  const found = SERVICES.find((s) => s.name === name);
-  if (found === undefined) throw new Error(`no Service for ${name}`);
-  return found;
-}
+/** The Host / :authority curl sends for `http://<target>/`: the default port 80 left out. */
+const curlAuthority = (t: Target): string => (t.port === 80 ? t.host : hostPort(t));
 
 /** How the app finds pod B's servers, and so which path A's outbound proxy takes. */
 interface Mode {
@@ -108,7 +102,7 @@ const FORWARD: Mode = {
 const CONTROLLER: Mode = {
   name: 'controller',
   title: "the app calls cluster IPs; A's proxy resolves them through a controller's Destination API",
-  target: (server) => ({ host: service(server).clusterIP, port: service(server).port }),
+  target: (server) => ({ host: SERVICES[server].clusterIP, port: SERVICES[server].port }),
 };
 
 /** A metric series one pod's proxy must show with a value above 0. */
@@ -131,10 +125,8 @@ function describeTransparent(mode: Mode): void {
   const named = (test: string): string => `[${mode.name}] ${test}`;
 
   describe(`transparent proxying between two pods [${mode.name}]: ${mode.title}`, { timeout: 180_000 }, () => {
-    const procs: Proc[] = [];
-    const namespaces: string[] = [];
+    const owned = new Owned();
     let servers: Proc | undefined;
-    let discoveryDir: string | undefined;
     const stages = new Map<string, boolean>();
     let sharedCheckout: SharedCheckout | undefined;
     /** The checkout as the other uids see it; made in `before`. */
@@ -142,9 +134,8 @@ function describeTransparent(mode: Mode): void {
       if (sharedCheckout === undefined) throw new Error('the shared checkout was not set up');
       return sharedCheckout;
     };
-
     /** The logs of everything running, for failure messages. */
-    const logs = (): string => procs.map((p) => p.describe().slice(-4000)).join('\n');
+    const logs = (): string => owned.logs();
 
     /** Fails the current test at once when an earlier stage it depends on did not pass. */
     const requireStages = (...names: string[]): void => {
@@ -159,36 +150,20 @@ function describeTransparent(mode: Mode): void {
 
     before(() => {
       if (MISSING !== undefined) return;
-      sharedCheckout = new SharedCheckout(ROOT, NODE);
-      // Backstop for a runner that dies without running `after`: best effort, synchronous.
-      process.once('exit', () => {
-        for (const p of procs) {
-          if (!p.running || p.pid === undefined) continue;
-          try {
-            process.kill(-p.pid, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }
-        for (const ns of namespaces) delNetns(ns);
-      });
+      const checkout = new SharedCheckout(ROOT, NODE);
+      sharedCheckout = checkout;
+      // The mount points are empty by then: the mounts lived in the stopped processes' namespaces only.
+      owned.onRelease(() => checkout.remove());
     });
 
     after(async () => {
-      for (const p of [...procs].reverse()) await p.stop();
-      // The mount points are empty: the mounts lived in the stopped processes' namespaces only.
-      sharedCheckout?.remove();
-      if (discoveryDir !== undefined) rmSync(discoveryDir, { recursive: true, force: true });
-      const errors = namespaces.splice(0).map(delNetns).filter((e) => e !== undefined);
+      const errors = await owned.release();
       if (errors.length > 0) console.error(`e2e cleanup: ${errors.join('; ')}`);
     });
 
     it(named('builds two pods: namespaces with loopback up, joined by a veth pair'), (t) => {
       if (!requirementsMet(t, MISSING)) return;
-      for (const ns of [NS_A, NS_B]) {
-        addNetns(ns);
-        namespaces.push(ns);
-      }
+      for (const ns of [NS_A, NS_B]) owned.netns(ns);
       linkNetns({ ns: NS_A, ip: A_IP }, { ns: NS_B, ip: B_IP }, PREFIX);
       assert.match(must({ ns: NS_A }, 'ip', ['-4', 'addr', 'show', 'dev', 'veth0']), new RegExp(`inet ${A_IP}/${PREFIX}`));
       assert.match(must({ ns: NS_B }, 'ip', ['-4', 'addr', 'show', 'dev', 'veth0']), new RegExp(`inet ${B_IP}/${PREFIX}`));
@@ -197,7 +172,7 @@ function describeTransparent(mode: Mode): void {
         // cluster the pod's default route plays this part; here the range goes out of A's veth, where no
         // one owns it (nothing answers ARP for it): only the proxy's Destination lookup leads anywhere.
         must({ ns: NS_A }, 'ip', ['route', 'add', CLUSTER_IP_RANGE, 'dev', 'veth0']);
-        assert.match(must({ ns: NS_A }, 'ip', ['route', 'get', service('http1').clusterIP]), /dev veth0/);
+        assert.match(must({ ns: NS_A }, 'ip', ['route', 'get', SERVICES.http1.clusterIP]), /dev veth0/);
       }
       stages.set('pods', true);
     });
@@ -206,10 +181,9 @@ function describeTransparent(mode: Mode): void {
       if (!requirementsMet(t, MISSING)) return;
       requireStages('pods');
       checkAccess(shared(), APP_UID, [SERVERS, APP, `${ROOT}node_modules/@grpc/grpc-js/package.json`]);
-      servers = new Proc('servers (pod B, uid 1000)', { ns: NS_B, uid: APP_UID, shared: shared() }, shared().node, [
+      servers = owned.proc(new Proc('servers (pod B, uid 1000)', { ns: NS_B, uid: APP_UID, shared: shared() }, shared().node, [
         shared().path(SERVERS), '--host', B_IP, '--http1', String(PORT.http1), '--h2c', String(PORT.h2c), '--grpc', String(PORT.grpc), '--tcp', String(PORT.tcp),
-      ]);
-      procs.push(servers);
+      ]));
       await servers.waitForOutput(/^READY /m, 15_000);
 
       // Without sluice-init the app's connection arrives from A's own address.
@@ -250,16 +224,16 @@ function describeTransparent(mode: Mode): void {
       it(named('starts a controller (file discovery, the Services with their cluster IPs) in pod B as uid 2103'), async (t) => {
         if (!requirementsMet(t, MISSING)) return;
         requireStages('init');
-        discoveryDir = mkdtempSync(join(tmpdir(), 'sluice-e2e-discovery-'));
+        const discoveryDir = mkdtempSync(join(tmpdir(), 'sluice-e2e-discovery-'));
+        owned.onRelease(() => rmSync(discoveryDir, { recursive: true, force: true }));
         chmodSync(discoveryDir, 0o755);
         const file = join(discoveryDir, 'mesh.yaml');
-        writeFileSync(file, meshDiscoveryFile(SERVICES, B_IP, A_IP), { mode: 0o644 });
+        writeFileSync(file, meshDiscoveryFile(Object.values(SERVICES), B_IP, A_IP), { mode: 0o644 });
         checkAccess(shared(), CONTROLLER_UID, [CONTROLLER_BIN]);
-        const controller = new Proc(`controller (pod B, uid ${CONTROLLER_UID})`, { ns: NS_B, uid: CONTROLLER_UID, shared: shared() }, shared().node, [
+        const controller = owned.proc(new Proc(`controller (pod B, uid ${CONTROLLER_UID})`, { ns: NS_B, uid: CONTROLLER_UID, shared: shared() }, shared().node, [
           shared().path(CONTROLLER_BIN), '--discovery', 'file', '--discovery-file', file,
           '--proxy-api-addr', `0.0.0.0:${PROXY_API_PORT}`, '--public-api-addr', '127.0.0.1:8085', '--admin-addr', '127.0.0.1:9990', '--log', 'info',
-        ]);
-        procs.push(controller);
+        ]));
         const ready = await controller.waitForOutput(/controller ready .*/, 20_000);
         assert.match(ready[0], new RegExp(`proxy-api=0\\.0\\.0\\.0:${PROXY_API_PORT}\\b`));
         stages.set('controller', true);
@@ -285,8 +259,7 @@ function describeTransparent(mode: Mode): void {
         { ns: NS_B, env: meshed ? podEnv(SERVER_POD, `127.0.0.1:${PROXY_API_PORT}`) : {} },
       ];
       const proxies = pods.map(({ ns, env }) => {
-        const p = new Proc(`proxy (${ns}, uid 2102)`, { ns, uid: PROXY_UID, shared: shared() }, shared().node, [shared().path(PROXY_BIN)], { ...base, ...env });
-        procs.push(p);
+        const p = owned.proc(new Proc(`proxy (${ns}, uid 2102)`, { ns, uid: PROXY_UID, shared: shared() }, shared().node, [shared().path(PROXY_BIN)], { ...base, ...env }));
         return { ns, p };
       });
       for (const { ns, p } of proxies) {
@@ -313,7 +286,7 @@ function describeTransparent(mode: Mode): void {
       assert.equal(seen['remote'], B_IP, `the server must see the inbound proxy (B's own address): ${body}`);
       assert.equal(seen['httpVersion'], '1.1');
       assert.equal(seen['path'], '/hello?via=sluice');
-      assert.equal(seen['host'], hostPort(target), 'the Host header arrives as the app sent it');
+      assert.equal(seen['host'], curlAuthority(target), 'the Host header arrives as the app sent it');
 
       // A request body both ways, on a fresh connection.
       const bodyIn = 'x'.repeat(100_000);
@@ -336,7 +309,7 @@ function describeTransparent(mode: Mode): void {
       const seen = parseJson(body, 'h2c reply');
       assert.equal(seen['remote'], B_IP, `the server must see the inbound proxy (B's own address): ${body}`);
       assert.equal(seen['httpVersion'], '2.0', 'the h2c server must still be spoken to in HTTP/2');
-      assert.equal(seen['authority'], hostPort(target));
+      assert.equal(seen['authority'], curlAuthority(target));
     });
 
     it(named('gRPC unary and server-streaming calls (grpc-js) go through both proxies'), async (t) => {
@@ -426,7 +399,7 @@ function describeTransparent(mode: Mode): void {
       assert.ok(inboundB.every((s) => s.labels['target_addr']?.startsWith(`${B_IP}:`)), shown);
       if (meshed) {
         // Nothing A sent upstream went to a Service's cluster IP: every connection was to an endpoint.
-        const clusterIps = new Set(SERVICES.map((s) => hostPort({ host: s.clusterIP, port: s.port })));
+        const clusterIps = new Set(Object.values(SERVICES).map((s) => hostPort({ host: s.clusterIP, port: s.port })));
         const toClusterIp = seriesOf(NS_A).filter(
           (s) => s.labels['direction'] === 'outbound' && s.labels['peer'] !== 'src' && clusterIps.has(s.labels['target_addr'] ?? ''),
         );
