@@ -404,6 +404,9 @@ function describeTransparent(mode: Mode): void {
           (s) => s.labels['direction'] === 'outbound' && s.labels['peer'] !== 'src' && clusterIps.has(s.labels['target_addr'] ?? ''),
         );
         assert.deepEqual(formatSamples(toClusterIp), [], `A's proxy sent traffic to a cluster IP itself (fell back to the original destination):\n${shown}`);
+        // And the proxies' Destination streams reached the controller directly, on the skipped port.
+        const viaInbound = seriesOf(NS_B).filter((s) => s.labels['target_addr'] === `${B_IP}:${PROXY_API_PORT}`);
+        assert.deepEqual(formatSamples(viaInbound), [], `B's inbound proxy carried A's proxy-API traffic, so sluice-init did not skip the port:\n${shown}`);
       }
     });
   });
