@@ -1,6 +1,7 @@
 // Helpers for end-to-end tests in network namespaces: run commands (optionally inside a namespace and
-// as another uid), start and stop long-running processes that this test owns, wait for things, and
-// read Prometheus text. Everything started here is tracked and stopped by its own process group id.
+// as another uid), start and stop long-running processes that this test owns, wait for things, talk to
+// a pod's proxy, and read Prometheus text. Everything started here is tracked (`Owned`) and stopped by
+// its own process group id.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -192,11 +193,12 @@ export class Owned {
     return p;
   }
 
-  /** Creates a namespace (loopback up) and tracks it. */
+  /** Creates a namespace (loopback up) and tracks it, from the moment it exists. */
   netns(name: string): void {
-    addNetns(name);
-    this.namespaces.push(name);
-    this.armBackstop();
+    addNetns(name, () => {
+      this.namespaces.push(name);
+      this.armBackstop();
+    });
   }
 
   /** Runs `fn` in `release()`, after the processes have stopped. */
@@ -303,8 +305,10 @@ export function parseJson(text: string, what: string): Record<string, unknown> {
 
 // ── namespaces ──────────────────────────────────────────────────────────────────────────────────
 
-export function addNetns(name: string): void {
+/** Creates a namespace with loopback up; `created` runs as soon as it exists (so cleanup can find it). */
+export function addNetns(name: string, created: () => void = () => {}): void {
   must({}, 'ip', ['netns', 'add', name]);
+  created();
   must({ ns: name }, 'ip', ['link', 'set', 'lo', 'up']);
 }
 
