@@ -1,6 +1,7 @@
 // Helpers for end-to-end tests in network namespaces: run commands (optionally inside a namespace and
-// as another uid), start and stop long-running processes that this test owns, wait for things, and
-// read Prometheus text. Everything started here is tracked and stopped by its own process group id.
+// as another uid), start and stop long-running processes that this test owns, wait for things, talk to
+// a pod's proxy, and read Prometheus text. Everything started here is tracked (`Owned`) and stopped by
+// its own process group id.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -173,6 +174,80 @@ export class Proc {
   }
 }
 
+/**
+ * Everything a suite started or made: processes, namespaces, and other things to undo (temporary
+ * directories). `release()` (from `after`) stops the processes, newest first, then undoes the rest;
+ * should the runner exit without it, a synchronous backstop kills the processes and deletes the
+ * namespaces.
+ */
+export class Owned {
+  private readonly procs: Proc[] = [];
+  private readonly namespaces: string[] = [];
+  private readonly undo: Array<() => void> = [];
+  private backstop: (() => void) | undefined;
+
+  /** Tracks a process; returns it. */
+  proc(p: Proc): Proc {
+    this.procs.push(p);
+    this.armBackstop();
+    return p;
+  }
+
+  /** Creates a namespace (loopback up) and tracks it, from the moment it exists. */
+  netns(name: string): void {
+    addNetns(name, () => {
+      this.namespaces.push(name);
+      this.armBackstop();
+    });
+  }
+
+  /** Runs `fn` in `release()`, after the processes have stopped. */
+  onRelease(fn: () => void): void {
+    this.undo.push(fn);
+  }
+
+  /** The recent output of every process, for failure messages. */
+  logs(): string {
+    return this.procs.map((p) => p.describe().slice(-4000)).join('\n');
+  }
+
+  /** Stops, removes and undoes everything; returns what could not be cleaned up. */
+  async release(): Promise<string[]> {
+    for (const p of [...this.procs].reverse()) await p.stop();
+    const errors: string[] = [];
+    for (const fn of this.undo.splice(0).reverse()) {
+      try {
+        fn();
+      } catch (error) {
+        errors.push(error instanceof Error ? error.message : String(error));
+      }
+    }
+    for (const ns of this.namespaces.splice(0)) {
+      const error = delNetns(ns);
+      if (error !== undefined) errors.push(error);
+    }
+    if (this.backstop !== undefined) process.off('exit', this.backstop);
+    this.backstop = undefined;
+    return errors;
+  }
+
+  private armBackstop(): void {
+    if (this.backstop !== undefined) return;
+    this.backstop = () => {
+      for (const p of this.procs) {
+        if (!p.running || p.pid === undefined) continue;
+        try {
+          process.kill(-p.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      for (const ns of this.namespaces) delNetns(ns);
+    };
+    process.once('exit', this.backstop);
+  }
+}
+
 /** Thrown by a `waitFor` check to stop waiting at once (e.g. the process being waited on exited). */
 export class GiveUp extends Error {}
 
@@ -196,10 +271,44 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
   }
 }
 
+// ── pods ───────────────────────────────────────────────────────────────────────────────────────
+
+/** `uid` must be able to run Node and read `files` (paths in the checkout), through the shared checkout. */
+export function checkAccess(shared: SharedCheckout, uid: number, files: readonly string[]): void {
+  const seen = files.map((f) => shared.path(f));
+  const script = `const fs=require('fs');for(const f of ${JSON.stringify(seen)})fs.accessSync(f,fs.constants.R_OK)`;
+  const r = run({ uid, shared }, shared.node, ['-e', script]);
+  if (r.status !== 0) {
+    throw new Error(
+      `uid ${uid} cannot run ${NODE} or read ${files.join(', ')} (seen as ${shared.root}): ${r.stderr.trim()}\n` +
+        'The checkout is bind-mounted where every user can reach it, but its files must be world-readable ' +
+        '(a checkout made with umask 077 is not).',
+    );
+  }
+}
+
+/** GET on a proxy's admin server (`http://127.0.0.1:4191` in a pod), from inside namespace `ns`. */
+export async function adminGet(ns: string, path: string, admin = 'http://127.0.0.1:4191'): Promise<{ code: string; body: string }> {
+  const r = await runAsync({ ns }, 'curl', ['-sS', '--max-time', '3', '-w', '\n%{http_code}', `${admin}${path}`], { timeoutMs: 5000 });
+  const i = r.stdout.lastIndexOf('\n');
+  return { code: r.stdout.slice(i + 1), body: r.stdout.slice(0, Math.max(0, i)) };
+}
+
+/** A client's JSON output, or an error that shows what it printed instead. */
+export function parseJson(text: string, what: string): Record<string, unknown> {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error(`${what}: not JSON: ${JSON.stringify(text.slice(0, 500))}`);
+  }
+}
+
 // ── namespaces ──────────────────────────────────────────────────────────────────────────────────
 
-export function addNetns(name: string): void {
+/** Creates a namespace with loopback up; `created` runs as soon as it exists (so cleanup can find it). */
+export function addNetns(name: string, created: () => void = () => {}): void {
   must({}, 'ip', ['netns', 'add', name]);
+  created();
   must({ ns: name }, 'ip', ['link', 'set', 'lo', 'up']);
 }
 
@@ -246,6 +355,11 @@ export function parsePrometheus(text: string): Sample[] {
     samples.push({ name: m[1] ?? '', labels, value: Number(m[4]) });
   }
   return samples;
+}
+
+/** Samples as Prometheus text lines (`name{a="b",…} value`), for messages. */
+export function formatSamples(samples: readonly Sample[]): string[] {
+  return samples.map((s) => `${s.name}{${Object.entries(s.labels).map(([k, v]) => `${k}="${v}"`).join(',')}} ${s.value}`);
 }
 
 /** Samples called `name` whose labels include every pair in `labels`. */
