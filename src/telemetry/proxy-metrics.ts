@@ -240,11 +240,12 @@ export class ProxyMetrics {
     return stats;
   }
 
-  tcp(direction: Direction, peer: Peer, target: HostPort | undefined, tls = TLS_DISABLED): TcpStats {
-    const key = `${direction}\0${peer}\0${target === undefined ? '' : formatHostPort(target)}\0${tls}`;
+  /** `dst`: an outbound endpoint's `dst_*` labels (preformatted), as on its HTTP series. */
+  tcp(direction: Direction, peer: Peer, target: HostPort | undefined, tls = TLS_DISABLED, dst = ''): TcpStats {
+    const key = `${direction}\0${peer}\0${target === undefined ? '' : formatHostPort(target)}\0${tls}\0${dst}`;
     let stats = this.tcpCache.get(key);
     if (stats === undefined) {
-      const base = joinLabels(joinLabels(labels({ direction, peer }), this.boundedTarget(target)), tls);
+      const base = joinLabels(joinLabels(joinLabels(labels({ direction, peer }), this.boundedTarget(target)), tls), dst);
       stats = this.tcpByBase.get(base) ?? new TcpStats(this, base);
       this.tcpByBase.set(base, stats);
       if (this.tcpCache.size < 4 * LABEL_VALUE_BUDGET) this.tcpCache.set(key, stats);

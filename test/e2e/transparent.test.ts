@@ -362,9 +362,10 @@ function describeTransparent(mode: Mode): void {
       const endpoint = (server: ServerName): string => `${B_IP}:${PORT[server]}`;
       for (const server of ['http1', 'h2c', 'grpc', 'tcp'] as const) {
         const metric = server === 'tcp' ? 'tcp_open_total' : 'request_total';
-        // Outbound in A. TCP series have no `dst_*` labels: the endpoint address (not the cluster IP the
-        // app connected to) on the connecting side is what shows the Destination answer there.
-        const dst: Record<string, string> = !meshed ? {} : server === 'tcp' ? { peer: 'dst' } : { dst_namespace: E2E_NAMESPACE, dst_service: server, dst_pod: SERVER_POD.name };
+        // Outbound in A: the Service's labels from Destination and the endpoint address (not the cluster
+        // IP the app connected to); for TCP on the connecting side's series.
+        const labels = { dst_namespace: E2E_NAMESPACE, dst_service: server, dst_pod: SERVER_POD.name };
+        const dst: Record<string, string> = !meshed ? {} : server === 'tcp' ? { peer: 'dst', ...labels } : labels;
         expected.push({ ns: NS_A, metric, labels: { direction: 'outbound', target_addr: endpoint(server), ...dst } });
         expected.push({ ns: NS_B, metric, labels: { direction: 'inbound', target_addr: endpoint(server) } });
       }

@@ -31,7 +31,7 @@ export function forwardMeshTcp(mesh: MeshContext, dest: Destination, client: net
   dest.active++;
   const started = performance.now();
   const upstream = connectUpstream(endpoint.addr, ctx.connectTimeoutMs(conn.direction), true, upstreamTls(ctx, peerOf(ctx, endpoint)));
-  ctx.tracker.track(upstream, ctx.metrics.tcp(conn.direction, 'dst', endpoint.addr, endpointTlsLabels(ctx, endpoint)));
+  ctx.tracker.track(upstream, ctx.metrics.tcp(conn.direction, 'dst', endpoint.addr, endpointTlsLabels(ctx, endpoint), endpoint.dstLabels));
   let settled = false;
   const settle = (failed: boolean): void => {
     if (settled) return;
