@@ -5,6 +5,7 @@ import { loadProto, lookup } from '../../api/proto.ts';
 import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ReportRequest } from '../../api/telemetry-messages.ts';
 import type { Component, ControllerContext } from '../context.ts';
 import { FORWARDED_HEADER, PeerForwarder } from './peers.ts';
+import { decodeReportRequest } from './report-decode.ts';
 import { TelemetryStore } from './store.ts';
 
 /** How often old slots are folded and expired. */
@@ -45,7 +46,9 @@ export const telemetryComponent: Component = (ctx) => {
       { name: 'sluice_controller_peers', help: 'Other controller replicas reports are forwarded to.', kind: 'gauge', series: [['', peers.addresses.length]] },
     ]);
   }
-  const service = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE).service;
+  const loaded = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE).service;
+  // Same service, with the hand-written decoder for the hot Report requests (report-decode.ts).
+  const service: grpc.ServiceDefinition = { ...loaded, Report: { ...(loaded['Report'] as grpc.MethodDefinition<ReportRequest, object>), requestDeserialize: decodeReportRequest } };
   ctx.proxyApi.addService(service, {
     Report: (call: grpc.ServerUnaryCall<ReportRequest, object>, callback: grpc.sendUnaryData<object>) => {
       try {

@@ -6,10 +6,13 @@
 // the merged exact latencies (sparse HDR counts, src/telemetry/exact-latency.ts layout). Open connections
 // are a gauge: the latest value each proxy reported.
 //
-// Memory is bounded twice: at most `maxKeys` keys, and about `maxBytes` of slot data. Past either
-// bound the least recently reported keys are dropped whole. Proxies that retry a report they already
-// sent (same instance and sequence) are recognised and not counted twice.
-import type { EosCtx, ReportRequest, RequestScope, TransportReport } from '../../api/telemetry-messages.ts';
+// Memory is bounded twice: at most `maxKeys` keys (past it the least recently reported are dropped
+// whole), and about `maxBytes` of slot data: past that the oldest time slice of every key goes first,
+// so a mesh too big for an hour keeps its recent minutes whole (queries then cover what is kept, and
+// say so in `seconds`). A time-slice index makes folding and trimming visit only the slices concerned.
+// Proxies that retry a report they already sent (same instance and sequence) are recognised and not
+// counted twice. docs/performance.md has the figures at 2,000 proxies.
+import type { EosCtx, ReportRequest, RequestScope } from '../../api/telemetry-messages.ts';
 import { decodeLatencyHdr } from '../../telemetry/hdr-codec.ts';
 import { indexOfMicros, COUNTS_LENGTH } from '../../telemetry/exact-latency.ts';
 import { SparseLatency } from './sparse-latency.ts';
@@ -19,7 +22,8 @@ export const COARSE_SLOT_MS = 60_000;
 /** Fine slots older than this are folded into coarse ones. */
 export const FINE_RETENTION_MS = 10 * 60_000;
 export const RETENTION_MS = 60 * 60_000;
-export const DEFAULT_MAX_KEYS = 10_000;
+/** A 2,000-proxy mesh holds ~46,000 keys (docs/performance.md, controller ingestion). */
+export const DEFAULT_MAX_KEYS = 100_000;
 export const DEFAULT_MAX_BYTES = 128 * 1024 * 1024;
 /** Fixed cost of a key, and of a slot without latencies, for the byte bound (measured orders of magnitude). */
 const KEY_BYTES = 600;
@@ -61,9 +65,30 @@ interface KeyState {
   readonly key: StatKey;
   readonly id: string;
   lastReport: number;
+  /** Receive time of the report that last moved this key to the recent end. */
+  touched?: number;
   readonly fine: Map<number, Slot>;
   readonly coarse: Map<number, Slot>;
   bytes: number;
+  /** The fine slot reports land in now (most scopes of a key hit the same one): skips a Map lookup. */
+  slotIndex: number;
+  slot: Slot | undefined;
+}
+
+/** The reporting side of a report's keys, and its part of their ids. */
+interface Origin {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly workload: string;
+  readonly direction: Direction;
+  readonly prefix: string;
+}
+
+const NO_DESTINATION = { dstNamespace: '', dstWorkload: '', dstPod: '', dstService: '' } as const;
+
+function newKey(origin: Origin, kind: ScopeKind, authority: string, route: string, dstLabels: Readonly<Record<string, string>> | undefined): StatKey {
+  const dst = dstLabels === undefined ? NO_DESTINATION : destination(dstLabels);
+  return { namespace: origin.namespace, pod: origin.pod, workload: origin.workload, direction: origin.direction, scope: kind, authority, route, ...dst };
 }
 
 export interface Aggregate {
@@ -114,8 +139,8 @@ export class TelemetryStore {
   readonly maxKeys: number;
   readonly maxBytes: number;
   readonly startedAt: number;
-  /** Keys dropped to stay within the bounds, and reports ignored as retries; for SelfCheck and tests. */
-  readonly counters = { evictedKeys: 0, duplicateReports: 0, reports: 0, badHistograms: 0 };
+  /** Keys dropped and time slices trimmed to stay within the bounds, reports ignored as retries; for SelfCheck, metrics and tests. */
+  readonly counters = { evictedKeys: 0, trimmedSlices: 0, duplicateReports: 0, reports: 0, badHistograms: 0 };
   private readonly now: () => number;
   /** Insertion order = least recently reported first (a report moves its keys to the end). */
   private readonly keys = new Map<string, KeyState>();
@@ -123,6 +148,11 @@ export class TelemetryStore {
   private readonly sequences = new Map<string, { sequence: number; at: number }>();
   private readonly gauges = new Map<string, { at: number; intervalMs: number; entries: Gauge[] }>();
   private readonly pods = new Map<string, PodReport>();
+  /** Time slices: the keys holding a slot of each fine (10 s) and coarse (minute) index. */
+  private readonly fineTimes = new Map<number, Set<KeyState>>();
+  private readonly coarseTimes = new Map<number, Set<KeyState>>();
+  /** Data before this time was dropped to stay within `maxBytes` (0 = none). */
+  private horizon = 0;
 
   constructor(options: StoreOptions = {}) {
     this.maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
@@ -166,22 +196,25 @@ export class TelemetryStore {
     this.pods.delete(podKey);
     this.pods.set(podKey, { namespace, pod, workload, lastReport: receivedAt, firstReport: prior?.firstReport ?? receivedAt, reportIntervalMs });
 
-    const origin = { namespace, pod, workload, direction };
+    const origin: Origin = { namespace, pod, workload, direction, prefix: [namespace, pod, workload, direction].join('\0') };
     const bounds = report.histogram_bucket_bounds_tenth_ms ?? [];
     for (const scope of report.requests ?? []) this.ingestScope(origin, scope, bounds, receivedAt);
 
     const transports = direction === 'inbound' ? (report.server_transports ?? []) : (report.client_transports ?? []);
     const gauges: Gauge[] = [];
     for (const transport of transports) {
-      const key = this.transportKey(origin, transport);
-      const slot = this.slot(key, receivedAt);
+      const state = this.keyState(origin, 'tcp', '', '', transport.dst_labels, receivedAt);
+      const slot = state === undefined ? undefined : this.slot(state, receivedAt);
       if (slot !== undefined) {
         slot.opened += transport.connects ?? 0;
         slot.closed += transport.disconnect_count ?? 0;
         slot.readBytes += transport.read_bytes ?? 0;
         slot.writeBytes += transport.write_bytes ?? 0;
       }
-      if ((transport.open_connections ?? 0) > 0) gauges.push({ key, open: transport.open_connections ?? 0 });
+      if ((transport.open_connections ?? 0) > 0) {
+        const key = state?.key ?? newKey(origin, 'tcp', '', '', transport.dst_labels);
+        gauges.push({ key, open: transport.open_connections ?? 0 });
+      }
     }
     const gaugeKey = `${instance === '' ? podKey : instance}\0${direction}`;
     this.gauges.delete(gaugeKey);
@@ -190,23 +223,13 @@ export class TelemetryStore {
     return true;
   }
 
-  private ingestScope(
-    origin: { namespace: string; pod: string; workload: string; direction: Direction },
-    scope: RequestScope,
-    bounds: readonly number[],
-    at: number,
-  ): void {
+  private ingestScope(origin: Origin, scope: RequestScope, bounds: readonly number[], at: number): void {
     const ctx = scope.ctx ?? {};
     const kind: ScopeKind = ctx.route_scope === true ? (ctx.actual === true ? 'actual' : 'route') : 'svc';
-    const key: StatKey = {
-      ...origin,
-      scope: kind,
-      authority: ctx.authority ?? '',
-      route: kind === 'svc' ? '' : (ctx.route_labels?.['route'] ?? ''),
-      ...destination(ctx.dst_labels ?? {}),
-    };
-    const slot = this.slot(key, at);
-    if (slot === undefined) return;
+    const route = kind === 'svc' ? '' : (ctx.route_labels?.['route'] ?? '');
+    const state = this.keyState(origin, kind, ctx.authority ?? '', route, ctx.dst_labels, at);
+    const slot = state === undefined ? undefined : this.slot(state, at);
+    if (state === undefined || slot === undefined) return;
     slot.requests += scope.count ?? 0;
     const tls = ctx.tls === 'true';
     for (const response of scope.responses ?? []) {
@@ -217,23 +240,22 @@ export class TelemetryStore {
         else slot.failure += streams;
         if (tls) slot.tlsRequests += streams;
       }
-      const latency = this.latencyOf(response.latency_hdr, response.response_latency_counts, bounds);
-      if (latency !== undefined && latency.size > 0) {
-        const state = this.keys.get(keyId(key));
+      const pairs = this.latencyOf(response.latency_hdr, response.response_latency_counts, bounds);
+      if (pairs !== undefined && pairs.length > 0) {
         const before = slot.latency?.bytes ?? 0;
-        if (slot.latency === undefined) slot.latency = latency;
-        else slot.latency.merge(latency);
+        (slot.latency ??= new SparseLatency()).addPairs(pairs);
         const grown = slot.latency.bytes - before;
-        if (state !== undefined) state.bytes += grown;
+        state.bytes += grown;
         this.bytes += grown;
       }
     }
   }
 
-  private latencyOf(hdr: Uint8Array | undefined, buckets: readonly number[] | undefined, bounds: readonly number[]): SparseLatency | undefined {
+  /** Flat `[index, count …]` latency pairs of a response scope, undefined when it has none. */
+  private latencyOf(hdr: Uint8Array | undefined, buckets: readonly number[] | undefined, bounds: readonly number[]): number[] | undefined {
     if (hdr !== undefined && hdr.length > 0) {
       try {
-        return SparseLatency.fromPairs(decodeLatencyHdr(hdr));
+        return decodeLatencyHdr(hdr);
       } catch {
         this.counters.badHistograms++;
       }
@@ -247,37 +269,52 @@ export class TelemetryStore {
       const tenthMs = bounds[i] ?? bounds[bounds.length - 1] ?? 0;
       pairs.push(indexOfMicros(tenthMs >= 0xffffffff ? 60_000_000 : tenthMs * 100), count);
     }
-    return SparseLatency.fromPairs(pairs);
+    return pairs;
   }
 
-  private transportKey(origin: { namespace: string; pod: string; workload: string; direction: Direction }, transport: TransportReport): StatKey {
-    return { ...origin, scope: 'tcp', authority: '', route: '', ...destination(transport.dst_labels ?? {}) };
-  }
-
-  /** The slot of `key` at time `at`, created as needed; undefined when `at` is already past retention. */
-  private slot(key: StatKey, at: number): Slot | undefined {
-    const now = this.now();
-    if (at <= now - RETENTION_MS) return undefined;
-    const id = keyId(key);
+  /**
+   * The state of a key, created as needed and moved to the most recently reported end; undefined when
+   * `at` is already past retention. The key's id is built from the parts without a StatKey object,
+   * which is only made for a new key.
+   */
+  private keyState(origin: Origin, kind: ScopeKind, authority: string, route: string, dstLabels: Readonly<Record<string, string>> | undefined, at: number): KeyState | undefined {
+    if (at <= this.now() - RETENTION_MS) return undefined;
+    const dst = dstLabels === undefined ? NO_DESTINATION : destination(dstLabels);
+    const id = `${origin.prefix}\0${kind}\0${authority}\0${route}\0${dst.dstNamespace}\0${dst.dstWorkload}\0${dst.dstPod}\0${dst.dstService}`;
     let state = this.keys.get(id);
     if (state === undefined) {
       if (this.keys.size >= this.maxKeys) this.evictOldest();
-      state = { key, id, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES };
+      const key: StatKey = { namespace: origin.namespace, pod: origin.pod, workload: origin.workload, direction: origin.direction, scope: kind, authority, route, ...dst };
+      state = { key, id, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES, slotIndex: NaN, slot: undefined };
       this.bytes += KEY_BYTES;
-    } else {
+      this.keys.set(id, state);
+    } else if (state.touched !== at) {
+      // Several scopes of one report often share a key: it moves to the end once.
       this.keys.delete(id);
+      this.keys.set(id, state);
     }
-    this.keys.set(id, state);
+    state.touched = at;
     state.lastReport = Math.max(state.lastReport, at);
-    const fine = at > now - FINE_RETENTION_MS;
-    const slots = fine ? state.fine : state.coarse;
+    return state;
+  }
+
+  /** The slot of a key at time `at`, created as needed. */
+  private slot(state: KeyState, at: number): Slot | undefined {
+    const fine = at > this.now() - FINE_RETENTION_MS;
     const index = Math.floor(at / (fine ? FINE_SLOT_MS : COARSE_SLOT_MS));
+    if (fine && index === state.slotIndex && state.slot !== undefined) return state.slot;
+    const slots = fine ? state.fine : state.coarse;
     let slot = slots.get(index);
     if (slot === undefined) {
       slot = emptySlot();
       slots.set(index, slot);
+      index_(fine ? this.fineTimes : this.coarseTimes, index, state);
       state.bytes += SLOT_BYTES;
       this.bytes += SLOT_BYTES;
+    }
+    if (fine) {
+      state.slotIndex = index;
+      state.slot = slot;
     }
     return slot;
   }
@@ -291,32 +328,80 @@ export class TelemetryStore {
   private drop(state: KeyState): void {
     this.keys.delete(state.id);
     this.bytes -= state.bytes;
+    for (const index of state.fine.keys()) unindex(this.fineTimes, index, state);
+    for (const index of state.coarse.keys()) unindex(this.coarseTimes, index, state);
   }
 
+  /**
+   * Past `maxBytes`, the oldest time slice of every key goes first (retention shrinks, the recent
+   * minutes stay whole for every proxy); only within a single remaining slice are the least recently
+   * reported keys dropped whole.
+   */
   private enforceBounds(): void {
-    while (this.bytes > this.maxBytes && this.keys.size > 1) this.evictOldest();
+    while (this.bytes > this.maxBytes) {
+      if (this.fineTimes.size + this.coarseTimes.size > 1) this.dropOldestSlice();
+      else if (this.keys.size > 1) this.evictOldest();
+      else break;
+    }
     // Per-proxy bookkeeping is bounded by the same key limit (oldest first: maps are kept in report order).
     for (const map of [this.sequences, this.gauges, this.pods] as Array<Map<string, unknown>>) {
       while (map.size > this.maxKeys) map.delete(map.keys().next().value as string);
     }
   }
 
+  private dropOldestSlice(): void {
+    const coarse = this.coarseTimes.size > 0;
+    const times = coarse ? this.coarseTimes : this.fineTimes;
+    let oldest = Infinity;
+    for (const index of times.keys()) if (index < oldest) oldest = index;
+    for (const state of times.get(oldest) ?? []) {
+      const slots = coarse ? state.coarse : state.fine;
+      const slot = slots.get(oldest);
+      if (slot === undefined) continue;
+      slots.delete(oldest);
+      if (state.slot === slot) {
+        state.slot = undefined;
+        state.slotIndex = NaN;
+      }
+      const freed = SLOT_BYTES + (slot.latency?.bytes ?? 0);
+      state.bytes -= freed;
+      this.bytes -= freed;
+      if (state.fine.size === 0 && state.coarse.size === 0) {
+        this.keys.delete(state.id);
+        this.bytes -= state.bytes;
+      }
+    }
+    times.delete(oldest);
+    this.horizon = Math.max(this.horizon, (oldest + 1) * (coarse ? COARSE_SLOT_MS : FINE_SLOT_MS));
+    this.counters.trimmedSlices++;
+  }
+
   /**
    * Folds fine slots older than 10 minutes into minute slots, drops slots older than an hour, keys with
-   * no slots left, and bookkeeping of proxies silent for an hour. Call every few seconds.
+   * no slots left, and bookkeeping of proxies silent for an hour. Call every few seconds. Only the time
+   * slices that leave are visited, through the slice index.
    */
   maintain(now = this.now()): void {
     const fineCutoff = Math.floor((now - FINE_RETENTION_MS) / FINE_SLOT_MS);
     const coarseCutoff = Math.floor((now - RETENTION_MS) / COARSE_SLOT_MS);
-    for (const state of [...this.keys.values()]) {
-      for (const [index, slot] of state.fine) {
-        // A fine slot leaves once it has ended 10 minutes ago.
-        if (index + 1 > fineCutoff) continue;
+    const emptied = new Set<KeyState>();
+    for (const [index, states] of [...this.fineTimes]) {
+      // A fine slot leaves once it has ended 10 minutes ago.
+      if (index + 1 > fineCutoff) continue;
+      this.fineTimes.delete(index);
+      const coarseIndex = Math.floor((index * FINE_SLOT_MS) / COARSE_SLOT_MS);
+      for (const state of states) {
+        const slot = state.fine.get(index);
+        if (slot === undefined) continue;
         state.fine.delete(index);
-        const coarseIndex = Math.floor((index * FINE_SLOT_MS) / COARSE_SLOT_MS);
+        if (state.slot === slot) {
+          state.slot = undefined;
+          state.slotIndex = NaN;
+        }
         const into = state.coarse.get(coarseIndex);
         if (into === undefined) {
           state.coarse.set(coarseIndex, slot);
+          index_(this.coarseTimes, coarseIndex, state);
         } else {
           const before = (into.latency?.bytes ?? 0) + (slot.latency?.bytes ?? 0);
           mergeSlot(into, slot);
@@ -325,15 +410,21 @@ export class TelemetryStore {
           this.bytes -= freed;
         }
       }
-      for (const [index, slot] of state.coarse) {
-        if (index + 1 > coarseCutoff) continue;
+    }
+    for (const [index, states] of [...this.coarseTimes]) {
+      if (index + 1 > coarseCutoff) continue;
+      this.coarseTimes.delete(index);
+      for (const state of states) {
+        const slot = state.coarse.get(index);
+        if (slot === undefined) continue;
         state.coarse.delete(index);
         const freed = SLOT_BYTES + (slot.latency?.bytes ?? 0);
         state.bytes -= freed;
         this.bytes -= freed;
+        if (state.fine.size === 0 && state.coarse.size === 0) emptied.add(state);
       }
-      if (state.fine.size === 0 && state.coarse.size === 0) this.drop(state);
     }
+    for (const state of emptied) if (state.fine.size === 0 && state.coarse.size === 0 && this.keys.get(state.id) === state) this.drop(state);
     for (const [key, seen] of this.sequences) if (seen.at <= now - RETENTION_MS) this.sequences.delete(key);
     for (const [key, gauge] of this.gauges) if (gauge.at <= now - RETENTION_MS) this.gauges.delete(key);
     for (const [key, pod] of this.pods) if (pod.lastReport <= now - RETENTION_MS) this.pods.delete(key);
@@ -350,6 +441,7 @@ export class TelemetryStore {
     const firstStart = Math.floor((now - window) / grid) * grid;
     const fineFirst = Math.floor(firstStart / FINE_SLOT_MS);
     const coarseFirst = Math.floor(firstStart / COARSE_SLOT_MS);
+    const fineLast = Math.floor(now / FINE_SLOT_MS);
     const groups = new Map<string, Aggregate>();
     const aggregate = (group: string): Aggregate => {
       let agg = groups.get(group);
@@ -364,7 +456,15 @@ export class TelemetryStore {
       const group = groupOf(state.key);
       if (group === undefined) continue;
       const agg = aggregate(group);
-      for (const [index, slot] of state.fine) if (index >= fineFirst) addSlot(agg, slot);
+      // Short windows look up their few slots; long ones walk what the key holds.
+      if (fineOnly && fineLast - fineFirst < state.fine.size) {
+        for (let index = fineFirst; index <= fineLast; index++) {
+          const slot = state.fine.get(index);
+          if (slot !== undefined) addSlot(agg, slot);
+        }
+      } else {
+        for (const [index, slot] of state.fine) if (index >= fineFirst) addSlot(agg, slot);
+      }
       if (!fineOnly) for (const [index, slot] of state.coarse) if (index >= coarseFirst) addSlot(agg, slot);
     }
     // Gauges: the latest value of every proxy that reported within the window (or its last two intervals).
@@ -376,7 +476,8 @@ export class TelemetryStore {
         if (group !== undefined) aggregate(group).openConnections += entry.open;
       }
     }
-    const seconds = Math.max(1, (now - Math.max(firstStart, Math.min(this.startedAt, now - FINE_SLOT_MS))) / 1000);
+    // Less than the window when the store is younger, or dropped older slices to stay within maxBytes.
+    const seconds = Math.max(1, (now - Math.max(firstStart, Math.min(Math.max(this.startedAt, this.horizon), now - FINE_SLOT_MS))) / 1000);
     return { seconds, groups };
   }
 
@@ -388,22 +489,6 @@ export class TelemetryStore {
   podReport(namespace: string, pod: string): PodReport | undefined {
     return this.pods.get(`${namespace}/${pod}`);
   }
-}
-
-function keyId(key: StatKey): string {
-  return [
-    key.namespace,
-    key.pod,
-    key.workload,
-    key.direction,
-    key.scope,
-    key.authority,
-    key.route,
-    key.dstNamespace,
-    key.dstWorkload,
-    key.dstPod,
-    key.dstService,
-  ].join('\0');
 }
 
 /** The destination fields of a key from Destination metric labels (Linkerd's dst_* without the prefix). */
@@ -431,6 +516,19 @@ export function classify(status: number, end: EosCtx): 'success' | 'failure' {
   if (end.end === 'reset_error_code' || end.reset_error_code !== undefined) return 'failure';
   if (end.end === 'grpc_status_code' || end.grpc_status_code !== undefined) return (end.grpc_status_code ?? 0) === 0 ? 'success' : 'failure';
   return status >= 500 ? 'failure' : 'success';
+}
+
+function index_(times: Map<number, Set<KeyState>>, index: number, state: KeyState): void {
+  let states = times.get(index);
+  if (states === undefined) times.set(index, (states = new Set()));
+  states.add(state);
+}
+
+function unindex(times: Map<number, Set<KeyState>>, index: number, state: KeyState): void {
+  const states = times.get(index);
+  if (states === undefined) return;
+  states.delete(state);
+  if (states.size === 0) times.delete(index);
 }
 
 function emptySlot(): Slot {
