@@ -131,10 +131,15 @@ function statRows(
     }
     return target !== undefined && wanted(target) ? target : undefined;
   };
-  const result = sources.store.query(window.ms, (key) => {
-    const target = rowOf(key);
-    return target === undefined ? undefined : `${target.namespace}/${target.name}\u0001${key.scope}`;
-  }, now);
+  const result = sources.store.query(
+    window.ms,
+    (key) => {
+      const target = rowOf(key);
+      return target === undefined ? undefined : `${target.namespace}/${target.name}\u0001${key.scope}`;
+    },
+    now,
+    { directions: [direction.to === undefined && direction.from === undefined ? 'inbound' : 'outbound'], scopes: ['svc', 'tcp'] },
+  );
 
   // Rows: every resource discovery knows, every resource with traffic, and the one asked for by name.
   const rows = new Map<string, RowTarget>();

@@ -5,8 +5,8 @@
 // ingestion does this tens of times per report, and allocating there was its largest cost.
 import { COUNTS_LENGTH } from '../../telemetry/exact-latency.ts';
 
-/** Fixed bytes of an instance (object and two typed-array headers), for the store's byte bound. */
-const OVERHEAD_BYTES = 64;
+/** Fixed bytes of an instance (object, two typed arrays and their buffers), for the store's byte bound. */
+const OVERHEAD_BYTES = 160;
 const BYTES_PER_ENTRY = Uint16Array.BYTES_PER_ELEMENT + Float64Array.BYTES_PER_ELEMENT;
 
 export class SparseLatency {

@@ -24,10 +24,14 @@ export const FINE_RETENTION_MS = 10 * 60_000;
 export const RETENTION_MS = 60 * 60_000;
 /** A 2,000-proxy mesh holds ~46,000 keys (docs/performance.md, controller ingestion). */
 export const DEFAULT_MAX_KEYS = 100_000;
-export const DEFAULT_MAX_BYTES = 128 * 1024 * 1024;
-/** Fixed cost of a key, and of a slot without latencies, for the byte bound (measured orders of magnitude). */
-const KEY_BYTES = 600;
-const SLOT_BYTES = 200;
+/** About 2.5 minutes of a 2,000-proxy mesh, a whole hour of a few hundred proxies (docs/performance.md). */
+export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
+/**
+ * Fixed cost of a key (its key object, id, state and slot maps), and of a slot without latencies, for
+ * the byte bound: measured as heap growth after a forced GC on a 2,000-proxy mesh (46,000 keys).
+ */
+const KEY_BYTES = 1400;
+const SLOT_BYTES = 300;
 
 export type Direction = 'inbound' | 'outbound';
 /** `svc`: requests as the proxy saw them; `route`/`actual`: per ServiceProfile route (actual = every attempt); `tcp`: connections. */
@@ -73,6 +77,8 @@ interface KeyState {
   /** The fine slot reports land in now (most scopes of a key hit the same one): skips a Map lookup. */
   slotIndex: number;
   slot: Slot | undefined;
+  /** No longer in the store (a cached reference must not be used). */
+  dropped: boolean;
 }
 
 /** The reporting side of a report's keys, and its part of their ids. */
@@ -82,6 +88,27 @@ interface Origin {
   readonly workload: string;
   readonly direction: Direction;
   readonly prefix: string;
+  /** The keys of this proxy's previous report in this direction, and this report's so far. */
+  readonly previous: readonly KeyState[] | undefined;
+  readonly states: KeyState[];
+}
+
+type Destination = Pick<StatKey, 'dstNamespace' | 'dstWorkload' | 'dstPod' | 'dstService'>;
+
+const classOf = (direction: Direction, scope: ScopeKind): string => `${direction}:${scope}`;
+
+/** Whether Destination metric labels give the destination fields of `key` (destination() without allocating). */
+function sameDestination(key: StatKey, labels: Readonly<Record<string, string>> | undefined): boolean {
+  if (labels === undefined) return key.dstNamespace === '' && key.dstWorkload === '' && key.dstPod === '' && key.dstService === '';
+  if (key.dstNamespace !== (labels['namespace'] ?? '') || key.dstPod !== (labels['pod'] ?? '') || key.dstService !== (labels['service'] ?? '')) return false;
+  for (const kind of OWNER_KINDS) {
+    const name = labels[kind];
+    if (name !== undefined && name !== '') {
+      const w = key.dstWorkload;
+      return w.length === kind.length + 1 + name.length && w.startsWith(kind) && w.charCodeAt(kind.length) === 47 && w.endsWith(name);
+    }
+  }
+  return key.dstWorkload === '';
 }
 
 const NO_DESTINATION = { dstNamespace: '', dstWorkload: '', dstPod: '', dstService: '' } as const;
@@ -105,6 +132,15 @@ export interface Aggregate {
   /** Dense latency counts (exact-latency layout), undefined when none; percentiles with `percentilesOfDense`. */
   latency: Float64Array | undefined;
 }
+
+/** Which keys a query can use at all: reading only those saves visiting the rest of a large mesh. */
+export interface KeyClasses {
+  readonly directions?: readonly Direction[];
+  readonly scopes?: readonly ScopeKind[];
+}
+
+const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
+const SCOPES: readonly ScopeKind[] = ['svc', 'route', 'actual', 'tcp'];
 
 export interface QueryResult {
   /** Seconds the window covers (for rates): the window, less any part before the store started. */
@@ -151,6 +187,10 @@ export class TelemetryStore {
   /** Time slices: the keys holding a slot of each fine (10 s) and coarse (minute) index. */
   private readonly fineTimes = new Map<number, Set<KeyState>>();
   private readonly coarseTimes = new Map<number, Set<KeyState>>();
+  /** Keys by direction and scope, so that a query reads only the classes it can use. */
+  private readonly byClass = new Map<string, Set<KeyState>>();
+  /** Per reporting proxy and direction: the keys of its last report, in order (see keyState). */
+  private readonly recentKeys = new Map<string, { at: number; states: KeyState[] }>();
   /** Data before this time was dropped to stay within `maxBytes` (0 = none). */
   private horizon = 0;
 
@@ -196,7 +236,9 @@ export class TelemetryStore {
     this.pods.delete(podKey);
     this.pods.set(podKey, { namespace, pod, workload, lastReport: receivedAt, firstReport: prior?.firstReport ?? receivedAt, reportIntervalMs });
 
-    const origin: Origin = { namespace, pod, workload, direction, prefix: [namespace, pod, workload, direction].join('\0') };
+    const prefix = [namespace, pod, workload, direction].join('\0');
+    const previous = this.recentKeys.get(prefix);
+    const origin: Origin = { namespace, pod, workload, direction, prefix, previous: previous?.states, states: [] };
     const bounds = report.histogram_bucket_bounds_tenth_ms ?? [];
     for (const scope of report.requests ?? []) this.ingestScope(origin, scope, bounds, receivedAt);
 
@@ -216,6 +258,8 @@ export class TelemetryStore {
         gauges.push({ key, open: transport.open_connections ?? 0 });
       }
     }
+    this.recentKeys.delete(prefix);
+    this.recentKeys.set(prefix, { at: receivedAt, states: origin.states });
     const gaugeKey = `${instance === '' ? podKey : instance}\0${direction}`;
     this.gauges.delete(gaugeKey);
     this.gauges.set(gaugeKey, { at: receivedAt, intervalMs: reportIntervalMs, entries: gauges });
@@ -279,22 +323,36 @@ export class TelemetryStore {
    */
   private keyState(origin: Origin, kind: ScopeKind, authority: string, route: string, dstLabels: Readonly<Record<string, string>> | undefined, at: number): KeyState | undefined {
     if (at <= this.now() - RETENTION_MS) return undefined;
-    const dst = dstLabels === undefined ? NO_DESTINATION : destination(dstLabels);
-    const id = `${origin.prefix}\0${kind}\0${authority}\0${route}\0${dst.dstNamespace}\0${dst.dstWorkload}\0${dst.dstPod}\0${dst.dstService}`;
-    let state = this.keys.get(id);
-    if (state === undefined) {
-      if (this.keys.size >= this.maxKeys) this.evictOldest();
-      const key: StatKey = { namespace: origin.namespace, pod: origin.pod, workload: origin.workload, direction: origin.direction, scope: kind, authority, route, ...dst };
-      state = { key, id, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES, slotIndex: NaN, slot: undefined };
-      this.bytes += KEY_BYTES;
-      this.keys.set(id, state);
-    } else if (state.touched !== at) {
+    // A proxy lists its series in the same order every report: the key at the same place last time is
+    // most often this one, and comparing strings is cheaper than building and hashing the id.
+    const position = origin.states.length;
+    const cached = origin.previous?.[position];
+    let state: KeyState | undefined;
+    if (cached !== undefined && !cached.dropped && cached.key.scope === kind && cached.key.authority === authority && cached.key.route === route && sameDestination(cached.key, dstLabels)) {
+      state = cached;
+    } else {
+      const dst = dstLabels === undefined ? NO_DESTINATION : destination(dstLabels);
+      const id = `${origin.prefix}\0${kind}\0${authority}\0${route}\0${dst.dstNamespace}\0${dst.dstWorkload}\0${dst.dstPod}\0${dst.dstService}`;
+      state = this.keys.get(id) ?? this.newState(origin, kind, authority, route, dst, id, at);
+    }
+    origin.states.push(state);
+    if (state.touched !== at) {
       // Several scopes of one report often share a key: it moves to the end once.
-      this.keys.delete(id);
-      this.keys.set(id, state);
+      this.keys.delete(state.id);
+      this.keys.set(state.id, state);
     }
     state.touched = at;
     state.lastReport = Math.max(state.lastReport, at);
+    return state;
+  }
+
+  private newState(origin: Origin, kind: ScopeKind, authority: string, route: string, dst: Destination, id: string, at: number): KeyState {
+    if (this.keys.size >= this.maxKeys) this.evictOldest();
+    const key: StatKey = { namespace: origin.namespace, pod: origin.pod, workload: origin.workload, direction: origin.direction, scope: kind, authority, route, ...dst };
+    const state: KeyState = { key, id, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES, slotIndex: NaN, slot: undefined, dropped: false };
+    this.bytes += KEY_BYTES;
+    this.keys.set(id, state);
+    index_(this.byClass, classOf(key.direction, key.scope), state);
     return state;
   }
 
@@ -328,6 +386,8 @@ export class TelemetryStore {
   private drop(state: KeyState): void {
     this.keys.delete(state.id);
     this.bytes -= state.bytes;
+    state.dropped = true;
+    unindex(this.byClass, classOf(state.key.direction, state.key.scope), state);
     for (const index of state.fine.keys()) unindex(this.fineTimes, index, state);
     for (const index of state.coarse.keys()) unindex(this.coarseTimes, index, state);
   }
@@ -344,7 +404,7 @@ export class TelemetryStore {
       else break;
     }
     // Per-proxy bookkeeping is bounded by the same key limit (oldest first: maps are kept in report order).
-    for (const map of [this.sequences, this.gauges, this.pods] as Array<Map<string, unknown>>) {
+    for (const map of [this.sequences, this.gauges, this.pods, this.recentKeys] as Array<Map<string, unknown>>) {
       while (map.size > this.maxKeys) map.delete(map.keys().next().value as string);
     }
   }
@@ -369,6 +429,8 @@ export class TelemetryStore {
       if (state.fine.size === 0 && state.coarse.size === 0) {
         this.keys.delete(state.id);
         this.bytes -= state.bytes;
+        state.dropped = true;
+        unindex(this.byClass, classOf(state.key.direction, state.key.scope), state);
       }
     }
     times.delete(oldest);
@@ -428,13 +490,15 @@ export class TelemetryStore {
     for (const [key, seen] of this.sequences) if (seen.at <= now - RETENTION_MS) this.sequences.delete(key);
     for (const [key, gauge] of this.gauges) if (gauge.at <= now - RETENTION_MS) this.gauges.delete(key);
     for (const [key, pod] of this.pods) if (pod.lastReport <= now - RETENTION_MS) this.pods.delete(key);
+    for (const [key, recent] of this.recentKeys) if (recent.at <= now - RETENTION_MS) this.recentKeys.delete(key);
   }
 
   /**
    * Aggregates the keys `groupOf` assigns a group to (undefined = leave out) over the last `windowMs`.
-   * Windows up to 10 minutes read 10-second slots; longer ones read minute slots as well.
+   * Windows up to 10 minutes read 10-second slots; longer ones read minute slots as well. `only` limits
+   * the keys visited to the classes `groupOf` can accept (an optimisation: the answer is the same).
    */
-  query(windowMs: number, groupOf: (key: StatKey) => string | undefined, now = this.now()): QueryResult {
+  query(windowMs: number, groupOf: (key: StatKey) => string | undefined, now = this.now(), only?: KeyClasses): QueryResult {
     const window = Math.min(Math.max(windowMs, FINE_SLOT_MS), RETENTION_MS);
     const fineOnly = window <= FINE_RETENTION_MS;
     const grid = fineOnly ? FINE_SLOT_MS : COARSE_SLOT_MS;
@@ -451,7 +515,7 @@ export class TelemetryStore {
       }
       return agg;
     };
-    for (const state of this.keys.values()) {
+    for (const state of this.statesOf(only)) {
       if (state.lastReport < firstStart) continue;
       const group = groupOf(state.key);
       if (group === undefined) continue;
@@ -479,6 +543,17 @@ export class TelemetryStore {
     // Less than the window when the store is younger, or dropped older slices to stay within maxBytes.
     const seconds = Math.max(1, (now - Math.max(firstStart, Math.min(Math.max(this.startedAt, this.horizon), now - FINE_SLOT_MS))) / 1000);
     return { seconds, groups };
+  }
+
+  /** The keys of the given classes (all keys when none are given). */
+  private *statesOf(only: KeyClasses | undefined): Iterable<KeyState> {
+    if (only === undefined) {
+      yield* this.keys.values();
+      return;
+    }
+    for (const direction of only.directions ?? DIRECTIONS) {
+      for (const scope of only.scopes ?? SCOPES) yield* this.byClass.get(classOf(direction, scope)) ?? [];
+    }
   }
 
   /** Every pod that reported within the hour, with when it last did. */
@@ -518,13 +593,13 @@ export function classify(status: number, end: EosCtx): 'success' | 'failure' {
   return status >= 500 ? 'failure' : 'success';
 }
 
-function index_(times: Map<number, Set<KeyState>>, index: number, state: KeyState): void {
+function index_<K>(times: Map<K, Set<KeyState>>, index: K, state: KeyState): void {
   let states = times.get(index);
   if (states === undefined) times.set(index, (states = new Set()));
   states.add(state);
 }
 
-function unindex(times: Map<number, Set<KeyState>>, index: number, state: KeyState): void {
+function unindex<K>(times: Map<K, Set<KeyState>>, index: K, state: KeyState): void {
   const states = times.get(index);
   if (states === undefined) return;
   states.delete(state);
