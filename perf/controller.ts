@@ -177,8 +177,9 @@ export async function benchController(o: ControllerBenchOptions): Promise<Contro
     o.log(`controller: telemetry ${Math.round(t.reportsPerSecond).toLocaleString('en-US')} reports/s (${t.clients} clients, ${t.reportBytes} B each), controller CPU ${Math.round(t.controllerCpuUsPerReport)} µs/report, errors ${t.errors}`);
     if (ctl.child.exitCode !== null) throw new Error(`controller died: ${ctl.stderrTail().trim().slice(-600)}`);
     const publicApi = readyAddress(ctl.stderrTail(), 'public-api');
-    if (publicApi === null) throw new Error('the controller did not say where its public API is');
-    result.mesh = await benchMeshIngest({ ...DEFAULT_MESH_OPTIONS, shape: MESH_2000 }, addr, publicApi, ctl.pid, o.log);
+    const admin = readyAddress(ctl.stderrTail(), 'admin');
+    if (publicApi === null || admin === null) throw new Error('the controller did not say where its public API and admin server are');
+    result.mesh = await benchMeshIngest({ ...DEFAULT_MESH_OPTIONS, shape: MESH_2000 }, { proxyApi: addr, publicApi, admin }, ctl.pid, o.log);
     if (ctl.child.exitCode !== null) throw new Error(`controller died: ${ctl.stderrTail().trim().slice(-600)}`);
     result.ok = true;
   } catch (err) {

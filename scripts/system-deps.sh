@@ -25,6 +25,7 @@ test_pkgs=(
   debootstrap    # the container images and their test (scripts/build-images.sh, docs/images.md)
   buildah
   runc
+  prometheus     # the Prometheus backend's agreement test (docs/controller.md), run on loopback by the test
 )
 perf_pkgs=(
   haproxy

@@ -41,6 +41,9 @@ export interface MeshIngestResult {
   /** StatSummary `deploy` over every namespace (the whole mesh), 1-minute window, ms. */
   statMs: { p50: number; max: number; rows: number };
   rssBytes: number;
+  /** The telemetry store after the load: keys and estimated bytes (the controller's /metrics). */
+  storeKeys: number;
+  storeBytes: number;
 }
 
 export const DEFAULT_MESH_OPTIONS: Omit<MeshIngestOptions, 'shape'> = { intervalMs: 5000, warmupSeconds: 6, seconds: 15, statRepeats: 7, hdrForm: 'plain' };
@@ -60,7 +63,21 @@ function compressHistograms(report: ReportRequest): ReportRequest {
   return report;
 }
 
-export async function benchMeshIngest(o: MeshIngestOptions, proxyApi: string, publicApi: string, pid: number, log: (line: string) => void): Promise<MeshIngestResult> {
+export interface ControllerAddresses {
+  readonly proxyApi: string;
+  readonly publicApi: string;
+  readonly admin: string;
+}
+
+/** A gauge or counter without labels from the controller's /metrics, or NaN. */
+async function metric(admin: string, name: string): Promise<number> {
+  const text = await (await fetch(`http://${admin}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? NaN : Number(line.slice(name.length + 1));
+}
+
+export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAddresses, pid: number, log: (line: string) => void): Promise<MeshIngestResult> {
+  const { proxyApi, publicApi } = addrs;
   const Telemetry = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE);
   const method = Telemetry.service['Report'];
   if (method === undefined) throw new Error('Telemetry.Report is not in the loaded protos');
@@ -125,12 +142,15 @@ export async function benchMeshIngest(o: MeshIngestOptions, proxyApi: string, pu
     measuring = false;
     clearInterval(timer);
     const rssBytes = memory(pid).rss;
+    const storeKeys = await metric(addrs.admin, 'sluice_controller_telemetry_keys');
+    const storeBytes = await metric(addrs.admin, 'sluice_controller_telemetry_bytes');
     const reportsPerSecond = answered / seconds;
     const cpuPercentOfCore = ((cpu1 - cpu0) / seconds) * 100;
     log(
       `controller mesh: ${proxies} proxies every ${o.intervalMs / 1000} s: ${Math.round(reportsPerSecond)} reports/s answered ` +
         `(${Math.round((encoded.length * 1000) / o.intervalMs)} asked${lagged > 0 ? `, generator held back ${lagged} ticks` : ''}), ` +
-        `controller CPU ${cpuPercentOfCore.toFixed(1)} % of a core, ${errors} errors, RSS ${(rssBytes / 1e6).toFixed(0)} MB`,
+        `controller CPU ${cpuPercentOfCore.toFixed(1)} % of a core, ${errors} errors, RSS ${(rssBytes / 1e6).toFixed(0)} MB, ` +
+        `store ${storeKeys} keys ${(storeBytes / 1e6).toFixed(0)} MB`,
     );
     await sleep(300);
     const statTimes: number[] = [];
@@ -163,6 +183,8 @@ export async function benchMeshIngest(o: MeshIngestOptions, proxyApi: string, pu
       reportBytes: [encoded[0]?.length ?? 0, encoded[1]?.length ?? 0],
       statMs,
       rssBytes,
+      storeKeys,
+      storeBytes,
     };
   } finally {
     clearInterval(timer);

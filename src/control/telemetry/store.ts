@@ -16,6 +16,7 @@ import type { EosCtx, ReportRequest, RequestScope } from '../../api/telemetry-me
 import { decodeLatencyHdr } from '../../telemetry/hdr-codec.ts';
 import { indexOfMicros, COUNTS_LENGTH } from '../../telemetry/exact-latency.ts';
 import { SparseLatency } from './sparse-latency.ts';
+import type { TelemetryBackend, TelemetryView } from './view.ts';
 
 export const FINE_SLOT_MS = 10_000;
 export const COARSE_SLOT_MS = 60_000;
@@ -171,7 +172,7 @@ interface Gauge {
   readonly open: number;
 }
 
-export class TelemetryStore {
+export class TelemetryStore implements TelemetryView, TelemetryBackend {
   readonly maxKeys: number;
   readonly maxBytes: number;
   readonly startedAt: number;
@@ -563,6 +564,15 @@ export class TelemetryStore {
 
   podReport(namespace: string, pod: string): PodReport | undefined {
     return this.pods.get(`${namespace}/${pod}`);
+  }
+
+  describe(): string {
+    return `${this.keys.size} series kept (${Math.round(this.bytes / 1024)} KiB)`;
+  }
+
+  /** The store answers every request itself. */
+  async view(): Promise<TelemetryView> {
+    return this;
   }
 }
 
