@@ -18,6 +18,9 @@ import { missingAny, missingTools, requirementsMet } from '../support/requiremen
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WINDOW = '1m';
 const DEPLOYMENTS = ['web', 'emoji', 'voting'];
+/** The proxies' default report interval, and the samples spread over it. */
+const REPORT_INTERVAL_MS = 5_000;
+const SAMPLES = 5;
 
 interface Proxy {
   readonly deployment: string;
@@ -139,13 +142,16 @@ test('sluice stat from Prometheus agrees with the embedded store within 5 % (suc
   );
   await until('the Prometheus-backed controller ready', 30_000, () => (ctlOut.text.includes('controller ready') ? true : undefined), () => ctlOut.text);
 
-  // A whole window of traffic in both, then three samples of each, taken together and averaged: the
-  // embedded store counts reports as they arrive (every 5 s), Prometheus scrapes every second.
+  // A whole window of traffic in both, then samples of each, taken together and averaged. The
+  // embedded store counts reports as they arrive (every 5 s per proxy), so its count over a window
+  // steps up and down by one report (up to ~8 % of a minute); samples spread evenly over one report
+  // interval average that out. Prometheus scrapes every second.
   await new Promise((resolve) => setTimeout(resolve, 62_000));
   const samples: Array<{ embedded: Map<string, Row>; prometheus: Map<string, Row> }> = [];
-  for (let i = 0; i < 3; i++) {
+  const first = Date.now();
+  for (let i = 0; i < SAMPLES; i++) {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, first + (i * REPORT_INTERVAL_MS) / SAMPLES - Date.now())));
     samples.push({ embedded: stat(`127.0.0.1:${PUBLIC_API_PORT}`), prometheus: stat(`127.0.0.1:${ctlPort}`) });
-    if (i < 2) await new Promise((resolve) => setTimeout(resolve, 2_500));
   }
   const mean = (which: 'embedded' | 'prometheus', name: string, field: keyof Row): number => {
     const values = samples.map((s) => s[which].get(name)?.[field]).filter((v): v is number => v !== undefined);
