@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { missingTools, requirementsMet } from '../../test/support/requirements.ts';
+import { renderInstall } from '../cli/install.ts';
 import { proxyScrapeConfig, SCRAPE_JOB } from './prometheus-scrape.ts';
 
 describe('proxyScrapeConfig', () => {
@@ -53,5 +54,13 @@ describe('proxyScrapeConfig', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('is what `sluice install --prometheus-scrape-config` prints, for the control plane namespace given', async () => {
+    const printed = await renderInstall(['--prometheus-scrape-config', '--control-plane-namespace', 'mesh']);
+    assert.equal(typeof printed, 'string');
+    assert.match(String(printed), /job_name: sluice-proxy/);
+    assert.match(String(printed), /regex: \^sluice-proxy;sluice-admin;mesh\$/);
+    assert.doesNotMatch(String(printed), /kind: Deployment/);
   });
 });
