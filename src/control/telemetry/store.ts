@@ -12,11 +12,29 @@
 // say so in `seconds`). A time-slice index makes folding and trimming visit only the slices concerned.
 // Proxies that retry a report they already sent (same instance and sequence) are recognised and not
 // counted twice. docs/performance.md has the figures at 2,000 proxies.
-import type { EosCtx, ReportRequest, RequestScope } from '../../api/telemetry-messages.ts';
+import type { ReportRequest, RequestScope } from '../../api/telemetry-messages.ts';
 import { decodeLatencyHdr } from '../../telemetry/hdr-codec.ts';
-import { indexOfMicros, COUNTS_LENGTH } from '../../telemetry/exact-latency.ts';
+import { indexOfMicros } from '../../telemetry/exact-latency.ts';
 import { SparseLatency } from './sparse-latency.ts';
 import type { TelemetryBackend, TelemetryView } from './view.ts';
+import {
+  classify,
+  classOf,
+  destination,
+  NO_DESTINATION,
+  sameDestination,
+  type Aggregate,
+  type Destination,
+  type Direction,
+  type KeyClasses,
+  type PodReport,
+  type QueryResult,
+  type ScopeKind,
+  type StatKey,
+} from './keys.ts';
+import { addSlot, emptyAggregate, emptySlot, mergeSlot, type Slot } from './slots.ts';
+
+export { classify, destination, type Aggregate, type Direction, type KeyClasses, type PodReport, type QueryResult, type ScopeKind, type StatKey } from './keys.ts';
 
 export const FINE_SLOT_MS = 10_000;
 export const COARSE_SLOT_MS = 60_000;
@@ -33,38 +51,6 @@ export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
  */
 const KEY_BYTES = 1400;
 const SLOT_BYTES = 300;
-
-export type Direction = 'inbound' | 'outbound';
-/** `svc`: requests as the proxy saw them; `route`/`actual`: per ServiceProfile route (actual = every attempt); `tcp`: connections. */
-export type ScopeKind = 'svc' | 'route' | 'actual' | 'tcp';
-
-export interface StatKey {
-  readonly namespace: string;
-  readonly pod: string;
-  /** `<kind>/<name>` (`deployment/web`), '' when the proxy did not say. */
-  readonly workload: string;
-  readonly direction: Direction;
-  readonly scope: ScopeKind;
-  readonly authority: string;
-  /** The `rt_route` label of a route scope ('' = no route matched). */
-  readonly route: string;
-  readonly dstNamespace: string;
-  readonly dstWorkload: string;
-  readonly dstPod: string;
-  readonly dstService: string;
-}
-
-interface Slot {
-  requests: number;
-  success: number;
-  failure: number;
-  tlsRequests: number;
-  opened: number;
-  closed: number;
-  readBytes: number;
-  writeBytes: number;
-  latency: SparseLatency | undefined;
-}
 
 interface KeyState {
   readonly key: StatKey;
@@ -94,78 +80,19 @@ interface Origin {
   readonly states: KeyState[];
 }
 
-type Destination = Pick<StatKey, 'dstNamespace' | 'dstWorkload' | 'dstPod' | 'dstService'>;
-
-const classOf = (direction: Direction, scope: ScopeKind): string => `${direction}:${scope}`;
-
-/** Whether Destination metric labels give the destination fields of `key` (destination() without allocating). */
-function sameDestination(key: StatKey, labels: Readonly<Record<string, string>> | undefined): boolean {
-  if (labels === undefined) return key.dstNamespace === '' && key.dstWorkload === '' && key.dstPod === '' && key.dstService === '';
-  if (key.dstNamespace !== (labels['namespace'] ?? '') || key.dstPod !== (labels['pod'] ?? '') || key.dstService !== (labels['service'] ?? '')) return false;
-  for (const kind of OWNER_KINDS) {
-    const name = labels[kind];
-    if (name !== undefined && name !== '') {
-      const w = key.dstWorkload;
-      return w.length === kind.length + 1 + name.length && w.startsWith(kind) && w.charCodeAt(kind.length) === 47 && w.endsWith(name);
-    }
-  }
-  return key.dstWorkload === '';
-}
-
-const NO_DESTINATION = { dstNamespace: '', dstWorkload: '', dstPod: '', dstService: '' } as const;
-
 function newKey(origin: Origin, kind: ScopeKind, authority: string, route: string, dstLabels: Readonly<Record<string, string>> | undefined): StatKey {
   const dst = dstLabels === undefined ? NO_DESTINATION : destination(dstLabels);
   return { namespace: origin.namespace, pod: origin.pod, workload: origin.workload, direction: origin.direction, scope: kind, authority, route, ...dst };
 }
 
-export interface Aggregate {
-  requests: number;
-  success: number;
-  failure: number;
-  tlsRequests: number;
-  opened: number;
-  closed: number;
-  readBytes: number;
-  writeBytes: number;
-  /** Sum of the latest open-connection gauges of the proxies that reported within the window. */
-  openConnections: number;
-  /** Dense latency counts (exact-latency layout), undefined when none; percentiles with `percentilesOfDense`. */
-  latency: Float64Array | undefined;
-}
-
-/** Which keys a query can use at all: reading only those saves visiting the rest of a large mesh. */
-export interface KeyClasses {
-  readonly directions?: readonly Direction[];
-  readonly scopes?: readonly ScopeKind[];
-}
-
 const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
 const SCOPES: readonly ScopeKind[] = ['svc', 'route', 'actual', 'tcp'];
-
-export interface QueryResult {
-  /** Seconds the window covers (for rates): the window, less any part before the store started. */
-  readonly seconds: number;
-  readonly groups: Map<string, Aggregate>;
-}
-
-export interface PodReport {
-  readonly namespace: string;
-  readonly pod: string;
-  readonly workload: string;
-  readonly lastReport: number;
-  readonly firstReport: number;
-  readonly reportIntervalMs: number;
-}
 
 export interface StoreOptions {
   readonly maxKeys?: number;
   readonly maxBytes?: number;
   readonly now?: () => number;
 }
-
-/** Owner kinds in Destination metric labels, most specific workload first. */
-const OWNER_KINDS = ['deployment', 'statefulset', 'daemonset', 'cronjob', 'job', 'replicationcontroller', 'replicaset'] as const;
 
 interface Gauge {
   readonly key: StatKey;
@@ -576,33 +503,6 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   }
 }
 
-/** The destination fields of a key from Destination metric labels (Linkerd's dst_* without the prefix). */
-export function destination(labels: Readonly<Record<string, string>>): Pick<StatKey, 'dstNamespace' | 'dstWorkload' | 'dstPod' | 'dstService'> {
-  let dstWorkload = '';
-  for (const kind of OWNER_KINDS) {
-    const name = labels[kind];
-    if (name !== undefined && name !== '') {
-      dstWorkload = `${kind}/${name}`;
-      break;
-    }
-  }
-  return {
-    dstNamespace: labels['namespace'] ?? '',
-    dstWorkload,
-    dstPod: labels['pod'] ?? '',
-    dstService: labels['service'] ?? '',
-  };
-}
-
-/** Linkerd's classification when the proxy did not send one: 5xx, a gRPC status other than OK, or a proxy error fail. */
-export function classify(status: number, end: EosCtx): 'success' | 'failure' {
-  if (end.classification === 'success' || end.classification === 'failure') return end.classification;
-  if (end.error !== undefined && end.error !== '') return 'failure';
-  if (end.end === 'reset_error_code' || end.reset_error_code !== undefined) return 'failure';
-  if (end.end === 'grpc_status_code' || end.grpc_status_code !== undefined) return (end.grpc_status_code ?? 0) === 0 ? 'success' : 'failure';
-  return status >= 500 ? 'failure' : 'success';
-}
-
 function index_<K>(times: Map<K, Set<KeyState>>, index: K, state: KeyState): void {
   let states = times.get(index);
   if (states === undefined) times.set(index, (states = new Set()));
@@ -614,50 +514,4 @@ function unindex<K>(times: Map<K, Set<KeyState>>, index: K, state: KeyState): vo
   if (states === undefined) return;
   states.delete(state);
   if (states.size === 0) times.delete(index);
-}
-
-function emptySlot(): Slot {
-  return { requests: 0, success: 0, failure: 0, tlsRequests: 0, opened: 0, closed: 0, readBytes: 0, writeBytes: 0, latency: undefined };
-}
-
-function emptyAggregate(): Aggregate {
-  return {
-    requests: 0,
-    success: 0,
-    failure: 0,
-    tlsRequests: 0,
-    opened: 0,
-    closed: 0,
-    readBytes: 0,
-    writeBytes: 0,
-    openConnections: 0,
-    latency: undefined,
-  };
-}
-
-function mergeSlot(into: Slot, from: Slot): void {
-  into.requests += from.requests;
-  into.success += from.success;
-  into.failure += from.failure;
-  into.tlsRequests += from.tlsRequests;
-  into.opened += from.opened;
-  into.closed += from.closed;
-  into.readBytes += from.readBytes;
-  into.writeBytes += from.writeBytes;
-  if (from.latency !== undefined) {
-    if (into.latency === undefined) into.latency = from.latency;
-    else into.latency.merge(from.latency);
-  }
-}
-
-function addSlot(agg: Aggregate, slot: Slot): void {
-  agg.requests += slot.requests;
-  agg.success += slot.success;
-  agg.failure += slot.failure;
-  agg.tlsRequests += slot.tlsRequests;
-  agg.opened += slot.opened;
-  agg.closed += slot.closed;
-  agg.readBytes += slot.readBytes;
-  agg.writeBytes += slot.writeBytes;
-  if (slot.latency !== undefined && slot.latency.size > 0) slot.latency.addTo((agg.latency ??= new Float64Array(COUNTS_LENGTH)));
 }

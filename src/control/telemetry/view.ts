@@ -2,7 +2,7 @@
 // default) or a Prometheus server scraping the proxies (`--prometheus-url`, prometheus/backend.ts).
 // Handlers stay synchronous over a `TelemetryView`; a backend produces one per request, which for the
 // embedded store is the store itself and for Prometheus the answers of a few queries over the window.
-import type { KeyClasses, PodReport, QueryResult, StatKey } from './store.ts';
+import type { KeyClasses, PodReport, QueryResult, StatKey } from './keys.ts';
 
 export interface TelemetryView {
   /** Aggregates of the keys `groupOf` assigns a group to, over the last `windowMs` (see TelemetryStore.query). */

@@ -1,7 +1,7 @@
 // The Prometheus backend (`--prometheus-url`): the public API's telemetry read from a Prometheus
 // server that scrapes every proxy's /metrics (docs/controller.md), instead of from the embedded store.
 // One view per request: the queries of the key classes it needs run in parallel at one instant.
-import type { KeyClasses } from '../store.ts';
+import type { KeyClasses } from '../keys.ts';
 import type { TelemetryBackend, TelemetryView } from '../view.ts';
 import type { PrometheusClient } from './client.ts';
 import { keyQueries } from './queries.ts';

@@ -8,7 +8,7 @@
 // peer), and the ones the scrape adds for the pod it came from (docs/controller.md): `namespace`,
 // `pod`, and the owning workload as a label named by its kind (`deployment="web"`; `k8s_job` for a Job,
 // since `job` is Prometheus's own scrape-job label).
-import type { Direction, KeyClasses, ScopeKind } from '../store.ts';
+import type { Direction, KeyClasses, ScopeKind } from '../keys.ts';
 
 /** Owner kinds, most specific workload first (as the store's), with the label each has on a series. */
 export const SOURCE_OWNER_LABELS: ReadonlyArray<readonly [kind: string, label: string]> = [

@@ -8,7 +8,7 @@
 // public API computes are Prometheus's `histogram_quantile` (linear within a bucket), up to the
 // layout's 1 % resolution. The +Inf bucket counts at the highest finite bound, as histogram_quantile does.
 import { COUNTS_LENGTH, highestMicrosAt, indexOfMicros, lowestMicrosAt } from '../../../telemetry/exact-latency.ts';
-import { destination, type Aggregate, type Direction, type KeyClasses, type PodReport, type QueryResult, type ScopeKind, type StatKey } from '../store.ts';
+import { destination, type Aggregate, type Direction, type KeyClasses, type PodReport, type QueryResult, type ScopeKind, type StatKey } from '../keys.ts';
 import type { TelemetryView } from '../view.ts';
 import { DESTINATION_LABELS, SOURCE_OWNER_LABELS, type QueryPart } from './queries.ts';
 
