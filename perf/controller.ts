@@ -1,13 +1,15 @@
 // The controller section of `npm run perf`: 1,000 concurrent Destination.Get watch streams on one
 // controller (memory per stream; time for an endpoint change in the discovery file to reach every
-// stream), then Telemetry.Report ingestion (reports/s, controller CPU per report). See docs/performance.md.
+// stream), then Telemetry.Report ingestion (reports/s, controller CPU per report), then a paced
+// 2,000-proxy mesh (CPU share of a core, stat latency, memory; lib/mesh-ingest.ts). See docs/performance.md.
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadProto, lookup } from '../src/api/proto.ts';
 import { TELEMETRY_PROTO, TELEMETRY_SERVICE } from '../src/api/telemetry-messages.ts';
 import type { ReportRequest } from '../src/api/telemetry-messages.ts';
-import { BENCH_NAMESPACE, BENCH_SERVICE, FIRST_ENDPOINT_PORT, benchReport, benchRequestScopes, discoveryYaml, readyProxyApi, spread } from './lib/controller-load.ts';
+import { BENCH_NAMESPACE, BENCH_SERVICE, FIRST_ENDPOINT_PORT, MESH_2000, benchReport, benchRequestScopes, discoveryYaml, readyAddress, readyProxyApi, spread } from './lib/controller-load.ts';
+import { DEFAULT_MESH_OPTIONS, benchMeshIngest, type MeshIngestResult } from './lib/mesh-ingest.ts';
 import type { Spread } from './lib/controller-load.ts';
 import { memory, sleep, start, stop, timeout, treeCpuSeconds } from './lib/procs.ts';
 
@@ -49,6 +51,8 @@ export interface ControllerResult {
     controllerCpuUsPerReport: number;
     reportBytes: number;
   };
+  /** A 2,000-proxy mesh reporting every 5 s, paced: CPU share, stat latency and memory (mesh-ingest.ts). */
+  mesh?: MeshIngestResult;
 }
 
 type GetCall = grpc.ClientReadableStream<{ add?: { addrs?: Array<{ addr?: { port?: number } }> } }>;
@@ -171,6 +175,11 @@ export async function benchController(o: ControllerBenchOptions): Promise<Contro
     result.telemetry = await telemetryLoad(o, addr, ctl.pid);
     const t = result.telemetry;
     o.log(`controller: telemetry ${Math.round(t.reportsPerSecond).toLocaleString('en-US')} reports/s (${t.clients} clients, ${t.reportBytes} B each), controller CPU ${Math.round(t.controllerCpuUsPerReport)} µs/report, errors ${t.errors}`);
+    if (ctl.child.exitCode !== null) throw new Error(`controller died: ${ctl.stderrTail().trim().slice(-600)}`);
+    const publicApi = readyAddress(ctl.stderrTail(), 'public-api');
+    const admin = readyAddress(ctl.stderrTail(), 'admin');
+    if (publicApi === null || admin === null) throw new Error('the controller did not say where its public API and admin server are');
+    result.mesh = await benchMeshIngest({ ...DEFAULT_MESH_OPTIONS, shape: MESH_2000 }, { proxyApi: addr, publicApi, admin }, ctl.pid, o.log);
     if (ctl.child.exitCode !== null) throw new Error(`controller died: ${ctl.stderrTail().trim().slice(-600)}`);
     result.ok = true;
   } catch (err) {

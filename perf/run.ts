@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { USAGE, parseArgs } from './lib/args.ts';
 import { machineInfo } from './lib/machine.ts';
 import type { PerfOptions } from './lib/args.ts';
-import { computeChecks } from './lib/checks.ts';
+import { computeChecks, controllerChecks } from './lib/checks.ts';
 import { HOST, freePort } from './lib/net.ts';
 import { foreignCores, mark, waitQuiet } from './lib/noise.ts';
 import { waitWorking } from './lib/probe.ts';
@@ -328,7 +328,7 @@ async function main(): Promise<void> {
     skipped,
     runs,
     ...(controller === undefined ? {} : { controller }),
-    checks: computeChecks(runs),
+    checks: [...computeChecks(runs), ...controllerChecks(controller)],
     durationSeconds: (performance.now() - began) / 1000,
   };
   const outDir = o.outDir === null ? join(root, 'perf', 'results') : resolve(o.outDir);

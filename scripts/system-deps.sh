@@ -26,6 +26,7 @@ test_pkgs=(
   buildah
   runc
   chromium       # the dashboard's browser tests drive it headless through playwright-core (docs/dashboard.md)
+  prometheus     # the Prometheus backend's agreement test (docs/controller.md), run on loopback by the test
 )
 perf_pkgs=(
   haproxy

@@ -1,6 +1,7 @@
 // The targets of issue 6, checked against the figures of one run. CPU and throughput are ratios to
 // HAProxy measured in the same run (the machine's speed cancels out); latency is added over direct in the
 // same run; memory is absolute. Each check is ✓, ✗ or "not measured" (a target skipped or failed).
+import type { ControllerResult } from '../controller.ts';
 import type { OpenLoopResult, Protocol, RunResult, TargetCheck } from './types.ts';
 
 export const MB = 1_000_000;
@@ -144,4 +145,31 @@ export function computeChecks(runs: readonly RunResult[]): TargetCheck[] {
   out.push(check('idle resident memory, 1 worker (sluice)', '≤ 75 MB', idle('sluice'), mb, (v) => v <= 75 * MB));
   for (const p of ['h1', 'h2c', 'grpc'] as const) out.push(afterSaturation(runs, p));
   return out;
+}
+
+/**
+ * Issue 9's controller targets, from the paced mesh of the controller benchmark: ingestion of 2,000
+ * proxies every 5 s within a quarter of a core (every report answered, none failed), `stat` over the
+ * whole mesh within 50 ms, and the memory it took (reported; the store's bound is its own check).
+ */
+export function controllerChecks(controller: ControllerResult | undefined): TargetCheck[] {
+  const m = controller?.ok === true ? controller.mesh : undefined;
+  const keptUp = m === undefined ? null : m.errors === 0 && m.reportsPerSecond >= 0.95 * m.targetReportsPerSecond;
+  return [
+    check(
+      'controller telemetry ingestion, 2,000 proxies every 5 s, CPU share of one core (all reports answered)',
+      '≤ 25 %',
+      m === undefined ? null : m.cpuPercentOfCore,
+      (v) => `${v.toFixed(1)} % (${Math.round(m?.reportsPerSecond ?? 0)} of ${Math.round(m?.targetReportsPerSecond ?? 0)} reports/s, ${m?.errors ?? 0} errors)`,
+      (v) => v <= 25 && keptUp === true,
+    ),
+    check('controller stat over the whole 2,000-proxy mesh, p50', '≤ 50 ms', m === undefined ? null : m.statMs.p50, (v) => `${v.toFixed(1)} ms`, (v) => v <= 50),
+    check(
+      'controller resident memory with the 2,000-proxy mesh after ~20 s of it (the store grows to its 512 MiB bound)',
+      '≤ 1 GB',
+      m === undefined ? null : m.rssBytes,
+      (v) => `${mb(v)} (store ${mb(m?.storeBytes ?? 0)}, ${Math.round(m?.storeKeys ?? 0).toLocaleString('en-US')} keys)`,
+      (v) => v <= 1000 * MB,
+    ),
+  ];
 }

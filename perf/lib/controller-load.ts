@@ -98,3 +98,107 @@ export function benchReport(scopes: RequestScope[], client: number, sequence: nu
     report_interval_ms: 5000,
   };
 }
+
+/** The `host:port` of `<name>=` in the controller's `controller ready` log line (`public-api`, …), or null. */
+export function readyAddress(stderr: string, name: string): string | null {
+  for (const line of stderr.split('\n')) {
+    if (!line.includes('controller ready')) continue;
+    const m = new RegExp(`${name}=("?)([^\\s"]+)\\1`).exec(line);
+    if (m?.[2] !== undefined) return m[2];
+  }
+  return null;
+}
+
+/**
+ * The simulated mesh of the ingestion benchmark, sized like what one proxy reports (see
+ * docs/performance.md): `deployments` deployments of `podsPer` pods spread over `namespaces`
+ * namespaces. Every pod serves one service with a ServiceProfile of 3 routes and calls 2 other services
+ * of 3 endpoints each, with the same routes. Per 5-second interval a proxy sends two reports:
+ *   - inbound: 1 service scope + 3 route scopes, each answered 200 and 500 (8 latency histograms of
+ *     ~25 and ~5 distinct values), 1 server transport;
+ *   - outbound: 6 service scopes (2 services × 3 endpoint pods, Linkerd's per-endpoint series) + 6 route
+ *     scopes (2 services × 3 routes), each 200 and 500 (24 histograms), 6 client transports.
+ * That is 16 request scopes, 32 histograms and 7 transports per proxy per interval, and 23 store keys
+ * per proxy.
+ */
+export interface MeshShape {
+  readonly namespaces: number;
+  readonly deployments: number;
+  readonly podsPer: number;
+}
+
+export const MESH_2000: MeshShape = { namespaces: 20, deployments: 200, podsPer: 10 };
+const MESH_ROUTES = ['GET /api/items', 'POST /api/items', 'GET /api/items/{id}'];
+
+function meshResponses(seed: number, ok: number, failed: number): ResponseScope[] {
+  const fast = Array.from({ length: ok }, (_, k) => 800 + ((k * 7919 + seed * 131) % 40_000));
+  const slow = Array.from({ length: failed }, (_, k) => 20_000 + ((k * 104_729 + seed) % 200_000));
+  const buckets = (values: number[]): number[] => BUCKET_BOUNDS_TENTH_MS.map((bound, b) => values.filter((us) => us <= bound * 100 && (b === 0 || us > (BUCKET_BOUNDS_TENTH_MS[b - 1] as number) * 100)).length);
+  return [
+    { ctx: { http_status_code: 200 }, response_latency_counts: buckets(fast), ends: [{ ctx: { other: true, classification: 'success' }, streams: ok }], latency_hdr: hdr(fast) },
+    { ctx: { http_status_code: 500 }, response_latency_counts: buckets(slow), ends: [{ ctx: { other: true, classification: 'failure' }, streams: failed }], latency_hdr: hdr(slow) },
+  ];
+}
+
+interface MeshPod {
+  readonly namespace: string;
+  readonly deployment: number;
+  readonly pod: string;
+}
+
+function meshPod(shape: MeshShape, index: number): MeshPod {
+  const deployment = Math.floor(index / shape.podsPer) % shape.deployments;
+  return { namespace: `ns-${deployment % shape.namespaces}`, deployment, pod: `svc-${deployment}-6d5f-${index % shape.podsPer}` };
+}
+
+const authorityOf = (shape: MeshShape, deployment: number): string => `svc-${deployment}.ns-${deployment % shape.namespaces}.svc.cluster.local:80`;
+
+/** The two reports (inbound, outbound) of proxy `index` of the mesh, without sequence numbers. */
+export function meshReports(shape: MeshShape, index: number): [ReportRequest, ReportRequest] {
+  const self = meshPod(shape, index);
+  const header = (proxy: 'INBOUND' | 'OUTBOUND'): ReportRequest => ({
+    process: { scheduled_instance: self.pod, scheduled_namespace: self.namespace, workload: `deployment/svc-${self.deployment}` },
+    proxy,
+    histogram_bucket_bounds_tenth_ms: [...BUCKET_BOUNDS_TENTH_MS],
+    instance_id: `mesh-${index}`,
+    interval_ms: 5000,
+    report_interval_ms: 5000,
+  });
+  const ctx = (authority: string, extra: Partial<NonNullable<RequestScope['ctx']>>): NonNullable<RequestScope['ctx']> => ({ authority, tls: 'true', route_scope: false, actual: false, ...extra });
+  const own = authorityOf(shape, self.deployment);
+  const inbound = header('INBOUND');
+  inbound.requests = [
+    { ctx: ctx(own, {}), count: 63, responses: meshResponses(index, 60, 3) },
+    ...MESH_ROUTES.map((route, r) => ({ ctx: ctx(own, { route_scope: true, route_labels: { route } }), count: 21, responses: meshResponses(index + r, 20, 1) })),
+  ];
+  inbound.server_transports = [{ connects: 1, disconnect_count: 1, open_connections: 4, read_bytes: 40_000, write_bytes: 90_000, tls: 'true' }];
+  const outbound = header('OUTBOUND');
+  outbound.requests = [];
+  outbound.client_transports = [];
+  for (const step of [1, 2]) {
+    const target = (self.deployment + step * 7) % shape.deployments;
+    const authority = authorityOf(shape, target);
+    const namespace = `ns-${target % shape.namespaces}`;
+    for (let e = 0; e < 3; e++) {
+      const dst = { namespace, service: `svc-${target}`, deployment: `svc-${target}`, pod: `svc-${target}-6d5f-${(index + e) % shape.podsPer}`, serviceaccount: 'default' };
+      outbound.requests.push({ ctx: ctx(authority, { dst_labels: dst }), count: 11, responses: meshResponses(index * 3 + e, 10, 1) });
+      outbound.client_transports.push({ connects: 0, disconnect_count: 0, open_connections: 2, read_bytes: 15_000, write_bytes: 7_000, tls: 'true', dst_labels: dst });
+    }
+    for (const [r, route] of MESH_ROUTES.entries()) {
+      outbound.requests.push({ ctx: ctx(authority, { route_scope: true, route_labels: { route } }), count: 11, responses: meshResponses(index * 5 + r, 10, 1) });
+    }
+  }
+  return [inbound, outbound];
+}
+
+/** Protobuf field 11 (`sequence`, varint) appended to an encoded report: fields may come in any order. */
+export function withSequence(encoded: Buffer, sequence: number): Buffer {
+  const bytes: number[] = [0x58];
+  let v = sequence;
+  while (v >= 0x80) {
+    bytes.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  bytes.push(v);
+  return Buffer.concat([encoded, Buffer.from(bytes)]);
+}

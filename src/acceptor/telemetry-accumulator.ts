@@ -12,7 +12,7 @@ import type {
   TcpAddress,
   TransportReport,
 } from '../api/telemetry-messages.ts';
-import { encodeLatencyHdr } from '../telemetry/hdr-encode.ts';
+import { encodeLatencyHdr } from '../telemetry/hdr-codec.ts';
 import { parseLabels } from '../telemetry/label-parse.ts';
 import { LATENCY_BUCKETS_MS } from '../telemetry/metrics.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';

@@ -2,6 +2,7 @@
 // the defaults, then `--values FILE`, then flags (the same layers and checks as `sluice inject`); the
 // identity trust anchors and issuer are generated unless given as files (always give them on
 // upgrade, or every proxy's certificate stops being trusted). Nothing touches the cluster.
+import { proxyScrapeConfig } from '../install/prometheus-scrape.ts';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { checkValuesOverride, defaultValues, mergeValues, parseValuesYaml, ValuesError, type Values, type ValuesOverride } from '../inject/values.ts';
@@ -34,6 +35,8 @@ Flags:
       --proxy-cpu-request QTY, --proxy-cpu-limit QTY, --proxy-memory-request QTY, --proxy-memory-limit QTY
       --proxy-uid UID, --opaque-ports PORTS, --skip-inbound-ports PORTS, --skip-outbound-ports PORTS
       --[no-]proxy-await
+      --prometheus-scrape-config             print, instead of the manifests, the Prometheus scrape job for
+                                             every meshed proxy (for sluice-controller --prometheus-url)
   -h, --help
 
 The proxy settings are stored in the sluice-config ConfigMap; the injector webhook applies them to
@@ -67,6 +70,7 @@ const OPTIONS = {
   'skip-inbound-ports': { type: 'string' },
   'skip-outbound-ports': { type: 'string' },
   'proxy-await': { type: 'boolean' },
+  'prometheus-scrape-config': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -106,6 +110,9 @@ export async function renderInstall(args: string[]): Promise<string | 'help'> {
   if (positionals.length > 0) throw new CliError(`install takes no arguments (got "${positionals.join(' ')}")`, 2);
   try {
     const base = await resolveValues(flags);
+    if (flags['prometheus-scrape-config'] === true) {
+      return `# Sluice proxies: append to scrape_configs of your Prometheus (docs/controller.md).\n${proxyScrapeConfig({ controlPlaneNamespace: base.controlPlaneNamespace })}`;
+    }
     if (base.identity.trustAnchorsPEM.trim() !== '' && flags['identity-trust-anchors-file'] === undefined) {
       throw new CliError('identity.trustAnchorsPEM in a values file is not used by install: give the anchors and issuer with the --identity-*-file flags', 2);
     }

@@ -33,6 +33,8 @@ export interface ControllerConfig {
   readonly identityIssuanceLifetimeMs: number;
   /** Absent in configurations built by hand (tests): the injector is off. */
   readonly injector?: InjectorConfig;
+  /** Answer stat and routes from this Prometheus server instead of the embedded store (docs/controller.md). */
+  readonly prometheusUrl?: string;
   /** The web dashboard (docs/dashboard.md); absent in configurations built by hand, or `off`: no dashboard. */
   readonly dashboard?: DashboardConfig;
 }
@@ -104,6 +106,8 @@ Flags (each also settable as SLUICE_CONTROLLER_<NAME>, e.g. SLUICE_CONTROLLER_PR
   --webhook-tls-key <path>         its private key (PEM)
   --values <path>                  install values (YAML) the injected sidecar is built from
   --identity-trust-anchors-file <path>  PEM trust anchors given to injected proxies
+  --prometheus-url <url>           answer stat and routes from this Prometheus (it scrapes the proxies)
+                                   instead of the embedded telemetry store
   -h, --help`;
 
 const FLAGS = {
@@ -131,6 +135,7 @@ const FLAGS = {
   'webhook-tls-key': { type: 'string' },
   values: { type: 'string' },
   'identity-trust-anchors-file': { type: 'string' },
+  'prometheus-url': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -192,7 +197,20 @@ export function parseControllerConfig(argv: readonly string[], env: Env): Contro
     identityIssuanceLifetimeMs,
     injector: injectorConfig(get, addr),
     ...dashboardConfig(get('dashboard-addr'), inCluster),
+    ...prometheusUrl(get('prometheus-url')),
   };
+}
+
+function prometheusUrl({ name, value }: { name: string; value: string | undefined }): { prometheusUrl?: string } {
+  if (value === undefined) return {};
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(name, value, 'expected a URL such as http://prometheus.monitoring.svc:9090');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(name, value, 'expected an http or https URL');
+  return { prometheusUrl: url.href };
 }
 
 function dashboardConfig(given: { name: string; value: string | undefined }, inCluster: boolean): { dashboard?: DashboardConfig } {

@@ -107,10 +107,19 @@ describe('HDR V2 encoding', () => {
   it('is readable by hdr-histogram-js itself (what any HdrHistogram implementation reads)', () => {
     const recorder = new ExactLatency();
     for (const us of [120, 950, 950, 12_000, 2_500_000]) recorder.record(us);
-    const decoded = hdr.decodeFromCompressedBase64(Buffer.from(encodeLatencyHdr(recorder.drain())).toString('base64'));
+    // The plain V2 decoder (`JsHistogram.decode`) is attached at run time, outside the typings.
+    const { decode } = hdr.JsHistogram as unknown as { decode(bytes: Uint8Array, bitBucketSize: number): hdr.Histogram };
+    const decoded = decode(encodeLatencyHdr(recorder.drain()), 64);
     assert.equal(decoded.totalCount, 5);
     assert.equal(decoded.getValueAtPercentile(50), 951); // 950 µs, within its 2-µs bucket
     assert.equal(decoded.minNonZeroValue, 120);
+  });
+
+  it("reads the library's compressed encoding too (other reporters send that form)", () => {
+    const reference = referenceHistogram();
+    for (const us of [3, 300, 30_000, 30_000]) reference.recordValue(us);
+    const pairs = decodeLatencyHdr(Buffer.from(hdr.encodeIntoCompressedBase64(reference), 'base64'));
+    assert.deepEqual(pairs, [indexOfMicros(3), 1, indexOfMicros(300), 1, indexOfMicros(30_000), 2]);
   });
 
   it('folds a histogram with a finer layout into this one', () => {
@@ -123,6 +132,9 @@ describe('HDR V2 encoding', () => {
   it('encodes nothing as empty bytes, and rejects bytes that are not a histogram', () => {
     assert.equal(encodeLatencyHdr([]).length, 0);
     assert.deepEqual(decodeLatencyHdr(new Uint8Array(0)), []);
-    assert.throws(() => decodeLatencyHdr(Buffer.from('not a histogram')));
+    assert.throws(() => decodeLatencyHdr(Buffer.from('not a histogram')), /not an HdrHistogram/);
+    const good = Buffer.from(encodeLatencyHdr([5, 1, 900, 3]));
+    assert.throws(() => decodeLatencyHdr(good.subarray(0, good.length - 1)), /cut short|past the end/);
+    assert.throws(() => decodeLatencyHdr(good.subarray(0, 20)), /cut short/);
   });
 });

@@ -106,7 +106,9 @@ export function percentilesOfDense(dense: Float64Array, quantiles: readonly numb
   let total = 0;
   for (let i = 0; i < dense.length; i++) total += dense[i] as number;
   if (total === 0) return quantiles.map(() => 0);
-  const targets = quantiles.map((q) => Math.max(1, Math.ceil(Math.min(Math.max(q, 0), 1) * total)));
+  // The relative epsilon only absorbs float noise: counts spread from Prometheus buckets are fractions,
+  // and 30.00000000000002 must still ask for the 30th count.
+  const targets = quantiles.map((q) => Math.max(1, Math.ceil(Math.min(Math.max(q, 0), 1) * total * (1 - 1e-12))));
   const out = new Array<number>(quantiles.length).fill(0);
   const found = new Array<boolean>(quantiles.length).fill(false);
   let seen = 0;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { CheckResult, ListPodsRequest, ListPodsResponse, Pod, SelfCheckResponse, VersionInfo } from '../../api/public-messages.ts';
 import { msToDuration } from '../../api/proto.ts';
 import type { PodInfo } from '../discovery/types.ts';
-import type { TelemetryStore } from '../telemetry/store.ts';
+import type { TelemetryView } from '../telemetry/view.ts';
 import { workloadOf } from './resources.ts';
 
 export const RELEASE_VERSION: string = (() => {
@@ -16,7 +16,7 @@ export const RELEASE_VERSION: string = (() => {
 })();
 
 export interface PodSources {
-  readonly store: TelemetryStore;
+  readonly store: TelemetryView;
   readonly pods: () => readonly PodInfo[];
   readonly controlPlaneNamespace: string;
   readonly now?: () => number;
@@ -108,7 +108,7 @@ export function selfCheck(sources: PodSources): SelfCheckResponse {
     FriendlyMessageToUser:
       meshedRunning > 0 && recent.length === 0
         ? `${meshedRunning} meshed pods are running but none reported in the last minute: check SLUICE_PROXY_TELEMETRY_SVC_ADDR / SLUICE_PROXY_DESTINATION_SVC_ADDR`
-        : `${recent.length} proxies reported in the last minute; ${sources.store.keyCount} series kept (${Math.round(sources.store.byteSize / 1024)} KiB)`,
+        : `${recent.length} proxies reported in the last minute; ${sources.store.describe()}`,
   });
   return { results };
 }

@@ -7,7 +7,8 @@
 import type { BasicStats, Resource, StatRow, StatSummaryRequest, StatSummaryResponse, StatTable } from '../../api/public-messages.ts';
 import { percentilesOfDense } from '../../telemetry/exact-latency.ts';
 import type { PodInfo } from '../discovery/types.ts';
-import type { Aggregate, StatKey, TelemetryStore } from '../telemetry/store.ts';
+import type { Aggregate, StatKey } from '../telemetry/store.ts';
+import type { TelemetryView } from '../telemetry/view.ts';
 import {
   canonicalType,
   destinationName,
@@ -21,7 +22,7 @@ import {
 } from './resources.ts';
 
 export interface StatSources {
-  readonly store: TelemetryStore;
+  readonly store: TelemetryView;
   readonly pods: () => readonly PodInfo[];
   readonly now?: () => number;
 }
@@ -131,10 +132,15 @@ function statRows(
     }
     return target !== undefined && wanted(target) ? target : undefined;
   };
-  const result = sources.store.query(window.ms, (key) => {
-    const target = rowOf(key);
-    return target === undefined ? undefined : `${target.namespace}/${target.name}\u0001${key.scope}`;
-  }, now);
+  const result = sources.store.query(
+    window.ms,
+    (key) => {
+      const target = rowOf(key);
+      return target === undefined ? undefined : `${target.namespace}/${target.name}\u0001${key.scope}`;
+    },
+    now,
+    { directions: [direction.to === undefined && direction.from === undefined ? 'inbound' : 'outbound'], scopes: ['svc', 'tcp'] },
+  );
 
   // Rows: every resource discovery knows, every resource with traffic, and the one asked for by name.
   const rows = new Map<string, RowTarget>();

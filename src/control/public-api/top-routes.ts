@@ -45,6 +45,7 @@ export function topRoutes(sources: StatSources, request: TopRoutesRequest): TopR
         return owner === undefined ? undefined : [owner, withPort(key.authority), key.scope === 'svc' ? '' : key.route, key.scope].join(SEP);
       },
       now,
+      { directions: [selector.type !== 'service' && to !== undefined ? 'outbound' : 'inbound'], scopes: ['svc', 'route', 'actual'] },
     );
 
     // owner → authority → route → scope aggregates

@@ -5,6 +5,7 @@ import { loadProto, lookup } from '../../api/proto.ts';
 import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ReportRequest } from '../../api/telemetry-messages.ts';
 import type { Component, ControllerContext } from '../context.ts';
 import { FORWARDED_HEADER, PeerForwarder } from './peers.ts';
+import { decodeReportRequest } from './report-decode.ts';
 import { TelemetryStore } from './store.ts';
 
 /** How often old slots are folded and expired. */
@@ -45,9 +46,30 @@ export const telemetryComponent: Component = (ctx) => {
       { name: 'sluice_controller_peers', help: 'Other controller replicas reports are forwarded to.', kind: 'gauge', series: [['', peers.addresses.length]] },
     ]);
   }
-  const service = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE).service;
+  ctx.addMetrics(() => [
+    { name: 'sluice_controller_telemetry_keys', help: 'Series (reporting pod, direction, scope, destination) the telemetry store holds.', kind: 'gauge', series: [['', store.keyCount]] },
+    { name: 'sluice_controller_telemetry_bytes', help: 'Estimated bytes of the telemetry store (what its bound limits).', kind: 'gauge', series: [['', store.byteSize]] },
+    {
+      name: 'sluice_controller_telemetry_dropped_total',
+      help: 'Telemetry the store let go to stay within its bounds: whole keys, or the oldest time slices of every key.',
+      kind: 'counter',
+      series: [
+        ['what="keys"', store.counters.evictedKeys],
+        ['what="slices"', store.counters.trimmedSlices],
+      ],
+    },
+    { name: 'sluice_controller_telemetry_reports_total', help: 'Telemetry reports applied.', kind: 'counter', series: [['', store.counters.reports]] },
+  ]);
+  const loaded = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE).service;
+  // Same service, with the hand-written decoder for the hot Report requests (report-decode.ts).
+  const service: grpc.ServiceDefinition = { ...loaded, Report: { ...(loaded['Report'] as grpc.MethodDefinition<ReportRequest, object>), requestDeserialize: decodeReportRequest } };
   ctx.proxyApi.addService(service, {
     Report: (call: grpc.ServerUnaryCall<ReportRequest, object>, callback: grpc.sendUnaryData<object>) => {
+      // With Prometheus answering the public API, what proxies push is not kept: that memory is the point.
+      if (ctx.config.prometheusUrl !== undefined) {
+        callback(null, {});
+        return;
+      }
       try {
         const applied = store.ingest(call.request);
         // Reports straight from a proxy go on to the other replicas; reports a peer forwarded stop here.

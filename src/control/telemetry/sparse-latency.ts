@@ -1,20 +1,45 @@
 // Latency counts of one time slot and key, kept sparse: most traffic touches a few dozen of the layout's
 // 3 328 indices (src/telemetry/exact-latency.ts), so sorted index/count arrays cost a fraction of a
-// dense array. Merging two is one linear pass.
+// dense array. The arrays have spare capacity and merges run in place from the back (as merging two
+// sorted arrays into the first one does), so adding a report's histogram to a slot seldom allocates:
+// ingestion does this tens of times per report, and allocating there was its largest cost.
 import { COUNTS_LENGTH } from '../../telemetry/exact-latency.ts';
+
+/** Fixed bytes of an instance (object, two typed arrays and their buffers), for the store's byte bound. */
+const OVERHEAD_BYTES = 160;
+const BYTES_PER_ENTRY = Uint16Array.BYTES_PER_ELEMENT + Float64Array.BYTES_PER_ELEMENT;
 
 export class SparseLatency {
   indices: Uint16Array;
   counts: Float64Array;
+  /** Entries in use (the arrays may be longer). */
+  size = 0;
 
-  constructor(indices: Uint16Array = new Uint16Array(0), counts: Float64Array = new Float64Array(0)) {
-    this.indices = indices;
-    this.counts = counts;
+  constructor(capacity = 0) {
+    this.indices = new Uint16Array(capacity);
+    this.counts = new Float64Array(capacity);
   }
 
-  /** From flat `[index, count …]` pairs in any order. */
+  /** From flat `[index, count …]` pairs in any order (invalid indices and counts left out). */
   static fromPairs(pairs: readonly number[]): SparseLatency {
-    // Decoded histograms arrive sorted by index without repeats: take them as they are.
+    const latency = new SparseLatency(pairs.length >> 1);
+    latency.addPairs(pairs);
+    return latency;
+  }
+
+  /** Bytes held, roughly (arrays plus object overhead). */
+  get bytes(): number {
+    return OVERHEAD_BYTES + this.indices.length * BYTES_PER_ENTRY;
+  }
+
+  total(): number {
+    let sum = 0;
+    for (let k = 0; k < this.size; k++) sum += this.counts[k] as number;
+    return sum;
+  }
+
+  /** Adds flat `[index, count …]` pairs. Sorted pairs without repeats (what decoding gives) take one pass. */
+  addPairs(pairs: readonly number[]): void {
     const n = pairs.length >> 1;
     let ordered = true;
     for (let i = 0, last = -1; i < n; i++) {
@@ -25,79 +50,83 @@ export class SparseLatency {
       }
       last = index;
     }
-    if (ordered) {
-      const indices = new Uint16Array(n);
-      const counts = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        indices[i] = pairs[2 * i] as number;
-        counts[i] = pairs[2 * i + 1] as number;
-      }
-      return new SparseLatency(indices, counts);
+    if (!ordered) {
+      this.addPairs(normalise(pairs));
+      return;
     }
-    const byIndex = new Map<number, number>();
-    for (let i = 0; i + 1 < pairs.length; i += 2) {
-      const index = pairs[i] as number;
-      const count = pairs[i + 1] as number;
-      if (index < 0 || index >= COUNTS_LENGTH || !(count > 0)) continue;
-      byIndex.set(index, (byIndex.get(index) ?? 0) + count);
-    }
-    const sorted = [...byIndex].sort((a, b) => a[0] - b[0]);
-    return new SparseLatency(Uint16Array.from(sorted, (e) => e[0]), Float64Array.from(sorted, (e) => e[1]));
-  }
-
-  get size(): number {
-    return this.indices.length;
-  }
-
-  /** Bytes held, roughly (arrays plus object overhead). */
-  get bytes(): number {
-    return 64 + this.indices.byteLength + this.counts.byteLength;
-  }
-
-  total(): number {
-    let sum = 0;
-    for (const c of this.counts) sum += c;
-    return sum;
+    this.mergeSorted(pairs, pairs, n, 2, 1);
   }
 
   /** Adds `other` into this one. */
   merge(other: SparseLatency): void {
-    if (other.size === 0) return;
-    if (this.size === 0) {
-      this.indices = other.indices.slice();
-      this.counts = other.counts.slice();
-      return;
+    this.mergeSorted(other.indices, other.counts, other.size, 1, 0);
+  }
+
+  /** Merges n sorted entries: index i at `from[i * stride]`, its count at `fromCounts[i * stride + countOffset]`. */
+  private mergeSorted(from: ArrayLike<number>, fromCounts: ArrayLike<number>, n: number, stride: number, countOffset: number): void {
+    if (n === 0) return;
+    // How many entries the union has, to grow once if needed.
+    let union = this.size;
+    for (let i = 0, k = 0; i < n; i++) {
+      const index = from[i * stride] as number;
+      while (k < this.size && (this.indices[k] as number) < index) k++;
+      if (k >= this.size || this.indices[k] !== index) union++;
     }
-    const a = this.indices;
-    const b = other.indices;
-    const indices = new Uint16Array(a.length + b.length);
-    const counts = new Float64Array(a.length + b.length);
-    let i = 0;
-    let j = 0;
-    let n = 0;
-    while (i < a.length || j < b.length) {
-      const ai = i < a.length ? (a[i] as number) : Infinity;
-      const bj = j < b.length ? (b[j] as number) : Infinity;
-      if (ai === bj) {
-        indices[n] = ai;
-        counts[n++] = (this.counts[i++] as number) + (other.counts[j++] as number);
-      } else if (ai < bj) {
-        indices[n] = ai;
-        counts[n++] = this.counts[i++] as number;
+    if (union > this.indices.length) this.grow(union);
+    const indices = this.indices;
+    const counts = this.counts;
+    // Merge from the back: the write position never overtakes the unread part of this one.
+    let a = this.size - 1;
+    let b = n - 1;
+    let w = union - 1;
+    while (b >= 0) {
+      const bi = from[b * stride] as number;
+      const ai = a >= 0 ? (indices[a] as number) : -1;
+      if (ai > bi) {
+        indices[w] = ai;
+        counts[w--] = counts[a--] as number;
+      } else if (ai === bi) {
+        indices[w] = ai;
+        counts[w--] = (counts[a--] as number) + (fromCounts[b * stride + countOffset] as number);
+        b--;
       } else {
-        indices[n] = bj;
-        counts[n++] = other.counts[j++] as number;
+        indices[w] = bi;
+        counts[w--] = fromCounts[b * stride + countOffset] as number;
+        b--;
       }
     }
-    this.indices = indices.slice(0, n);
-    this.counts = counts.slice(0, n);
+    this.size = union;
+  }
+
+  private grow(needed: number): void {
+    // Room to spare, so the next few merges of a similar histogram fit in place.
+    const capacity = Math.min(COUNTS_LENGTH, Math.max(needed, Math.ceil(needed * 1.5), 8));
+    const indices = new Uint16Array(capacity);
+    const counts = new Float64Array(capacity);
+    indices.set(this.indices.subarray(0, this.size));
+    counts.set(this.counts.subarray(0, this.size));
+    this.indices = indices;
+    this.counts = counts;
   }
 
   /** Adds these counts into a dense array of the layout (for percentiles over many slots and keys). */
   addTo(dense: Float64Array): void {
-    for (let k = 0; k < this.indices.length; k++) {
-      const index = this.indices[k] as number;
-      dense[index] = (dense[index] as number) + (this.counts[k] as number);
+    const { indices, counts } = this;
+    for (let k = 0; k < this.size; k++) {
+      const index = indices[k] as number;
+      dense[index] = (dense[index] as number) + (counts[k] as number);
     }
   }
+}
+
+/** Pairs in any order as sorted pairs without repeats, invalid ones left out. */
+function normalise(pairs: readonly number[]): number[] {
+  const byIndex = new Map<number, number>();
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const index = pairs[i] as number;
+    const count = pairs[i + 1] as number;
+    if (!(index >= 0 && index < COUNTS_LENGTH && Number.isInteger(index)) || !(count > 0)) continue;
+    byIndex.set(index, (byIndex.get(index) ?? 0) + count);
+  }
+  return [...byIndex].sort((a, b) => a[0] - b[0]).flat();
 }

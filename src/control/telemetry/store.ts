@@ -6,95 +6,87 @@
 // the merged exact latencies (sparse HDR counts, src/telemetry/exact-latency.ts layout). Open connections
 // are a gauge: the latest value each proxy reported.
 //
-// Memory is bounded twice: at most `maxKeys` keys, and about `maxBytes` of slot data. Past either
-// bound the least recently reported keys are dropped whole. Proxies that retry a report they already
-// sent (same instance and sequence) are recognised and not counted twice.
-import type { EosCtx, ReportRequest, RequestScope, TransportReport } from '../../api/telemetry-messages.ts';
+// Memory is bounded twice: at most `maxKeys` keys (past it the least recently reported are dropped
+// whole), and about `maxBytes` of slot data: past that the oldest time slice of every key goes first,
+// so a mesh too big for an hour keeps its recent minutes whole (queries then cover what is kept, and
+// say so in `seconds`). A time-slice index makes folding and trimming visit only the slices concerned.
+// Proxies that retry a report they already sent (same instance and sequence) are recognised and not
+// counted twice. docs/performance.md has the figures at 2,000 proxies.
+import type { ReportRequest, RequestScope } from '../../api/telemetry-messages.ts';
 import { decodeLatencyHdr } from '../../telemetry/hdr-codec.ts';
-import { indexOfMicros, COUNTS_LENGTH } from '../../telemetry/exact-latency.ts';
+import { indexOfMicros } from '../../telemetry/exact-latency.ts';
 import { SparseLatency } from './sparse-latency.ts';
+import type { TelemetryBackend, TelemetryView } from './view.ts';
+import {
+  classify,
+  classOf,
+  destination,
+  NO_DESTINATION,
+  sameDestination,
+  type Aggregate,
+  type Destination,
+  type Direction,
+  type KeyClasses,
+  type PodReport,
+  type QueryResult,
+  type ScopeKind,
+  type StatKey,
+} from './keys.ts';
+import { addSlot, emptyAggregate, emptySlot, mergeSlot, type Slot } from './slots.ts';
+
+export { classify, destination, type Aggregate, type Direction, type KeyClasses, type PodReport, type QueryResult, type ScopeKind, type StatKey } from './keys.ts';
 
 export const FINE_SLOT_MS = 10_000;
 export const COARSE_SLOT_MS = 60_000;
 /** Fine slots older than this are folded into coarse ones. */
 export const FINE_RETENTION_MS = 10 * 60_000;
 export const RETENTION_MS = 60 * 60_000;
-export const DEFAULT_MAX_KEYS = 10_000;
-export const DEFAULT_MAX_BYTES = 128 * 1024 * 1024;
-/** Fixed cost of a key, and of a slot without latencies, for the byte bound (measured orders of magnitude). */
-const KEY_BYTES = 600;
-const SLOT_BYTES = 200;
-
-export type Direction = 'inbound' | 'outbound';
-/** `svc`: requests as the proxy saw them; `route`/`actual`: per ServiceProfile route (actual = every attempt); `tcp`: connections. */
-export type ScopeKind = 'svc' | 'route' | 'actual' | 'tcp';
-
-export interface StatKey {
-  readonly namespace: string;
-  readonly pod: string;
-  /** `<kind>/<name>` (`deployment/web`), '' when the proxy did not say. */
-  readonly workload: string;
-  readonly direction: Direction;
-  readonly scope: ScopeKind;
-  readonly authority: string;
-  /** The `rt_route` label of a route scope ('' = no route matched). */
-  readonly route: string;
-  readonly dstNamespace: string;
-  readonly dstWorkload: string;
-  readonly dstPod: string;
-  readonly dstService: string;
-}
-
-interface Slot {
-  requests: number;
-  success: number;
-  failure: number;
-  tlsRequests: number;
-  opened: number;
-  closed: number;
-  readBytes: number;
-  writeBytes: number;
-  latency: SparseLatency | undefined;
-}
+/** A 2,000-proxy mesh holds ~46,000 keys (docs/performance.md, controller ingestion). */
+export const DEFAULT_MAX_KEYS = 100_000;
+/** About 2.5 minutes of a 2,000-proxy mesh, a whole hour of a few hundred proxies (docs/performance.md). */
+export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
+/**
+ * Fixed cost of a key (its key object, id, state and slot maps), and of a slot without latencies, for
+ * the byte bound: measured as heap growth after a forced GC on a 2,000-proxy mesh (46,000 keys).
+ */
+const KEY_BYTES = 1400;
+const SLOT_BYTES = 300;
 
 interface KeyState {
   readonly key: StatKey;
   readonly id: string;
   lastReport: number;
+  /** Receive time of the report that last moved this key to the recent end. */
+  touched?: number;
   readonly fine: Map<number, Slot>;
   readonly coarse: Map<number, Slot>;
   bytes: number;
+  /** The fine slot reports land in now (most scopes of a key hit the same one): skips a Map lookup. */
+  slotIndex: number;
+  slot: Slot | undefined;
+  /** No longer in the store (a cached reference must not be used). */
+  dropped: boolean;
 }
 
-export interface Aggregate {
-  requests: number;
-  success: number;
-  failure: number;
-  tlsRequests: number;
-  opened: number;
-  closed: number;
-  readBytes: number;
-  writeBytes: number;
-  /** Sum of the latest open-connection gauges of the proxies that reported within the window. */
-  openConnections: number;
-  /** Dense latency counts (exact-latency layout), undefined when none; percentiles with `percentilesOfDense`. */
-  latency: Float64Array | undefined;
-}
-
-export interface QueryResult {
-  /** Seconds the window covers (for rates): the window, less any part before the store started. */
-  readonly seconds: number;
-  readonly groups: Map<string, Aggregate>;
-}
-
-export interface PodReport {
+/** The reporting side of a report's keys, and its part of their ids. */
+interface Origin {
   readonly namespace: string;
   readonly pod: string;
   readonly workload: string;
-  readonly lastReport: number;
-  readonly firstReport: number;
-  readonly reportIntervalMs: number;
+  readonly direction: Direction;
+  readonly prefix: string;
+  /** The keys of this proxy's previous report in this direction, and this report's so far. */
+  readonly previous: readonly KeyState[] | undefined;
+  readonly states: KeyState[];
 }
+
+function newKey(origin: Origin, kind: ScopeKind, authority: string, route: string, dstLabels: Readonly<Record<string, string>> | undefined): StatKey {
+  const dst = dstLabels === undefined ? NO_DESTINATION : destination(dstLabels);
+  return { namespace: origin.namespace, pod: origin.pod, workload: origin.workload, direction: origin.direction, scope: kind, authority, route, ...dst };
+}
+
+const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
+const SCOPES: readonly ScopeKind[] = ['svc', 'route', 'actual', 'tcp'];
 
 export interface StoreOptions {
   readonly maxKeys?: number;
@@ -102,20 +94,17 @@ export interface StoreOptions {
   readonly now?: () => number;
 }
 
-/** Owner kinds in Destination metric labels, most specific workload first. */
-const OWNER_KINDS = ['deployment', 'statefulset', 'daemonset', 'cronjob', 'job', 'replicationcontroller', 'replicaset'] as const;
-
 interface Gauge {
   readonly key: StatKey;
   readonly open: number;
 }
 
-export class TelemetryStore {
+export class TelemetryStore implements TelemetryView, TelemetryBackend {
   readonly maxKeys: number;
   readonly maxBytes: number;
   readonly startedAt: number;
-  /** Keys dropped to stay within the bounds, and reports ignored as retries; for SelfCheck and tests. */
-  readonly counters = { evictedKeys: 0, duplicateReports: 0, reports: 0, badHistograms: 0 };
+  /** Keys dropped and time slices trimmed to stay within the bounds, reports ignored as retries; for SelfCheck, metrics and tests. */
+  readonly counters = { evictedKeys: 0, trimmedSlices: 0, duplicateReports: 0, reports: 0, badHistograms: 0 };
   private readonly now: () => number;
   /** Insertion order = least recently reported first (a report moves its keys to the end). */
   private readonly keys = new Map<string, KeyState>();
@@ -123,6 +112,15 @@ export class TelemetryStore {
   private readonly sequences = new Map<string, { sequence: number; at: number }>();
   private readonly gauges = new Map<string, { at: number; intervalMs: number; entries: Gauge[] }>();
   private readonly pods = new Map<string, PodReport>();
+  /** Time slices: the keys holding a slot of each fine (10 s) and coarse (minute) index. */
+  private readonly fineTimes = new Map<number, Set<KeyState>>();
+  private readonly coarseTimes = new Map<number, Set<KeyState>>();
+  /** Keys by direction and scope, so that a query reads only the classes it can use. */
+  private readonly byClass = new Map<string, Set<KeyState>>();
+  /** Per reporting proxy and direction: the keys of its last report, in order (see keyState). */
+  private readonly recentKeys = new Map<string, { at: number; states: KeyState[] }>();
+  /** Data before this time was dropped to stay within `maxBytes` (0 = none). */
+  private horizon = 0;
 
   constructor(options: StoreOptions = {}) {
     this.maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
@@ -166,23 +164,30 @@ export class TelemetryStore {
     this.pods.delete(podKey);
     this.pods.set(podKey, { namespace, pod, workload, lastReport: receivedAt, firstReport: prior?.firstReport ?? receivedAt, reportIntervalMs });
 
-    const origin = { namespace, pod, workload, direction };
+    const prefix = [namespace, pod, workload, direction].join('\0');
+    const previous = this.recentKeys.get(prefix);
+    const origin: Origin = { namespace, pod, workload, direction, prefix, previous: previous?.states, states: [] };
     const bounds = report.histogram_bucket_bounds_tenth_ms ?? [];
     for (const scope of report.requests ?? []) this.ingestScope(origin, scope, bounds, receivedAt);
 
     const transports = direction === 'inbound' ? (report.server_transports ?? []) : (report.client_transports ?? []);
     const gauges: Gauge[] = [];
     for (const transport of transports) {
-      const key = this.transportKey(origin, transport);
-      const slot = this.slot(key, receivedAt);
+      const state = this.keyState(origin, 'tcp', '', '', transport.dst_labels, receivedAt);
+      const slot = state === undefined ? undefined : this.slot(state, receivedAt);
       if (slot !== undefined) {
         slot.opened += transport.connects ?? 0;
         slot.closed += transport.disconnect_count ?? 0;
         slot.readBytes += transport.read_bytes ?? 0;
         slot.writeBytes += transport.write_bytes ?? 0;
       }
-      if ((transport.open_connections ?? 0) > 0) gauges.push({ key, open: transport.open_connections ?? 0 });
+      if ((transport.open_connections ?? 0) > 0) {
+        const key = state?.key ?? newKey(origin, 'tcp', '', '', transport.dst_labels);
+        gauges.push({ key, open: transport.open_connections ?? 0 });
+      }
     }
+    this.recentKeys.delete(prefix);
+    this.recentKeys.set(prefix, { at: receivedAt, states: origin.states });
     const gaugeKey = `${instance === '' ? podKey : instance}\0${direction}`;
     this.gauges.delete(gaugeKey);
     this.gauges.set(gaugeKey, { at: receivedAt, intervalMs: reportIntervalMs, entries: gauges });
@@ -190,23 +195,13 @@ export class TelemetryStore {
     return true;
   }
 
-  private ingestScope(
-    origin: { namespace: string; pod: string; workload: string; direction: Direction },
-    scope: RequestScope,
-    bounds: readonly number[],
-    at: number,
-  ): void {
+  private ingestScope(origin: Origin, scope: RequestScope, bounds: readonly number[], at: number): void {
     const ctx = scope.ctx ?? {};
     const kind: ScopeKind = ctx.route_scope === true ? (ctx.actual === true ? 'actual' : 'route') : 'svc';
-    const key: StatKey = {
-      ...origin,
-      scope: kind,
-      authority: ctx.authority ?? '',
-      route: kind === 'svc' ? '' : (ctx.route_labels?.['route'] ?? ''),
-      ...destination(ctx.dst_labels ?? {}),
-    };
-    const slot = this.slot(key, at);
-    if (slot === undefined) return;
+    const route = kind === 'svc' ? '' : (ctx.route_labels?.['route'] ?? '');
+    const state = this.keyState(origin, kind, ctx.authority ?? '', route, ctx.dst_labels, at);
+    const slot = state === undefined ? undefined : this.slot(state, at);
+    if (state === undefined || slot === undefined) return;
     slot.requests += scope.count ?? 0;
     const tls = ctx.tls === 'true';
     for (const response of scope.responses ?? []) {
@@ -217,23 +212,22 @@ export class TelemetryStore {
         else slot.failure += streams;
         if (tls) slot.tlsRequests += streams;
       }
-      const latency = this.latencyOf(response.latency_hdr, response.response_latency_counts, bounds);
-      if (latency !== undefined && latency.size > 0) {
-        const state = this.keys.get(keyId(key));
+      const pairs = this.latencyOf(response.latency_hdr, response.response_latency_counts, bounds);
+      if (pairs !== undefined && pairs.length > 0) {
         const before = slot.latency?.bytes ?? 0;
-        if (slot.latency === undefined) slot.latency = latency;
-        else slot.latency.merge(latency);
+        (slot.latency ??= new SparseLatency()).addPairs(pairs);
         const grown = slot.latency.bytes - before;
-        if (state !== undefined) state.bytes += grown;
+        state.bytes += grown;
         this.bytes += grown;
       }
     }
   }
 
-  private latencyOf(hdr: Uint8Array | undefined, buckets: readonly number[] | undefined, bounds: readonly number[]): SparseLatency | undefined {
+  /** Flat `[index, count …]` latency pairs of a response scope, undefined when it has none. */
+  private latencyOf(hdr: Uint8Array | undefined, buckets: readonly number[] | undefined, bounds: readonly number[]): number[] | undefined {
     if (hdr !== undefined && hdr.length > 0) {
       try {
-        return SparseLatency.fromPairs(decodeLatencyHdr(hdr));
+        return decodeLatencyHdr(hdr);
       } catch {
         this.counters.badHistograms++;
       }
@@ -247,37 +241,66 @@ export class TelemetryStore {
       const tenthMs = bounds[i] ?? bounds[bounds.length - 1] ?? 0;
       pairs.push(indexOfMicros(tenthMs >= 0xffffffff ? 60_000_000 : tenthMs * 100), count);
     }
-    return SparseLatency.fromPairs(pairs);
+    return pairs;
   }
 
-  private transportKey(origin: { namespace: string; pod: string; workload: string; direction: Direction }, transport: TransportReport): StatKey {
-    return { ...origin, scope: 'tcp', authority: '', route: '', ...destination(transport.dst_labels ?? {}) };
-  }
-
-  /** The slot of `key` at time `at`, created as needed; undefined when `at` is already past retention. */
-  private slot(key: StatKey, at: number): Slot | undefined {
-    const now = this.now();
-    if (at <= now - RETENTION_MS) return undefined;
-    const id = keyId(key);
-    let state = this.keys.get(id);
-    if (state === undefined) {
-      if (this.keys.size >= this.maxKeys) this.evictOldest();
-      state = { key, id, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES };
-      this.bytes += KEY_BYTES;
+  /**
+   * The state of a key, created as needed and moved to the most recently reported end; undefined when
+   * `at` is already past retention. The key's id is built from the parts without a StatKey object,
+   * which is only made for a new key.
+   */
+  private keyState(origin: Origin, kind: ScopeKind, authority: string, route: string, dstLabels: Readonly<Record<string, string>> | undefined, at: number): KeyState | undefined {
+    if (at <= this.now() - RETENTION_MS) return undefined;
+    // A proxy lists its series in the same order every report: the key at the same place last time is
+    // most often this one, and comparing strings is cheaper than building and hashing the id.
+    const position = origin.states.length;
+    const cached = origin.previous?.[position];
+    let state: KeyState | undefined;
+    if (cached !== undefined && !cached.dropped && cached.key.scope === kind && cached.key.authority === authority && cached.key.route === route && sameDestination(cached.key, dstLabels)) {
+      state = cached;
     } else {
-      this.keys.delete(id);
+      const dst = dstLabels === undefined ? NO_DESTINATION : destination(dstLabels);
+      const id = `${origin.prefix}\0${kind}\0${authority}\0${route}\0${dst.dstNamespace}\0${dst.dstWorkload}\0${dst.dstPod}\0${dst.dstService}`;
+      state = this.keys.get(id) ?? this.newState(origin, kind, authority, route, dst, id, at);
     }
-    this.keys.set(id, state);
+    origin.states.push(state);
+    if (state.touched !== at) {
+      // Several scopes of one report often share a key: it moves to the end once.
+      this.keys.delete(state.id);
+      this.keys.set(state.id, state);
+    }
+    state.touched = at;
     state.lastReport = Math.max(state.lastReport, at);
-    const fine = at > now - FINE_RETENTION_MS;
-    const slots = fine ? state.fine : state.coarse;
+    return state;
+  }
+
+  private newState(origin: Origin, kind: ScopeKind, authority: string, route: string, dst: Destination, id: string, at: number): KeyState {
+    if (this.keys.size >= this.maxKeys) this.evictOldest();
+    const key: StatKey = { namespace: origin.namespace, pod: origin.pod, workload: origin.workload, direction: origin.direction, scope: kind, authority, route, ...dst };
+    const state: KeyState = { key, id, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES, slotIndex: NaN, slot: undefined, dropped: false };
+    this.bytes += KEY_BYTES;
+    this.keys.set(id, state);
+    index_(this.byClass, classOf(key.direction, key.scope), state);
+    return state;
+  }
+
+  /** The slot of a key at time `at`, created as needed. */
+  private slot(state: KeyState, at: number): Slot | undefined {
+    const fine = at > this.now() - FINE_RETENTION_MS;
     const index = Math.floor(at / (fine ? FINE_SLOT_MS : COARSE_SLOT_MS));
+    if (fine && index === state.slotIndex && state.slot !== undefined) return state.slot;
+    const slots = fine ? state.fine : state.coarse;
     let slot = slots.get(index);
     if (slot === undefined) {
       slot = emptySlot();
       slots.set(index, slot);
+      index_(fine ? this.fineTimes : this.coarseTimes, index, state);
       state.bytes += SLOT_BYTES;
       this.bytes += SLOT_BYTES;
+    }
+    if (fine) {
+      state.slotIndex = index;
+      state.slot = slot;
     }
     return slot;
   }
@@ -291,32 +314,84 @@ export class TelemetryStore {
   private drop(state: KeyState): void {
     this.keys.delete(state.id);
     this.bytes -= state.bytes;
+    state.dropped = true;
+    unindex(this.byClass, classOf(state.key.direction, state.key.scope), state);
+    for (const index of state.fine.keys()) unindex(this.fineTimes, index, state);
+    for (const index of state.coarse.keys()) unindex(this.coarseTimes, index, state);
   }
 
+  /**
+   * Past `maxBytes`, the oldest time slice of every key goes first (retention shrinks, the recent
+   * minutes stay whole for every proxy); only within a single remaining slice are the least recently
+   * reported keys dropped whole.
+   */
   private enforceBounds(): void {
-    while (this.bytes > this.maxBytes && this.keys.size > 1) this.evictOldest();
+    while (this.bytes > this.maxBytes) {
+      if (this.fineTimes.size + this.coarseTimes.size > 1) this.dropOldestSlice();
+      else if (this.keys.size > 1) this.evictOldest();
+      else break;
+    }
     // Per-proxy bookkeeping is bounded by the same key limit (oldest first: maps are kept in report order).
-    for (const map of [this.sequences, this.gauges, this.pods] as Array<Map<string, unknown>>) {
+    for (const map of [this.sequences, this.gauges, this.pods, this.recentKeys] as Array<Map<string, unknown>>) {
       while (map.size > this.maxKeys) map.delete(map.keys().next().value as string);
     }
   }
 
+  private dropOldestSlice(): void {
+    const coarse = this.coarseTimes.size > 0;
+    const times = coarse ? this.coarseTimes : this.fineTimes;
+    let oldest = Infinity;
+    for (const index of times.keys()) if (index < oldest) oldest = index;
+    for (const state of times.get(oldest) ?? []) {
+      const slots = coarse ? state.coarse : state.fine;
+      const slot = slots.get(oldest);
+      if (slot === undefined) continue;
+      slots.delete(oldest);
+      if (state.slot === slot) {
+        state.slot = undefined;
+        state.slotIndex = NaN;
+      }
+      const freed = SLOT_BYTES + (slot.latency?.bytes ?? 0);
+      state.bytes -= freed;
+      this.bytes -= freed;
+      if (state.fine.size === 0 && state.coarse.size === 0) {
+        this.keys.delete(state.id);
+        this.bytes -= state.bytes;
+        state.dropped = true;
+        unindex(this.byClass, classOf(state.key.direction, state.key.scope), state);
+      }
+    }
+    times.delete(oldest);
+    this.horizon = Math.max(this.horizon, (oldest + 1) * (coarse ? COARSE_SLOT_MS : FINE_SLOT_MS));
+    this.counters.trimmedSlices++;
+  }
+
   /**
    * Folds fine slots older than 10 minutes into minute slots, drops slots older than an hour, keys with
-   * no slots left, and bookkeeping of proxies silent for an hour. Call every few seconds.
+   * no slots left, and bookkeeping of proxies silent for an hour. Call every few seconds. Only the time
+   * slices that leave are visited, through the slice index.
    */
   maintain(now = this.now()): void {
     const fineCutoff = Math.floor((now - FINE_RETENTION_MS) / FINE_SLOT_MS);
     const coarseCutoff = Math.floor((now - RETENTION_MS) / COARSE_SLOT_MS);
-    for (const state of [...this.keys.values()]) {
-      for (const [index, slot] of state.fine) {
-        // A fine slot leaves once it has ended 10 minutes ago.
-        if (index + 1 > fineCutoff) continue;
+    const emptied = new Set<KeyState>();
+    for (const [index, states] of [...this.fineTimes]) {
+      // A fine slot leaves once it has ended 10 minutes ago.
+      if (index + 1 > fineCutoff) continue;
+      this.fineTimes.delete(index);
+      const coarseIndex = Math.floor((index * FINE_SLOT_MS) / COARSE_SLOT_MS);
+      for (const state of states) {
+        const slot = state.fine.get(index);
+        if (slot === undefined) continue;
         state.fine.delete(index);
-        const coarseIndex = Math.floor((index * FINE_SLOT_MS) / COARSE_SLOT_MS);
+        if (state.slot === slot) {
+          state.slot = undefined;
+          state.slotIndex = NaN;
+        }
         const into = state.coarse.get(coarseIndex);
         if (into === undefined) {
           state.coarse.set(coarseIndex, slot);
+          index_(this.coarseTimes, coarseIndex, state);
         } else {
           const before = (into.latency?.bytes ?? 0) + (slot.latency?.bytes ?? 0);
           mergeSlot(into, slot);
@@ -325,31 +400,40 @@ export class TelemetryStore {
           this.bytes -= freed;
         }
       }
-      for (const [index, slot] of state.coarse) {
-        if (index + 1 > coarseCutoff) continue;
+    }
+    for (const [index, states] of [...this.coarseTimes]) {
+      if (index + 1 > coarseCutoff) continue;
+      this.coarseTimes.delete(index);
+      for (const state of states) {
+        const slot = state.coarse.get(index);
+        if (slot === undefined) continue;
         state.coarse.delete(index);
         const freed = SLOT_BYTES + (slot.latency?.bytes ?? 0);
         state.bytes -= freed;
         this.bytes -= freed;
+        if (state.fine.size === 0 && state.coarse.size === 0) emptied.add(state);
       }
-      if (state.fine.size === 0 && state.coarse.size === 0) this.drop(state);
     }
+    for (const state of emptied) if (state.fine.size === 0 && state.coarse.size === 0 && this.keys.get(state.id) === state) this.drop(state);
     for (const [key, seen] of this.sequences) if (seen.at <= now - RETENTION_MS) this.sequences.delete(key);
     for (const [key, gauge] of this.gauges) if (gauge.at <= now - RETENTION_MS) this.gauges.delete(key);
     for (const [key, pod] of this.pods) if (pod.lastReport <= now - RETENTION_MS) this.pods.delete(key);
+    for (const [key, recent] of this.recentKeys) if (recent.at <= now - RETENTION_MS) this.recentKeys.delete(key);
   }
 
   /**
    * Aggregates the keys `groupOf` assigns a group to (undefined = leave out) over the last `windowMs`.
-   * Windows up to 10 minutes read 10-second slots; longer ones read minute slots as well.
+   * Windows up to 10 minutes read 10-second slots; longer ones read minute slots as well. `only` limits
+   * the keys visited to the classes `groupOf` can accept (an optimisation: the answer is the same).
    */
-  query(windowMs: number, groupOf: (key: StatKey) => string | undefined, now = this.now()): QueryResult {
+  query(windowMs: number, groupOf: (key: StatKey) => string | undefined, now = this.now(), only?: KeyClasses): QueryResult {
     const window = Math.min(Math.max(windowMs, FINE_SLOT_MS), RETENTION_MS);
     const fineOnly = window <= FINE_RETENTION_MS;
     const grid = fineOnly ? FINE_SLOT_MS : COARSE_SLOT_MS;
     const firstStart = Math.floor((now - window) / grid) * grid;
     const fineFirst = Math.floor(firstStart / FINE_SLOT_MS);
     const coarseFirst = Math.floor(firstStart / COARSE_SLOT_MS);
+    const fineLast = Math.floor(now / FINE_SLOT_MS);
     const groups = new Map<string, Aggregate>();
     const aggregate = (group: string): Aggregate => {
       let agg = groups.get(group);
@@ -359,12 +443,20 @@ export class TelemetryStore {
       }
       return agg;
     };
-    for (const state of this.keys.values()) {
+    for (const state of this.statesOf(only)) {
       if (state.lastReport < firstStart) continue;
       const group = groupOf(state.key);
       if (group === undefined) continue;
       const agg = aggregate(group);
-      for (const [index, slot] of state.fine) if (index >= fineFirst) addSlot(agg, slot);
+      // Short windows look up their few slots; long ones walk what the key holds.
+      if (fineOnly && fineLast - fineFirst < state.fine.size) {
+        for (let index = fineFirst; index <= fineLast; index++) {
+          const slot = state.fine.get(index);
+          if (slot !== undefined) addSlot(agg, slot);
+        }
+      } else {
+        for (const [index, slot] of state.fine) if (index >= fineFirst) addSlot(agg, slot);
+      }
       if (!fineOnly) for (const [index, slot] of state.coarse) if (index >= coarseFirst) addSlot(agg, slot);
     }
     // Gauges: the latest value of every proxy that reported within the window (or its last two intervals).
@@ -376,8 +468,20 @@ export class TelemetryStore {
         if (group !== undefined) aggregate(group).openConnections += entry.open;
       }
     }
-    const seconds = Math.max(1, (now - Math.max(firstStart, Math.min(this.startedAt, now - FINE_SLOT_MS))) / 1000);
+    // Less than the window when the store is younger, or dropped older slices to stay within maxBytes.
+    const seconds = Math.max(1, (now - Math.max(firstStart, Math.min(Math.max(this.startedAt, this.horizon), now - FINE_SLOT_MS))) / 1000);
     return { seconds, groups };
+  }
+
+  /** The keys of the given classes (all keys when none are given). */
+  private *statesOf(only: KeyClasses | undefined): Iterable<KeyState> {
+    if (only === undefined) {
+      yield* this.keys.values();
+      return;
+    }
+    for (const direction of only.directions ?? DIRECTIONS) {
+      for (const scope of only.scopes ?? SCOPES) yield* this.byClass.get(classOf(direction, scope)) ?? [];
+    }
   }
 
   /** Every pod that reported within the hour, with when it last did. */
@@ -388,93 +492,26 @@ export class TelemetryStore {
   podReport(namespace: string, pod: string): PodReport | undefined {
     return this.pods.get(`${namespace}/${pod}`);
   }
-}
 
-function keyId(key: StatKey): string {
-  return [
-    key.namespace,
-    key.pod,
-    key.workload,
-    key.direction,
-    key.scope,
-    key.authority,
-    key.route,
-    key.dstNamespace,
-    key.dstWorkload,
-    key.dstPod,
-    key.dstService,
-  ].join('\0');
-}
-
-/** The destination fields of a key from Destination metric labels (Linkerd's dst_* without the prefix). */
-export function destination(labels: Readonly<Record<string, string>>): Pick<StatKey, 'dstNamespace' | 'dstWorkload' | 'dstPod' | 'dstService'> {
-  let dstWorkload = '';
-  for (const kind of OWNER_KINDS) {
-    const name = labels[kind];
-    if (name !== undefined && name !== '') {
-      dstWorkload = `${kind}/${name}`;
-      break;
-    }
+  describe(): string {
+    return `${this.keys.size} series kept (${Math.round(this.bytes / 1024)} KiB)`;
   }
-  return {
-    dstNamespace: labels['namespace'] ?? '',
-    dstWorkload,
-    dstPod: labels['pod'] ?? '',
-    dstService: labels['service'] ?? '',
-  };
-}
 
-/** Linkerd's classification when the proxy did not send one: 5xx, a gRPC status other than OK, or a proxy error fail. */
-export function classify(status: number, end: EosCtx): 'success' | 'failure' {
-  if (end.classification === 'success' || end.classification === 'failure') return end.classification;
-  if (end.error !== undefined && end.error !== '') return 'failure';
-  if (end.end === 'reset_error_code' || end.reset_error_code !== undefined) return 'failure';
-  if (end.end === 'grpc_status_code' || end.grpc_status_code !== undefined) return (end.grpc_status_code ?? 0) === 0 ? 'success' : 'failure';
-  return status >= 500 ? 'failure' : 'success';
-}
-
-function emptySlot(): Slot {
-  return { requests: 0, success: 0, failure: 0, tlsRequests: 0, opened: 0, closed: 0, readBytes: 0, writeBytes: 0, latency: undefined };
-}
-
-function emptyAggregate(): Aggregate {
-  return {
-    requests: 0,
-    success: 0,
-    failure: 0,
-    tlsRequests: 0,
-    opened: 0,
-    closed: 0,
-    readBytes: 0,
-    writeBytes: 0,
-    openConnections: 0,
-    latency: undefined,
-  };
-}
-
-function mergeSlot(into: Slot, from: Slot): void {
-  into.requests += from.requests;
-  into.success += from.success;
-  into.failure += from.failure;
-  into.tlsRequests += from.tlsRequests;
-  into.opened += from.opened;
-  into.closed += from.closed;
-  into.readBytes += from.readBytes;
-  into.writeBytes += from.writeBytes;
-  if (from.latency !== undefined) {
-    if (into.latency === undefined) into.latency = from.latency;
-    else into.latency.merge(from.latency);
+  /** The store answers every request itself. */
+  async view(): Promise<TelemetryView> {
+    return this;
   }
 }
 
-function addSlot(agg: Aggregate, slot: Slot): void {
-  agg.requests += slot.requests;
-  agg.success += slot.success;
-  agg.failure += slot.failure;
-  agg.tlsRequests += slot.tlsRequests;
-  agg.opened += slot.opened;
-  agg.closed += slot.closed;
-  agg.readBytes += slot.readBytes;
-  agg.writeBytes += slot.writeBytes;
-  if (slot.latency !== undefined && slot.latency.size > 0) slot.latency.addTo((agg.latency ??= new Float64Array(COUNTS_LENGTH)));
+function index_<K>(times: Map<K, Set<KeyState>>, index: K, state: KeyState): void {
+  let states = times.get(index);
+  if (states === undefined) times.set(index, (states = new Set()));
+  states.add(state);
+}
+
+function unindex<K>(times: Map<K, Set<KeyState>>, index: K, state: KeyState): void {
+  const states = times.get(index);
+  if (states === undefined) return;
+  states.delete(state);
+  if (states.size === 0) times.delete(index);
 }

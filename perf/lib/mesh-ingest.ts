@@ -1,0 +1,193 @@
+// The mesh part of the controller benchmark: a simulated mesh of proxies (controller-load.ts
+// `meshReports`, 2,000 by default) reporting every 5 s, paced as real proxies are (not as fast as
+// possible), for a bounded time. Measures the controller's CPU as a share of one core while it ingests
+// that mesh, how long `stat` over the whole mesh takes at that size, and the controller's memory.
+// Reports are encoded once per proxy and direction; each send only appends its sequence number, so
+// the generator costs little next to what it measures.
+import * as grpc from '@grpc/grpc-js';
+import { loadProto, lookup } from '../../src/api/proto.ts';
+import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ReportRequest } from '../../src/api/telemetry-messages.ts';
+import { decodeLatencyHdr } from '../../src/telemetry/hdr-codec.ts';
+import * as hdr from 'hdr-histogram-js';
+import { meshReports, withSequence, type MeshShape } from './controller-load.ts';
+import { memory, sleep, treeCpuSeconds } from './procs.ts';
+
+export interface MeshIngestOptions {
+  readonly shape: MeshShape;
+  readonly intervalMs: number;
+  /** Seconds of load before measuring (every proxy reports at least once: the keys exist). */
+  readonly warmupSeconds: number;
+  readonly seconds: number;
+  /** `stat` requests timed after the load. */
+  readonly statRepeats: number;
+  /** `compressed`: latency histograms as the library's compressed V2 (what proxies sent before). */
+  readonly hdrForm: 'plain' | 'compressed';
+}
+
+export interface MeshIngestResult {
+  proxies: number;
+  intervalMs: number;
+  seconds: number;
+  /** Reports sent and answered while measuring, per second. */
+  reportsPerSecond: number;
+  /** What the pacing asked for (proxies × 2 directions / interval). */
+  targetReportsPerSecond: number;
+  errors: number;
+  /** Controller CPU while ingesting, % of one core. */
+  cpuPercentOfCore: number;
+  cpuUsPerReport: number;
+  /** Encoded bytes of one inbound + one outbound report. */
+  reportBytes: [number, number];
+  /** StatSummary `deploy` over every namespace (the whole mesh), 1-minute window, ms. */
+  statMs: { p50: number; max: number; rows: number };
+  rssBytes: number;
+  /** The telemetry store after the load: keys and estimated bytes (the controller's /metrics). */
+  storeKeys: number;
+  storeBytes: number;
+}
+
+export const DEFAULT_MESH_OPTIONS: Omit<MeshIngestOptions, 'shape'> = { intervalMs: 5000, warmupSeconds: 6, seconds: 15, statRepeats: 7, hdrForm: 'plain' };
+
+/** Re-encodes a report's latency histograms in the library's compressed form. */
+function compressHistograms(report: ReportRequest): ReportRequest {
+  for (const scope of report.requests ?? []) {
+    for (const response of scope.responses ?? []) {
+      if (response.latency_hdr === undefined) continue;
+      const pairs = decodeLatencyHdr(response.latency_hdr);
+      const h = hdr.build({ bitBucketSize: 64, autoResize: true, lowestDiscernibleValue: 1, highestTrackableValue: 2 ** 33, numberOfSignificantValueDigits: 2 });
+      for (let i = 0; i < pairs.length; i += 2) h.recordValueWithCount(pairs[i] as number, pairs[i + 1] as number);
+      response.latency_hdr = Buffer.from(hdr.encodeIntoCompressedBase64(h), 'base64');
+      h.destroy();
+    }
+  }
+  return report;
+}
+
+export interface ControllerAddresses {
+  readonly proxyApi: string;
+  readonly publicApi: string;
+  readonly admin: string;
+}
+
+/** A gauge or counter without labels from the controller's /metrics, or NaN. */
+async function metric(admin: string, name: string): Promise<number> {
+  const text = await (await fetch(`http://${admin}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? NaN : Number(line.slice(name.length + 1));
+}
+
+export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAddresses, pid: number, log: (line: string) => void): Promise<MeshIngestResult> {
+  const { proxyApi, publicApi } = addrs;
+  const Telemetry = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE);
+  const method = Telemetry.service['Report'];
+  if (method === undefined) throw new Error('Telemetry.Report is not in the loaded protos');
+  const proxies = o.shape.deployments * o.shape.podsPer;
+  const encoded: Buffer[] = [];
+  for (let i = 0; i < proxies; i++) {
+    for (const report of meshReports(o.shape, i)) encoded.push(method.requestSerialize(o.hdrForm === 'compressed' ? compressHistograms(report) : report) as Buffer);
+  }
+  const clients = Array.from({ length: 4 }, () => new grpc.Client(proxyApi, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+  const sequences = new Array<number>(encoded.length).fill(0);
+  let sent = 0;
+  let answered = 0;
+  let errors = 0;
+  let measuring = false;
+  let outstanding = 0;
+  const send = (k: number): void => {
+    const body = withSequence(encoded[k] as Buffer, ++sequences[k]!);
+    outstanding++;
+    if (measuring) sent++;
+    (clients[k % clients.length] as grpc.Client).makeUnaryRequest(
+      method.path,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      body,
+      { deadline: Date.now() + 10_000 },
+      (error) => {
+        outstanding--;
+        if (!measuring) return;
+        if (error === null) answered++;
+        else if (errors++ === 0) log(`controller mesh: first error: ${error.message}`);
+      },
+    );
+  };
+  // Every report has its own phase within the interval: the load is even, as a real mesh's is. Each
+  // tick sends what the clock says is due, so a late timer does not lower the rate.
+  const perMs = encoded.length / o.intervalMs;
+  const began = performance.now();
+  let due = 0;
+  let next = 0;
+  let lagged = 0;
+  const timer = setInterval(() => {
+    const target = Math.floor((performance.now() - began) * perMs);
+    if (outstanding > encoded.length) {
+      // The controller is a whole interval behind: hold back rather than pile up (counted as a shortfall).
+      lagged++;
+      due = target;
+      return;
+    }
+    for (; due < target; due++) {
+      send(next);
+      next = (next + 1) % encoded.length;
+    }
+  }, 10);
+  try {
+    await sleep(o.warmupSeconds * 1000);
+    const cpu0 = treeCpuSeconds(pid);
+    const t0 = performance.now();
+    measuring = true;
+    await sleep(o.seconds * 1000);
+    const cpu1 = treeCpuSeconds(pid);
+    const seconds = (performance.now() - t0) / 1000;
+    measuring = false;
+    clearInterval(timer);
+    const rssBytes = memory(pid).rss;
+    const storeKeys = await metric(addrs.admin, 'sluice_controller_telemetry_keys');
+    const storeBytes = await metric(addrs.admin, 'sluice_controller_telemetry_bytes');
+    const reportsPerSecond = answered / seconds;
+    const cpuPercentOfCore = ((cpu1 - cpu0) / seconds) * 100;
+    log(
+      `controller mesh: ${proxies} proxies every ${o.intervalMs / 1000} s: ${Math.round(reportsPerSecond)} reports/s answered ` +
+        `(${Math.round((encoded.length * 1000) / o.intervalMs)} asked${lagged > 0 ? `, generator held back ${lagged} ticks` : ''}), ` +
+        `controller CPU ${cpuPercentOfCore.toFixed(1)} % of a core, ${errors} errors, RSS ${(rssBytes / 1e6).toFixed(0)} MB, ` +
+        `store ${storeKeys} keys ${(storeBytes / 1e6).toFixed(0)} MB`,
+    );
+    await sleep(300);
+    const statTimes: number[] = [];
+    let rows = 0;
+    for (let i = 0; i < o.statRepeats; i++) {
+      const s0 = performance.now();
+      const response = await fetch(`http://${publicApi}/api/v1/StatSummary`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ selector: { resource: { type: 'deployment' } }, time_window: '1m' }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = (await response.json()) as { ok?: { stat_tables?: Array<{ pod_group?: { rows?: unknown[] } }> }; error?: unknown };
+      statTimes.push(performance.now() - s0);
+      if (body.ok === undefined) throw new Error(`StatSummary failed: ${JSON.stringify(body).slice(0, 300)}`);
+      rows = body.ok.stat_tables?.[0]?.pod_group?.rows?.length ?? 0;
+    }
+    statTimes.sort((a, b) => a - b);
+    const statMs = { p50: statTimes[Math.floor(statTimes.length / 2)] ?? 0, max: statTimes[statTimes.length - 1] ?? 0, rows };
+    log(`controller mesh: stat deploy over the whole mesh (${rows} rows, 1m): p50 ${statMs.p50.toFixed(1)} ms, max ${statMs.max.toFixed(1)} ms`);
+    return {
+      proxies,
+      intervalMs: o.intervalMs,
+      seconds,
+      reportsPerSecond,
+      targetReportsPerSecond: (encoded.length * 1000) / o.intervalMs,
+      errors,
+      cpuPercentOfCore,
+      cpuUsPerReport: answered === 0 ? 0 : ((cpu1 - cpu0) * 1e6) / answered,
+      reportBytes: [encoded[0]?.length ?? 0, encoded[1]?.length ?? 0],
+      statMs,
+      rssBytes,
+      storeKeys,
+      storeBytes,
+    };
+  } finally {
+    clearInterval(timer);
+    for (const c of clients) c.close();
+  }
+}
