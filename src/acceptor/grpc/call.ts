@@ -135,7 +135,9 @@ export class ClientCall implements ClientCallHandle {
   /** The stream is gone: reset by the server, refused, or its connection closed (`lost` says why). */
   onReset(h2Code: number, lost: string | undefined): void {
     if (this.ended) return;
-    if (h2Code === ErrorCode.REFUSED_STREAM && !this.headersSeen && !this.retried && lost === undefined) {
+    // (The engine may have closed a connection whose last stream GOAWAY refused before reporting it, so
+    // a refusal is a refusal even with the connection gone.)
+    if (h2Code === ErrorCode.REFUSED_STREAM && !this.headersSeen && !this.retried) {
       // Not processed (GOAWAY, or the server shedding): safe to send again, once, on a fresh connection.
       this.retried = true;
       this.host.retire(this.link as Link);
