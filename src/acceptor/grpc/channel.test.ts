@@ -303,6 +303,47 @@ describe('gRPC channel and GOAWAY', { timeout: 30_000 }, () => {
   });
 });
 
+describe('gRPC channel and the server stream limit', { timeout: 30_000 }, () => {
+  it('queues calls beyond SETTINGS_MAX_CONCURRENT_STREAMS and opens them as streams end', async () => {
+    let open = 0;
+    let most = 0;
+    const server = net.createServer((socket) => {
+      const handler: H2Handler = {
+        onRequestHeaders(stream: H2Stream) {
+          most = Math.max(most, ++open);
+          setTimeout(() => {
+            open--;
+            conn.sendHeaders(stream, [':status', '200', 'content-type', 'application/grpc'], false);
+            conn.sendData(stream, frameMessage(Buffer.alloc(0)), false);
+            conn.sendTrailers(stream, ['grpc-status', '0']);
+          }, 30);
+        },
+        onData: (stream, data) => conn.consumed(stream, data.length),
+        onResponseHeaders() {},
+        onHeadersTooLarge() {},
+        onTrailers() {},
+        onReset() {},
+        onGoaway() {},
+        onStreamWindow() {},
+        onStreamCapacity() {},
+        onPingAck() {},
+        onClose() {},
+      };
+      const conn = new H2Connection(socket, 'server', handler, { maxConcurrentStreams: 1 });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const channel = channelTo((server.address() as net.AddressInfo).port);
+    // The first call also brings the server's SETTINGS (its limit of one stream).
+    await channel.unary(TelemetryReport, {}, { timeoutMs: 5000 });
+    const replies = await Promise.all(Array.from({ length: 4 }, () => channel.unary(TelemetryReport, {}, { timeoutMs: 5000 })));
+    assert.deepEqual(replies, [{}, {}, {}, {}]);
+    assert.equal(most, 1);
+    channel.close();
+    server.close();
+  });
+});
+
 async function eventually(check: () => boolean, timeoutMs = 5000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!check()) {

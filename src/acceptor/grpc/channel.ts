@@ -98,7 +98,14 @@ export class GrpcChannel implements CallHost {
       } catch (error) {
         return call.fail({ code: Status.UNAVAILABLE, details: `cannot connect: ${(error as Error).message}` });
       }
-      this.link = new Link(socket, this.scheme, (link) => this.forget(link));
+      this.link = new Link(
+        socket,
+        this.scheme,
+        (link) => this.forget(link),
+        (waiting) => {
+          if (!waiting.done) this.attach(waiting);
+        },
+      );
     }
     this.link.admit(call);
   }

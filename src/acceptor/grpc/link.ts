@@ -20,10 +20,13 @@ export class Link implements H2Handler {
   private error: Error | undefined;
   private readonly waiting: ClientCall[] = [];
   private readonly onRetired: (link: Link) => void;
+  private readonly reattach: (call: ClientCall) => void;
 
-  constructor(socket: net.Socket, scheme: string, onRetired: (link: Link) => void) {
+  /** `onRetired`: no new calls here; `reattach`: a call that never got a stream here needs another connection. */
+  constructor(socket: net.Socket, scheme: string, onRetired: (link: Link) => void, reattach: (call: ClientCall) => void) {
     this.scheme = scheme;
     this.onRetired = onRetired;
+    this.reattach = reattach;
     // Before the engine's own listener, so the cause is known when the streams are reset.
     socket.on('error', (error) => {
       this.error ??= error;
@@ -40,17 +43,23 @@ export class Link implements H2Handler {
     this.waiting.push(call);
   }
 
-  /** A call ended: it no longer waits. */
+  /** A call ended: it no longer waits; a retired connection closes once its last stream is done. */
   detach(call: ClientCall): void {
     const i = this.waiting.indexOf(call);
     if (i >= 0) this.waiting.splice(i, 1);
+    // Deferred: the engine takes the stream out of its table after the event that ended the call.
+    if (this.retired) queueMicrotask(() => this.closeIfIdle());
   }
 
   retire(): void {
     if (this.retired) return;
     this.retired = true;
     this.onRetired(this);
-    if (this.conn.streamCount === 0 && !this.conn.closed) this.conn.close();
+    this.closeIfIdle();
+  }
+
+  private closeIfIdle(): void {
+    if (this.conn.streamCount === 0 && this.waiting.length === 0 && !this.conn.closed) this.conn.close();
   }
 
   /** Why the connection is gone, for the calls it carried. */
@@ -85,7 +94,10 @@ export class Link implements H2Handler {
 
   onGoaway(): void {
     // Calls above its last stream id were refused first (and retried elsewhere); the rest finish here.
+    // Calls still waiting for a stream were never sent: they go to a new connection.
+    const waiting = this.waiting.splice(0);
     this.retire();
+    for (const call of waiting) queueMicrotask(() => this.reattach(call));
   }
 
   onClose(error: Error | null): void {
