@@ -3,12 +3,12 @@
 // said nothing within the initial timeout counts as failed, so requests stop waiting for it. A
 // NotFound or InvalidArgument answer means the name is not the controller's: the call is reopened only
 // after the longest backoff, in case the name appears later.
-import type * as grpc from '@grpc/grpc-js';
 import { backoffDelay, type BackoffConfig } from '../core/backoff.ts';
+import type { CallObserver, ClientCallHandle } from './grpc/channel.ts';
+import { Status, type GrpcStatus } from './grpc/status.ts';
 
-/** grpc status codes used here (`@grpc/grpc-js` `status`), kept local so this file loads without grpc-js. */
-const NOT_FOUND = 5;
-const INVALID_ARGUMENT = 3;
+/** Opens one call whose events go to `observer`. */
+export type OpenCall<M> = (observer: CallObserver<M>) => ClientCallHandle;
 
 export interface StreamHandlers<M> {
   /** `first` is true for the first message of each call (for Destination.Get: the full set). */
@@ -26,15 +26,15 @@ export interface ControlStreamOptions {
 }
 
 export class ControlStream<M> {
-  private readonly open: () => grpc.ClientReadableStream<M>;
+  private readonly open: OpenCall<M>;
   private readonly handlers: StreamHandlers<M>;
   private readonly options: ControlStreamOptions;
-  private call: grpc.ClientReadableStream<M> | undefined;
+  private call: ClientCallHandle | undefined;
   private attempts = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(open: () => grpc.ClientReadableStream<M>, handlers: StreamHandlers<M>, options: ControlStreamOptions) {
+  constructor(open: OpenCall<M>, handlers: StreamHandlers<M>, options: ControlStreamOptions) {
     this.open = open;
     this.handlers = handlers;
     this.options = options;
@@ -42,49 +42,40 @@ export class ControlStream<M> {
 
   start(): void {
     if (this.stopped || this.call !== undefined) return;
-    let call: grpc.ClientReadableStream<M>;
+    let answered = false;
+    // Set once `open` returned: an observer event for an older call (or none yet) is ignored.
+    let call: ClientCallHandle | undefined;
+    const observer: CallObserver<M> = {
+      message: (message) => {
+        if (call === undefined || call !== this.call) return;
+        const first = !answered;
+        if (first) {
+          answered = true;
+          clearTimeout(this.timer);
+          this.attempts = 0;
+        }
+        this.handlers.message(message, first);
+      },
+      status: (status) => {
+        // Deferred: a call can end while `open` is still running (a closed channel), and the handlers
+        // must not run inside it.
+        setImmediate(() => this.ended(call, status, answered));
+      },
+    };
     try {
-      call = this.open();
+      call = this.open(observer);
     } catch (error) {
       this.handlers.lost((error as Error).message, false);
       this.retryAfter(this.nextBackoff());
       return;
     }
     this.call = call;
-    let answered = false;
     this.timer = setTimeout(() => {
       if (call !== this.call) return;
       this.abandon(call);
       this.handlers.lost(`no answer within ${this.options.initialTimeoutMs} ms`, false);
       this.retryAfter(this.nextBackoff());
     }, this.options.initialTimeoutMs);
-    call.on('data', (message: M) => {
-      if (call !== this.call) return;
-      const first = !answered;
-      if (first) {
-        answered = true;
-        clearTimeout(this.timer);
-        this.attempts = 0;
-      }
-      this.handlers.message(message, first);
-    });
-    // The outcome is read from 'status', which follows every end; 'error' only needs a listener.
-    call.on('error', () => {});
-    call.on('status', (status: grpc.StatusObject) => {
-      // Let messages already received be delivered first.
-      setImmediate(() => {
-        if (call !== this.call) return;
-        this.call = undefined;
-        clearTimeout(this.timer);
-        if (status.code === NOT_FOUND || status.code === INVALID_ARGUMENT) {
-          this.handlers.rejected(status.code, status.details);
-          this.retryAfter(backoffDelay(this.options.backoff, Number.MAX_SAFE_INTEGER, this.random()));
-          return;
-        }
-        this.handlers.lost(status.details === '' ? `status ${status.code}` : status.details, answered);
-        this.retryAfter(this.nextBackoff());
-      });
-    });
   }
 
   stop(): void {
@@ -94,9 +85,22 @@ export class ControlStream<M> {
     if (call !== undefined) this.abandon(call);
   }
 
-  private abandon(call: grpc.ClientReadableStream<M>): void {
+  private abandon(call: ClientCallHandle): void {
     this.call = undefined;
     call.cancel();
+  }
+
+  private ended(call: ClientCallHandle | undefined, status: GrpcStatus, answered: boolean): void {
+    if (call === undefined || call !== this.call) return;
+    this.call = undefined;
+    clearTimeout(this.timer);
+    if (status.code === Status.NOT_FOUND || status.code === Status.INVALID_ARGUMENT) {
+      this.handlers.rejected(status.code, status.details);
+      this.retryAfter(backoffDelay(this.options.backoff, Number.MAX_SAFE_INTEGER, this.random()));
+      return;
+    }
+    this.handlers.lost(status.details === '' ? `status ${status.code}` : status.details, answered);
+    this.retryAfter(this.nextBackoff());
   }
 
   private random(): number {

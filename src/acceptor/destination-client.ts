@@ -9,16 +9,17 @@
 // NotFound / InvalidArgument make it a `fallback` (not in the mesh: route as without a control plane).
 // When a stream fails after answering, the last state stays in force while it reconnects; when it fails
 // before ever answering, the destination is `fallback: unavailable` until it does answer.
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+// The calls go over the proxy's own gRPC client (grpc/), on the channel it shares with telemetry.
 import net from 'node:net';
 import type { HostPort } from '../config/parse.ts';
-import { LOADER_OPTIONS, lookup } from '../api/proto.ts';
 import type { Logger } from '../log/logger.ts';
 import type { BackoffConfig } from '../core/backoff.ts';
 import type { DiscoveryState, EndpointData, ProfileData } from '../workers/discovery/state.ts';
 import { ControlStream, type StreamHandlers } from './control-stream.ts';
 import { EndpointTable, decodeEndpoint, decodeProfile, type ProfileMsg, type UpdateMsg } from './destination-decode.ts';
+import { acquireControlChannel, type ControlChannel } from './grpc/control-channels.ts';
+import { DestinationGet, DestinationGetProfile, type GetDestinationMsg } from './grpc/control-methods.ts';
+import type { CallObserver, ClientCallHandle, MethodDescriptor } from './grpc/channel.ts';
 
 export interface DestinationClientOptions {
   readonly addr: HostPort;
@@ -28,30 +29,13 @@ export interface DestinationClientOptions {
   readonly random?: () => number;
 }
 
-interface GetDestination {
-  scheme: string;
-  path: string;
-  context_token: string;
-}
-
-interface DestinationStub extends grpc.Client {
-  Get(request: GetDestination): grpc.ClientReadableStream<UpdateMsg>;
-  GetProfile(request: GetDestination): grpc.ClientReadableStream<ProfileMsg>;
-}
-
 /** How long endpoints wait for a profile that has not come yet before they are reported without it. */
 const PROFILE_GRACE_MS = 1000;
 
 type Phase = 'pending' | 'known' | 'rejected' | 'unavailable';
 
-function loadStub(): grpc.ServiceClientConstructor {
-  // 64-bit fields as strings: IPv6 halves are fixed64, which a JS number would round.
-  const definition = protoLoader.loadSync('destination.proto', { ...LOADER_OPTIONS, longs: String });
-  return lookup<grpc.ServiceClientConstructor>(grpc.loadPackageDefinition(definition), 'io.linkerd.proxy.destination.Destination');
-}
-
 export class DestinationClient {
-  private readonly stub: DestinationStub;
+  private readonly control: ControlChannel;
   private readonly options: DestinationClientOptions;
   private readonly log: Logger;
   private readonly watches = new Set<Watch>();
@@ -59,14 +43,7 @@ export class DestinationClient {
   constructor(options: DestinationClientOptions, log: Logger) {
     this.options = options;
     this.log = log;
-    const Stub = loadStub();
-    const target = net.isIPv6(options.addr.host) ? `[${options.addr.host}]:${options.addr.port}` : `${options.addr.host}:${options.addr.port}`;
-    this.stub = new Stub(target, grpc.credentials.createInsecure(), {
-      // The channel's own reconnect backoff (default up to 120 s) would otherwise outlast ours.
-      'grpc.initial_reconnect_backoff_ms': options.backoff.minMs,
-      'grpc.max_reconnect_backoff_ms': options.backoff.maxMs,
-      'grpc.enable_retries': 0,
-    }) as unknown as DestinationStub;
+    this.control = acquireControlChannel(options.addr);
   }
 
   /** Starts watching `authority` (`host:port`); returns the function that stops. */
@@ -80,18 +57,18 @@ export class DestinationClient {
     };
   }
 
-  /** Stops every watch (their calls are cancelled, not reported as lost) and closes the channel. */
+  /** Stops every watch (their calls are cancelled, not reported as lost) and releases the channel. */
   close(): void {
     for (const watch of this.watches) watch.stop();
     this.watches.clear();
-    this.stub.close();
+    this.control.release();
   }
 
   /** @internal */
   stream<M>(method: 'Get' | 'GetProfile', path: string, handlers: StreamHandlers<M>): ControlStream<M> {
-    const request: GetDestination = { scheme: 'k8s', path, context_token: this.options.contextToken };
-    const open = (): grpc.ClientReadableStream<M> =>
-      (method === 'Get' ? this.stub.Get(request) : this.stub.GetProfile(request)) as unknown as grpc.ClientReadableStream<M>;
+    const request: GetDestinationMsg = { scheme: 'k8s', path, context_token: this.options.contextToken };
+    const descriptor = (method === 'Get' ? DestinationGet : DestinationGetProfile) as unknown as MethodDescriptor<GetDestinationMsg, M>;
+    const open = (observer: CallObserver<M>): ClientCallHandle => this.control.channel.serverStream(descriptor, request, observer);
     return new ControlStream<M>(open, handlers, {
       initialTimeoutMs: this.options.initialTimeoutMs,
       backoff: this.options.backoff,

@@ -1,5 +1,6 @@
-// Decoding the Destination API's messages (as @grpc/proto-loader hands them over: snake_case fields,
-// 64-bit integers as decimal strings, enums as names, a virtual field naming each oneof's case) into
+// Decoding the Destination API's messages (as grpc/destination-schema.ts decodes them, in the shape
+// @grpc/proto-loader gave: snake_case fields, 64-bit integers as decimal strings, enums as names, a
+// virtual field naming each oneof's case) into
 // the plain data workers receive (destination-state.ts), and applying `Update` diffs to an endpoint set.
 // Pure. Anything malformed is skipped rather than trusted: an address that cannot be read is no endpoint.
 import { formatHostPort } from '../config/parse.ts';

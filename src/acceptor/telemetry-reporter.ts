@@ -8,9 +8,7 @@
 // was, with the same sequence number, so the controller can tell a retry from new counts: nothing is
 // counted twice and nothing is lost.
 import { randomBytes } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
-import { lookup, loadProto } from '../api/proto.ts';
-import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ProcessInfo, type ReportRequest } from '../api/telemetry-messages.ts';
+import type { ProcessInfo, ReportRequest } from '../api/telemetry-messages.ts';
 import { formatHostPort, type HostPort } from '../config/parse.ts';
 import type { TelemetryConfig } from '../config/proxy-config.ts';
 import type { Logger } from '../log/logger.ts';
@@ -20,6 +18,8 @@ import { TelemetryCollector, type TelemetryDelta } from '../telemetry/report-del
 import type { WorkerContext } from '../workers/proxy/context.ts';
 import { buildReport, SeriesAccumulator } from './telemetry-accumulator.ts';
 import type { WorkerPool } from './worker-pool.ts';
+import { acquireControlChannel } from './grpc/control-channels.ts';
+import { TelemetryReport } from './grpc/control-methods.ts';
 
 /**
  * Series kept per direction while the controller is away; beyond it new series are dropped (and
@@ -243,17 +243,17 @@ export class TelemetryReporter {
   }
 }
 
-/** Sends reports with @grpc/grpc-js to the controller's Telemetry service. */
+/**
+ * Sends reports to the controller's Telemetry service over the proxy's own gRPC client, on the channel
+ * it shares with Destination. A failed call rejects with a GrpcError, whose `code` is the gRPC status.
+ */
 export function grpcReportSender(addr: HostPort): ReportSender {
-  const Client = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE);
-  const client = new Client(formatHostPort(addr), grpc.credentials.createInsecure());
+  const control = acquireControlChannel(addr);
   return {
-    report: (request, timeoutMs) =>
-      new Promise<void>((resolve, reject) => {
-        const report = client['Report'] as (req: ReportRequest, options: grpc.CallOptions, done: (error: grpc.ServiceError | null) => void) => void;
-        report.call(client, request, { deadline: Date.now() + timeoutMs }, (error) => (error === null ? resolve() : reject(error)));
-      }),
-    close: () => client.close(),
+    report: async (request, timeoutMs) => {
+      await control.channel.unary(TelemetryReport, request, { timeoutMs });
+    },
+    close: () => control.release(),
   };
 }
 
