@@ -1,9 +1,11 @@
 // Field tables (protobuf-schema.ts) of the small messages the Destination and Telemetry APIs share:
-// google.protobuf.Duration and the project's net.proto, meta.proto and http_types.proto. Field numbers
+// google.protobuf.Duration and Timestamp, and the project's net.proto, meta.proto and http_types.proto. Field numbers
 // and types as in proto/ (checked against them by protobuf-schema.test.ts).
 import { field, message } from './protobuf-schema.ts';
 
 export const Duration = message('google.protobuf.Duration', [field(1, 'seconds', 'int64'), field(2, 'nanos', 'int32')]);
+
+export const Timestamp = message('google.protobuf.Timestamp', [field(1, 'seconds', 'int64'), field(2, 'nanos', 'int32')]);
 
 export const IPv6 = message('io.linkerd.proxy.net.IPv6', [field(1, 'first', 'fixed64'), field(2, 'last', 'fixed64')]);
 

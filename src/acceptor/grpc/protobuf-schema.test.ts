@@ -1,6 +1,7 @@
 // Our field tables and codec against protobufjs (what @grpc/proto-loader runs on): every table matches
 // its .proto field for field, and random messages encoded by either side decode identically on the
 // other, byte for byte where we encode.
+import { CertifyRequest, CertifyResponse } from './identity-schema.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -11,7 +12,7 @@ import { decodeMessage, encodeMessage, type MessageSpec } from './protobuf-schem
 import { ProtoWriter } from './protobuf-wire.ts';
 import { ReportRequest, ReportResponse } from './telemetry-schema.ts';
 
-const ROOTS = [GetDestination, Update, DestinationProfile, ReportRequest, ReportResponse];
+const ROOTS = [GetDestination, Update, DestinationProfile, ReportRequest, ReportResponse, CertifyRequest, CertifyResponse];
 
 /** Every message reachable from the roots, once. */
 function reachable(): MessageSpec[] {
@@ -59,6 +60,8 @@ const CASES: Array<[MessageSpec, 'string' | 'number']> = [
   [DestinationProfile, 'string'],
   [GetDestination, 'string'],
   [ReportRequest, 'number'],
+  [CertifyRequest, 'number'],
+  [CertifyResponse, 'number'],
 ];
 
 describe('codec against protobufjs', () => {

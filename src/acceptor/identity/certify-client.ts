@@ -2,10 +2,17 @@
 // must present a certificate that chains to the trust anchors and names SLUICE_PROXY_IDENTITY_SVC_NAME
 // (the controller's identity), whatever address it was reached at — the name is what the proxy
 // trusts, as Linkerd's proxy verifies the identity service as `LINKERD2_PROXY_IDENTITY_SVC_NAME`.
-// Loaded only with identity on (grpc-js and the proto loader stay out of a proxy without it).
-import * as grpc from '@grpc/grpc-js';
-import { loadProto, lookup } from '../../api/proto.ts';
-import { formatHostPort, type HostPort } from '../../config/parse.ts';
+// On the proxy's own gRPC client (src/acceptor/grpc) over node:tls, like its other control-plane calls:
+// grpc-js and protobufjs stay out of every proxy (they would cost ~25 MB in each pod). Loaded only with
+// identity on.
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { HostPort } from '../../config/parse.ts';
+import type { MethodDescriptor } from '../grpc/call.ts';
+import { GrpcChannel } from '../grpc/channel.ts';
+import { CertifyRequest as CertifyRequestSpec, CertifyResponse as CertifyResponseSpec } from '../grpc/identity-schema.ts';
+import { decodeMessage, encodeMessage } from '../grpc/protobuf-schema.ts';
+import { GrpcError } from '../grpc/status.ts';
 
 export interface CertifyRequest {
   readonly identity: string;
@@ -26,58 +33,58 @@ export interface CertifyClientOptions {
   readonly anchorsPem: string;
   /** Each call gives up after this long. */
   readonly timeoutMs: number;
-  /** The channel's reconnect backoff; defaults to grpc-js's (1 s … 120 s). */
-  readonly reconnect?: { readonly minMs: number; readonly maxMs: number };
 }
 
-type CertifyMethod = (
-  request: CertifyRequest,
-  options: grpc.CallOptions,
-  callback: (error: grpc.ServiceError | null, response?: CertifyResponse) => void,
-) => grpc.ClientUnaryCall;
+const Certify: MethodDescriptor<CertifyRequest, CertifyResponse> = {
+  path: '/io.linkerd.proxy.identity.Identity/Certify',
+  encode: (request) => encodeMessage(CertifyRequestSpec, request),
+  decode: (bytes) => decodeMessage(CertifyResponseSpec, bytes, { longs: 'number' }) as CertifyResponse,
+};
 
 /** A failed call, with the gRPC status name (UNAVAILABLE, FAILED_PRECONDITION …) for the log. */
 export class CertifyCallError extends Error {
   override name = 'CertifyCallError';
-  readonly code: grpc.status;
-  constructor(error: grpc.ServiceError) {
-    super(`${grpc.status[error.code] ?? error.code}: ${error.details || error.message}`);
+  readonly code: number;
+  constructor(error: GrpcError) {
+    super(error.message);
     this.code = error.code;
   }
 }
 
 export class CertifyClient {
-  private readonly client: grpc.Client;
+  private readonly channel: GrpcChannel;
   private readonly timeoutMs: number;
 
   constructor(options: CertifyClientOptions) {
-    const Stub = lookup<grpc.ServiceClientConstructor>(loadProto('identity.proto'), 'io.linkerd.proxy.identity.Identity');
-    const credentials = grpc.credentials.createSsl(Buffer.from(options.anchorsPem));
-    this.client = new Stub(formatHostPort(options.addr), credentials, {
-      // The name verified (SAN) and sent as SNI is the controller's identity, not the address's host.
-      'grpc.ssl_target_name_override': options.serverName,
-      'grpc.default_authority': options.serverName,
-      'grpc.enable_retries': 0,
-      // The channel's reconnects follow the proxy's backoff (as the Destination client's do), so
-      // neither waits on the other's longer default.
-      ...(options.reconnect === undefined
-        ? {}
-        : { 'grpc.initial_reconnect_backoff_ms': options.reconnect.minMs, 'grpc.max_reconnect_backoff_ms': options.reconnect.maxMs }),
+    const node = process.getBuiltinModule('node:tls') as typeof tls;
+    const { serverName } = options;
+    const secureContext = node.createSecureContext({ ca: options.anchorsPem, minVersion: 'TLSv1.2' });
+    this.channel = new GrpcChannel({
+      authority: serverName,
+      scheme: 'https',
+      connect: (): net.Socket =>
+        node.connect({
+          host: options.addr.host,
+          port: options.addr.port,
+          // The name verified (SAN) and sent as SNI is the controller's identity, not the address's host.
+          servername: serverName,
+          secureContext,
+          ALPNProtocols: ['h2'],
+          checkServerIdentity: (_host, cert) => node.checkServerIdentity(serverName, cert),
+        }),
     });
     this.timeoutMs = options.timeoutMs;
   }
 
-  certify(request: CertifyRequest): Promise<CertifyResponse> {
-    const method = (this.client as unknown as { Certify: CertifyMethod }).Certify;
-    return new Promise((resolve, reject) => {
-      method.call(this.client, request, { deadline: Date.now() + this.timeoutMs }, (error, response) => {
-        if (error !== null) reject(new CertifyCallError(error));
-        else resolve(response ?? {});
-      });
-    });
+  async certify(request: CertifyRequest): Promise<CertifyResponse> {
+    try {
+      return await this.channel.unary(Certify, request, { timeoutMs: this.timeoutMs });
+    } catch (error) {
+      throw error instanceof GrpcError ? new CertifyCallError(error) : error;
+    }
   }
 
   close(): void {
-    this.client.close();
+    this.channel.close();
   }
 }

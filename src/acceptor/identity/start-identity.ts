@@ -31,7 +31,6 @@ export async function startIdentity(
     serverName: config.svcName,
     anchorsPem: config.trustAnchorsPem,
     timeoutMs: CERTIFY_TIMEOUT_MS,
-    reconnect: { minMs: backoff.minMs, maxMs: backoff.maxMs },
   });
   const provider = new IdentityProvider({
     localName: config.localName,
