@@ -132,14 +132,16 @@ export async function startBackend(): Promise<Backend> {
         return;
       case FAULT.upload:
       case FAULT.grpcUpload: {
-        let ended = false;
-        stream.on('end', () => {
-          ended = true;
-          stream.respond({ ':status': 200 });
-          stream.end();
-        });
+        stream.on('end', () =>
+          setImmediate(() => {
+            if (stream.closed || stream.destroyed) return;
+            stream.respond({ ':status': 200 });
+            stream.end();
+          }),
+        );
+        // node reports a client's CANCEL as an 'end' of the body; the reset code tells the truth.
         stream.on('close', () => {
-          if (!ended) state.abortedUploads++;
+          if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) state.abortedUploads++;
         });
         stream.resume();
         return;
