@@ -132,16 +132,18 @@ export async function startBackend(): Promise<Backend> {
         return;
       case FAULT.upload:
       case FAULT.grpcUpload: {
-        stream.on('end', () =>
-          setImmediate(() => {
-            if (stream.closed || stream.destroyed) return;
-            stream.respond({ ':status': 200 });
-            stream.end();
-          }),
-        );
-        // node reports a client's CANCEL as an 'end' of the body; the reset code tells the truth.
+        // node reports a client's CANCEL as an ordinary end of the body, so the body's length decides:
+        // an upload that ends short of the length it announced was aborted.
+        const expected = Number(headers['x-upload-length'] ?? 0);
+        let bytes = 0;
+        stream.on('data', (c: Buffer) => (bytes += c.length));
+        stream.on('end', () => {
+          if (bytes < expected || stream.destroyed) return;
+          stream.respond({ ':status': 200 });
+          stream.end();
+        });
         stream.on('close', () => {
-          if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) state.abortedUploads++;
+          if (bytes < expected) state.abortedUploads++;
         });
         stream.resume();
         return;
