@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { eventually } from '../../test/support/backends.ts';
 import { closeServer, collect, connect, listen } from '../../test/support/net.ts';
-import { metricValue, startProxy } from '../../test/support/proxy.ts';
+import { CRASHABLE_PROXY, crashWorker, metricValue, startProxy } from '../../test/support/proxy.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/sluice-proxy.js', import.meta.url));
 
@@ -114,6 +114,57 @@ describe('worker threads', () => {
     assert.equal(w0 + w1, 10);
     assert.ok(Math.abs(w0 - w1) <= 1, `balanced: ${w0} vs ${w1}`);
   });
+
+  it('replaces a worker that dies; its connections are lost, the other worker\'s are not', async (t) => {
+    const server = net.createServer((s) => {
+      s.on('data', (d) => s.write(d));
+      s.on('error', () => {});
+    });
+    const port = await listen(server);
+    const proxy = await startProxy({ SLUICE_PROXY_WORKERS: '2', SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${port}` }, CRASHABLE_PROXY);
+    const clients: net.Socket[] = [];
+    t.after(async () => {
+      for (const c of clients) c.destroy();
+      await proxy.stop();
+      await closeServer(server);
+    });
+    const echo = async (socket: net.Socket, text: string): Promise<string> => {
+      const reply = once(socket, 'data', { signal: AbortSignal.timeout(5000) });
+      socket.write(text);
+      return String(((await reply) as [Buffer])[0]);
+    };
+    // Least open connections first, lowest index on ties: the first tunnel lands on worker 0, the second on worker 1.
+    const onWorker0 = await connect(proxy.outbound.port);
+    clients.push(onWorker0);
+    assert.equal(await echo(onWorker0, '\x00zero'), '\x00zero');
+    const onWorker1 = await connect(proxy.outbound.port);
+    clients.push(onWorker1);
+    assert.equal(await echo(onWorker1, '\x00one'), '\x00one');
+    let metrics = await proxy.metrics();
+    assert.equal(metricValue(metrics, 'proxy_worker_open_connections', { worker: '0' }), 1);
+    assert.equal(metricValue(metrics, 'proxy_worker_open_connections', { worker: '1' }), 1);
+
+    const lost = once(onWorker0, 'close', { signal: AbortSignal.timeout(10_000) });
+    crashWorker(proxy);
+    await lost;
+    await eventually(() => proxy.logs().includes('worker thread exited; starting a new one'), 10_000, 'the pool to log the replacement');
+    assert.match(proxy.logs(), /crash injected by the test into worker 0/);
+
+    // The other worker's tunnel carries on, on the same connection.
+    assert.equal(await echo(onWorker1, '\x00still here'), '\x00still here');
+    // New connections are served, the replacement takes its share, and the process never exited.
+    for (let i = 0; i < 4; i++) {
+      const socket = await connect(proxy.outbound.port);
+      clients.push(socket);
+      assert.equal(await echo(socket, `\x00new ${i}`), `\x00new ${i}`);
+    }
+    metrics = await proxy.metrics();
+    // The replacement starts from 0 open connections, so of 4 new ones it takes 3 and worker 1 one
+    // (0:1 → 1:1 → tie → 2:1 → 2:2 → tie → 3:2).
+    assert.equal(metricValue(metrics, 'proxy_worker_open_connections', { worker: '0' }), 3, 'the replacement counts from 0 and takes new connections');
+    assert.equal(metricValue(metrics, 'proxy_worker_open_connections', { worker: '1' }), 2);
+    assert.equal(proxy.child.exitCode, null);
+  });
 });
 
 describe('graceful shutdown', () => {
@@ -157,5 +208,34 @@ describe('graceful shutdown', () => {
     await closed;
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 400 && elapsed < 5000, `closed after the grace period (${elapsed} ms)`);
+  });
+
+  it('answers /ready with 503 while draining, and a second SIGINT exits at once', async (t) => {
+    let upstreamBytes = 0;
+    const server = net.createServer((s) => s.on('data', (chunk: Buffer) => (upstreamBytes += chunk.length)));
+    const port = await listen(server);
+    t.after(() => closeServer(server));
+    // A grace period far longer than the test: only the second SIGINT can end the process in time.
+    const proxy = await startProxy({ SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${port}`, SLUICE_PROXY_SHUTDOWN_GRACE_PERIOD: '10m' });
+    t.after(() => proxy.child.kill('SIGKILL'));
+    const ready = await adminRequest(proxy.admin.port, 'GET', '/ready');
+    assert.deepEqual([ready.status, String(ready.body).trim()], [200, 'ready']);
+    const socket = await connect(proxy.outbound.port);
+    t.after(() => socket.destroy());
+    socket.write('\x00 a tunnel that keeps the proxy draining');
+    await eventually(() => upstreamBytes > 0, 5000, 'the tunnel to reach the upstream');
+
+    proxy.child.kill('SIGINT');
+    await eventually(() => proxy.logs().includes('shutting down: no new connections'), 5000, 'the proxy to start draining');
+    const draining = await adminRequest(proxy.admin.port, 'GET', '/ready');
+    assert.equal(draining.status, 503, 'not ready while draining');
+    assert.equal((await adminRequest(proxy.admin.port, 'GET', '/live')).status, 200, 'still live while draining');
+    assert.equal(proxy.child.exitCode, null, 'the open tunnel holds the drain');
+
+    const exited = once(proxy.child, 'exit', { signal: AbortSignal.timeout(5000) });
+    proxy.child.kill('SIGINT');
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 130);
+    assert.match(proxy.logs(), /second interrupt: exiting without draining/);
   });
 });

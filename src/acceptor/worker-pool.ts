@@ -28,6 +28,10 @@ const SNAPSHOT_TIMEOUT_MS = 1000;
 interface Slot {
   worker: Worker;
   ready: Promise<void>;
+  /** Connections handed to this worker that it may not have taken in yet, oldest first. */
+  handedOff: Array<{ fd: number; info: ConnectionInfo }>;
+  /** How many connection messages were posted to it before handedOff[0]. */
+  handedOffBase: number;
 }
 
 /** How the Tap server (tap-server.ts) hears from workers. */
@@ -46,6 +50,7 @@ export interface DiscoveryPoolHooks {
 
 export class WorkerPool {
   readonly openConnections: Int32Array;
+  private readonly adopted: Int32Array;
   private readonly config: ProxyConfig;
   private readonly log: Logger;
   private readonly slots: Slot[] = [];
@@ -64,6 +69,7 @@ export class WorkerPool {
     this.config = config;
     this.log = log;
     this.openConnections = new Int32Array(new SharedArrayBuffer(4 * config.workers));
+    this.adopted = new Int32Array(new SharedArrayBuffer(4 * config.workers));
     for (let i = 0; i < config.workers; i++) this.slots.push(this.spawn(i));
   }
 
@@ -76,7 +82,8 @@ export class WorkerPool {
   }
 
   private spawn(index: number): Slot {
-    const data: WorkerData = { config: this.config, index, openConnections: this.openConnections };
+    Atomics.store(this.adopted, index, 0);
+    const data: WorkerData = { config: this.config, index, openConnections: this.openConnections, adopted: this.adopted };
     const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: data, name: `sluice-worker-${index}` });
     // Queued until the worker listens: it serves its first connection with the certificate in use.
     if (this.identity !== undefined) worker.postMessage({ type: 'identity', identity: this.identity } satisfies ToWorker);
@@ -95,11 +102,28 @@ export class WorkerPool {
       // Its connections died with it; a fresh worker takes its place for new ones.
       this.log.error('worker thread exited; starting a new one', { worker: index, code });
       Atomics.store(this.openConnections, index, 0);
+      // Connections posted to it that it never took in (it died first): no thread serves them, and their
+      // clients would wait forever. Nothing was read from them, so its replacement takes them whole.
+      const untaken = this.unadopted(index).splice(0);
       this.slots[index] = this.spawn(index);
+      for (const { fd, info } of untaken) this.postConnection(index, fd, info);
+      if (untaken.length > 0) this.log.warn('handed the connections the dead worker never took in to its replacement', { worker: index, connections: untaken.length });
       this.discoveryHooks?.replaced(index);
       this.tapHooks?.replaced(index);
     });
-    return { worker, ready };
+    return { worker, ready, handedOff: [], handedOffBase: 0 };
+  }
+
+  /** The connections posted to worker `index` that it has not taken in yet (forgetting those it has). */
+  private unadopted(index: number): Array<{ fd: number; info: ConnectionInfo }> {
+    const slot = this.slots[index];
+    if (slot === undefined) return [];
+    const taken = Atomics.load(this.adopted, index) - slot.handedOffBase;
+    if (taken > 0) {
+      slot.handedOff.splice(0, taken);
+      slot.handedOffBase += taken;
+    }
+    return slot.handedOff;
   }
 
   private onMessage(message: FromWorker): void {
@@ -159,16 +183,23 @@ export class WorkerPool {
       socket.destroy();
       return;
     }
-    const index = this.leastLoaded();
+    this.postConnection(this.leastLoaded(), copy, info);
+    socket.destroy();
+  }
+
+  private postConnection(index: number, fd: number, info: ConnectionInfo): void {
     Atomics.add(this.openConnections, index, 1);
+    // Listed before it is posted: the worker may take it in (and count it) before post() returns.
+    const untaken = this.unadopted(index);
+    untaken.push({ fd, info });
     try {
-      this.post(index, { type: 'connection', fd: copy, ...info });
+      this.post(index, { type: 'connection', fd, ...info });
     } catch (error) {
+      untaken.pop();
       Atomics.sub(this.openConnections, index, 1);
-      closeFd(copy);
+      closeFd(fd);
       this.log.warn('could not hand off connection', { error: (error as Error).message });
     }
-    socket.destroy();
   }
 
   snapshots(): Promise<Snapshot[]> {

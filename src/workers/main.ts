@@ -36,9 +36,12 @@ function adopt(message: Extract<ToWorker, { type: 'connection' }>): void {
     Atomics.sub(data.openConnections, data.index, 1);
     // A plain close(2): no FFI (koffi) is loaded in a worker for this.
     closeSync(message.fd);
+    Atomics.add(data.adopted, data.index, 1);
     log.warn('could not adopt connection', { error: (error as Error).message });
     return;
   }
+  // The descriptor is this thread's now (closed with it if it dies): the acceptor must not close it.
+  Atomics.add(data.adopted, data.index, 1);
   socket.once('close', () => Atomics.sub(data.openConnections, data.index, 1));
   proxy.serve(socket, { direction: message.direction, originalDst: message.originalDst, listen: message.listen });
 }

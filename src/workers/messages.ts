@@ -13,6 +13,11 @@ export interface WorkerData {
   readonly index: number;
   /** Open client connections per worker; the acceptor adds on hand-off, the worker subtracts on close. */
   readonly openConnections: Int32Array;
+  /**
+   * Connection messages each worker has taken in (adopted, or refused and closed), in order: a worker
+   * that dies leaves the descriptors of the ones it had not taken to the acceptor to close.
+   */
+  readonly adopted: Int32Array;
 }
 
 export type ToWorker =

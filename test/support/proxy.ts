@@ -5,6 +5,18 @@ import { fileURLToPath } from 'node:url';
 import type { HostPort } from '../../src/config/parse.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/sluice-proxy.js', import.meta.url));
+const CRASH_HOOK = fileURLToPath(new URL('./worker-crash-hook.cjs', import.meta.url));
+
+/**
+ * The proxy's command with test/support/worker-crash-hook.cjs preloaded: `crashWorker(proxy)` then
+ * makes its worker thread 0 die of an uncaught exception.
+ */
+export const CRASHABLE_PROXY: readonly [string, ...string[]] = [process.execPath, '--require', CRASH_HOOK, BIN];
+
+/** Worker thread 0 of a proxy started with CRASHABLE_PROXY throws an uncaught exception. */
+export function crashWorker(proxy: RunningProxy): void {
+  proxy.child.kill('SIGUSR2');
+}
 
 export interface RunningProxy {
   readonly child: ChildProcess;

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import http2 from 'node:http2';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startBlackhole } from '../../../../test/support/blackhole.ts';
 import { listen } from '../../../../test/support/net.ts';
 import { metricValue, startProxy, type RunningProxy } from '../../../../test/support/proxy.ts';
 
@@ -560,6 +561,34 @@ describe('HTTP/2 failures the proxy answers itself', () => {
     assert.equal(reply.headers['sluice-proxy-error'], 'connection refused by upstream');
     assert.equal(reply.body.length, 0);
     await stillServes(client);
+  });
+
+  it('answers 504 when connecting to the upstream times out, and gRPC UNAVAILABLE', async (t) => {
+    const blackhole = await startBlackhole();
+    t.after(() => blackhole.close());
+    const authority = `127.0.0.1:${blackhole.port}`;
+    // This suite's proxy gives up on the response (200 ms) before the connect (500 ms): here the connect decides.
+    const own = await startProxy({ SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT: '10s', SLUICE_PROXY_OUTBOUND_CONNECT_TIMEOUT: '500ms' });
+    t.after(() => own.stop());
+    const client = h2Client(t, own.outbound.port);
+    const started = Date.now();
+    const plain = await send(client, { ':authority': authority, ':path': '/' });
+    assert.equal(plain.status, 504);
+    assert.equal(plain.headers['sluice-proxy-error'], 'connect to upstream timed out');
+    assert.ok(Date.now() - started >= 450, 'after the 500 ms connect timeout, not before');
+    const grpc = await send(
+      client,
+      { ':authority': authority, ':method': 'POST', ':path': '/pkg.Svc/Call', 'content-type': 'application/grpc', te: 'trailers' },
+      Buffer.alloc(5),
+    );
+    assert.equal(grpc.status, 200);
+    assert.equal(grpc.headers['grpc-status'], '14');
+    assert.equal(grpc.headers['sluice-proxy-error'], 'connect to upstream timed out');
+    const metrics = await own.metrics();
+    assert.equal(metricValue(metrics, 'response_total', { target_addr: authority, error: 'connect_timeout' }), 2, metrics);
+    const after = await send(client, { ':authority': ok.addr, ':path': '/after' });
+    assert.equal(after.status, 200, 'the same client connection is still served');
+    assertAlive(own);
   });
 
   it('answers 504 when a non-gRPC response does not start within the response timeout', async (t) => {

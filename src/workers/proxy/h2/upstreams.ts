@@ -160,9 +160,15 @@ export class H2Upstreams {
     if (!up.conn.closed) this.finishing.add(up);
   }
 
-  /** An endpoint left its destination: new streams go elsewhere; its connection finishes and closes. */
+  /**
+   * An endpoint left its destination: new streams go elsewhere; its connection gets GOAWAY now (the
+   * endpoint learns that no new stream will come), finishes the streams it carries and closes.
+   */
   retire(addr: HostPort): void {
-    this.conns.get(formatHostPort(addr))?.retire();
+    const up = this.conns.get(formatHostPort(addr));
+    if (up === undefined) return;
+    up.retire();
+    up.conn.goaway();
   }
 
   reinstate(): void {}

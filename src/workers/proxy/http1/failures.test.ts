@@ -6,6 +6,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { closeServer, collect, connect, exchange, listen } from '../../../../test/support/net.ts';
 import { metricValue, startProxy, type RunningProxy } from '../../../../test/support/proxy.ts';
+import { startBlackhole } from '../../../../test/support/blackhole.ts';
 
 /** A port nothing listens on: bound, then released. */
 async function deadPort(): Promise<number> {
@@ -38,7 +39,8 @@ describe('HTTP/1.1 failures', () => {
   const upstreamSawRequest: Array<() => void> = [];
 
   before(async () => {
-    backend = http.createServer((req, res) => {
+    // A roomy head limit: the 431 boundary tested below is the proxy's, not this backend's.
+    backend = http.createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
       switch (req.url) {
         case '/hang':
           return; // never answers
@@ -65,6 +67,7 @@ describe('HTTP/1.1 failures', () => {
       SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${backendPort}`,
       SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT: '300ms',
       SLUICE_PROXY_HTTP_HEADER_TIMEOUT: '300ms',
+      SLUICE_PROXY_OUTBOUND_CONNECT_TIMEOUT: '300ms',
     });
   });
   after(async () => {
@@ -118,6 +121,40 @@ describe('HTTP/1.1 failures', () => {
   it('rejects oversized headers with 431', async () => {
     const text = await exchange(proxy.outbound.port, `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`);
     assert.match(text, /^HTTP\/1\.1 431 /);
+  });
+
+  /** A request head of exactly `size` bytes, its terminating blank line included. */
+  function headOfSize(size: number): string {
+    const start = 'GET / HTTP/1.1\r\nHost: a\r\nX-Pad: ';
+    const head = `${start}${'p'.repeat(size - start.length - 4)}\r\n\r\n`;
+    assert.equal(Buffer.byteLength(head), size);
+    return head;
+  }
+
+  it('takes a request head of exactly 16 KiB and answers 431 one byte past it', async () => {
+    // The fast engine counts the whole head, blank line included. node:http (SLUICE_PROXY_HTTP1_ENGINE=node)
+    // counts only the target, field names and values, so with this head's two fields (25 bytes of method,
+    // version and separators) its boundary sits 25 bytes further: docs/proxy.md says so.
+    const limit = process.env['SLUICE_PROXY_HTTP1_ENGINE'] === 'node' ? 16 * 1024 + 25 - 1 : 16 * 1024;
+    for (const size of [limit - 1, limit]) {
+      const text = await exchange(proxy.outbound.port, headOfSize(size), (r) => r.endsWith('ok'));
+      assert.match(text, /^HTTP\/1\.1 200 /, `a ${size}-byte head is forwarded`);
+    }
+    const text = await exchange(proxy.outbound.port, headOfSize(limit + 1));
+    assert.match(text, /^HTTP\/1\.1 431 /, 'a head one byte over the limit');
+    assert.match(text, /sluice-proxy-error: /);
+  });
+
+  it('answers 504 when connecting to the upstream times out', async (t) => {
+    const blackhole = await startBlackhole();
+    t.after(() => blackhole.close());
+    const started = Date.now();
+    const res = await get(proxy.outbound.port, '/', { host: `127.0.0.1:${blackhole.port}` });
+    assert.equal(res.statusCode, 504);
+    assert.equal(res.headers['sluice-proxy-error'], 'connect to upstream timed out');
+    assert.ok(Date.now() - started >= 250, 'after the connect timeout, not before');
+    const metrics = await proxy.metrics();
+    assert.equal(metricValue(metrics, 'response_total', { status_code: '504', error: 'connect_timeout' }), 1);
   });
 
   it('cuts off a client that never finishes its headers', async () => {

@@ -11,7 +11,8 @@ import { describe, it } from 'node:test';
 import tls from 'node:tls';
 import { closeServer, collect, connect, listen } from '../../../../test/support/net.ts';
 import { metricValue, startProxy } from '../../../../test/support/proxy.ts';
-import { missingTools, requirementsMet } from '../../../../test/support/requirements.ts';
+import { missingRoot, missingTools, requirementsMet } from '../../../../test/support/requirements.ts';
+import { DEFAULT_OPAQUE_PORTS } from '../../../config/proxy-config.ts';
 
 function bannerServer(): net.Server {
   return net.createServer((socket) => {
@@ -20,6 +21,70 @@ function bannerServer(): net.Server {
     socket.on('error', () => {});
   });
 }
+
+/**
+ * A server-speaks-first echo server on `port` of some address in 127.0.0.0/8 other than 127.0.0.1 (the
+ * default opaque ports are fixed numbers; another address keeps clear of anything on the machine that
+ * already listens on, say, 127.0.0.1:6379).
+ */
+async function fixedPortServer(port: number): Promise<{ server: net.Server; host: string }> {
+  for (let attempt = 0; ; attempt++) {
+    const host = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+    // bannerServer's echo goes through a string; this one sends the bytes back as they came.
+    const server = net.createServer((socket) => {
+      socket.write('220 smtp.example ESMTP ready\r\n');
+      socket.once('data', () => socket.write('echo:'));
+      socket.on('data', (d) => socket.write(d));
+      socket.on('error', () => {});
+    });
+    try {
+      server.listen(port, host);
+      await once(server, 'listening');
+      return { server, host };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt > 5) throw error;
+    }
+  }
+}
+
+/**
+ * Through an inbound proxy whose forward address is `port` (the proxy's default configuration): the
+ * server's banner arrives without the client speaking (no detection wait), and bytes that look like HTTP
+ * come back exactly as sent (nothing parsed or rewritten them).
+ */
+async function assertOpaqueByDefault(port: number): Promise<void> {
+  const { server, host } = await fixedPortServer(port);
+  const proxy = await startProxy({ SLUICE_PROXY_INBOUND_FORWARD_ADDR: `${host}:${port}`, SLUICE_PROXY_DETECT_TIMEOUT: '30s' });
+  try {
+    const socket = await connect(proxy.inbound.port);
+    const banner = await collect(socket, (r) => r.includes('ready\r\n'), 10_000);
+    assert.match(banner, /^220 smtp\.example ESMTP ready\r\n$/, `port ${port}: the banner came before the client spoke`);
+    const again = await connect(proxy.inbound.port);
+    const payload = Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), Buffer.from(Array.from({ length: 256 }, (_, i) => i))]);
+    const expected = `220 smtp.example ESMTP ready\r\necho:${payload.toString('latin1')}`;
+    again.write(payload);
+    const echoed = await collect(again, (r) => r.length >= expected.length, 10_000);
+    assert.equal(echoed, expected, `port ${port}: bytes through untouched`);
+    const metrics = await proxy.metrics();
+    assert.equal(metricValue(metrics, 'protocol_detect_total', { direction: 'inbound', protocol: 'opaque', reason: 'opaque_port' }), 2, `port ${port}`);
+  } finally {
+    await proxy.stop();
+    await closeServer(server);
+  }
+}
+
+const DEFAULT_PORTS = DEFAULT_OPAQUE_PORTS.split(',').map(Number);
+
+describe('the default opaque ports (Linkerd\'s list), with nothing configured', () => {
+  it(`passes bytes through untouched and at once on ${DEFAULT_PORTS.filter((p) => p >= 1024).join(', ')}`, { timeout: 120_000 }, async () => {
+    for (const port of DEFAULT_PORTS.filter((p) => p >= 1024)) await assertOpaqueByDefault(port);
+  });
+
+  it(`does the same on ${DEFAULT_PORTS.filter((p) => p < 1024).join(', ')}`, async (t) => {
+    if (!requirementsMet(t, missingRoot('binding ports below 1024'))) return;
+    for (const port of DEFAULT_PORTS.filter((p) => p < 1024)) await assertOpaqueByDefault(port);
+  });
+});
 
 describe('opaque TCP', () => {
   it('skips detection on opaque inbound ports, so server-speaks-first protocols see no delay', async (t) => {
