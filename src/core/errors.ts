@@ -1,18 +1,11 @@
 // Every failure the proxy answers for itself, mapped in one table to an HTTP status, a gRPC status and
 // the `sluice-proxy-error` reason (Linkerd's `errors/respond` and `l5d-proxy-error`).
 
+import { GrpcStatusCode } from '../api/grpc-status.ts';
+
 export const PROXY_ERROR_HEADER = 'sluice-proxy-error';
 
-export const GRPC_STATUS = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  RESOURCE_EXHAUSTED: 8,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
+export const GRPC_STATUS = GrpcStatusCode;
 
 export type ProxyErrorKind =
   | 'no_target'

@@ -2,26 +2,9 @@
 // (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md, doc/http-grpc-status-mapping.md):
 // `grpc-status` / percent-encoded `grpc-message` from trailers or a trailers-only head, an HTTP status
 // that is not 200, a reset stream, a lost connection. Also the `grpc-timeout` header we send. Pure.
+import { GrpcStatusCode } from '../../api/grpc-status.ts';
 
-export const Status = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
+export const Status = GrpcStatusCode;
 
 const NAMES = new Map<number, string>(Object.entries(Status).map(([name, code]) => [code, name]));
 

@@ -1,26 +1,9 @@
 // Errors a public API handler can throw: a gRPC status code and a message. The server sends them as
 // gRPC trailers (`grpc-status`, `grpc-message`) or as an HTTP status with a JSON body.
 // Any thrown object with a numeric `code` between 1 and 16 (a grpc-js ServiceError, say) works too.
+import { GrpcStatusCode } from '../../api/grpc-status.ts';
 
-export const GrpcStatus = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
+export const GrpcStatus = GrpcStatusCode;
 
 export class ApiError extends Error {
   readonly code: number;
