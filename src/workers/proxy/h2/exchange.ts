@@ -5,7 +5,7 @@
 // resend, once, a stream the upstream refused unprocessed (REFUSED_STREAM, or above a GOAWAY's last
 // stream id) while its body (≤ 64 KiB) is at hand. Frames are forwarded as they come; a side's window
 // is refunded only once its bytes left through the other side, so a stream holds at most one window.
-import { formatHostPort, type HostPort } from '../../../config/parse.ts';
+import type { HostPort } from '../../../config/parse.ts';
 import { ERROR_RESPONSES, classifyUpstreamError, type ProxyErrorKind } from '../../../core/errors.ts';
 import type { HttpStats } from '../../../telemetry/proxy-metrics.ts';
 import type { Endpoint } from '../../balance/endpoints.ts';
@@ -17,12 +17,12 @@ import type { H2Stream } from '../../http2/stream.ts';
 import { DEFAULT_ROUTE, pathOf, type Route } from '../../profiles/routes.ts';
 import type { RouteStats } from '../../profiles/route-metrics.ts';
 import { ReplayBuffer } from '../../retry/retry.ts';
-import { enterDestination, leaveDestination, shouldRetry } from '../route-attempts.ts';
+import { AttemptTarget, chooseTarget, enterDestination, leaveDestination, shouldRetry } from '../route-attempts.ts';
 import type { TapStream } from '../../tap/registry.ts';
 import type { AcceptedConnection } from '../context.ts';
 import type { Http1Mesh } from '../http1/exchange-env.ts';
 import { httpTarget } from '../routing.ts';
-import { directTlsLabels, endpointTlsLabels, peerOf, tapTls, withClientId } from '../mesh-tls.ts';
+import { directTlsLabels, peerOf, tapTls, withClientId } from '../mesh-tls.ts';
 import type { H2Env } from './env.ts';
 import { grpcStatusIn, headerFields, neverIndexedWithoutClientId, requestFacts } from './fields.ts';
 import { h2ErrorAnswer } from './responses.ts';
@@ -67,6 +67,7 @@ export class H2Exchange implements UpstreamStreamOwner {
   private up: UpstreamConn | undefined;
   private ustream: H2Stream | undefined;
   private endpoint: Endpoint | undefined;
+  private readonly attemptTarget = new AttemptTarget();
   private stats: HttpStats | undefined;
   private attemptStart = 0;
   private status = 0;
@@ -132,28 +133,13 @@ export class H2Exchange implements UpstreamStreamOwner {
   }
 
   private attempt(): void {
-    const { ctx, direction } = this.env;
-    let addr: HostPort;
-    let key: string;
-    let tlsLabels: string;
-    const dest = this.dest;
-    if (dest !== undefined) {
-      const pick = dest.endpoints.pick();
-      if (typeof pick === 'string') return this.fail(pick);
-      pick.dispatched();
-      this.endpoint = pick;
-      addr = pick.addr;
-      key = pick.key;
-      tlsLabels = endpointTlsLabels(ctx, pick);
-      this.stats = ctx.metrics.http(direction, this.authority, addr, pick.dstLabels, tlsLabels);
-      this.routeStats?.actualRequest();
-    } else {
-      addr = this.direct as HostPort;
-      key = formatHostPort(addr);
-      tlsLabels = directTlsLabels(ctx, this.conn);
-      this.stats = ctx.metrics.http(direction, this.authority, addr, '', tlsLabels);
-    }
-    this.stats.request();
+    const { ctx } = this.env;
+    const target = this.attemptTarget;
+    const failed = chooseTarget(target, ctx, this.conn, this.authority, this.dest, this.direct, this.routeStats);
+    if (failed !== undefined) return this.fail(failed);
+    const { addr, key, tlsLabels } = target;
+    this.endpoint = target.endpoint;
+    this.stats = target.stats;
     if (ctx.taps.active && this.tap === undefined) this.startTap(addr);
     this.attemptStart = performance.now();
     this.phase = X_WAITING;

@@ -14,13 +14,13 @@ import { B_CHUNKED, B_CLOSE, B_LENGTH, B_NONE, responseFraming, wholeResponseEnd
 import { DEFAULT_ROUTE, type Route } from '../../profiles/routes.ts';
 import type { RouteStats } from '../../profiles/route-metrics.ts';
 import { ReplayBuffer } from '../../retry/retry.ts';
-import { enterDestination, leaveDestination, shouldRetry } from '../route-attempts.ts';
+import { AttemptTarget, chooseTarget, enterDestination, leaveDestination, shouldRetry } from '../route-attempts.ts';
 import { headerList } from '../../tap/http1-headers.ts';
 import type { TapStream } from '../../tap/registry.ts';
 import { errorResponseBytes } from './error-response.ts';
-import { directTlsLabels, endpointTlsLabels, peerOf } from '../mesh-tls.ts';
+import { directTlsLabels, peerOf } from '../mesh-tls.ts';
 import type { ExchangeClient, ExchangeEnv, Http1Mesh } from './exchange-env.ts';
-import { poolKey, type Upstream, type UpstreamOwner, type UpstreamPool } from './upstream-pool.ts';
+import type { Upstream, UpstreamOwner, UpstreamPool } from './upstream-pool.ts';
 
 const MAX_RESPONSE_HEAD = 64 * 1024; // node:http's limit for response heads is larger than for requests
 
@@ -35,6 +35,7 @@ export class Exchange implements UpstreamOwner {
   private readonly onDestination = (dest: Destination | undefined): void => this.destination(dest);
   private readonly onResolved = (addr: HostPort | undefined): void => this.resolved(addr);
   private readonly respScanner = new ChunkedScanner();
+  private readonly attemptTarget = new AttemptTarget();
 
   // The request, set by the client connection before begin().
   startedAt = 0;
@@ -119,28 +120,13 @@ export class Exchange implements UpstreamOwner {
 
   /** Sends the request to an endpoint: the destination's pick, or the one direct address. */
   private attempt(): void {
-    const { ctx, direction } = this.env;
-    let addr: HostPort;
-    let key: string;
-    let tlsLabels: string;
-    const dest = this.dest;
-    if (dest !== undefined) {
-      const pick = dest.endpoints.pick();
-      if (typeof pick === 'string') return this.fail(pick);
-      pick.dispatched();
-      this.endpoint = pick;
-      addr = pick.addr;
-      key = pick.key;
-      tlsLabels = endpointTlsLabels(ctx, pick);
-      this.stats = ctx.metrics.http(direction, this.host, addr, pick.dstLabels, tlsLabels);
-      this.routeStats?.actualRequest();
-    } else {
-      addr = this.direct as HostPort;
-      key = poolKey(addr);
-      tlsLabels = directTlsLabels(ctx, this.client.conn);
-      this.stats = ctx.metrics.http(direction, this.host, addr, '', tlsLabels);
-    }
-    this.stats.request();
+    const { ctx } = this.env;
+    const target = this.attemptTarget;
+    const failed = chooseTarget(target, ctx, this.client.conn, this.host, this.dest, this.direct, this.routeStats);
+    if (failed !== undefined) return this.fail(failed);
+    const { addr, key, tlsLabels } = target;
+    this.endpoint = target.endpoint;
+    this.stats = target.stats;
     if (ctx.taps.active && this.tap === undefined) this.tap = this.client.startTap(addr, this.endpoint, this.startedAt);
     this.attemptStart = performance.now();
     this.respBuf = undefined;

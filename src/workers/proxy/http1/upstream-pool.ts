@@ -18,15 +18,6 @@ export interface UpstreamOwner {
   onUpstreamDrain(): void;
 }
 
-const keys = new WeakMap<HostPort, string>();
-
-/** The pool key (`host:port`) of an address; kept per address object, which routing reuses. */
-export function poolKey(addr: HostPort): string {
-  let key = keys.get(addr);
-  if (key === undefined) keys.set(addr, (key = formatHostPort(addr)));
-  return key;
-}
-
 export class Upstream {
   readonly socket: net.Socket;
   readonly key: string;
