@@ -49,6 +49,17 @@ function closeSoon(socket: Duplex): void {
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
+/** The accepted connection a tunnel request arrived on, its socket destroyed on error; undefined (and the socket gone) when unknown. */
+function tunnelConnection(socket: Duplex): ReturnType<typeof connectionOf> {
+  const conn = connectionOf(socket);
+  if (conn === undefined) {
+    socket.destroy();
+    return undefined;
+  }
+  socket.on('error', () => socket.destroy());
+  return conn;
+}
+
 /** `Upgrade:` requests: forwarded with their upgrade headers; on 101 the connection becomes a tunnel. */
 export function forwardUpgrade(
   ctx: WorkerContext,
@@ -58,12 +69,8 @@ export function forwardUpgrade(
   clientHead: Buffer,
 ): void {
   const start = performance.now();
-  const conn = connectionOf(socket);
-  if (conn === undefined) {
-    socket.destroy();
-    return;
-  }
-  socket.on('error', () => socket.destroy());
+  const conn = tunnelConnection(socket);
+  if (conn === undefined) return;
   const route = proxy.route(req, conn);
   const stats = ctx.metrics.http(conn.direction, req.headers.host ?? '', typeof route === 'string' ? conn.target : route.target, '', directTlsLabels(ctx, conn));
   stats.request();
@@ -137,12 +144,8 @@ export function forwardConnect(
   clientHead: Buffer,
 ): void {
   const start = performance.now();
-  const conn = connectionOf(socket);
-  if (conn === undefined) {
-    socket.destroy();
-    return;
-  }
-  socket.on('error', () => socket.destroy());
+  const conn = tunnelConnection(socket);
+  if (conn === undefined) return;
   const authority = req.url ?? '';
   const stats = ctx.metrics.http(conn.direction, authority, conn.target);
   stats.request();
