@@ -27,11 +27,15 @@ export async function readIssuerFiles(files: IssuerFiles): Promise<IssuerMateria
       throw new IssuerRefusedError(`identity issuer (${origin(files)}) refused: cannot read ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
   };
-  const [certificatePem, keyPem, anchorsPem] = await Promise.all([
+  // Settled in order so the error names the first unreadable file in argument order, not whichever
+  // read happened to fail first.
+  const results = await Promise.allSettled([
     read('issuer certificate', files.certificate),
     read('issuer key', files.key),
     read('trust anchors', files.anchors),
   ]);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+  const [certificatePem, keyPem, anchorsPem] = results.map((result) => (result as PromiseFulfilledResult<string>).value) as [string, string, string];
   return { certificatePem, keyPem, anchorsPem, origin: origin(files) };
 }
 
