@@ -203,6 +203,26 @@ const haproxy: Target = {
   },
 };
 
+/** Two HAProxies chained (client → A → B → backend): the yardstick for Sluice's two-proxy chains, same core. */
+const haproxy2: Target = {
+  name: 'haproxy-2',
+  description: 'two HAProxies chained (client → A → B → backend), each as `haproxy`: the peer of the two-proxy chains',
+  protocols: ALL,
+  unavailable: () => (which('haproxy') === null ? 'haproxy is not installed' : null),
+  async start(ctx) {
+    const started: Started[] = [];
+    let next = ctx.backendPort;
+    for (const name of ['haproxy-B', 'haproxy-A']) {
+      const port = await freePort();
+      const cfg = join(ctx.dir, `${name}.cfg`);
+      writeFileSync(cfg, haproxyConfig({ listenPort: port, backendPort: next, protocol: ctx.protocol }));
+      started.push(start(name, which('haproxy') ?? 'haproxy', haproxyArgs(cfg), { core: ctx.core }));
+      next = port;
+    }
+    return { port: next, proxies: started.reverse(), notes: [], stop: stopAllOf(started) };
+  },
+};
+
 const nginx: Target = {
   name: 'nginx',
   description: 'nginx (Debian), 1 worker, upstream keepalive; h2c/gRPC front `listen … http2`, upstream `grpc_pass`',
@@ -228,6 +248,7 @@ export const TARGETS: readonly Target[] = [
   sluiceMesh2,
   sluiceW0,
   haproxy,
+  haproxy2,
   nginx,
   nodePeer('node-tcp-pipe', 'tcp-pipe.ts', ALL, 'bare Node TCP pipe (net + pipe), no parsing: the floor for a Node proxy'),
   nodePeer('node-naive-http', 'naive-http.ts', ['h1'], 'naive Node HTTP/1.1 proxy: node:http server + node:http keep-alive Agent'),

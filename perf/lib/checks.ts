@@ -92,13 +92,24 @@ export function latencyCheck(runs: readonly RunResult[], target: string, chain: 
       missing = true;
       continue;
     }
-    parts.push(`${rateName(rate)}: ${added >= 0 ? '+' : '−'}${Math.abs(Math.round(added)).toLocaleString('en-US')} µs`);
+    parts.push(`${rateName(rate)}: ${signedUs(added)}`);
     over ||= added > limitUs;
   }
   if (errors > 0) parts.push(`${errors.toLocaleString('en-US')} errors`);
+  // The yardstick beside it (not part of the verdict): what HAProxy — one, or two chained — added in the
+  // same run, so a reader sees how much of the figure is this machine rather than the proxy.
+  const peer = chain.startsWith('two') ? 'haproxy-2' : 'haproxy';
+  const peerAdded = CHECK_RATES.map((rate) => p99Added(runs, peer, p, rate));
+  const beside = peerAdded.every((v) => v !== null)
+    ? ` (${peer} same run: ${peerAdded.map((v, i) => `${rateName(CHECK_RATES[i] ?? 0)}: ${signedUs(v ?? 0)}`).join(', ')})`
+    : '';
   // A limit exceeded (or errors) at any measured rate fails, even when another rate is missing.
   const pass = over || errors > 0 ? false : missing ? null : true;
-  return { name, limit, value: parts.join(', '), pass };
+  return { name, limit, value: parts.join(', ') + beside, pass };
+}
+
+function signedUs(us: number): string {
+  return `${us >= 0 ? '+' : '−'}${Math.abs(Math.round(us)).toLocaleString('en-US')} µs`;
 }
 
 function maxOf(values: Array<number | undefined>): number | null {
