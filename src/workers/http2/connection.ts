@@ -39,6 +39,7 @@ import type { HeadFacts } from './message.ts';
 import { receiveFrame, type HeaderAssembly } from './receive.ts';
 import { DEFAULTS, type H2Handler, type H2Options, type H2Role } from './handler.ts';
 import { enqueue, flushAll, writeData } from './send.ts';
+import { WriteBatch } from './write-batch.ts';
 import { refund, refundConnection } from './receive-window.ts';
 import { H2Stream } from './stream.ts';
 
@@ -100,8 +101,8 @@ export class H2Connection {
   closed = false;
   /** Client role: a caller found no capacity, so `onStreamCapacity` is owed. */
   capacityWanted = false;
-  /** Writes of this tick are being gathered (see `write`). */
-  private corked = false;
+  /** This tick's frames, written as one at its end. */
+  private readonly out: WriteBatch;
 
   constructor(socket: net.Socket, role: H2Role, handler: H2Handler, options: H2Options = {}) {
     this.socket = socket;
@@ -123,6 +124,7 @@ export class H2Connection {
     this.windowUpdateMeter = new FloodMeter(...floods.windowUpdates);
     this.connRecvWindow = this.connectionWindow;
     this.reader = new FrameReader(this, { expectPreface: role === 'server' });
+    this.out = new WriteBatch(socket);
 
     socket.setNoDelay(true);
     socket.cork();
@@ -338,6 +340,7 @@ export class H2Connection {
       this.handler.onReset(stream, code);
     }
     if (flush && !this.socket.destroyed) {
+      this.out.flush();
       this.socket.end();
       // A peer that never closes its side, or never reads what is left, must not hold the socket open.
       this.socket.once('finish', () => this.socket.destroy());
@@ -374,30 +377,24 @@ export class H2Connection {
   }
 
   /**
-   * Every frame goes out through here. The first write of a tick corks the socket and the end of the
-   * tick uncorks it, so that all the frames one socket chunk (or one burst of proxy forwarding) produced
-   * leave in one writev.
+   * Every frame goes out through here: all the frames one socket chunk (or one burst of proxy
+   * forwarding) produced leave together at the end of the tick (write-batch.ts).
    */
   write(frame: Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    this.socket.write(frame);
+    this.out.write(frame);
   }
 
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
+  /** Bytes written and not yet sent (socket buffer and this tick's batch): what flow control checks. */
+  get bufferedBytes(): number {
+    return this.out.buffered;
+  }
 
   /**
    * A frame that answers the peer (PING or SETTINGS ACK): a peer that makes us answer without reading
    * the answers would grow our socket buffer without bound (CVE-2019-9512/-9515).
    */
   writeAnswer(frame: Buffer): void {
-    if (this.socket.writableLength > 4 * this.writeHighWater) return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'peer does not read our answers');
+    if (this.out.buffered > 4 * this.writeHighWater) return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, 'peer does not read our answers');
     this.write(frame);
   }
 

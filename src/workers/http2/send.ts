@@ -9,7 +9,7 @@ import type { H2Stream } from './stream.ts';
 /** The peer's window grew: queued DATA goes out, streams first come first served. */
 export function flushAll(conn: H2Connection): void {
   for (const stream of conn.waiting) {
-    if (conn.connSendWindow <= 0 || conn.socket.writableLength >= conn.writeHighWater) return;
+    if (conn.connSendWindow <= 0 || conn.bufferedBytes >= conn.writeHighWater) return;
     flushStream(conn, stream);
   }
 }
@@ -60,7 +60,7 @@ export function writeData(conn: H2Connection, stream: H2Stream, data: Buffer, en
     if (endStream) writeFrames(conn, stream, data, 0, true);
     return 0;
   }
-  if (conn.socket.writableLength >= conn.writeHighWater) return 0;
+  if (conn.bufferedBytes >= conn.writeHighWater) return 0;
   const window = Math.min(stream.sendWindow, conn.connSendWindow);
   if (window <= 0) return 0;
   const n = Math.min(window, data.length);
