@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=50
+#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=50 --no-short-builtin-calls
 // The sidecar proxy. Configuration: SLUICE_PROXY_* environment variables (docs/configuration.md).
 // The compile cache keeps the TypeScript-stripped, compiled modules on disk: a restarted proxy (and each
 // worker thread) then skips the TypeScript transform, which alone costs ~20-35 MB of memory per thread.
@@ -16,5 +16,9 @@ import { entry } from './entry.js';
 // is started as `sluice-proxy` (its heap is sized before any code runs).
 v8.setFlagsFromString('--max-semi-space-size=2');
 v8.setFlagsFromString('--heap-growing-percent=50');
+// Each isolate (main thread, every worker) would otherwise map its own 2 MB copy of V8's builtins near
+// its code; calling them from the binary's shared pages instead saves ~2 MB per thread, idle and under
+// load, with no CPU cost we could measure (h2c, 3 × 300,000 requests each way).
+v8.setFlagsFromString('--no-short-builtin-calls');
 module.enableCompileCache?.();
 await import(entry('acceptor/main'));
