@@ -1,11 +1,15 @@
 // The admin server (default 127.0.0.1:4191): /metrics, /ready, /live, /proxy-log-level, /shutdown.
 import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import type { LogLevel } from '../config/proxy-config.ts';
 import { isLogLevel } from '../log/logger.ts';
 import { AdminHttpServer, type AdminRequest, type AdminResponse } from './admin-http.ts';
 
-const gzip = promisify(zlib.gzip);
+// node:zlib loads on the first scrape that asks for gzip, not in every proxy that is never scraped so.
+let gzipAsync: ((body: string) => Promise<Buffer>) | undefined;
+function gzip(body: string): Promise<Buffer> {
+  gzipAsync ??= promisify(process.getBuiltinModule('node:zlib').gzip) as (body: string) => Promise<Buffer>;
+  return gzipAsync(body);
+}
 
 export interface AdminHooks {
   /** Prometheus text of every metric. */

@@ -13,7 +13,6 @@
 // digits i32, lowest discernible value i64, highest trackable value i64, integer-to-double ratio f64,
 // then the counts from index 0 as ZigZag LEB128 (at most 9 bytes, the 9th holding 8 bits); a negative
 // value -n stands for n zero counts.
-import { inflateSync } from 'node:zlib';
 import { highestMicrosAt, indexOfMicros, SIGNIFICANT_DIGITS } from './exact-latency.ts';
 
 const V2_COOKIE_BASE = 0x1c849303;
@@ -89,7 +88,8 @@ export function decodeLatencyHdr(bytes: Uint8Array): number[] {
   if ((cookie & ~0xf0) === V2_COMPRESSED_COOKIE_BASE) {
     const length = data.readInt32BE(4);
     if (length < 0 || 8 + length > data.length) throw new Error('not an HdrHistogram: compressed length past the end');
-    data = inflateSync(data.subarray(8, 8 + length));
+    // Only the controller decodes, and only other encoders compress: proxies never load node:zlib.
+    data = process.getBuiltinModule('node:zlib').inflateSync(data.subarray(8, 8 + length));
     if (data.length < 8) throw new Error('not an HdrHistogram: too short');
     cookie = data.readInt32BE(0);
   }
