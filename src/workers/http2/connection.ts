@@ -39,6 +39,7 @@ import type { HeadFacts } from './message.ts';
 import { receiveFrame, type HeaderAssembly } from './receive.ts';
 import { DEFAULTS, type H2Handler, type H2Options, type H2Role } from './handler.ts';
 import { enqueue, flushAll, writeData } from './send.ts';
+import { StreamTable } from './stream-table.ts';
 import { WriteBatch } from './write-batch.ts';
 import { refund, refundConnection } from './receive-window.ts';
 import { H2Stream } from './stream.ts';
@@ -53,7 +54,7 @@ export class H2Connection {
   readonly socket: net.Socket;
   readonly role: H2Role;
   readonly handler: H2Handler;
-  readonly streams = new Map<number, H2Stream>();
+  readonly streams = new StreamTable();
   /** The highest stream id the peer opened (server role); what our GOAWAY names. */
   lastPeerStreamId = 0;
   /** Client role: the id our next stream gets. */
