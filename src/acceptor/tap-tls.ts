@@ -4,8 +4,9 @@
 //
 //   - The server side of the handshake uses the proxy's current certificate; each renewal replaces the
 //     TLS context for the connections that follow (setSecureContext), without a restart.
-//   - A client certificate is required and must chain to the trust anchors: a client without one, with
-//     an untrusted or expired one, or that does not speak TLS is refused by OpenSSL during the handshake.
+//   - A client certificate is required and must chain to the trust anchors: a client that does not
+//     speak TLS fails the handshake; one without a certificate, or with an untrusted or expired one, is
+//     closed as soon as the handshake ends, before a byte of HTTP/2 is read.
 //   - A client whose chain is good but whose identity is not the controller's is let through to the Tap
 //     server, which answers its calls PERMISSION_DENIED naming both identities (tap-server.ts): a
 //     misconfigured name is then told, not left guessing at a closed connection.
@@ -74,8 +75,9 @@ export class TapTls implements TapTransport {
     this.server = tls.createServer({
       ...context,
       requestCert: true,
-      // OpenSSL refuses a missing or unverifiable client certificate in the handshake itself.
-      rejectUnauthorized: true,
+      // The verdict is ours, in secured(): node:tls would close an unverified client without saying why
+      // (its error is a bare ECONNRESET), and the reason is what the count and the log need.
+      rejectUnauthorized: false,
       // gRPC: the Tap server's HTTP/2 session needs h2 negotiated on a TLS socket.
       ALPNProtocols: ['h2'],
       minVersion: 'TLSv1.3',
@@ -122,7 +124,17 @@ export class TapTls implements TapTransport {
     const serve = this.pending.get(key);
     this.pending.delete(key);
     if (serve === undefined) return void secure.destroy();
-    const clientId = identityOf(secure.getPeerCertificate().subjectaltname);
+    const peer = secure.remoteAddress ?? '?';
+    const certificate = secure.getPeerCertificate();
+    if (certificate === null || Object.keys(certificate).length === 0) {
+      this.refuse('no_client_certificate', peer, 'the client presented no certificate');
+      return void secure.destroy();
+    }
+    if (!secure.authorized) {
+      this.refuse('untrusted_client_certificate', peer, String(secure.authorizationError ?? 'CERT_REJECTED'));
+      return void secure.destroy();
+    }
+    const clientId = identityOf(certificate.subjectaltname);
     if (clientId !== this.clientName) {
       this.refuse('wrong_identity', secure.remoteAddress ?? '?', `client identity ${clientId ?? '(none)'}, expected ${this.clientName}`);
     }

@@ -24,6 +24,9 @@ export function tapComponent(options: TapComponentOptions = {}): Component {
       tapPort: options.tapPort ?? DEFAULT_TAP_PORT,
       windowMs: options.windowMs ?? DEFAULT_WINDOW_MS,
       pods: () => ctx.discovery.pods(),
+      ...(ctx.identity === undefined
+        ? {}
+        : { identity: { controller: ctx.identity, domain: { controlPlaneNamespace: ctx.config.controlPlaneNamespace, trustDomain: ctx.config.trustDomain } } }),
     };
     ctx.publicApi.addStream('TapByResource', async (request, emit, signal) =>
       relayTap(planByResource(request as TapByResourceRequestMessage, ctx.discovery.pods()), emit, signal, relay),
