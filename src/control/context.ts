@@ -7,8 +7,12 @@ import type { ControllerConfig } from './config.ts';
 import type { DiscoveryBackend } from './discovery/types.ts';
 
 export type UnaryHandler = (request: unknown) => Promise<unknown>;
+/** What a public API caller sent to say who it is: the `authorization` header (`Bearer <token>`), if any. */
+export interface CallerCredentials {
+  readonly authorization: string | undefined;
+}
 /** Emits messages until the returned promise settles or `signal` aborts (the client went away). */
-export type StreamHandler = (request: unknown, emit: (message: unknown) => void, signal: AbortSignal) => Promise<void>;
+export type StreamHandler = (request: unknown, emit: (message: unknown) => void, signal: AbortSignal, caller?: CallerCredentials) => Promise<void>;
 
 /** The public API's methods by name (`StatSummary`, `ListPods`, `Tap`, `Version`, `SelfCheck` …). */
 export class PublicApiRegistry {
