@@ -14,6 +14,7 @@ import { FakeKube, type AccessReviewSpec, type TokenReviewStatus } from '../../.
 import { podsOnlyDiscovery, startController, type RunningController } from '../../../test/support/controller.ts';
 import { runCli } from '../../cli/run.ts';
 import type { CliIo } from '../../cli/io.ts';
+import { PublicApiClient } from '../dashboard/api-client.ts';
 import { publicApiComponent } from '../public-api/component.ts';
 import { bearerToken, KubernetesTapAuthorizer, tapAttributes } from './authorize.ts';
 import { tapComponent } from './component.ts';
@@ -169,6 +170,18 @@ describe('sluice tap with a kubeconfig, through the public API, against the fake
     assert.equal(alice.code, 1);
     // No pods are known: the relay's NOT_FOUND, which only an authorized caller reaches.
     assert.match(alice.err, /no pods to tap for deployment\/web/);
+  });
+
+  test("the dashboard's client sends the credentials it is given (the controller's own in a cluster)", async () => {
+    const failure = async (client: PublicApiClient): Promise<string> => {
+      const abort = new AbortController();
+      const error = await client
+        .stream('TapByResource', { target: { resource: { namespace: 'emojivoto', type: 'deployment', name: 'web' } } }, () => {}, abort.signal)
+        .then(() => undefined, (e: Error) => e);
+      return error?.message ?? 'no error';
+    };
+    assert.match(await failure(new PublicApiClient(`http://${controller.publicApi}`, async () => 'Bearer alice-token')), /no pods to tap/);
+    assert.match(await failure(new PublicApiClient(`http://${controller.publicApi}`)), /tap needs your Kubernetes credentials/);
   });
 
   test('without a kubeconfig nothing is sent, and a cluster controller says what is missing', async () => {
