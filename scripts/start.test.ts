@@ -1,5 +1,6 @@
 // `npm start` end to end: the launcher brings up the controller, three proxies, three apps and the
-// traffic generator on this machine; `sluice stat` then shows the traffic the generator sent; a Ctrl-C
+// traffic generator on this machine; `sluice stat` then shows the traffic the generator sent, `sluice tap`
+// shows web's meshed requests with tls=true (tapped over mutual TLS); a Ctrl-C
 // (SIGINT to the whole process group, as a terminal sends it) stops everything and leaves no process.
 // With --any-ports every port is the system's pick, the controller's too, so the test runs beside
 // another demo (or the dashboard's browser test); the CLI is pointed at the public API with --api.
@@ -135,6 +136,24 @@ test('npm start: controller, proxies, apps and traffic; sluice stat shows the tr
     assert.ok(webSr > 0.85 && webSr < 1, `web success rate should be about 95 %: ${webSr}\n${last}`);
     // The generator sends 10 rps to web; over a stat window that includes start-up it may show less.
     assert.ok((by('web').rps ?? 0) <= 12, `web RPS above what the generator sent:\n${last}`);
+  });
+
+  await t.test('sluice tap deploy/web shows its meshed requests with tls=true, tapped over mutual TLS', async () => {
+    const tap = spawn(process.execPath, [...sluiceCommand(), 'tap', 'deploy/web', '-n', 'emojivoto', '--api', publicApi], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let lines = '';
+    tap.stdout?.on('data', (chunk: Buffer) => (lines += chunk.toString()));
+    tap.stderr?.on('data', (chunk: Buffer) => (lines += chunk.toString()));
+    const tapDeadline = Date.now() + 30_000;
+    while (!/^req .*proxy=out .*tls=true/m.test(lines) && Date.now() < tapDeadline && tap.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    tap.kill('SIGINT');
+    // web → emoji / voting goes proxy to proxy: mTLS, and the tap line says so.
+    assert.match(lines, /^req .*proxy=out .*tls=true :method=POST :authority=emoji/m, `no meshed request in sluice tap's output:\n${lines.slice(0, 3000)}`);
+    // The relay reached web's proxy over mutual TLS: its Tap server refused nobody and served calls.
+    const admins = [...output.matchAll(/admin 127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+    const refused = await Promise.all(admins.map(async (port) => /^tap_connections_refused_total\{reason="[a-z_]+"\} [1-9]/m.test((await httpGet('127.0.0.1', port, '/metrics')).body)));
+    assert.deepEqual(refused, [false, false, false], 'no proxy refused a tap connection');
   });
 
   // Ctrl-C: SIGINT to the launcher's whole process group.

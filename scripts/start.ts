@@ -151,6 +151,8 @@ function proxySpec(plan: Plan, pod: PodPlan, options: Options, level: string, id
       SLUICE_PROXY_IDENTITY_LOCAL_NAME: own.name,
       SLUICE_PROXY_IDENTITY_SVC_ADDR: addr(plan.identityPort),
       SLUICE_PROXY_IDENTITY_SVC_NAME: identity.controllerName,
+      // Tap is served over mutual TLS to the controller's identity only (as injected in a cluster).
+      SLUICE_PROXY_TAP_SVC_NAME: identity.controllerName,
     },
     args: ['src/acceptor/main.ts'],
   };

@@ -13,7 +13,9 @@ import { namesListener, type ConnectionInfo } from '../workers/proxy/routing.ts'
 import type { ProxyStacks } from '../workers/proxy/stacks.ts';
 import { createAdminServer } from './admin.ts';
 import { originalDst } from '../core/syscalls.ts';
+import type { RunningIdentity } from './identity/start-identity.ts';
 import { startTapListener, type TapListener } from './tap-listener.ts';
+import type { TapTls } from './tap-tls.ts';
 import type { TelemetryReporter } from './telemetry-reporter.ts';
 import { WorkerPool } from './worker-pool.ts';
 
@@ -43,6 +45,28 @@ function listen(server: net.Server, addr: HostPort): Promise<HostPort> {
 async function startLocalStacks(config: ProxyConfig, log: Logger): Promise<ProxyStacks> {
   const [{ WorkerContext }, { ProxyStacks }] = await Promise.all([import('../workers/proxy/context.ts'), import('../workers/proxy/stacks.ts')]);
   return new ProxyStacks(new WorkerContext(config, log));
+}
+
+/**
+ * How the Tap port is secured: with identity on, mutual TLS that serves only SLUICE_PROXY_TAP_SVC_NAME
+ * (tap is off without that name, as in Linkerd); without identity, plaintext (undefined).
+ */
+async function tapTransport(config: ProxyConfig, identity: RunningIdentity | undefined, log: Logger): Promise<TapTls | undefined | 'off'> {
+  if (config.tapListen === undefined) return undefined;
+  if (identity === undefined) {
+    if (config.tapSvcName !== undefined) log.info('identity is off: tap is served in plaintext to whoever reaches its port', { tapSvcName: config.tapSvcName });
+    return undefined;
+  }
+  if (config.tapSvcName === undefined) {
+    log.warn('tap is off: identity is on and SLUICE_PROXY_TAP_SVC_NAME names no controller to serve');
+    return 'off';
+  }
+  const { TapTls } = await import('./tap-tls.ts');
+  const transport = new TapTls(log, config.tapSvcName);
+  // Each certificate, the first and every renewal, serves the handshakes that follow it.
+  identity.provider.onIdentity((certificate) => transport.setIdentity(certificate));
+  if (identity.provider.current !== undefined) transport.setIdentity(identity.provider.current);
+  return transport;
 }
 
 async function main(): Promise<void> {
@@ -153,10 +177,18 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const tapStarted = await startTapListener(config.tapListen, log, async () => {
-    const { TapServer } = await import('./tap-server.ts');
-    return pool !== undefined ? TapServer.forPool(log, pool) : TapServer.forContext(log, (local as ProxyStacks).ctx);
-  });
+  const tapSecurity = await tapTransport(config, identity, log);
+  const tapTls = tapSecurity === 'off' ? undefined : tapSecurity;
+  const tapStarted = await startTapListener(
+    tapSecurity === 'off' ? undefined : config.tapListen,
+    log,
+    async () => {
+      const { TapServer } = await import('./tap-server.ts');
+      const requiredClient = tapTls?.clientName;
+      return pool !== undefined ? TapServer.forPool(log, pool, requiredClient) : TapServer.forContext(log, (local as ProxyStacks).ctx, requiredClient);
+    },
+    tapTls,
+  );
   tap = tapStarted?.listener;
   if (tapStarted !== undefined) addresses['tap'] = formatHostPort(tapStarted.bound);
 

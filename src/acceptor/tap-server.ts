@@ -7,11 +7,14 @@
 // - A caller that reads slowly does not make the proxy buffer without bound: past MAX_QUEUED events
 //   waiting to be sent, events are dropped and counted (`tap_events_dropped_total`).
 // - A caller that goes away uninstalls its tap.
+// - With identity on, connections arrive over mutual TLS (tap-tls.ts) and only the controller's identity
+//   (SLUICE_PROXY_TAP_SVC_NAME) is served: any other verified caller gets PERMISSION_DENIED naming both.
 import { randomInt } from 'node:crypto';
 import type net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { tapServiceDefinition } from '../api/tap.ts';
 import type { Logger } from '../log/logger.ts';
+import { identityOf } from '../workers/tls/peer-identity.ts';
 import type { WorkerContext } from '../workers/proxy/context.ts';
 import { InvalidTapMatch, compileMatch, type ObserveRequestMessage } from '../workers/tap/match.ts';
 import type { TapInstall, TapOut } from '../workers/tap/registry.ts';
@@ -54,22 +57,29 @@ export class TapServer implements TapService {
   private eventsTotal = 0;
   private droppedTotal = 0;
   private injector: grpc.ConnectionInjector | undefined;
+  /** The only caller identity served (identity on), or undefined: every caller (plaintext, identity off). */
+  private readonly requiredClient: string | undefined;
 
-  constructor(log: Logger, threads: Threads) {
+  constructor(log: Logger, threads: Threads, requiredClient?: string) {
     this.log = log;
     this.threads = threads;
+    this.requiredClient = requiredClient?.toLowerCase();
     this.server.addService(tapServiceDefinition(), {
       Observe: (call: grpc.ServerWritableStream<ObserveRequestMessage, object>) => this.observe(call),
     });
   }
 
   /** A Tap server for worker threads. */
-  static forPool(log: Logger, pool: WorkerPool): TapServer {
-    const server = new TapServer(log, {
-      count: pool.size,
-      install: (thread, tap) => pool.postTo(thread, { type: 'tap-install', tap }),
-      remove: (thread, id) => pool.postTo(thread, { type: 'tap-remove', id }),
-    });
+  static forPool(log: Logger, pool: WorkerPool, requiredClient?: string): TapServer {
+    const server = new TapServer(
+      log,
+      {
+        count: pool.size,
+        install: (thread, tap) => pool.postTo(thread, { type: 'tap-install', tap }),
+        remove: (thread, id) => pool.postTo(thread, { type: 'tap-remove', id }),
+      },
+      requiredClient,
+    );
     pool.tapHooks = {
       events: (worker, events) => server.onEvents(worker, events),
       replaced: (worker) => server.onThreadReplaced(worker),
@@ -78,12 +88,16 @@ export class TapServer implements TapService {
   }
 
   /** A Tap server for SLUICE_PROXY_WORKERS=0, where the main thread serves connections itself. */
-  static forContext(log: Logger, ctx: WorkerContext): TapServer {
-    const server = new TapServer(log, {
-      count: 1,
-      install: (_, tap) => ctx.taps.install(tap),
-      remove: (_, id) => ctx.taps.remove(id),
-    });
+  static forContext(log: Logger, ctx: WorkerContext, requiredClient?: string): TapServer {
+    const server = new TapServer(
+      log,
+      {
+        count: 1,
+        install: (_, tap) => ctx.taps.install(tap),
+        remove: (_, id) => ctx.taps.remove(id),
+      },
+      requiredClient,
+    );
     ctx.taps.sink = (events) => server.onEvents(0, events);
     return server;
   }
@@ -107,7 +121,23 @@ export class TapServer implements TapService {
     return { observeTotal: this.observeTotal, active: this.sessions.size, eventsTotal: this.eventsTotal, droppedTotal: this.droppedTotal };
   }
 
+  /** Why `call`'s caller may not tap, or undefined when it may. */
+  private refusal(call: grpc.ServerWritableStream<ObserveRequestMessage, object>): string | undefined {
+    if (this.requiredClient === undefined) return undefined;
+    // Set only for a TLS connection whose client certificate verified (tap-tls.ts refuses the others).
+    const certificate = call.getAuthContext().sslPeerCertificate;
+    const caller = certificate === undefined ? undefined : identityOf(certificate.subjectaltname);
+    if (caller === this.requiredClient) return undefined;
+    return `tap is served only to ${this.requiredClient} (SLUICE_PROXY_TAP_SVC_NAME); this caller is ${caller ?? 'not authenticated'}`;
+  }
+
   private observe(call: grpc.ServerWritableStream<ObserveRequestMessage, object>): void {
+    const refused = this.refusal(call);
+    if (refused !== undefined) {
+      this.log.debug('tap call refused', { peer: call.getPeer(), reason: refused });
+      call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: refused });
+      return;
+    }
     const request = call.request;
     let tap: TapInstall;
     try {

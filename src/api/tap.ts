@@ -26,8 +26,11 @@ export interface TapClient extends grpc.Client {
   Observe(request: object, options?: grpc.CallOptions): grpc.ClientReadableStream<Record<string, unknown>>;
 }
 
-/** A client of one proxy's Tap server at `address` (`host:port`), plaintext (Sluice has no mTLS yet). */
-export function tapClient(address: string): TapClient {
+/**
+ * A client of one proxy's Tap server at `address` (`host:port`): plaintext by default, or over the
+ * given TLS credentials (the controller's tap relay under identity, src/control/tap/proxy-tls.ts).
+ */
+export function tapClient(address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}): TapClient {
   const Client = tapConstructor();
-  return new Client(address, grpc.credentials.createInsecure()) as unknown as TapClient;
+  return new Client(address, credentials, options) as unknown as TapClient;
 }

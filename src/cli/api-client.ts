@@ -56,9 +56,12 @@ async function failure(response: Response, method: string): Promise<CliError> {
 
 export class ApiClient {
   readonly base: string;
+  /** Sent with every call (tap's `authorization`). */
+  private readonly headers: Readonly<Record<string, string>>;
 
-  constructor(base: string) {
+  constructor(base: string, headers: Readonly<Record<string, string>> = {}) {
     this.base = base;
+    this.headers = headers;
   }
 
   /** Calls a unary method; resolves with its JSON answer. */
@@ -67,7 +70,7 @@ export class ApiClient {
     try {
       response = await fetch(`${this.base}/api/v1/${method}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...this.headers, 'content-type': 'application/json' },
         body: JSON.stringify(request),
         signal: AbortSignal.timeout(UNARY_TIMEOUT_MS),
       });
@@ -84,7 +87,7 @@ export class ApiClient {
     try {
       response = await fetch(`${this.base}/api/v1/${method}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...this.headers, 'content-type': 'application/json' },
         body: JSON.stringify(request),
         ...(signal === undefined ? {} : { signal }),
       });

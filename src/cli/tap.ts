@@ -4,6 +4,7 @@ import { defaultNamespace } from './namespace.ts';
 import { parseArgs } from 'node:util';
 import { ApiClient, apiBaseUrl, CliError } from './api-client.ts';
 import type { CliIo } from './io.ts';
+import { kubeAuthorization } from './kube-token.ts';
 import { formatTapLine, tapEventJson, type TapEventJson } from './tap-format.ts';
 import { parseResourceFlag, parseTargets } from './targets.ts';
 
@@ -34,7 +35,14 @@ Flags:
       --max-rps N           requests per second to observe, shared by the pods (default 100)
   -o, --output FORMAT       (default) lines; wide (adds each side's labels); json (one object per line)
       --api HOST:PORT       the controller's public API (default: SLUICE_API_ADDR, else 127.0.0.1:8085)
+      --kubeconfig FILE     in a cluster, whose credentials tap is authorized with (default: KUBECONFIG,
+                            else ~/.kube/config); sent only to a loopback or https API
+      --context NAME        kubeconfig context to use
   -h, --help
+
+In a cluster the controller checks that your kubeconfig user may tap the resource (RBAC: watch on
+<kind>s/tap in API group tap.sluice.dev; the ClusterRoles sluice-tap-<ns> and sluice-tap-admin-<ns>
+grant it). Users that authenticate with a client certificate have no token to send.
 `;
 
 export const TAP_OPTIONS = {
@@ -48,6 +56,8 @@ export const TAP_OPTIONS = {
   path: { type: 'string' },
   'max-rps': { type: 'string' },
   api: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -98,9 +108,27 @@ export function tapRequest(positionals: readonly string[], flags: TapFlags, extr
   return request;
 }
 
-/** Streams TapEvents until the relay ends the stream or `signal` aborts (Ctrl-C). */
-export async function streamTap(api: string | undefined, io: CliIo, request: object, onEvent: (event: TapEventJson) => void, signal: AbortSignal): Promise<void> {
-  const client = new ApiClient(apiBaseUrl(api, io.env));
+/** Where the caller's Kubernetes credentials come from (`--kubeconfig`, `--context`). */
+export interface TapKubeFlags {
+  readonly kubeconfig?: string | undefined;
+  readonly context?: string | undefined;
+}
+
+/**
+ * Streams TapEvents until the relay ends the stream or `signal` aborts (Ctrl-C), with the kubeconfig
+ * user's bearer token when there is one to send (kube-token.ts).
+ */
+export async function streamTap(
+  api: string | undefined,
+  io: CliIo,
+  request: object,
+  onEvent: (event: TapEventJson) => void,
+  signal: AbortSignal,
+  kube: TapKubeFlags = {},
+): Promise<void> {
+  const base = apiBaseUrl(api, io.env);
+  const authorization = await kubeAuthorization(base, { kubeconfig: kube.kubeconfig, context: kube.context, env: io.env });
+  const client = new ApiClient(base, authorization === undefined ? {} : { authorization });
   await client.stream<TapEventJson>('TapByResource', request, onEvent, signal);
 }
 
@@ -141,6 +169,7 @@ export async function run(args: string[], io: CliIo, signal?: AbortSignal): Prom
       request,
       (event) => io.stdout(`${output === 'json' ? JSON.stringify(tapEventJson(event)) : formatTapLine(event, output === 'wide')}\n`),
       signal ?? (interrupt as NonNullable<typeof interrupt>).signal,
+      { kubeconfig: values.kubeconfig, context: values.context },
     );
   } finally {
     interrupt?.done();

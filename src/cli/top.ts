@@ -37,6 +37,8 @@ Flags:
       --hide-sources        leave out the Source column
       --interval DURATION   without a terminal: print the table this often (default 2s)
       --api HOST:PORT       the controller's public API (default: SLUICE_API_ADDR, else 127.0.0.1:8085)
+      --kubeconfig FILE     in a cluster, whose credentials tap is authorized with (see sluice tap --help)
+      --context NAME        kubeconfig context to use
   -h, --help
 `;
 
@@ -134,6 +136,7 @@ export async function run(args: string[], io: CliIo, signal?: AbortSignal, scree
         changed = true;
       },
       abort.signal,
+      { kubeconfig: values.kubeconfig, context: values.context },
     );
   } finally {
     clearInterval(timer);

@@ -63,6 +63,11 @@ export function parseTrustAnchors(variable: string, pem: string): X509Certificat
   });
 }
 
+/** `value` when it is an identity name (DNS-like, lower case); ConfigError naming `variable` otherwise. */
+export function identityNameVariable(variable: string, value: string): string {
+  return dnsName(variable, value);
+}
+
 function dnsName(variable: string, value: string): string {
   if (!DNS_NAME.test(value)) throw new ConfigError(variable, value, 'expected a DNS-like identity name such as web.shop.serviceaccount.identity.sluice.cluster.local');
   return value;

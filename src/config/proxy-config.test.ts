@@ -109,6 +109,7 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
       failureAccrual: { maxFailures: 7, minMs: 1_000, maxMs: 60_000, jitter: 0.5 },
       telemetry: { svcAddr: undefined, reportIntervalMs: 5_000, podName: os.hostname(), podNamespace: 'default', workload: '' },
       tapListen: { host: '0.0.0.0', port: 4190 },
+      tapSvcName: undefined,
       identity: undefined,
     });
   });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { ConfigError, parseBool, parseDuration, parseHostPort, parsePortList, type HostPort } from './parse.ts';
 import { parseDestinationConfig, type DestinationConfig } from './destination-config.ts';
 import { coresGiven, workersForCores } from './cpu.ts';
-import { parseIdentityConfig, type IdentityConfig } from './identity-config.ts';
+import { identityNameVariable, parseIdentityConfig, type IdentityConfig } from './identity-config.ts';
 
 export { ConfigError, type HostPort };
 
@@ -44,6 +44,11 @@ export interface ProxyConfig extends DestinationConfig {
   readonly telemetry: TelemetryConfig;
   /** The Tap gRPC server (io.linkerd.proxy.tap.Tap/Observe); undefined when disabled. */
   readonly tapListen: HostPort | undefined;
+  /**
+   * The only identity the Tap server serves when identity is on (the controller's, whose tap relay
+   * calls it over mutual TLS); with identity on and no name, tap is off, as in Linkerd. Unused without identity.
+   */
+  readonly tapSvcName: string | undefined;
   /** The proxy's own identity (Certify, renewal); undefined when identity is off. See identity-config.ts. */
   readonly identity: IdentityConfig | undefined;
 }
@@ -107,6 +112,11 @@ function tapAddress(env: Env): HostPort | undefined {
   const trimmed = value.trim();
   if (trimmed === '' || trimmed.toLowerCase() === 'off') return undefined;
   return parseHostPort(name, trimmed);
+}
+
+function optionalIdentityName(env: Env, name: string): string | undefined {
+  const value = read(env, name);
+  return value === undefined ? undefined : identityNameVariable(name, value);
 }
 
 export interface TelemetryConfig {
@@ -201,6 +211,7 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     http1Engine: oneOf(env, 'SLUICE_PROXY_HTTP1_ENGINE', ['fast', 'node'] as const, 'fast'),
     telemetry: telemetryConfig(env),
     tapListen: tapAddress(env),
+    tapSvcName: optionalIdentityName(env, 'SLUICE_PROXY_TAP_SVC_NAME'),
     identity: parseIdentityConfig(env),
   };
 }

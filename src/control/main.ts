@@ -5,7 +5,7 @@ import { Logger } from '../log/logger.ts';
 import { startControllerAdmin } from './admin.ts';
 import { components } from './components.ts';
 import { USAGE, parseControllerConfig, type ControllerConfig } from './config.ts';
-import { PublicApiRegistry, type ControllerContext } from './context.ts';
+import { ControllerIdentity, PublicApiRegistry, type ControllerContext } from './context.ts';
 import { createDiscovery } from './discovery/create.ts';
 
 function loadConfig(): ControllerConfig {
@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     proxyApi,
     publicApi: new PublicApiRegistry(),
     addresses,
+    identity: new ControllerIdentity(),
     addMetrics: (source) => admin.addMetrics(source),
     onClose: (close) => closers.push(close),
   };

@@ -18,6 +18,7 @@ import * as core from 'kubernetes-models/v1';
 import { renderInstall } from '../cli/install.ts';
 import { run as runUninstall } from '../cli/uninstall.ts';
 import { parseControllerConfig } from '../control/config.ts';
+import { tapAttributes } from '../control/tap/authorize.ts';
 import { certificatesToPem, createIssuer, createTrustAnchor, privateKeyToPem } from '../control/identity/pki.ts';
 import { defaultValues, mergeValues } from '../inject/values.ts';
 import { generateIdentity, generateWebhookCredentials } from './credentials.ts';
@@ -83,6 +84,9 @@ describe('sluice install', { timeout: 30_000 }, () => {
         'CustomResourceDefinition/serverauthorizations.policy.sluice.dev',
         'ClusterRole/sluice-controller-sluice',
         'ClusterRoleBinding/sluice-controller-sluice',
+        'ClusterRole/sluice-tap-sluice',
+        'ClusterRole/sluice-tap-admin-sluice',
+        'ClusterRoleBinding/sluice-dashboard-tap-sluice',
         'ServiceAccount/sluice-controller',
         'ConfigMap/sluice-config',
         'ConfigMap/sluice-identity-trust-roots',
@@ -220,6 +224,52 @@ describe('sluice install', { timeout: 30_000 }, () => {
     writeFileSync(file, 'proxy:\n  resources:\n    cpu:\n      limit: [1]\n');
     await assert.rejects(renderInstall(['--values', file]), new RegExp(`${file}:4:14: proxy.resources.cpu.limit`));
     await assert.rejects(renderInstall(['surplus']), /takes no arguments/);
+  });
+});
+
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+
+/** Whether `rules` allow an access review's resource attributes, as Kubernetes RBAC matches them. */
+function rulesAllow(rules: readonly Rule[], a: { verb: string; group: string; resource: string; subresource: string }): boolean {
+  const combined = a.subresource === '' ? a.resource : `${a.resource}/${a.subresource}`;
+  return rules.some(
+    (r) =>
+      (r.verbs.includes(a.verb) || r.verbs.includes('*')) &&
+      (r.apiGroups.includes(a.group) || r.apiGroups.includes('*')) &&
+      r.resources.some((x) => x === '*' || x === combined || (a.subresource !== '' && x === `*/${a.subresource}`)),
+  );
+}
+
+describe('sluice install: tap RBAC', () => {
+  it("lets the controller review tokens and access, gives users tap roles matching what the controller asks, and binds the dashboard's account to the admin role", async () => {
+    const objects = await install();
+    const controllerRules = find(objects, 'ClusterRole', 'sluice-controller-sluice')['rules'] as Rule[];
+    assert.ok(rulesAllow(controllerRules, { verb: 'create', group: 'authentication.k8s.io', resource: 'tokenreviews', subresource: '' }));
+    assert.ok(rulesAllow(controllerRules, { verb: 'create', group: 'authorization.k8s.io', resource: 'subjectaccessreviews', subresource: '' }));
+
+    const tap = find(objects, 'ClusterRole', 'sluice-tap-sluice')['rules'] as Rule[];
+    const admin = find(objects, 'ClusterRole', 'sluice-tap-admin-sluice')['rules'] as Rule[];
+    for (const type of ['deployment', 'statefulset', 'daemonset', 'job', 'cronjob', 'replicationcontroller', 'replicaset', 'pod']) {
+      const asked = tapAttributes({ type, namespace: 'shop', name: 'x' });
+      assert.ok(rulesAllow(tap, asked), `sluice-tap grants tapping a ${type}`);
+      assert.ok(rulesAllow(admin, asked), `sluice-tap-admin grants tapping a ${type}`);
+      assert.ok(!rulesAllow(tap, { ...asked, verb: 'get' }), 'only watch');
+    }
+    const wholeNamespace = tapAttributes({ type: 'namespace', namespace: '', name: 'shop' });
+    assert.ok(!rulesAllow(tap, wholeNamespace), 'sluice-tap does not tap a whole namespace');
+    assert.ok(rulesAllow(admin, wholeNamespace), 'sluice-tap-admin does');
+    assert.ok(!rulesAllow(admin, { verb: 'watch', group: 'apps', resource: 'deployments', subresource: '' }), 'nothing outside tap.sluice.dev');
+
+    const binding = find(objects, 'ClusterRoleBinding', 'sluice-dashboard-tap-sluice') as unknown as { roleRef: { name: string }; subjects: Array<{ kind: string; name: string; namespace: string }> };
+    assert.equal(binding.roleRef.name, 'sluice-tap-admin-sluice');
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'sluice-controller', namespace: 'sluice' }]);
+  });
+
+  it('names the roles after the control-plane namespace, so that two installs do not collide', async () => {
+    const objects = await install(['--control-plane-namespace', 'mesh2']);
+    find(objects, 'ClusterRole', 'sluice-tap-mesh2');
+    find(objects, 'ClusterRole', 'sluice-tap-admin-mesh2');
+    find(objects, 'ClusterRoleBinding', 'sluice-dashboard-tap-mesh2');
   });
 });
 

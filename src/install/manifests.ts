@@ -22,7 +22,7 @@ import { controllerDeployment, controllerDisruptionBudget, controllerServices } 
 import type { IdentityCredentials, WebhookCredentials } from './credentials.ts';
 import { customResourceDefinitions, type CustomResourceDefinition } from './crds.ts';
 import { commonLabels } from './names.ts';
-import { clusterRole, clusterRoleBinding, serviceAccount } from './rbac.ts';
+import { clusterRole, clusterRoleBinding, dashboardTapBinding, serviceAccount, tapClusterRoles } from './rbac.ts';
 
 export interface InstallInput {
   /** With `identity.trustAnchorsPEM` equal to `identity.anchorsPem`. */
@@ -67,6 +67,8 @@ export function installObjects(input: InstallInput): ManifestObject[] {
     ...customResourceDefinitions(commonLabels(values)),
     clusterRole(values),
     clusterRoleBinding(values),
+    ...tapClusterRoles(values),
+    dashboardTapBinding(values),
     serviceAccount(values),
     config,
     trustRootsConfigMap(values, input.identity),

@@ -3,7 +3,8 @@
 // test needs: change objects, cut watches, forget history, fail requests, count requests.
 // Mutations happen only through the methods here (the HTTP side is read-only: GET), except
 // `POST /apis/authentication.k8s.io/v1/tokenreviews`, answered by `reviewTokens` (nothing is stored),
-// and /version and SelfSubjectAccessReviews, which answer what a test set.
+// SubjectAccessReviews, answered by `reviewAccess`, and /version and SelfSubjectAccessReviews, which
+// answer what a test set.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -85,6 +86,20 @@ export interface TokenReviewStatus {
 }
 export type TokenReviewer = (spec: TokenReviewSpec) => TokenReviewStatus;
 
+/** A SubjectAccessReview's spec as the client sent it, and the status the fake answers with. */
+export interface AccessReviewSpec {
+  readonly user?: string;
+  readonly uid?: string;
+  readonly groups?: readonly string[];
+  readonly resourceAttributes?: Readonly<Record<string, string | undefined>>;
+}
+export interface AccessReviewStatus {
+  readonly allowed: boolean;
+  readonly denied?: boolean;
+  readonly reason?: string;
+}
+export type AccessReviewer = (spec: AccessReviewSpec) => AccessReviewStatus;
+
 interface StoredEvent {
   readonly rv: number;
   readonly type: EventType;
@@ -159,6 +174,10 @@ export class FakeKube {
   private tokenReviewer: TokenReviewer = () => ({ authenticated: false });
   /** Every TokenReview spec received, oldest first. */
   readonly tokenReviews: TokenReviewSpec[] = [];
+  /** Answers SubjectAccessReviews; by default nothing is allowed (set it with `reviewAccess`). */
+  private accessReviewer: AccessReviewer = () => ({ allowed: false, reason: 'no RBAC rule allows it' });
+  /** Every SubjectAccessReview spec received, oldest first. */
+  readonly accessReviews: AccessReviewSpec[] = [];
 
   private constructor(server: http.Server, options: FakeKubeOptions) {
     this.server = server;
@@ -260,6 +279,11 @@ export class FakeKube {
     this.tokenReviewer = reviewer;
   }
 
+  /** How SubjectAccessReviews are answered from now on. */
+  reviewAccess(reviewer: AccessReviewer): void {
+    this.accessReviewer = reviewer;
+  }
+
   /** Answers requests of these verbs with `code` until `heal()`. */
   fail(verbs: readonly Verb[], code = 503): void {
     this.failure = { verbs: new Set(verbs), code };
@@ -309,7 +333,8 @@ export class FakeKube {
     const route = this.route(url.pathname);
     const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const tokenReview = req.method === 'POST' && url.pathname === '/apis/authentication.k8s.io/v1/tokenreviews';
-    const verb: Verb | 'other' = tokenReview
+    const accessReview = req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/subjectaccessreviews';
+    const verb: Verb | 'other' = tokenReview || accessReview
       ? 'create'
       : req.method !== 'GET' || !route
         ? 'other'
@@ -318,7 +343,7 @@ export class FakeKube {
           : watching
             ? 'watch'
             : 'list';
-    this.requests.push({ verb, plural: tokenReview ? 'tokenreviews' : route?.resource.plural, namespace: route?.namespace, url: req.url ?? '' });
+    this.requests.push({ verb, plural: tokenReview ? 'tokenreviews' : accessReview ? 'subjectaccessreviews' : route?.resource.plural, namespace: route?.namespace, url: req.url ?? '' });
     if (url.pathname === '/version' && req.method === 'GET') {
       return this.version === undefined ? this.reply(res, 404, status(404, 'NotFound', 'the server could not find the requested resource')) : this.reply(res, 200, this.version);
     }
@@ -328,6 +353,7 @@ export class FakeKube {
       return this.reply(res, code, status(code, http.STATUS_CODES[code] ?? 'Failure', 'injected failure'));
     }
     if (tokenReview) return void this.reviewToken(req, res);
+    if (accessReview) return void this.reviewAccessRequest(req, res);
     if (!route || this.missing.has(route.resource.plural)) {
       return this.reply(res, 404, status(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
     }
@@ -408,6 +434,22 @@ export class FakeKube {
     const spec: TokenReviewSpec = audiences === undefined ? { token: review.spec.token } : { token: review.spec.token, audiences };
     this.tokenReviews.push(spec);
     this.reply(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: {}, spec: review.spec, status: this.tokenReviewer(spec) });
+  }
+
+  private async reviewAccessRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let review: { kind?: string; spec?: AccessReviewSpec };
+    try {
+      review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof review;
+    } catch {
+      return this.reply(res, 400, status(400, 'BadRequest', 'request body is not JSON'));
+    }
+    if (review.kind !== 'SubjectAccessReview' || review.spec === undefined || (review.spec.user === undefined && review.spec.groups === undefined)) {
+      return this.reply(res, 400, status(400, 'BadRequest', 'expected a SubjectAccessReview with spec.user or spec.groups'));
+    }
+    this.accessReviews.push(review.spec);
+    this.reply(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', metadata: {}, spec: review.spec, status: this.accessReviewer(review.spec) });
   }
 
   private reply(res: http.ServerResponse, code: number, body: unknown): void {

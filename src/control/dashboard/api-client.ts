@@ -16,10 +16,13 @@ const UNARY_TIMEOUT_MS = 15_000;
 
 export class PublicApiClient {
   readonly base: string;
+  /** The `authorization` streams are sent with (tap, which the controller authorizes in Kubernetes). */
+  private readonly authorization: () => Promise<string | undefined>;
 
   /** `base`: `http://host:port` of the public API. */
-  constructor(base: string) {
+  constructor(base: string, authorization: () => Promise<string | undefined> = async () => undefined) {
     this.base = base;
+    this.authorization = authorization;
   }
 
   /** The public API's answer to one unary call, status and body untouched (the page reads errors too). */
@@ -52,9 +55,10 @@ export class PublicApiClient {
   async stream(method: string, request: object, onMessage: (message: unknown) => void, signal: AbortSignal): Promise<void> {
     let response: Response;
     try {
+      const authorization = await this.authorization();
       response = await fetch(`${this.base}/api/v1/${method}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) },
         body: JSON.stringify(request),
         signal,
       });

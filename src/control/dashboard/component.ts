@@ -12,6 +12,21 @@ import { SAMPLE_REQUESTS, StatHistory } from './history.ts';
 import { startDashboardServer, type DashboardServer } from './server.ts';
 import type { StatSummaryResponse } from '../../api/public-messages.ts';
 
+/**
+ * In Kubernetes the public API authorizes taps with RBAC: the dashboard taps as the controller's own
+ * service account (its projected token, read again for each tap as it rotates), which `sluice install`
+ * binds to the tap-admin role, as Linkerd binds its web's account.
+ */
+async function controllerAuthorization(): Promise<() => Promise<string | undefined>> {
+  const { loadKubeConfig } = await import('../kubeconfig.ts');
+  const kubeConfig = await loadKubeConfig(process.env, 'dashboard');
+  return async () => {
+    const options: { headers: Record<string, string> } = { headers: {} };
+    await kubeConfig.applyToHTTPSOptions(options);
+    return options.headers['Authorization'];
+  };
+}
+
 /** Where to reach a server bound to `addr` from this process: a wildcard address means loopback. */
 export function loopbackFor(addr: string): string {
   if (addr.startsWith('0.0.0.0:')) return `127.0.0.1:${addr.slice('0.0.0.0:'.length)}`;
@@ -28,7 +43,14 @@ export const dashboardComponent: Component = async (ctx) => {
     log.warn('no public API in this controller: the dashboard is off');
     return;
   }
-  const api = new PublicApiClient(`http://${loopbackFor(publicApi)}`);
+  let authorization: (() => Promise<string | undefined>) | undefined;
+  if (ctx.config.discovery === 'kubernetes') {
+    authorization = await controllerAuthorization().catch((error: Error) => {
+      log.warn('no Kubernetes credentials for the dashboard: its taps will be refused', { error: error.message });
+      return undefined;
+    });
+  }
+  const api = new PublicApiClient(`http://${loopbackFor(publicApi)}`, authorization);
   const history = new StatHistory();
   const assets = loadAssets();
   if (assets.size === 0) log.warn('the dashboard bundle (dist/dashboard/) is missing: the page says how to build it, the JSON endpoints work');

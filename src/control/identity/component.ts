@@ -151,6 +151,9 @@ export const identityComponent: Component = async (ctx) => {
     process.exit(1);
   }
   if (identity === undefined) return;
+  const serving = identity.serving;
+  // The tap relay calls proxies' Tap servers with this certificate (they serve only this identity).
+  ctx.identity?.provide(() => serving.current());
   const server = new grpc.Server();
   server.addService(identityDefinition(), identity.service.implementation());
   // Over TLS with the controller's own certificate: proxies verify it before they send their token.

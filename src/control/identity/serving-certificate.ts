@@ -7,10 +7,11 @@
 // `sluice-controller.<cp-ns>.serviceaccount.identity.<cp-ns>.<trust-domain>`, with a fresh key and the
 // issuance lifetime of proxies' certificates; it renews at 70 % of the lifetime and whenever the issuer
 // changes, and hands each to grpc-js as a certificate provider, so the listening server switches
-// without a restart. Before there is an issuer there is no certificate and TLS handshakes fail, as
+// without a restart. The same certificate is the client certificate of the tap relay (current()). Before there is an issuer there is no certificate and TLS handshakes fail, as
 // Certify would answer UNAVAILABLE anyway.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../log/logger.ts';
+import type { ControllerCertificate } from '../context.ts';
 import type { IssuerHolder, LoadedIssuer } from './issuer.ts';
 import { certificatesToPem, generateKeyPair, issueLeaf, privateKeyToPem } from './pki.ts';
 
@@ -85,6 +86,17 @@ export class ServingCertificate implements CertificateProvider {
       log.error('cannot issue the identity service\'s own certificate; retrying', { identity, error: (error as Error).message, retryInMs: RETRY_MS });
       this.schedule(RETRY_MS);
     }
+  }
+
+  /** The certificate being served, as PEM (undefined before the first): the tap relay presents it to proxies. */
+  current(): ControllerCertificate | undefined {
+    if (this.identityUpdate === null || this.caUpdate === null) return undefined;
+    return {
+      name: this.options.identity,
+      certChainPem: this.identityUpdate.certificate.toString('utf8'),
+      keyPem: this.identityUpdate.privateKey.toString('utf8'),
+      trustAnchorsPem: this.caUpdate.caCertificate.toString('utf8'),
+    };
   }
 
   /** The issuer the current certificate came from (undefined before the first). */

@@ -145,6 +145,8 @@ function detectAndServe(socket: net.Socket, httpServer: http.Server, h2Server: h
 interface JsonExchange {
   readonly method: string;
   readonly path: string;
+  /** The caller's `authorization` header (tap authorization in Kubernetes reads it). */
+  readonly authorization: string | undefined;
   readBody(limit: number): Promise<Buffer>;
   start(status: number, contentType: string): void;
   write(text: string): boolean;
@@ -160,6 +162,7 @@ function http1Exchange(req: http.IncomingMessage, res: http.ServerResponse): Jso
   return {
     method: req.method ?? 'GET',
     path: req.url ?? '/',
+    authorization: headerText(req.headers['authorization']),
     readBody: (limit) => readAll(req, limit),
     start: (status, contentType) => res.writeHead(status, { 'content-type': contentType }),
     write: (text) => res.write(text),
@@ -175,6 +178,7 @@ function h2Exchange(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
   return {
     method: String(headers[':method'] ?? 'GET'),
     path: String(headers[':path'] ?? '/'),
+    authorization: headerText(headers['authorization']),
     readBody: (limit) => readAll(stream, limit),
     start: (status, contentType) => stream.respond({ ':status': status, 'content-type': contentType }),
     write: (text) => stream.write(text),
@@ -182,6 +186,10 @@ function h2Exchange(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
     buffered: () => stream.writableLength,
     closed: closed.signal,
   };
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function readAll(source: NodeJS.ReadableStream & { destroy?: () => void }, limit: number): Promise<Buffer> {
@@ -320,6 +328,7 @@ class Dispatcher {
           }
         },
         abort.signal,
+        { authorization: headerText(headers['authorization']) },
       );
       if (timedOut) status = { code: GrpcStatus.DEADLINE_EXCEEDED, message: 'deadline exceeded' };
       if (!stream.destroyed) stream.end();
@@ -400,6 +409,7 @@ class Dispatcher {
           if (exchange.buffered() > MAX_BUFFERED_BYTES) abort.abort();
         },
         abort.signal,
+        { authorization: exchange.authorization },
       );
       if (!exchange.closed.aborted) exchange.end();
     } catch (error) {

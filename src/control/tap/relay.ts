@@ -6,10 +6,16 @@
 // requests for one window, and no new call before the window is over. A proxy's call ends by itself
 // once its limit of requests has completed, so no pod sends more than its share, and no event is dropped
 // half-way through a request. The stream ends when the caller goes away.
+//
+// With the controller's identity on, each proxy is called over mutual TLS (proxy-tls.ts) with the
+// controller's certificate of the moment: a client made before a renewal is replaced at the next window.
 import type { Logger } from '../../log/logger.ts';
 import { formatIp, type TcpAddressLike } from '../../api/net-address.ts';
+import type { IdentityDomain } from '../../api/identity-name.ts';
 import { tapClient, type TapClient } from '../../api/tap.ts';
+import type { ControllerCertificate, ControllerIdentity } from '../context.ts';
 import type { PodInfo } from '../discovery/types.ts';
+import { expectedProxyIdentity, tlsTapClient } from './proxy-tls.ts';
 import { NOT_FOUND, TapRequestError, UNAVAILABLE, formatResource, tapAddress, tappable, type TapPlan } from './resolve.ts';
 
 export interface RelayOptions {
@@ -20,6 +26,31 @@ export interface RelayOptions {
   readonly windowMs: number;
   /** Every pod discovery knows, to name the other side of each event by its IP. */
   readonly pods: () => readonly PodInfo[];
+  /** The controller's identity (mutual TLS to proxies when enabled) and the domain pods' identities are in. */
+  readonly identity?: { readonly controller: ControllerIdentity; readonly domain: IdentityDomain };
+}
+
+/** A Tap client of one pod's proxy, and the certificate it presents (undefined: plaintext). */
+interface PodClient {
+  readonly client: TapClient;
+  readonly certificate: ControllerCertificate | undefined;
+}
+
+/** The controller's certificate to call proxies with; throws UNAVAILABLE when identity is on without one yet. */
+function callingCertificate(options: RelayOptions): ControllerCertificate | undefined {
+  const controller = options.identity?.controller;
+  if (controller === undefined || !controller.enabled) return undefined;
+  const certificate = controller.current();
+  if (certificate === undefined) {
+    throw new TapRequestError(UNAVAILABLE, 'the controller holds no certificate yet (is its identity issuer loaded?): proxies serve tap only to the controller over mutual TLS');
+  }
+  return certificate;
+}
+
+function podClient(pod: PodInfo, address: string, options: RelayOptions): PodClient {
+  const certificate = callingCertificate(options);
+  if (certificate === undefined || options.identity === undefined) return { client: tapClient(address), certificate: undefined };
+  return { client: tlsTapClient(address, certificate, expectedProxyIdentity(pod, options.identity.domain)), certificate };
 }
 
 type Event = Record<string, any>;
@@ -98,6 +129,8 @@ export async function relayTap(plan: TapPlan, emit: (event: Event) => void, sign
     if (notRunning > 0) reasons.push(`${notRunning} not running`);
     throw new TapRequestError(NOT_FOUND, `no pods to tap for ${formatResource(plan.resource)}${reasons.length > 0 ? ` (${plan.pods.length} found: ${reasons.join(', ')})` : ''}`);
   }
+  // Before any pod is called: a controller without its certificate could reach none of them.
+  callingCertificate(options);
   const perPod = Math.max(1, plan.maxRps / targets.length);
   const limit = Math.max(1, Math.floor((perPod * options.windowMs) / 1000));
   const request: Record<string, unknown> = { limit };
@@ -127,12 +160,18 @@ async function tapPod(
   signal: AbortSignal,
   options: RelayOptions,
 ): Promise<PodOutcome> {
-  const client = tapClient(address);
+  let current = podClient(pod, address, options);
   let answered = false;
   try {
     while (!signal.aborted) {
       const windowEnd = Date.now() + options.windowMs;
-      const status = await observeOnce(client, request, signal, (event) => {
+      // The controller's certificate was renewed: the next calls present the new one.
+      const certificate = current.certificate === undefined ? undefined : options.identity?.controller.current();
+      if (certificate !== undefined && certificate.certChainPem !== current.certificate?.certChainPem) {
+        current.client.close();
+        current = podClient(pod, address, options);
+      }
+      const status = await observeOnce(current.client, request, signal, (event) => {
         answered = true;
         onEvent(event);
       });
@@ -153,7 +192,7 @@ async function tapPod(
     }
     return { pod };
   } finally {
-    client.close();
+    current.client.close();
   }
 }
 
