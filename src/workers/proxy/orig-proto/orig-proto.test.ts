@@ -27,8 +27,10 @@ interface Seen {
 }
 
 /** The application: HTTP/1 only (node:http), answering by path; it records what it saw and its connections. */
-async function startApp(): Promise<{ port: number; seen: Seen[]; connections: () => number; close: () => Promise<void> }> {
+async function startApp(): Promise<{ port: number; seen: Seen[]; hanging: Set<net.Socket>; connections: () => number; close: () => Promise<void> }> {
   const seen: Seen[] = [];
+  /** Connections of requests to /hang, which are never answered, until they close. */
+  const hanging = new Set<net.Socket>();
   let connections = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -65,6 +67,10 @@ async function startApp(): Promise<{ port: number; seen: Seen[]; connections: ()
         case '/reset':
           req.socket.destroy();
           return;
+        case '/hang':
+          hanging.add(req.socket);
+          req.socket.on('close', () => hanging.delete(req.socket));
+          return;
         default:
           res.writeHead(200, { 'content-type': 'application/json', 'x-app': 'yes' });
           res.end(JSON.stringify({ method: req.method, url: req.url, version: req.httpVersion, length: body.length, te: req.headers['transfer-encoding'] ?? null }));
@@ -83,6 +89,7 @@ async function startApp(): Promise<{ port: number; seen: Seen[]; connections: ()
   return {
     port: (server.address() as net.AddressInfo).port,
     seen,
+    hanging,
     connections: () => connections,
     close: () => {
       server.closeAllConnections();
@@ -152,11 +159,11 @@ interface Mesh {
 }
 
 /** app ← B inbound ← relay ← A outbound; Destination gives A the relay as WEB's endpoint, hinted h2. */
-async function startMesh(tls: boolean): Promise<Mesh> {
+async function startMesh(tls: boolean, serverEnv: Record<string, string> = {}): Promise<Mesh> {
   const pki = tls ? await testPki() : undefined;
   const serverId = identityName('web');
   const app = await startApp();
-  const server = await startInProcessProxy({ SLUICE_PROXY_INBOUND_FORWARD_ADDR: `127.0.0.1:${app.port}` }, pki && (await leafIdentity(pki, serverId)));
+  const server = await startInProcessProxy({ SLUICE_PROXY_INBOUND_FORWARD_ADDR: `127.0.0.1:${app.port}`, ...serverEnv }, pki && (await leafIdentity(pki, serverId)));
   const relay = await startRelay(server.inboundPort);
   // The forward address is where what Destination does not route goes (Upgrade tunnels, say).
   const client = await startInProcessProxy({ SLUICE_PROXY_OUTBOUND_FORWARD_ADDR: `127.0.0.1:${relay.port}` }, pki && (await leafIdentity(pki, identityName('web-client'))));
@@ -176,6 +183,14 @@ async function startMesh(tls: boolean): Promise<Mesh> {
       await app.close();
     },
   };
+}
+
+async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 const wire = (relay: Relay, i: number): string => Buffer.concat(relay.connections[i]?.toServer ?? []).toString('latin1');
@@ -304,12 +319,40 @@ describe('orig-proto: HTTP/1.1 across the mesh hop as HTTP/2 (plaintext hop)', {
     assert.equal((await request(mesh.client.outboundPort, '/after-reset')).status, 200);
   });
 
+  it('a client that leaves (connection reset) cancels the stream, and the inbound proxy drops its request to the app', async () => {
+    const socket = net.connect(mesh.client.outboundPort, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(`GET /hang HTTP/1.1\r\nHost: ${WEB}\r\n\r\n`);
+    await until(() => mesh.app.hanging.size === 1, 'the request to reach the app');
+    // A reset, not a FIN: a client that only half-closes still waits for its answer (HTTP/1 allows it).
+    socket.resetAndDestroy();
+    // Well before any response timeout (10 s by default): the cancellation crossed both proxies.
+    await until(() => mesh.app.hanging.size === 0, "the app's connection to be closed");
+    assert.equal((await request(mesh.client.outboundPort, '/after-cancel')).status, 200);
+  });
+
   it('an endpoint without the hint is reached as HTTP/1.1', async () => {
     const relayed = mesh.relay.connections.length;
     const reply = await request(mesh.client.outboundPort, '/unhinted', { host: PLAIN });
     assert.equal(reply.status, 200);
     assert.equal(mesh.relay.connections.length, relayed + 1);
     assert.match(wire(mesh.relay, relayed), /^GET \/unhinted HTTP\/1\.1\r\n/);
+  });
+});
+
+describe("orig-proto: the inbound proxy's response timeout", { timeout: 30_000 }, () => {
+  let mesh: Mesh;
+  before(async () => {
+    mesh = await startMesh(false, { SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT: '300ms' });
+  });
+  after(() => mesh.close());
+
+  it('reaches the HTTP/1 client as a 504 with sluice-proxy-error, and the app request is dropped', async () => {
+    const reply = await request(mesh.client.outboundPort, '/hang');
+    assert.equal(reply.status, 504);
+    assert.equal(reply.headers[PROXY_ERROR_HEADER], 'response timed out');
+    await until(() => mesh.app.hanging.size === 0, "the app's connection to be closed");
+    assert.ok(seriesValue(mesh.server.metrics(), 'response_total', { direction: 'inbound', status_code: '504' }) >= 1);
   });
 });
 
