@@ -50,7 +50,8 @@ describe('with the controller', () => {
 
   it('reaches an endpoint the controller gives a TLS identity in plaintext while the proxy holds none', async () => {
     const MESHED = 'meshed.default.svc.cluster.local';
-    fake.setEndpoints(`${MESHED}:80`, [{ host: '127.0.0.1', port: mesh.port, identity: 'meshed.default.serviceaccount.identity.sluice.cluster.local' }]);
+    // A plain HTTP/1 server stands in for the meshed pod: no h2 hint, which would send it HTTP/2 (orig-proto).
+    fake.setEndpoints(`${MESHED}:80`, [{ host: '127.0.0.1', port: mesh.port, identity: 'meshed.default.serviceaccount.identity.sluice.cluster.local', h2Hint: false }]);
     assert.equal(who(await send(proxy.outbound.port, MESHED)), 'mesh');
     const text = await proxy.metrics();
     assert.ok(text.split('\n').some((l) => l.startsWith('request_total{') && l.includes(`authority="${MESHED}"`) && l.includes('tls="disabled"')), text);

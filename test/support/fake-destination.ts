@@ -11,6 +11,8 @@ export interface FakeEndpoint {
   readonly labels?: Readonly<Record<string, string>>;
   /** The endpoint's mesh identity: sent as `tls_identity` (also as its server name) with the h2 hint. */
   readonly identity?: string;
+  /** False: the identity without the h2 hint (the endpoint is not a proxy that takes HTTP/1 as HTTP/2). */
+  readonly h2Hint?: boolean;
 }
 
 /** A route condition in the ServiceProfile CRD's shape. */
@@ -224,7 +226,10 @@ export class FakeDestination {
             metric_labels: { ...e.labels },
             ...(e.identity === undefined
               ? {}
-              : { tls_identity: { dns_like_identity: { name: e.identity }, server_name: { name: e.identity } }, protocol_hint: { h2: {} } }),
+              : {
+                  tls_identity: { dns_like_identity: { name: e.identity }, server_name: { name: e.identity } },
+                  ...(e.h2Hint === false ? {} : { protocol_hint: { h2: {} } }),
+                }),
           })),
           metric_labels: service?.labels ?? {},
         },

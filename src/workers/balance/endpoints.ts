@@ -28,6 +28,8 @@ export class Endpoint implements Candidate {
   tlsIdentity: PeerIdentity | undefined;
   /** `tls="true",server_id="…"`, preformatted for its metrics while it has an identity. */
   tlsLabels: string | undefined;
+  /** Destination's `h2` protocol hint: a proxy that takes HTTP/1 across the mesh hop as HTTP/2. */
+  h2: boolean;
   readonly ewma: PeakEwma;
   readonly accrual: FailureAccrual;
   /** Gone from the destination: no new requests; what is in flight finishes. */
@@ -40,6 +42,7 @@ export class Endpoint implements Candidate {
     this.labels = data.labels;
     this.tlsIdentity = data.tlsIdentity;
     this.tlsLabels = data.tlsIdentity === undefined ? undefined : serverTlsLabels(data.tlsIdentity.identity);
+    this.h2 = data.protocolHint === 'h2';
     this.ewma = new PeakEwma(now);
     this.accrual = new FailureAccrual(accrual, now, random);
   }
@@ -110,6 +113,7 @@ export class EndpointSet {
       } else {
         endpoint.dstLabels = dstLabels(d.labels);
         endpoint.labels = d.labels;
+        endpoint.h2 = d.protocolHint === 'h2';
         if (endpoint.tlsIdentity?.identity !== d.tlsIdentity?.identity || endpoint.tlsIdentity?.serverName !== d.tlsIdentity?.serverName) {
           endpoint.tlsIdentity = d.tlsIdentity;
           endpoint.tlsLabels = d.tlsIdentity === undefined ? undefined : serverTlsLabels(d.tlsIdentity.identity);

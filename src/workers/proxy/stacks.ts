@@ -43,16 +43,24 @@ class DirectionStacks {
    */
   serveH2(socket: net.Socket, conn: AcceptedConnection): void {
     if (this.h2Front !== undefined) return this.h2Front.serve(socket, conn);
+    void this.loadH2().then((front) => {
+      if (!socket.destroyed) front.serve(socket, conn);
+    });
+  }
+
+  /**
+   * Loads the HTTP/2 stack; with it the fast engine's HTTP/1 crosses the mesh hop as HTTP/2 (orig-proto).
+   * Outbound it is loaded as soon as a controller is configured: its endpoints may be hinted `h2`.
+   */
+  loadH2(): Promise<H2Front> {
     this.h2Loading ??= import('./h2/front.ts').then(({ H2Front }) => {
-      const front = new H2Front(this.ctx, this.direction);
+      const front = new H2Front(this.ctx, this.direction, this.fast);
       front.mesh = this.mesh;
       if (this.mesh !== undefined) this.mesh.addPool(front.upstreams);
       this.h2Front = front;
       return front;
     });
-    void this.h2Loading.then((front) => {
-      if (!socket.destroyed) front.serve(socket, conn);
-    });
+    return this.h2Loading;
   }
 
   get http1(): Http1Proxy {
@@ -102,8 +110,11 @@ export class ProxyStacks {
     this.outbound.mesh = mesh;
     this.outbound.fast.mesh = mesh;
     mesh.addPool(this.outbound.fast.pool);
-
+    this.outboundReady = this.outbound.loadH2().then(() => undefined);
   }
+
+  /** Resolves once the outbound HTTP/2 stack is loaded (with discovery): until then HTTP/1 crosses the hop as HTTP/1. */
+  outboundReady: Promise<void> = Promise.resolve();
 
   /** A destination's latest state, from the main thread's discovery hub. */
   updateDestination(authority: string, state: DiscoveryState): void {

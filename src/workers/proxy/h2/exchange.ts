@@ -128,7 +128,7 @@ export class H2Exchange implements UpstreamStreamOwner {
     const own = this.grpcTimeoutMs;
     const ms = own === undefined ? routeMs : routeMs === undefined ? own : Math.min(own, routeMs);
     this.deadline = ms !== undefined && ms > 0 ? this.startedAt + ms : 0;
-    this.env.track(this);
+    if (this.deadline > 0) this.env.track(this);
     this.attempt();
   }
 
@@ -143,7 +143,7 @@ export class H2Exchange implements UpstreamStreamOwner {
     if (ctx.taps.active && this.tap === undefined) this.startTap(addr);
     this.attemptStart = performance.now();
     this.phase = X_WAITING;
-    if (!this.env.upstreams.request(addr, key, this, peerOf(ctx, this.endpoint), tlsLabels)) this.attemptFailed('overloaded');
+    if (this.env.upstreams.request(addr, key, this, peerOf(ctx, this.endpoint), tlsLabels) === undefined) this.attemptFailed('overloaded');
   }
 
   /** A stream slot is ours: send the head, then whatever of the body is at hand. */

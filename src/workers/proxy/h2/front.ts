@@ -11,11 +11,15 @@ import type { H2Handler } from '../../http2/handler.ts';
 import type { H2Stream } from '../../http2/stream.ts';
 import type { AcceptedConnection, WorkerContext } from '../context.ts';
 import type { Http1Mesh } from '../http1/exchange-env.ts';
+import { Downgrades, type Http1Engine } from '../orig-proto/downgrade.ts';
+import { origProtoOf, parseOrigProto } from '../orig-proto/fields.ts';
+import { Upgrades, type StreamSource } from '../orig-proto/upgrade.ts';
+import type { PeerIdentity } from '../../tls/mesh-credentials.ts';
 import { resolveTarget } from '../resolve-target.ts';
-import type { H2Env } from './env.ts';
+import type { ClientStreamHandler, H2Env, Timed } from './env.ts';
 import { H2Exchange } from './exchange.ts';
 import { h2ErrorAnswer } from './responses.ts';
-import { H2Upstreams } from './upstreams.ts';
+import { H2Upstreams, type UpstreamConn, type UpstreamStreamOwner } from './upstreams.ts';
 
 /** The client-facing side of one connection: a stream's ctx is its exchange. */
 class Downstream implements H2Handler {
@@ -30,6 +34,13 @@ class Downstream implements H2Handler {
   }
 
   onRequestHeaders(stream: H2Stream, headers: string[], endStream: boolean): void {
+    // Inbound, an HTTP/1 request the peer proxy carried as HTTP/2 goes to the application as HTTP/1.
+    const downgrades = this.front.downgrades;
+    if (downgrades !== undefined) {
+      const value = origProtoOf(headers);
+      const proto = value === undefined ? undefined : parseOrigProto(value);
+      if (proto !== undefined) return downgrades.serve(this.conn, stream, this.accepted, headers, endStream, proto);
+    }
     const exchange = new H2Exchange(this.front, this.conn, stream, this.accepted, headers, endStream);
     stream.ctx = exchange;
     exchange.begin();
@@ -43,21 +54,21 @@ class Downstream implements H2Handler {
   }
 
   onData(stream: H2Stream, data: Buffer, endStream: boolean): void {
-    const exchange = stream.ctx as H2Exchange | undefined;
+    const exchange = stream.ctx as ClientStreamHandler | undefined;
     if (exchange === undefined) this.conn.consumed(stream, data.length);
     else exchange.requestData(data, endStream);
   }
 
   onTrailers(stream: H2Stream, trailers: string[]): void {
-    (stream.ctx as H2Exchange | undefined)?.requestTrailers(trailers);
+    (stream.ctx as ClientStreamHandler | undefined)?.requestTrailers(trailers);
   }
 
   onReset(stream: H2Stream, code: number): void {
-    (stream.ctx as H2Exchange | undefined)?.clientReset(code);
+    (stream.ctx as ClientStreamHandler | undefined)?.clientReset(code);
   }
 
   onStreamWindow(stream: H2Stream, flushed: number): void {
-    (stream.ctx as H2Exchange | undefined)?.clientWindow(flushed);
+    (stream.ctx as ClientStreamHandler | undefined)?.clientWindow(flushed);
   }
 
   onClose(): void {
@@ -70,20 +81,35 @@ class Downstream implements H2Handler {
   onPingAck(): void {}
 }
 
-export class H2Front implements H2Env {
+export class H2Front implements H2Env, StreamSource {
   readonly ctx: WorkerContext;
   readonly direction: Direction;
   readonly upstreams: H2Upstreams;
   /** Set once at start when a controller is configured (outbound only). */
   mesh: Http1Mesh | undefined;
+  /** Inbound: upgraded HTTP/1 requests (`l5d-orig-proto`) to the application through its HTTP/1 engine. */
+  readonly downgrades: Downgrades | undefined;
   private readonly downstreams = new Set<Downstream>();
-  private readonly timed = new Set<H2Exchange>();
+  private readonly timed = new Set<Timed>();
   private sweeper: NodeJS.Timeout | undefined;
 
-  constructor(ctx: WorkerContext, direction: Direction) {
+  /**
+   * With the direction's HTTP/1 engine the mesh hop's orig-proto scheme is on: outbound, its requests to
+   * endpoints hinted `h2` take streams of this front's upstream connections; inbound, upgraded requests
+   * are served through it.
+   */
+  constructor(ctx: WorkerContext, direction: Direction, http1?: Http1Engine) {
     this.ctx = ctx;
     this.direction = direction;
     this.upstreams = new H2Upstreams(ctx, direction);
+    this.downgrades = http1 !== undefined && direction === 'inbound' ? new Downgrades(http1, this) : undefined;
+    if (http1 !== undefined && direction === 'outbound') http1.upgrades = new Upgrades(this);
+  }
+
+  /** A stream to `addr` for an upgraded HTTP/1 request (orig-proto/upgrade.ts). */
+  requestStream(addr: HostPort, key: string, owner: UpstreamStreamOwner, peer: PeerIdentity | undefined, tlsLabels: string): UpstreamConn | undefined {
+    this.startSweeper();
+    return this.upstreams.request(addr, key, owner, peer, tlsLabels);
   }
 
   serve(socket: net.Socket, conn: AcceptedConnection): void {
@@ -99,11 +125,12 @@ export class H2Front implements H2Env {
     resolveTarget(this.ctx, conn, target, done);
   }
 
-  track(exchange: H2Exchange): void {
-    if (exchange.deadline > 0) this.timed.add(exchange);
+  track(exchange: Timed): void {
+    this.timed.add(exchange);
+    this.startSweeper();
   }
 
-  untrack(exchange: H2Exchange): void {
+  untrack(exchange: Timed): void {
     this.timed.delete(exchange);
   }
 

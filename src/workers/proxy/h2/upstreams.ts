@@ -139,11 +139,11 @@ export class H2Upstreams {
   }
 
   /**
-   * Asks for a stream to `addr` for `owner`, in mesh TLS verifying `peer` when given; false when the
-   * endpoint's queue is full. A connection made for another identity (or in plaintext before the proxy
+   * Asks for a stream to `addr` for `owner`, in mesh TLS verifying `peer` when given: the connection
+   * that opens (or queues) it, undefined when the endpoint's queue is full. A connection made for another identity (or in plaintext before the proxy
    * held one) is retired: it finishes its streams while new ones go to a fresh connection.
    */
-  request(addr: HostPort, key: string, owner: UpstreamStreamOwner, peer: PeerIdentity | undefined, tlsLabels: string): boolean {
+  request(addr: HostPort, key: string, owner: UpstreamStreamOwner, peer: PeerIdentity | undefined, tlsLabels: string): UpstreamConn | undefined {
     let up = this.conns.get(key);
     if (up !== undefined && up.peer?.identity !== peer?.identity) up.retire();
     if (up === undefined || up.retired) {
@@ -152,7 +152,7 @@ export class H2Upstreams {
       up = new UpstreamConn(this, key, socket, peer);
       this.conns.set(key, up);
     }
-    return up.request(owner);
+    return up.request(owner) ? up : undefined;
   }
 
   forget(up: UpstreamConn): void {

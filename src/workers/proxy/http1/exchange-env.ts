@@ -7,7 +7,8 @@ import type { Endpoint } from '../../balance/endpoints.ts';
 import type { RouteMetrics } from '../../profiles/route-metrics.ts';
 import type { TapStream } from '../../tap/registry.ts';
 import type { AcceptedConnection, WorkerContext } from '../context.ts';
-import type { UpstreamPool } from './upstream-pool.ts';
+import type { PeerIdentity } from '../../tls/mesh-credentials.ts';
+import type { AttemptUpstream, UpstreamOwner, UpstreamPool } from './upstream-pool.ts';
 
 /** Control-plane routing as the fast engine sees it (outbound/mesh.ts). */
 export interface Http1Mesh {
@@ -16,6 +17,12 @@ export interface Http1Mesh {
   lookup(key: string, done: (dest: Destination | undefined) => void): void;
   readonly routes: RouteMetrics;
   now(): number;
+}
+
+/** The mesh hop's HTTP/1 over HTTP/2 (orig-proto/upgrade.ts), for endpoints Destination hints take h2. */
+export interface Http1Upgrades {
+  /** A stream to `addr` (mesh TLS verifying `peer` when given) that looks to `owner` like a connection. */
+  acquire(addr: HostPort, key: string, owner: UpstreamOwner, peer: PeerIdentity | undefined, tlsLabels: string): AttemptUpstream;
 }
 
 /** What the exchange needs from its client connection (client-conn.ts). */
@@ -42,4 +49,6 @@ export interface ExchangeEnv {
   /** Resolves a name to an address (cached DNS, then the connection's own destination). */
   resolve(conn: AcceptedConnection, target: HostPort, done: (resolved: HostPort | undefined) => void): void;
   mesh: Http1Mesh | undefined;
+  /** Set once the HTTP/2 engine is loaded (outbound, with a controller): the orig-proto upgrade. */
+  upgrades: Http1Upgrades | undefined;
 }

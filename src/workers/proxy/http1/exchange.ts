@@ -20,7 +20,7 @@ import type { TapStream } from '../../tap/registry.ts';
 import { errorResponseBytes } from './error-response.ts';
 import { directTlsLabels, peerOf } from '../mesh-tls.ts';
 import type { ExchangeClient, ExchangeEnv, Http1Mesh } from './exchange-env.ts';
-import type { Upstream, UpstreamOwner, UpstreamPool } from './upstream-pool.ts';
+import type { AttemptUpstream, UpstreamOwner } from './upstream-pool.ts';
 
 const MAX_RESPONSE_HEAD = 64 * 1024; // node:http's limit for response heads is larger than for requests
 
@@ -56,7 +56,7 @@ export class Exchange implements UpstreamOwner {
   private tap: TapStream | undefined;
   private deadline = 0;
   // The attempt in flight.
-  private upstream: Upstream | undefined;
+  private upstream: AttemptUpstream | undefined;
   private blocked = false;
   private endpoint: Endpoint | undefined;
   private stats: HttpStats | undefined;
@@ -133,7 +133,10 @@ export class Exchange implements UpstreamOwner {
     this.respSearched = 0;
     this.reusable = false;
     this.blocked = false;
-    const u = this.env.pool.acquire(addr, key, this, peerOf(ctx, this.endpoint), tlsLabels);
+    // An endpoint Destination hints is a proxy taking HTTP/2: the request crosses the mesh hop as a stream.
+    const { upgrades } = this.env;
+    const peer = peerOf(ctx, this.endpoint);
+    const u = upgrades !== undefined && this.endpoint?.h2 === true ? upgrades.acquire(addr, key, this, peer, tlsLabels) : this.env.pool.acquire(addr, key, this, peer, tlsLabels);
     this.upstream = u;
     this.phase = X_WAITING;
     if (this.requestEnded && this.replay === undefined) return void (this.blocked = !u.socket.write(this.headOut as Buffer)); // one write, no cork
@@ -146,7 +149,7 @@ export class Exchange implements UpstreamOwner {
 
   /** Request body bytes from the client; false when the upstream is full (wait for bodyWanted()). */
   body(chunk: Buffer): boolean {
-    const u = this.upstream as Upstream;
+    const u = this.upstream as AttemptUpstream;
     // Kept for a retry only until the response begins: after that nothing is sent again.
     if (this.phase === X_WAITING) this.replay?.add(chunk);
     if (!u.socket.write(chunk)) this.blocked = true;
@@ -343,10 +346,7 @@ export class Exchange implements UpstreamOwner {
   private responseDone(): void {
     const u = this.upstream;
     this.upstream = undefined;
-    if (u !== undefined) {
-      if (this.reusable && this.requestEnded && !u.ended) this.env.pool.release(u);
-      else this.env.pool.discard(u);
-    }
+    u?.finish(this.reusable && this.requestEnded && !u.ended);
     this.finish(this.closeClient);
   }
 
@@ -385,7 +385,7 @@ export class Exchange implements UpstreamOwner {
     const u = this.upstream;
     if (u === undefined) return;
     this.upstream = undefined;
-    this.env.pool.discard(u);
+    u.finish(false);
   }
 
   private reset(): void {

@@ -8,7 +8,7 @@ import type { HostPort } from '../../../config/parse.ts';
 import type { Direction } from '../../../telemetry/proxy-metrics.ts';
 import type { AcceptedConnection, WorkerContext } from '../context.ts';
 import { ClientConn, type ClientEnv } from './client-conn.ts';
-import type { Http1Mesh } from './exchange-env.ts';
+import type { Http1Mesh, Http1Upgrades } from './exchange-env.ts';
 import type { Http1Proxy } from './node-stack.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 import { resolveTarget } from '../resolve-target.ts';
@@ -20,6 +20,8 @@ export class FastHttp1Engine implements ClientEnv {
   readonly pool: UpstreamPool;
   /** Set once at start when a controller is configured (outbound only). */
   mesh: Http1Mesh | undefined;
+  /** Outbound with a controller, once the HTTP/2 engine is loaded: HTTP/1 across the mesh hop as HTTP/2. */
+  upgrades: Http1Upgrades | undefined;
   private readonly clients = new Set<ClientConn>();
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -50,7 +52,8 @@ export class FastHttp1Engine implements ClientEnv {
     this.clients.delete(client);
   }
 
-  private startSweeper(): void {
+  /** Keeps the sweep running: also for exchanges not on a client connection of its own (orig-proto/downgrade.ts). */
+  startSweeper(): void {
     if (this.sweeper !== undefined) return;
     const { httpHeaderTimeoutMs, httpResponseTimeoutMs, httpPoolIdleTimeoutMs } = this.ctx.config;
     let shortest = httpHeaderTimeoutMs;

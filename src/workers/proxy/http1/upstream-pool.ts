@@ -18,7 +18,28 @@ export interface UpstreamOwner {
   onUpstreamDrain(): void;
 }
 
-export class Upstream {
+/** The byte stream an exchange writes its request to. */
+export interface UpstreamWire {
+  write(chunk: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+  pause(): unknown;
+  resume(): unknown;
+}
+
+/**
+ * What one attempt of an exchange sends on: a pooled connection, or an HTTP/2 stream that carries the
+ * HTTP/1 exchange across the mesh hop (orig-proto/upgrade.ts). Either way bytes in, bytes out.
+ */
+export interface AttemptUpstream {
+  readonly socket: UpstreamWire;
+  /** The peer shut its side: nothing more can be carried. */
+  readonly ended: boolean;
+  /** The exchange is over: kept for another one when `reusable`, else closed. */
+  finish(reusable: boolean): void;
+}
+
+export class Upstream implements AttemptUpstream {
   readonly socket: net.Socket;
   readonly key: string;
   /** The identity the connection verified (mesh TLS); undefined for plain TCP. */
@@ -28,7 +49,10 @@ export class Upstream {
   /** The upstream shut its side: the connection cannot carry another exchange. */
   ended = false;
 
+  private readonly pool: UpstreamPool;
+
   constructor(pool: UpstreamPool, socket: net.Socket, key: string, peer: PeerIdentity | undefined) {
+    this.pool = pool;
     this.socket = socket;
     this.key = key;
     this.peer = peer;
@@ -47,6 +71,11 @@ export class Upstream {
       this.owner?.onUpstreamError(new ProxyError('upstream_reset', 'connection closed'));
     });
     socket.on('drain', () => this.owner?.onUpstreamDrain());
+  }
+
+  finish(reusable: boolean): void {
+    if (reusable) this.pool.release(this);
+    else this.pool.discard(this);
   }
 }
 
