@@ -26,6 +26,7 @@ interface Figures {
   p99?: [number, number];
   errors?: number;
   idleMb?: number[];
+  idleSettledMb?: number[];
   afterSatMb?: number[];
 }
 
@@ -36,7 +37,13 @@ function run(target: string, protocol: Protocol, f: Figures): RunResult {
     target,
     protocol,
     ok: true,
-    memory: idle.map((m, i) => ({ idle: m * 1e6, afterSaturation: (f.afterSatMb?.[i] ?? m) * 1e6, peak: 0, end: 0 })),
+    memory: idle.map((m, i) => ({
+      idle: m * 1e6,
+      ...(f.idleSettledMb === undefined ? {} : { idleSettled: (f.idleSettledMb[i] ?? m) * 1e6 }),
+      afterSaturation: (f.afterSatMb?.[i] ?? m) * 1e6,
+      peak: 0,
+      end: 0,
+    })),
     saturation: {
       tool: protocol === 'h1' ? 'autocannon' : 'h2load',
       seconds: 3,
@@ -154,13 +161,14 @@ test('memory: idle 62 MB with 0 workers, 75 MB with 1; 120 MB after every satura
   const by = byName([
     run('sluice-w0', 'h1', { idleMb: [61] }),
     run('sluice-w0', 'h2c', { idleMb: [63] }),
-    run('sluice', 'h1', { idleMb: [74], afterSatMb: [100] }),
+    run('sluice', 'h1', { idleMb: [76], idleSettledMb: [72], afterSatMb: [100] }),
     run('sluice-mesh-2', 'h1', { idleMb: [80, 78], afterSatMb: [110, 121] }),
     run('haproxy', 'h1', { idleMb: [15], afterSatMb: [500] }),
   ]);
   // The highest of the target's runs counts.
   assert.deepEqual([by('idle resident memory, SLUICE_PROXY_WORKERS=0').value, by('idle resident memory, SLUICE_PROXY_WORKERS=0').pass], ['63.0 MB', false]);
-  assert.equal(by('idle resident memory, 1 worker').pass, true);
+  // The settled reading counts where it was taken (76 MB a second after start-up, 72 MB settled).
+  assert.deepEqual([by('idle resident memory, 1 worker').value, by('idle resident memory, 1 worker').pass], ['72.0 MB', true]);
   // Any proxy of any Sluice chain (B of the mesh chain here); peers do not count.
   assert.deepEqual([by('resident memory after the HTTP/1.1').value, by('resident memory after the HTTP/1.1').pass], ['121.0 MB (sluice-mesh-2)', false]);
   assert.equal(by('resident memory after the h2c').pass, true);

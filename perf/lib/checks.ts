@@ -16,6 +16,11 @@ const PATHS = [
   { one: 'sluice-mesh', two: 'sluice-mesh-2', label: 'mesh path' },
 ] as const;
 
+/** The targets the idle limits are about: their idle memory is read a second time, settled. */
+export const IDLE_SETTLED_TARGETS: readonly string[] = ['sluice', 'sluice-w0'];
+/** How long after the first idle reading the settled one is taken: V8 collects after a few idle seconds. */
+export const IDLE_SETTLE_MS = 10_000;
+
 export function find(runs: readonly RunResult[], target: string, protocol: Protocol): RunResult | undefined {
   return runs.find((r) => r.target === target && r.protocol === protocol && r.ok);
 }
@@ -151,9 +156,11 @@ export function computeChecks(runs: readonly RunResult[]): TargetCheck[] {
       out.push(latencyCheck(runs, path.two, `two proxies, ${path.label}`, p, 2000));
     }
   }
-  const idle = (t: string): number | null => maxOf(runs.filter((r) => r.target === t && r.ok).map((r) => r.memory[0]?.idle));
-  out.push(check('idle resident memory, SLUICE_PROXY_WORKERS=0 (sluice-w0)', '≤ 62 MB', idle('sluice-w0'), mb, (v) => v <= 62 * MB));
-  out.push(check('idle resident memory, 1 worker (sluice)', '≤ 75 MB', idle('sluice'), mb, (v) => v <= 75 * MB));
+  // The settled reading where there is one: what a sidecar holds through its idle life (see run.ts).
+  const idle = (t: string): number | null => maxOf(runs.filter((r) => r.target === t && r.ok).map((r) => r.memory[0]?.idleSettled ?? r.memory[0]?.idle));
+  const settled = `${IDLE_SETTLE_MS / 1000} s after the first`;
+  out.push(check(`idle resident memory, SLUICE_PROXY_WORKERS=0 (sluice-w0), ${settled}`, '≤ 62 MB', idle('sluice-w0'), mb, (v) => v <= 62 * MB));
+  out.push(check(`idle resident memory, 1 worker (sluice), ${settled}`, '≤ 75 MB', idle('sluice'), mb, (v) => v <= 75 * MB));
   for (const p of ['h1', 'h2c', 'grpc'] as const) out.push(afterSaturation(runs, p));
   return out;
 }

@@ -26,7 +26,10 @@ function signed(n: number): string {
 
 function memCell(r: RunResult, pick: 'idle' | 'afterSaturation' | 'peak'): string {
   if (r.memory.length === 0) return '–';
-  return r.memory.map((m) => fmtMb(m[pick])).join(' + ');
+  const cell = r.memory.map((m) => fmtMb(m[pick])).join(' + ');
+  // Idle read again once settled (checks.ts IDLE_SETTLED_TARGETS): both, first → settled.
+  if (pick === 'idle' && r.memory.every((m) => m.idleSettled !== undefined)) return `${cell} → ${r.memory.map((m) => fmtMb(m.idleSettled ?? 0)).join(' + ')}`;
+  return cell;
 }
 
 /** Proxy CPU per request; for mesh targets the controller's, apart, since it is not the proxy. */

@@ -59,6 +59,11 @@ export interface SaturationResult {
 export interface MemoryFigures {
   /** Resident memory after start-up and a short settle, no traffic, bytes. */
   idle: number;
+  /**
+   * For the targets the idle limits are about (IDLE_SETTLED_TARGETS): resident memory once the proxy has
+   * sat idle long enough for V8's idle-time collection (IDLE_SETTLE_MS after `idle`), bytes.
+   */
+  idleSettled?: number;
   /** Right after the saturation run. */
   afterSaturation: number;
   /** Highest resident memory seen (VmHWM) by the end. */
