@@ -7,7 +7,7 @@ import { start, stop, sleep } from './procs.ts';
 import type { Started } from './procs.ts';
 import { freePort } from './net.ts';
 import { httpStatus } from './probe.ts';
-import { readyProxyApi } from './controller-load.ts';
+import { readyAddress, readyProxyApi } from './controller-load.ts';
 import { MESH_CONTEXT } from './mesh.ts';
 
 export const SLUICE_BIN = ['bin', 'sluice-proxy.js'];
@@ -125,16 +125,6 @@ export interface RunningController {
   proxyApi: string;
   /** Its Identity service, `127.0.0.1:<port>`, when `extraArgs` turned it on (issuer files, `--identity-addr`). */
   identity?: string;
-}
-
-/** The address a component logged in the controller's `controller ready` line (`<name>=host:port`), or null. */
-export function readyAddress(stderr: string, name: string): string | null {
-  for (const line of stderr.split('\n')) {
-    if (!line.includes('controller ready')) continue;
-    const m = new RegExp(`(?:^|\\s)${name}=("?)([^\\s"]+)\\1`).exec(line);
-    if (m?.[2] !== undefined) return m[2];
-  }
-  return null;
 }
 
 /**
