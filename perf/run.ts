@@ -12,13 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { USAGE, parseArgs } from './lib/args.ts';
 import { machineInfo } from './lib/machine.ts';
 import type { PerfOptions } from './lib/args.ts';
-import { IDLE_SETTLED_TARGETS, IDLE_SETTLE_MS, computeChecks, controllerChecks } from './lib/checks.ts';
+import { IDLE_SETTLED_TARGETS, IDLE_SETTLE_MS, computeChecks, controllerChecks, mtlsChecks } from './lib/checks.ts';
 import { HOST, freePort } from './lib/net.ts';
 import { foreignCores, mark, waitQuiet } from './lib/noise.ts';
 import { waitWorking } from './lib/probe.ts';
 import { cpuSeconds, installCleanupHandlers, sleep, start, stop, stopAll, treeCpuSeconds, treeMemory, which } from './lib/procs.ts';
 import type { Started } from './lib/procs.ts';
 import { renderMarkdown, protocolTable, checksTable, controllerTable, fmtInt, fmtRate } from './lib/report-md.ts';
+import { mtlsTables } from './lib/report-mtls.ts';
 import { renderLatencySvg } from './lib/report-svg.ts';
 import { saturate } from './lib/saturation.ts';
 import { PROTOCOL_TITLES } from './lib/types.ts';
@@ -26,6 +27,8 @@ import type { MemoryFigures, OpenLoopResult, PerfReport, Protocol, RunResult, Sa
 import { BACKENDS, TARGETS, firstDead } from './targets.ts';
 import { benchController, defaultControllerOptions } from './controller.ts';
 import type { ControllerResult } from './controller.ts';
+import { benchHandshakes } from './handshakes.ts';
+import type { HandshakeResult } from './lib/types.ts';
 import type { RunningTarget, Target } from './targets.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -289,6 +292,7 @@ async function main(): Promise<void> {
   scratch = mkdtempSync(join(tmpdir(), 'sluice-perf-'));
   const runs: RunResult[] = [];
   let controller: ControllerResult | undefined;
+  let handshakes: HandshakeResult | undefined;
   try {
     for (const protocol of o.protocols) {
       log(`\n── ${PROTOCOL_TITLES[protocol]}`);
@@ -307,6 +311,20 @@ async function main(): Promise<void> {
       } finally {
         await stop(backend);
       }
+    }
+    if (o.handshakes && (o.targets === null || o.targets.includes('sluice-mesh-2-mtls'))) {
+      log('\n── mTLS handshakes: new connections into an inbound proxy, one request each');
+      handshakes = await benchHandshakes({
+        root,
+        dir: mkdtempSync(join(scratch, 'handshakes-')),
+        proxyCore: o.pin ? PROXY_CORE : undefined,
+        loadCore: o.pin ? LOAD_CORE : undefined,
+        seconds: o.quick ? 2 : o.saturationSeconds,
+        warmupSeconds: o.quick ? 0.5 : 1,
+        concurrency: 8,
+        quiet: o.quiet,
+        log,
+      });
     }
     if (o.controller) {
       log('\n── Controller: Destination watch streams and telemetry ingestion');
@@ -337,7 +355,8 @@ async function main(): Promise<void> {
     skipped,
     runs,
     ...(controller === undefined ? {} : { controller }),
-    checks: [...computeChecks(runs), ...controllerChecks(controller)],
+    ...(handshakes === undefined ? {} : { handshakes }),
+    checks: [...computeChecks(runs), ...mtlsChecks(runs, handshakes), ...controllerChecks(controller)],
     durationSeconds: (performance.now() - began) / 1000,
   };
   const outDir = o.outDir === null ? join(root, 'perf', 'results') : resolve(o.outDir);
@@ -362,6 +381,7 @@ async function main(): Promise<void> {
 
   log('');
   for (const p of o.protocols) log(`## ${PROTOCOL_TITLES[p]}\n\n${protocolTable(runs, p, o.rates)}\n`);
+  if (runs.some((r) => r.target === 'sluice-mesh-2-mtls') || handshakes !== undefined) log(`## mTLS\n\n${mtlsTables(runs, handshakes, o.rates)}\n`);
   if (controller !== undefined) log(`## Controller\n\n${controllerTable(controller)}\n`);
   log(`## Target checks\n\n${checksTable(report.checks)}\n`);
   if (skipped.length > 0) log(`Skipped: ${skipped.map((s) => `${s.target} (${s.reason})`).join('; ')}`);

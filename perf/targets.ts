@@ -7,6 +7,8 @@ import type { Started } from './lib/procs.ts';
 import { freePort } from './lib/net.ts';
 import { MESH_AUTHORITY, inboundPathProblem, meshDiscoveryYaml, meshPathProblem } from './lib/mesh.ts';
 import { CONTROLLER_BIN, SLUICE_BIN, checkAlive, fetchMetrics, sluicePorts, startController, startSluice } from './lib/sluice-proc.ts';
+import { CLIENT_IDENTITY, SERVER_IDENTITY, prepareMeshIdentity } from './lib/mesh-identity.ts';
+import { meshTlsProblem } from './lib/mtls-path.ts';
 import type { SluiceInstance } from './lib/sluice-proc.ts';
 import { haproxyArgs, haproxyConfig } from './peers/haproxy.ts';
 import { nginxArgs, nginxConfig } from './peers/nginx.ts';
@@ -128,8 +130,11 @@ const sluice2: Target = {
  * outbound forward address, so a request it could not resolve through the controller fails rather than
  * quietly taking the forward path. With `twoProxies` the Service's endpoint is proxy B's inbound
  * listener, which forwards to the backend (B has the controller address too, as every proxy in a pod).
+ * With `mtls` the controller also runs its Identity service (issuer files, local-mesh tokens), both
+ * proxies hold certificates from it (A as perf-client.perf, B as backend.perf: the identity the discovery
+ * file gives the endpoint), so the A → B hop is mutual TLS; confirmPath then proves that from the metrics.
  */
-function sluiceMesh(name: string, twoProxies: boolean, description: string): Target {
+function sluiceMesh(name: string, twoProxies: boolean, description: string, mtls = false): Target {
   return {
     name,
     description,
@@ -141,19 +146,30 @@ function sluiceMesh(name: string, twoProxies: boolean, description: string): Tar
         // B's ports are chosen first: its inbound listener is the Service's endpoint in the discovery file.
         const bPorts = twoProxies ? await sluicePorts() : undefined;
         const endpoint = { ip: '127.0.0.1', port: bPorts?.inbound ?? ctx.backendPort, meshed: twoProxies };
-        const ctl = await startController(ctx.root, ctx.dir, meshDiscoveryYaml(endpoint), ctx.core);
+        const identity = mtls ? await prepareMeshIdentity(join(ctx.dir, 'identity')) : undefined;
+        const identityArgs = identity === undefined ? [] : [...identity.controllerArgs, '--identity-addr', '127.0.0.1:0'];
+        const ctl = await startController(ctx.root, ctx.dir, meshDiscoveryYaml(endpoint), ctx.core, undefined, identityArgs);
         started.push(ctl.proc);
+        const identityAddr = ctl.identity;
+        if (identity !== undefined && identityAddr === undefined) throw new Error(`${name}: the controller logged no identity address: ${ctl.proc.stderrTail().trim().slice(-800)}`);
+        const envFor = (serviceAccount: string) => (identity === undefined || identityAddr === undefined ? undefined : identity.proxyEnv(serviceAccount, identityAddr));
         let b: SluiceInstance | undefined;
         if (bPorts !== undefined) {
-          b = await startSluice(ctx.root, `${name}-B`, ctx.core, { workers: 1, inboundForward: ctx.backendPort, destination: ctl.proxyApi }, bPorts);
+          const routing = { workers: 1, inboundForward: ctx.backendPort, destination: ctl.proxyApi, identity: envFor('backend') };
+          b = await startSluice(ctx.root, `${name}-B`, ctx.core, routing, bPorts);
           started.push(b.proc);
         }
-        const a = await startSluice(ctx.root, twoProxies ? `${name}-A` : name, ctx.core, { workers: 1, destination: ctl.proxyApi });
+        const a = await startSluice(ctx.root, twoProxies ? `${name}-A` : name, ctx.core, { workers: 1, destination: ctl.proxyApi, identity: envFor('perf-client') });
         started.push(a.proc);
         const proxies = b === undefined ? [a.proc] : [a.proc, b.proc];
+        const addr = `${endpoint.ip}:${endpoint.port}`;
         const confirmPath = async (): Promise<void> => {
-          const problem = meshPathProblem(await fetchMetrics(a.admin), `${endpoint.ip}:${endpoint.port}`) ?? (b === undefined ? null : inboundPathProblem(await fetchMetrics(b.admin)));
+          const metricsA = await fetchMetrics(a.admin);
+          const metricsB = b === undefined ? '' : await fetchMetrics(b.admin);
+          const problem = meshPathProblem(metricsA, addr) ?? (b === undefined ? null : inboundPathProblem(metricsB));
           if (problem !== null) throw new Error(`${name}: not the mesh path: ${problem}`);
+          const tlsProblem = mtls ? meshTlsProblem(metricsA, metricsB, { endpoint: addr, serverId: SERVER_IDENTITY, clientId: CLIENT_IDENTITY }) : null;
+          if (tlsProblem !== null) throw new Error(`${name}: the hop between the proxies is not mTLS: ${tlsProblem}`);
         };
         return { port: a.outbound, authority: MESH_AUTHORITY, proxies, helpers: [ctl.proc], confirmPath, notes: [], stop: stopAllOf(started) };
       } catch (err) {
@@ -175,6 +191,12 @@ const sluiceMesh2 = sluiceMesh(
   'sluice-mesh-2',
   true,
   'Sluice, two proxies on the mesh path: client → A outbound (Destination resolves the Service to B) → B inbound → backend, 1 worker each',
+);
+const sluiceMesh2Mtls = sluiceMesh(
+  'sluice-mesh-2-mtls',
+  true,
+  "as sluice-mesh-2, with identities: both proxies hold certificates from the controller's Identity service and the A → B hop is mutual TLS (checked in the proxies' metrics)",
+  true,
 );
 
 // ── Peers ──
@@ -246,6 +268,7 @@ export const TARGETS: readonly Target[] = [
   sluice2,
   sluiceMesh1,
   sluiceMesh2,
+  sluiceMesh2Mtls,
   sluiceW0,
   haproxy,
   haproxy2,

@@ -44,3 +44,11 @@ test('the usage names every target, the mesh ones included', async () => {
   assert.deepEqual([...names].sort(), TARGETS.map((t) => t.name).sort());
   assert.deepEqual(parseArgs(['--targets', 'sluice-mesh,sluice-mesh-2']).targets, ['direct', 'sluice-mesh', 'sluice-mesh-2']);
 });
+
+test('--only handshakes runs the mTLS handshake section alone; default runs it too', () => {
+  assert.equal(parseArgs([]).handshakes, true);
+  const o = parseArgs(['--only', 'handshakes']);
+  assert.deepEqual([o.protocols, o.controller, o.handshakes], [[], false, true]);
+  assert.equal(parseArgs(['--only', 'h2c']).handshakes, false);
+  assert.throws(() => parseArgs(['--only', 'handshake']), /expected h1, h2c, grpc, controller, handshakes/);
+});

@@ -6,6 +6,8 @@ export interface PerfOptions {
   protocols: Protocol[];
   /** Run the controller section (Destination watch streams, telemetry ingestion). */
   controller: boolean;
+  /** Run the handshake section (new connections per second into an inbound proxy, plaintext vs mTLS). */
+  handshakes: boolean;
   /** Target names to run, or null for all. `direct` is always added (it is the baseline). */
   targets: string[] | null;
   rates: number[];
@@ -41,11 +43,13 @@ export interface PerfOptions {
 export const USAGE = `npm run perf -- [options]
 
   --quick                 short runs (saturation 2 s, fixed rates 3 s): a smoke test, not figures
-  --only h1,h2c,grpc,controller
-                          sections to run (default: all): protocols, and/or the controller benchmark
+  --only h1,h2c,grpc,controller,handshakes
+                          sections to run (default: all): protocols, and/or the controller benchmark,
+                          and/or mTLS handshakes (also skipped when --targets leaves out sluice-mesh-2-mtls)
   --targets a,b           targets to run (default: all; 'direct' is always added as the baseline)
                           names: direct sluice sluice-2 sluice-mesh sluice-mesh-2 sluice-w0 haproxy
                                  haproxy-2 nginx node-tcp-pipe node-naive-http node-naive-h2
+                                 sluice-mesh-2-mtls
   --rates 1000,5000       fixed request rates, per second
   --seconds N             measured seconds per fixed-rate run (default 4)
   --warmup N              warm-up seconds before each fixed-rate run (default 1)
@@ -78,6 +82,7 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
   const o: PerfOptions = {
     protocols: [...PROTOCOLS],
     controller: true,
+    handshakes: true,
     targets: null,
     rates: [1000, 5000],
     fixedSeconds: 4,
@@ -115,11 +120,15 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
         break;
       case '--only': {
         const ps = list(value());
+        const sections = ['controller', 'handshakes'];
         for (const p of ps) {
-          if (p !== 'controller' && !(PROTOCOLS as readonly string[]).includes(p)) throw new Error(`unknown protocol or section '${p}' (expected ${PROTOCOLS.join(', ')}, controller)`);
+          if (!sections.includes(p) && !(PROTOCOLS as readonly string[]).includes(p)) {
+            throw new Error(`unknown protocol or section '${p}' (expected ${PROTOCOLS.join(', ')}, ${sections.join(', ')})`);
+          }
         }
         o.controller = ps.includes('controller');
-        o.protocols = ps.filter((p) => p !== 'controller') as Protocol[];
+        o.handshakes = ps.includes('handshakes');
+        o.protocols = ps.filter((p) => !sections.includes(p)) as Protocol[];
         break;
       }
       case '--targets':

@@ -1,24 +1,12 @@
 // latest.md: one table per protocol with every target side by side, then the target checks.
-import { MB, fixedAt, p99Added } from './checks.ts';
+import { fixedAt, p99Added } from './checks.ts';
+import { fmtInt, fmtMb, fmtRate, fmtUs } from './fmt.ts';
 import { PROTOCOL_TITLES } from './types.ts';
 import type { PerfReport, Protocol, RunResult, SaturationResult, TargetCheck } from './types.ts';
 import type { ControllerResult } from '../controller.ts';
+import { mtlsSection } from './report-mtls.ts';
 
-export function fmtInt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-export function fmtUs(n: number): string {
-  return fmtInt(n);
-}
-
-export function fmtMb(bytes: number): string {
-  return bytes > 0 ? (bytes / MB).toFixed(1) : '–';
-}
-
-export function fmtRate(rate: number): string {
-  return rate >= 1000 && rate % 1000 === 0 ? `${rate / 1000}k` : String(rate);
-}
+export { fmtInt, fmtMb, fmtRate, fmtUs } from './fmt.ts';
 
 function signed(n: number): string {
   return `${n >= 0 ? '+' : '−'}${fmtInt(Math.abs(n))}`;
@@ -143,6 +131,7 @@ export function renderMarkdown(report: PerfReport, rates: readonly number[]): st
     if (notes.length > 0) out.push('', ...notes);
     out.push('', `![latency by percentile](latency-${p}.svg)`);
   }
+  out.push(...mtlsSection(report.runs, report.handshakes, rates));
   if (report.controller !== undefined) {
     out.push(
       '',

@@ -45,3 +45,18 @@ test('the benchmark starts the proxy with the Node options of its shebang, as th
   assert.deepEqual(shebangNodeOptions(join(dir, 'b.js')), []);
   assert.deepEqual(shebangNodeOptions(join(dir, 'c.js')), []);
 });
+
+test('identity: given, the proxy gets exactly those variables; not given, none inherited from our environment', () => {
+  const saved = process.env['SLUICE_PROXY_IDENTITY_LOCAL_NAME'];
+  process.env['SLUICE_PROXY_IDENTITY_LOCAL_NAME'] = 'stray.default.serviceaccount.identity.sluice.cluster.local';
+  try {
+    assert.equal(sluiceEnv(ports, { workers: 1 })['SLUICE_PROXY_IDENTITY_LOCAL_NAME'], undefined);
+    const identity = { SLUICE_PROXY_IDENTITY_LOCAL_NAME: 'backend.perf.serviceaccount.identity.sluice.cluster.local', SLUICE_PROXY_IDENTITY_SVC_ADDR: '127.0.0.1:1' };
+    const env = sluiceEnv(ports, { workers: 1, identity });
+    assert.equal(env['SLUICE_PROXY_IDENTITY_LOCAL_NAME'], identity.SLUICE_PROXY_IDENTITY_LOCAL_NAME);
+    assert.equal(env['SLUICE_PROXY_IDENTITY_SVC_ADDR'], '127.0.0.1:1');
+  } finally {
+    if (saved === undefined) delete process.env['SLUICE_PROXY_IDENTITY_LOCAL_NAME'];
+    else process.env['SLUICE_PROXY_IDENTITY_LOCAL_NAME'] = saved;
+  }
+});

@@ -7,7 +7,7 @@ import { start, stop, sleep } from './procs.ts';
 import type { Started } from './procs.ts';
 import { freePort } from './net.ts';
 import { httpStatus } from './probe.ts';
-import { readyProxyApi } from './controller-load.ts';
+import { readyAddress, readyProxyApi } from './controller-load.ts';
 import { MESH_CONTEXT } from './mesh.ts';
 
 export const SLUICE_BIN = ['bin', 'sluice-proxy.js'];
@@ -44,6 +44,8 @@ export interface SluiceRouting {
   inboundForward?: number;
   /** The controller's proxy API (`host:port`): the proxy resolves services through Destination, as in a pod. */
   destination?: string;
+  /** SLUICE_PROXY_IDENTITY_* (mesh-identity.ts): the proxy gets a certificate and speaks mTLS; left out, it has no identity. */
+  identity?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -63,6 +65,9 @@ export function sluiceEnv(p: SluicePorts, r: SluiceRouting): NodeJS.ProcessEnv {
   };
   // Routing is the target's: none inherited from our own environment.
   for (const k of ['OUTBOUND_FORWARD_ADDR', 'INBOUND_FORWARD_ADDR', 'DESTINATION_SVC_ADDR', 'DESTINATION_CONTEXT']) delete env[`SLUICE_PROXY_${k}`];
+  // Nor an identity: a plaintext target must stay plaintext whatever our environment holds.
+  for (const k of Object.keys(env)) if (k.startsWith('SLUICE_PROXY_IDENTITY_')) delete env[k];
+  if (r.identity !== undefined) Object.assign(env, r.identity);
   if (r.outboundForward !== undefined) env['SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'] = `127.0.0.1:${r.outboundForward}`;
   if (r.inboundForward !== undefined) env['SLUICE_PROXY_INBOUND_FORWARD_ADDR'] = `127.0.0.1:${r.inboundForward}`;
   if (r.destination !== undefined) {
@@ -118,22 +123,34 @@ export interface RunningController {
   proc: Started;
   /** Its proxy API (Destination, Telemetry), `127.0.0.1:<port>`. */
   proxyApi: string;
+  /** Its Identity service, `127.0.0.1:<port>`, when `extraArgs` turned it on (issuer files, `--identity-addr`). */
+  identity?: string;
 }
 
 /**
  * `sluice-controller --discovery file` serving `yaml` (written to `dir`), every listener on a loopback
  * port the OS picks; resolves once it logged `controller ready` with its proxy API address.
  */
-export async function startController(root: string, dir: string, yaml: string, core: number | undefined, timeoutMs = 20_000): Promise<RunningController> {
+export async function startController(
+  root: string,
+  dir: string,
+  yaml: string,
+  core: number | undefined,
+  timeoutMs = 20_000,
+  extraArgs: readonly string[] = [],
+): Promise<RunningController> {
   const file = join(dir, 'mesh.yaml');
   writeFileSync(`${file}.tmp`, yaml);
   renameSync(`${file}.tmp`, file);
-  const args = [join(root, ...CONTROLLER_BIN), '--discovery', 'file', '--discovery-file', file, '--proxy-api-addr', '127.0.0.1:0', '--public-api-addr', '127.0.0.1:0', '--log', 'info'];
+  const args = [join(root, ...CONTROLLER_BIN), '--discovery', 'file', '--discovery-file', file, '--proxy-api-addr', '127.0.0.1:0', '--public-api-addr', '127.0.0.1:0', '--log', 'info', ...extraArgs];
   const proc = start('sluice-controller', process.execPath, args, { core });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const addr = readyProxyApi(proc.stderrTail());
-    if (addr !== null) return { proc, proxyApi: addr };
+    if (addr !== null) {
+      const identity = readyAddress(proc.stderrTail(), 'identity');
+      return identity === null ? { proc, proxyApi: addr } : { proc, proxyApi: addr, identity };
+    }
     const dead = checkAlive(proc);
     if (dead !== null || Date.now() > deadline) {
       await stop(proc);

@@ -104,6 +104,38 @@ export interface MachineInfo {
   tools: Record<string, string>;
 }
 
+/** How the handshake client (perf/loadgen/connrate.ts) connects: plain TCP, full mTLS handshakes, resumed ones. */
+export type HandshakeMode = 'plain' | 'tls-full' | 'tls-resumed';
+
+/** One mode of the handshake section: connections opened, one request each, against proxy B's inbound. */
+export interface HandshakeRun {
+  mode: HandshakeMode;
+  /** Client loops running at once. */
+  concurrency: number;
+  seconds: number;
+  /** Connections that completed their request and closed. */
+  connections: number;
+  errors: number;
+  /** TLS connections whose session the server resumed (tls-resumed should be all of them). */
+  resumed: number;
+  /** Completed connections per second (as fast as this client, on its own core, could open them). */
+  perSecond: number;
+  /** CPU of the inbound proxy (all threads) per completed connection, µs: the figure independent of the client. */
+  proxyCpuUsPerConnection: number;
+  /** The client's own CPU per connection, µs (it does the other half of every handshake). */
+  clientCpuUsPerConnection: number;
+  /** Connect + handshake + request + close, µs. */
+  latencyUs: { p50: number; p99: number; max: number };
+  firstError?: string;
+}
+
+export interface HandshakeResult {
+  ok: boolean;
+  error?: string;
+  runs: HandshakeRun[];
+  notes: string[];
+}
+
 export interface PerfReport {
   machine: MachineInfo;
   settings: Record<string, unknown>;
@@ -111,6 +143,8 @@ export interface PerfReport {
   runs: RunResult[];
   /** The controller section (perf/controller.ts), when it ran. */
   controller?: ControllerResult;
+  /** The handshake section (perf/handshakes.ts), when it ran. */
+  handshakes?: HandshakeResult;
   checks: TargetCheck[];
   durationSeconds: number;
 }

@@ -44,6 +44,15 @@ export class InlineSigner implements Signer {
   async close(): Promise<void> {}
 }
 
+/**
+ * The worker module beside this one, with this module's own extension: `.ts` when Node runs the
+ * sources, `.js` in the built package (dist/), where no `.ts` file exists and the pool's first task
+ * would fail with ERR_MODULE_NOT_FOUND (the built controller then exited on its first Certify).
+ */
+export function signerWorkerUrl(ownUrl: string): string {
+  return new URL(`./signer-worker${ownUrl.endsWith('.js') ? '.js' : '.ts'}`, ownUrl).href;
+}
+
 /** Leave a core to the controller's own thread; beyond four, signing is never the bottleneck. */
 const defaultThreads = (): number => Math.max(1, Math.min(4, availableParallelism() - 1));
 
@@ -55,7 +64,7 @@ export class WorkerSigner implements Signer {
 
   constructor(threads = defaultThreads()) {
     this.pool = new Piscina<SignerTask, SignerTaskResult>({
-      filename: new URL('./signer-worker.ts', import.meta.url).href,
+      filename: signerWorkerUrl(import.meta.url),
       minThreads: 1,
       maxThreads: threads,
       // Idle threads go away between bursts; the first call of a burst starts one (tens of ms).
