@@ -1,0 +1,115 @@
+// Who talked to whom over mTLS, as proxies reported it (`sluice edges`): per reporting pod, direction
+// and destination, the peer identities Linkerd's labels name — `server_id` (outbound: the identity the
+// endpoint proved), `client_id` (inbound: the caller the proxy verified) — or why there was none
+// (`tls`, `no_tls_reason`), with when each was last seen; and the identity each proxy says it holds.
+//
+// Kept beside the telemetry store rather than in its keys: identities are labels, not counts, and
+// splitting every key by peer would multiply the store's keys (and its ingestion work) for a question
+// only `edges` asks. Here a report costs one Map lookup per service scope and transport (route scopes
+// are skipped), and repeats within a report are skipped without one. Bounded: entries not seen for an
+// hour go at `maintain()`, and past MAX_ENTRIES the oldest entry makes room.
+import type { ReportRequest, RequestCtx, TransportReport } from '../../api/telemetry-messages.ts';
+import { destination, NO_DESTINATION, type Direction, type ScopeKind, type StatKey } from './keys.ts';
+
+export const MAX_ENTRIES = 100_000;
+const RETENTION_MS = 60 * 60_000;
+
+/** One (reporting side, destination, peer) combination and when it was last reported. */
+export interface PeerSighting {
+  /** Reporting pod and, outbound, the destination (`authority` and `route` are empty). */
+  readonly key: StatKey;
+  /** Linkerd's `tls` label: `true`, `disabled`, `no_identity` … */
+  readonly tls: string;
+  /** The peer's identity (`server_id` outbound, `client_id` inbound); '' when none was verified. */
+  readonly peer: string;
+  /** Linkerd's `no_tls_reason` ('' when TLS, or when the proxy gave none). */
+  readonly reason: string;
+  lastSeen: number;
+}
+
+interface PodIdentity {
+  readonly identity: string;
+  lastSeen: number;
+}
+
+export class PeerIdentities {
+  private readonly entries = new Map<string, PeerSighting>();
+  private readonly pods = new Map<string, PodIdentity>();
+  private readonly maxEntries: number;
+
+  constructor(maxEntries = MAX_ENTRIES) {
+    this.maxEntries = maxEntries;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Records what one report says about peers (call for every report applied). */
+  observe(report: ReportRequest, at: number): void {
+    const direction: Direction = report.proxy === 'OUTBOUND' ? 'outbound' : 'inbound';
+    const namespace = report.process?.scheduled_namespace ?? '';
+    const pod = report.process?.scheduled_instance ?? '';
+    const workload = report.process?.workload ?? '';
+    const identity = report.process?.identity ?? '';
+    if (identity !== '') this.rememberPod(`${namespace}/${pod}`, identity, at);
+    let previous = '';
+    const visit = (scope: ScopeKind, ctx: RequestCtx | TransportReport): void => {
+      // Outbound, only what has a destination can be an edge; inbound, the reporter is the destination.
+      const labels = direction === 'outbound' ? ctx.dst_labels : undefined;
+      if (direction === 'outbound' && (labels === undefined || isEmpty(labels))) return;
+      const tls = ctx.tls ?? '';
+      const peer = (direction === 'inbound' ? ctx.client_id : ctx.server_id) ?? '';
+      const reason = ctx.no_tls_reason ?? '';
+      const dst = labels === undefined ? NO_DESTINATION : destination(labels);
+      const id = `${direction}\0${scope}\0${namespace}\0${pod}\0${workload}\0${dst.dstNamespace}\0${dst.dstWorkload}\0${dst.dstPod}\0${tls}\0${peer}\0${reason}`;
+      if (id === previous) return;
+      previous = id;
+      const known = this.entries.get(id);
+      if (known !== undefined) {
+        known.lastSeen = Math.max(known.lastSeen, at);
+        return;
+      }
+      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+      const key: StatKey = { namespace, pod, workload, direction, scope, authority: '', route: '', ...dst, dstService: '' };
+      this.entries.set(id, { key, tls, peer, reason, lastSeen: at });
+    };
+    for (const scope of report.requests ?? []) {
+      const ctx = scope.ctx;
+      if (ctx !== undefined && ctx.route_scope !== true) visit('svc', ctx);
+    }
+    for (const transport of direction === 'inbound' ? (report.server_transports ?? []) : (report.client_transports ?? [])) visit('tcp', transport);
+  }
+
+  /** Every sighting reported at or after `since`. */
+  *since(since: number): Iterable<PeerSighting> {
+    for (const entry of this.entries.values()) if (entry.lastSeen >= since) yield entry;
+  }
+
+  /** The identity the proxy of `namespace/pod` last said it holds; undefined when it never did. */
+  podIdentity(namespace: string, pod: string): string | undefined {
+    return this.pods.get(`${namespace}/${pod}`)?.identity;
+  }
+
+  /** Drops what was not seen for an hour. Call every few seconds. */
+  maintain(now: number): void {
+    const cutoff = now - RETENTION_MS;
+    for (const [id, entry] of this.entries) if (entry.lastSeen < cutoff) this.entries.delete(id);
+    for (const [id, pod] of this.pods) if (pod.lastSeen < cutoff) this.pods.delete(id);
+  }
+
+  private rememberPod(id: string, identity: string, at: number): void {
+    const known = this.pods.get(id);
+    if (known !== undefined && known.identity === identity) {
+      known.lastSeen = Math.max(known.lastSeen, at);
+      return;
+    }
+    if (known === undefined && this.pods.size >= this.maxEntries) this.pods.delete(this.pods.keys().next().value as string);
+    this.pods.set(id, { identity, lastSeen: at });
+  }
+}
+
+function isEmpty(labels: Readonly<Record<string, string>>): boolean {
+  for (const _ in labels) return false;
+  return true;
+}
