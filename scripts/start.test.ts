@@ -164,6 +164,7 @@ test('npm start: controller, proxies, apps and traffic; sluice stat shows the tr
     for (const name of ['emoji', 'voting']) assert.match(table, new RegExp(`^${name} .* 100%$`, 'm'), table);
     // What web sends, per destination: all of it mTLS.
     const from = JSON.parse(sluice(['stat', 'deploy', '-n', 'emojivoto', '--from', 'deploy/web', '-o', 'json']).stdout || '[]') as Array<{ name: string; secured: number | null }>;
+    t.diagnostic(`sluice stat deploy -n emojivoto -o wide:\n${table}`);
     const sent = from.filter((r) => r.secured !== null).map((r) => [r.name, r.secured]);
     assert.deepEqual(sent.sort(), [['emoji', 1], ['voting', 1]], JSON.stringify(from));
   });
@@ -188,6 +189,7 @@ test('npm start: controller, proxies, apps and traffic; sluice stat shows the tr
       `${run.stdout}${run.stderr}`,
     );
     const wide = sluice(['edges', 'deploy', '-n', 'emojivoto', '-o', 'wide']).stdout;
+    t.diagnostic(`sluice edges deploy -n emojivoto -o wide:\n${wide}`);
     assert.match(wide, /^SRC +DST +SRC_NS +DST_NS +SECURED +CLIENT_ID +SERVER_ID +MSG$/m, wide);
     assert.match(wide, new RegExp(`^web +voting +emojivoto +emojivoto +√ +${id('web').replace(/\./g, '\\.')} +${id('voting').replace(/\./g, '\\.')}$`, 'm'), wide);
   });
@@ -201,6 +203,7 @@ test('npm start: controller, proxies, apps and traffic; sluice stat shows the tr
     while (Date.now() < deadline && (lines.match(/^req .*proxy=in /gm) ?? []).length < 3) await new Promise((resolve) => setTimeout(resolve, 250));
     tap.kill('SIGINT');
     const inbound = lines.split('\n').filter((l) => /^req .*proxy=in /.test(l));
+    t.diagnostic(`sluice tap deploy/voting -n emojivoto -o wide:\n${lines.split('\n').slice(0, 3).join('\n')}`);
     assert.ok(inbound.length >= 3, `tap showed voting's inbound requests:\n${lines.slice(0, 3000)}`);
     for (const line of inbound) {
       assert.match(line, / tls=true /, line);
