@@ -118,6 +118,16 @@ describe('PeerIdentities bounds', () => {
     assert.equal(index.podIdentity('emojivoto', 'web-1'), id('web'));
   });
 
+  it('an entry evicted while its proxy keeps reporting is made again, not updated in the dark', () => {
+    const index = new PeerIdentities(1);
+    const toEmoji = report(WEB, 'OUTBOUND', [scope({ dst_labels: dstLabels('emoji', 'emoji-1'), tls: 'true', server_id: id('emoji') })]);
+    index.observe(toEmoji, NOW);
+    index.observe(report(BOT, 'OUTBOUND', [scope({ dst_labels: dstLabels('web', 'web-1'), tls: 'true', server_id: id('web') })]), NOW + 1);
+    assert.deepEqual([...index.since(0)].map((s) => s.peer), [id('web')]);
+    index.observe(toEmoji, NOW + 2);
+    assert.deepEqual([...index.since(0)].map((s) => [s.peer, s.lastSeen]), [[id('emoji'), NOW + 2]]);
+  });
+
   it('skips route scopes and outbound traffic without a destination; repeats refresh one entry', () => {
     const index = new PeerIdentities();
     index.observe(

@@ -5,11 +5,14 @@
 //
 // Kept beside the telemetry store rather than in its keys: identities are labels, not counts, and
 // splitting every key by peer would multiply the store's keys (and its ingestion work) for a question
-// only `edges` asks. Here a report costs one Map lookup per service scope and transport (route scopes
-// are skipped), and repeats within a report are skipped without one. Bounded: entries not seen for an
-// hour go at `maintain()`, and past MAX_ENTRIES the oldest entry makes room.
+// only `edges` asks. Route scopes are skipped. A proxy lists its series in the same order every report,
+// so, as the store does, each scope is first compared with the entry at the same place in that proxy's
+// previous report: a few string comparisons, no id built and no Map lookup. Measured on 2,000 synthetic
+// busy reports (10 destinations, each a service scope, 3 route scopes and a transport): ~8 µs per
+// report beside the store's ~63 µs (13 %); building an id for every scope instead cost ~19 µs. Bounded: entries not
+// seen for an hour go at `maintain()`, and past MAX_ENTRIES the oldest entry makes room.
 import type { ReportRequest, RequestCtx, TransportReport } from '../../api/telemetry-messages.ts';
-import { destination, NO_DESTINATION, type Direction, type ScopeKind, type StatKey } from './keys.ts';
+import { destination, NO_DESTINATION, sameDestination, type Direction, type ScopeKind, type StatKey } from './keys.ts';
 
 export const MAX_ENTRIES = 100_000;
 const RETENTION_MS = 60 * 60_000;
@@ -27,14 +30,22 @@ export interface PeerSighting {
   lastSeen: number;
 }
 
+interface Entry extends PeerSighting {
+  readonly id: string;
+  /** No longer held (evicted or expired): a cached reference must not be used. */
+  dropped: boolean;
+}
+
 interface PodIdentity {
   readonly identity: string;
   lastSeen: number;
 }
 
 export class PeerIdentities {
-  private readonly entries = new Map<string, PeerSighting>();
+  private readonly entries = new Map<string, Entry>();
   private readonly pods = new Map<string, PodIdentity>();
+  /** Per reporting proxy and direction: the entries of its last report, in order. */
+  private readonly recent = new Map<string, { at: number; entries: Entry[] }>();
   private readonly maxEntries: number;
 
   constructor(maxEntries = MAX_ENTRIES) {
@@ -53,7 +64,9 @@ export class PeerIdentities {
     const workload = report.process?.workload ?? '';
     const identity = report.process?.identity ?? '';
     if (identity !== '') this.rememberPod(`${namespace}/${pod}`, identity, at);
-    let previous = '';
+    const prefix = `${direction}\0${namespace}\0${pod}\0${workload}`;
+    const previous = this.recent.get(prefix)?.entries;
+    const seen: Entry[] = [];
     const visit = (scope: ScopeKind, ctx: RequestCtx | TransportReport): void => {
       // Outbound, only what has a destination can be an edge; inbound, the reporter is the destination.
       const labels = direction === 'outbound' ? ctx.dst_labels : undefined;
@@ -61,24 +74,32 @@ export class PeerIdentities {
       const tls = ctx.tls ?? '';
       const peer = (direction === 'inbound' ? ctx.client_id : ctx.server_id) ?? '';
       const reason = ctx.no_tls_reason ?? '';
-      const dst = labels === undefined ? NO_DESTINATION : destination(labels);
-      const id = `${direction}\0${scope}\0${namespace}\0${pod}\0${workload}\0${dst.dstNamespace}\0${dst.dstWorkload}\0${dst.dstPod}\0${tls}\0${peer}\0${reason}`;
-      if (id === previous) return;
-      previous = id;
-      const known = this.entries.get(id);
-      if (known !== undefined) {
-        known.lastSeen = Math.max(known.lastSeen, at);
-        return;
+      const cached = previous?.[seen.length];
+      let entry: Entry | undefined;
+      if (cached !== undefined && !cached.dropped && cached.key.scope === scope && cached.tls === tls && cached.peer === peer && cached.reason === reason && sameDestination(cached.key, labels)) {
+        entry = cached;
+      } else {
+        const dst = labels === undefined ? NO_DESTINATION : destination(labels);
+        const id = `${prefix}\0${scope}\0${dst.dstNamespace}\0${dst.dstWorkload}\0${dst.dstPod}\0${dst.dstService}\0${tls}\0${peer}\0${reason}`;
+        entry = this.entries.get(id);
+        if (entry === undefined) {
+          if (this.entries.size >= this.maxEntries) this.drop(this.entries.values().next().value as Entry);
+          const key: StatKey = { namespace, pod, workload, direction, scope, authority: '', route: '', ...dst };
+          entry = { key, tls, peer, reason, lastSeen: at, id, dropped: false };
+          this.entries.set(id, entry);
+        }
       }
-      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
-      const key: StatKey = { namespace, pod, workload, direction, scope, authority: '', route: '', ...dst, dstService: '' };
-      this.entries.set(id, { key, tls, peer, reason, lastSeen: at });
+      if (entry.lastSeen < at) entry.lastSeen = at;
+      seen.push(entry);
     };
     for (const scope of report.requests ?? []) {
       const ctx = scope.ctx;
       if (ctx !== undefined && ctx.route_scope !== true) visit('svc', ctx);
     }
     for (const transport of direction === 'inbound' ? (report.server_transports ?? []) : (report.client_transports ?? [])) visit('tcp', transport);
+    this.recent.delete(prefix);
+    this.recent.set(prefix, { at, entries: seen });
+    if (this.recent.size > this.maxEntries) this.recent.delete(this.recent.keys().next().value as string);
   }
 
   /** Every sighting reported at or after `since`. */
@@ -94,8 +115,14 @@ export class PeerIdentities {
   /** Drops what was not seen for an hour. Call every few seconds. */
   maintain(now: number): void {
     const cutoff = now - RETENTION_MS;
-    for (const [id, entry] of this.entries) if (entry.lastSeen < cutoff) this.entries.delete(id);
+    for (const entry of this.entries.values()) if (entry.lastSeen < cutoff) this.drop(entry);
     for (const [id, pod] of this.pods) if (pod.lastSeen < cutoff) this.pods.delete(id);
+    for (const [id, recent] of this.recent) if (recent.at < cutoff) this.recent.delete(id);
+  }
+
+  private drop(entry: Entry): void {
+    entry.dropped = true;
+    this.entries.delete(entry.id);
   }
 
   private rememberPod(id: string, identity: string, at: number): void {
