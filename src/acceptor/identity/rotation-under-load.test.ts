@@ -171,10 +171,11 @@ describe('certificate renewal and issuer rotation under steady load', { timeout:
       };
     };
     const [client, server] = await Promise.all([
-      startProxy({ ...proxyEnv('client', CLIENT), SLUICE_PROXY_POD_NAME: 'client-0' }),
-      // Each new mesh connection makes the server proxy connect to the backend, which runs in this busy
-      // test process: Linkerd's 100 ms inbound connect timeout is missed on a loaded machine (504
-      // connect_timeout, then fail-fast from failure accrual), which is not what this test is about.
+      // Connect timeouts as generous as the machine needs: a burst makes two dozen TLS connections at
+      // once, and each new mesh connection makes the server proxy connect to the backend, which runs in
+      // this busy test process. Linkerd's 1 s outbound (connect and handshake) and 100 ms inbound
+      // timeouts are missed on a loaded machine (504 connect_timeout), which is not what this test is about.
+      startProxy({ ...proxyEnv('client', CLIENT), SLUICE_PROXY_POD_NAME: 'client-0', SLUICE_PROXY_OUTBOUND_CONNECT_TIMEOUT: '5s' }),
       startProxy({
         ...proxyEnv('server', SERVER),
         SLUICE_PROXY_POD_NAME: 'server-0',
