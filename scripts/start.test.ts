@@ -1,6 +1,7 @@
 // `npm start` end to end: the launcher brings up the controller, three proxies, three apps and the
-// traffic generator on this machine; `sluice stat` then shows the traffic the generator sent, `sluice tap`
-// shows web's meshed requests with tls=true (tapped over mutual TLS); a Ctrl-C
+// traffic generator on this machine; `sluice stat` then shows the traffic the generator sent, and that
+// every hop between the proxies is mTLS (`stat -o wide` SECURED, `edges`, `tap`'s tls=true, tapped over
+// mutual TLS); a Ctrl-C
 // (SIGINT to the whole process group, as a terminal sends it) stops everything and leaves no process.
 // With --any-ports every port is the system's pick, the controller's too, so the test runs beside
 // another demo (or the dashboard's browser test); the CLI is pointed at the public API with --api.
@@ -154,6 +155,79 @@ test('npm start: controller, proxies, apps and traffic; sluice stat shows the tr
     const admins = [...output.matchAll(/admin 127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
     const refused = await Promise.all(admins.map(async (port) => /^tap_connections_refused_total\{reason="[a-z_]+"\} [1-9]/m.test((await httpGet('127.0.0.1', port, '/metrics')).body)));
     assert.deepEqual(refused, [false, false, false], 'no proxy refused a tap connection');
+  });
+
+  const sluice = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
+    const run = spawnSync(process.execPath, [...sluiceCommand(), ...args, '--api', publicApi], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+    return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+  };
+
+  await t.test('mTLS is visible: stat -o wide SECURED, every hop between meshed deployments secured', async () => {
+    // Each deployment's own traffic is what it received: emoji and voting are called only by web's
+    // proxy (mTLS); web only by the generator, which is outside the mesh (plaintext, 0 %).
+    let table = '';
+    let secured: Record<string, number | null> = {};
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const json = sluice(['stat', 'deploy', '-n', 'emojivoto', '-o', 'json']);
+      table = sluice(['stat', 'deploy', '-n', 'emojivoto', '-o', 'wide']).stdout;
+      secured = Object.fromEntries((JSON.parse(json.stdout || '[]') as Array<{ name: string; secured: number | null }>).map((r) => [r.name, r.secured]));
+      if (secured['emoji'] === 1 && secured['voting'] === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+    assert.equal(secured['emoji'], 1, `emoji's requests all over mTLS:\n${table}`);
+    assert.equal(secured['voting'], 1, `voting's requests all over mTLS:\n${table}`);
+    assert.equal(secured['web'], 0, `web is called only by the unmeshed generator:\n${table}`);
+    const header = table.split('\n')[0] ?? '';
+    assert.match(header, /SECURED$/, table);
+    for (const name of ['emoji', 'voting']) assert.match(table, new RegExp(`^${name} .* 100%$`, 'm'), table);
+    // What web sends, per destination: all of it mTLS.
+    const from = JSON.parse(sluice(['stat', 'deploy', '-n', 'emojivoto', '--from', 'deploy/web', '-o', 'json']).stdout || '[]') as Array<{ name: string; secured: number | null }>;
+    t.diagnostic(`sluice stat deploy -n emojivoto -o wide:\n${table}`);
+    const sent = from.filter((r) => r.secured !== null).map((r) => [r.name, r.secured]);
+    assert.deepEqual(sent.sort(), [['emoji', 1], ['voting', 1]], JSON.stringify(from));
+  });
+
+  await t.test('sluice edges shows web → emoji and web → voting secured, with both identities', async () => {
+    const id = (sa: string): string => `${sa}.emojivoto.serviceaccount.identity.sluice.cluster.local`;
+    let run = sluice(['edges', 'deploy', '-n', 'emojivoto', '-o', 'json']);
+    let rows: Array<Record<string, unknown>> = [];
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      run = sluice(['edges', 'deploy', '-n', 'emojivoto', '-o', 'json']);
+      rows = run.status === 0 && run.stdout !== '' ? (JSON.parse(run.stdout) as Array<Record<string, unknown>>) : [];
+      if (rows.length >= 2 && rows.every((r) => r['secured'] === true)) break;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+    assert.deepEqual(
+      rows.map((r) => [r['src'], r['dst'], r['secured'], r['client_id'], r['server_id']]),
+      [
+        ['web', 'emoji', true, id('web'), id('emoji')],
+        ['web', 'voting', true, id('web'), id('voting')],
+      ],
+      `${run.stdout}${run.stderr}`,
+    );
+    const wide = sluice(['edges', 'deploy', '-n', 'emojivoto', '-o', 'wide']).stdout;
+    t.diagnostic(`sluice edges deploy -n emojivoto -o wide:\n${wide}`);
+    assert.match(wide, /^SRC +DST +SRC_NS +DST_NS +SECURED +CLIENT_ID +SERVER_ID +MSG$/m, wide);
+    assert.match(wide, new RegExp(`^web +voting +emojivoto +emojivoto +√ +${id('web').replace(/\./g, '\\.')} +${id('voting').replace(/\./g, '\\.')}$`, 'm'), wide);
+  });
+
+  await t.test('sluice tap lines show tls=true and, with -o wide, the verified caller', async () => {
+    const tap = spawn(process.execPath, [...sluiceCommand(), 'tap', 'deploy/voting', '-n', 'emojivoto', '-o', 'wide', '--api', publicApi], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let lines = '';
+    tap.stdout?.on('data', (chunk: Buffer) => (lines += chunk.toString()));
+    tap.stderr?.on('data', (chunk: Buffer) => (lines += chunk.toString()));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && (lines.match(/^req .*proxy=in /gm) ?? []).length < 3) await new Promise((resolve) => setTimeout(resolve, 250));
+    tap.kill('SIGINT');
+    const inbound = lines.split('\n').filter((l) => /^req .*proxy=in /.test(l));
+    t.diagnostic(`sluice tap deploy/voting -n emojivoto -o wide:\n${lines.split('\n').slice(0, 3).join('\n')}`);
+    assert.ok(inbound.length >= 3, `tap showed voting's inbound requests:\n${lines.slice(0, 3000)}`);
+    for (const line of inbound) {
+      assert.match(line, / tls=true /, line);
+      assert.match(line, / src_client_id=web\.emojivoto\.serviceaccount\.identity\.sluice\.cluster\.local( |$)/, line);
+    }
   });
 
   // Ctrl-C: SIGINT to the launcher's whole process group.

@@ -278,6 +278,7 @@ function requestCtx(kind: ScopeKind, pairs: Array<[string, string]>): RequestSco
     tls: get('tls'),
     actual: kind === 'actual',
   };
+  addTlsPeer(ctx, get);
   const target = tcpAddress(get('target_ip'), get('target_port'));
   if (target !== undefined) ctx.target_addr = target;
   return ctx;
@@ -286,9 +287,20 @@ function requestCtx(kind: ScopeKind, pairs: Array<[string, string]>): RequestSco
 function transportCtx(pairs: Array<[string, string]>): Partial<TransportReport> {
   const get = (name: string): string => pairs.find(([k]) => k === name)?.[1] ?? '';
   const ctx: Partial<TransportReport> = { dst_labels: prefixed(pairs, 'dst_'), tls: get('tls') };
+  addTlsPeer(ctx, get);
   const target = tcpAddress(get('target_ip'), get('target_port'));
   if (target !== undefined) ctx.target_addr = target;
   return ctx;
+}
+
+/** Linkerd's peer-identity labels (client_id, server_id, no_tls_reason) on a scope, only those set. */
+function addTlsPeer(ctx: { client_id?: string; server_id?: string; no_tls_reason?: string }, get: (name: string) => string): void {
+  const clientId = get('client_id');
+  const serverId = get('server_id');
+  const reason = get('no_tls_reason');
+  if (clientId !== '') ctx.client_id = clientId;
+  if (serverId !== '') ctx.server_id = serverId;
+  if (reason !== '') ctx.no_tls_reason = reason;
 }
 
 function tcpAddress(ip: string, port: string): TcpAddress | undefined {

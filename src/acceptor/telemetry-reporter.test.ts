@@ -18,6 +18,7 @@ const CONFIG: TelemetryConfig = {
   podName: 'web-1',
   podNamespace: 'shop',
   workload: 'deployment/web',
+  localIdentity: 'web.shop.serviceaccount.identity.sluice.cluster.local',
 };
 const quiet = (): Logger => new Logger('error', 'plain', 'test', () => {});
 /** Every response takes 2 ms; HdrHistogram reports the top of 2000 µs's 8-µs bucket. */
@@ -80,7 +81,12 @@ describe('TelemetryReporter', () => {
     assert.equal(controller.received.length, 2);
     const inbound = controller.received.find((r) => r.proxy === 'INBOUND');
     const outbound = controller.received.find((r) => r.proxy === 'OUTBOUND');
-    assert.deepEqual(inbound?.process, { scheduled_instance: 'web-1', scheduled_namespace: 'shop', workload: 'deployment/web' });
+    assert.deepEqual(inbound?.process, {
+      scheduled_instance: 'web-1',
+      scheduled_namespace: 'shop',
+      workload: 'deployment/web',
+      identity: 'web.shop.serviceaccount.identity.sluice.cluster.local',
+    });
     assert.equal(inbound?.sequence, 1);
     assert.equal(inbound?.instance_id, reporter.instanceId);
     assert.equal(inbound?.requests?.length, 1);
@@ -227,6 +233,25 @@ describe('buildReport', () => {
       { connects: 1, disconnect_count: 1, open_connections: 2, read_bytes: 0, write_bytes: 0, dst_labels: {}, tls: 'disabled', target_addr: { ip: { ipv4: 0x0a000009 }, port: 7000 } },
     ]);
     assert.deepEqual(report.server_transports, []);
+  });
+
+  it("carries Linkerd's client_id, server_id and no_tls_reason labels on request scopes and transports", () => {
+    const pending = new SeriesAccumulator(100);
+    const inbound = 'direction="inbound",authority="books:80",target_addr="10.0.0.9:7000",target_ip="10.0.0.9",target_port="7000"';
+    pending.add('request_total', `${inbound},tls="true",client_id="web.shop.serviceaccount.identity.sluice.cluster.local"`, 2);
+    pending.add('request_total', `${inbound},tls="no_identity",no_tls_reason="no_tls_from_remote"`, 1);
+    const tcp = 'direction="outbound",peer="dst",target_addr="10.0.0.9:7000",target_ip="10.0.0.9",target_port="7000"';
+    pending.add('tcp_open_total', `${tcp},tls="true",server_id="books.shop.serviceaccount.identity.sluice.cluster.local"`, 1);
+    const report = buildReport({ direction: 'inbound', process: {}, instanceId: 'abc', sequence: 1, intervalMs: 5000, reportIntervalMs: 5000 }, pending);
+    assert.deepEqual(
+      report.requests?.map((s) => [s.count, s.ctx?.tls, s.ctx?.client_id, s.ctx?.no_tls_reason]),
+      [
+        [2, 'true', 'web.shop.serviceaccount.identity.sluice.cluster.local', undefined],
+        [1, 'no_identity', undefined, 'no_tls_from_remote'],
+      ],
+    );
+    assert.equal(report.client_transports?.[0]?.server_id, 'books.shop.serviceaccount.identity.sluice.cluster.local');
+    assert.equal(report.client_transports?.[0]?.client_id, undefined);
   });
 
   it('writes IPv6 addresses exactly (64-bit halves as decimal strings)', () => {

@@ -184,6 +184,7 @@ export class TelemetryReporter {
       scheduled_instance: this.config.podName,
       scheduled_namespace: this.config.podNamespace,
       workload: this.config.workload,
+      ...(this.config.localIdentity === '' ? {} : { identity: this.config.localIdentity }),
     };
   }
 

@@ -142,3 +142,22 @@ export interface CheckResult {
 export interface SelfCheckResponse {
   results?: CheckResult[];
 }
+
+export interface EdgesRequest {
+  selector?: ResourceSelection;
+  time_window?: string;
+}
+
+export interface Edge {
+  src?: Resource;
+  dst?: Resource;
+  client_id?: string;
+  server_id?: string;
+  no_identity_msg?: string;
+  secured?: boolean;
+}
+
+export interface EdgesResponse {
+  ok?: { edges?: Edge[] };
+  error?: ResourceError;
+}

@@ -31,6 +31,7 @@ export interface ProcessInfo {
   scheduled_instance?: string;
   scheduled_namespace?: string;
   workload?: string;
+  identity?: string;
 }
 
 /** ServerTransport and ClientTransport share their Sluice fields; only the first four differ. */
@@ -46,6 +47,9 @@ export interface TransportReport {
   disconnect_count?: number;
   dst_labels?: Record<string, string>;
   tls?: string;
+  client_id?: string;
+  server_id?: string;
+  no_tls_reason?: string;
 }
 
 export interface RequestScope {
@@ -63,6 +67,9 @@ export interface RequestCtx {
   route_labels?: Record<string, string>;
   tls?: string;
   actual?: boolean;
+  client_id?: string;
+  server_id?: string;
+  no_tls_reason?: string;
 }
 
 export interface ResponseScope {

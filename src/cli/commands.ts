@@ -12,6 +12,7 @@ export interface CommandEntry {
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   stat: { summary: 'Golden metrics of resources: success rate, requests per second, latency', load: () => import('./stat.ts') },
   routes: { summary: 'Golden metrics per route of a resource (ServiceProfile routes)', load: () => import('./routes.ts') },
+  edges: { summary: 'Which resources talk to which, and whether over mTLS (identities of both ends)', load: () => import('./edges.ts') },
   tap: { summary: 'Watch the requests of a resource as they happen, one line per event', load: () => import('./tap.ts') },
   top: { summary: 'Live table of the requests of a resource, most frequent first', load: () => import('./top.ts') },
   dashboard: { summary: 'Print the web dashboard\'s URL (port-forwarding to it in a cluster)', load: () => import('./dashboard.ts') },

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RouteTable, StatRow } from '../api/public-messages.ts';
-import { formatByteRate, formatLatency, formatMeshed, formatRps, formatSuccess, renderTable, windowSeconds } from './format.ts';
+import { formatByteRate, formatLatency, formatMeshed, formatRps, formatSecured, formatSuccess, renderTable, windowSeconds } from './format.ts';
+import { renderEdges } from './edges.ts';
 import { renderRoutes, serviceOf } from './routes.ts';
 import { renderStat } from './stat.ts';
 
@@ -13,6 +14,14 @@ describe('number formats (as Linkerd prints them)', () => {
     assert.equal(formatSuccess(2, 1), '66.67%');
     assert.equal(formatSuccess(0, 3), '0.00%');
     assert.equal(formatSuccess(0, 0), '-');
+  });
+
+  it('secured: the share of requests over mTLS, %.f%% as Conduit\'s TLS column, or - without requests', () => {
+    assert.equal(formatSecured(180, 180), '100%');
+    assert.equal(formatSecured(0, 180), '0%');
+    assert.equal(formatSecured(119, 180), '66%');
+    assert.equal(formatSecured(5, 4), '100%');
+    assert.equal(formatSecured(0, 0), '-');
   });
 
   it('rate: %.1frps', () => {
@@ -63,7 +72,7 @@ const row = (name: string, fields: Partial<StatRow> = {}): StatRow => ({
 });
 
 const WEB = row('web', {
-  stats: { success_count: 171, failure_count: 9, latency_ms_p50: 2, latency_ms_p95: 4, latency_ms_p99: 7 },
+  stats: { success_count: 171, failure_count: 9, latency_ms_p50: 2, latency_ms_p95: 4, latency_ms_p99: 7, tls_request_count: 120 },
   tcp_stats: { open_connections: 3, read_bytes_total: 61_440, write_bytes_total: 30_720 },
 });
 const VOTE_BOT = row('vote-bot', { stats: null, tcp_stats: null });
@@ -72,6 +81,61 @@ const VOTING = row('voting', {
   running_pod_count: 2,
   stats: { success_count: 44, failure_count: 16, latency_ms_p50: 1, latency_ms_p95: 1, latency_ms_p99: 1 },
   tcp_stats: { open_connections: 1, read_bytes_total: 0, write_bytes_total: 0 },
+});
+
+describe('sluice edges output (Linkerd 2.4+)', () => {
+  const edges = [
+    {
+      src: { namespace: 'emojivoto', type: 'deployment', name: 'web' },
+      dst: { namespace: 'emojivoto', type: 'deployment', name: 'emoji' },
+      client_id: 'web.emojivoto.serviceaccount.identity.sluice.cluster.local',
+      server_id: 'emoji.emojivoto.serviceaccount.identity.sluice.cluster.local',
+      no_identity_msg: '',
+      secured: true,
+    },
+    {
+      src: { namespace: 'emojivoto', type: 'deployment', name: 'vote-bot' },
+      dst: { namespace: 'emojivoto', type: 'deployment', name: 'web' },
+      client_id: '',
+      server_id: '',
+      no_identity_msg: 'not_provided_by_service_discovery',
+      secured: false,
+    },
+  ];
+
+  it('table: SRC DST SRC_NS DST_NS SECURED', () => {
+    assert.equal(
+      renderEdges(edges, 'table'),
+      [
+        'SRC        DST     SRC_NS      DST_NS      SECURED',
+        'web        emoji   emojivoto   emojivoto   √',
+        'vote-bot   web     emojivoto   emojivoto   ×',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('wide adds CLIENT_ID, SERVER_ID and why an edge is not secured', () => {
+    const lines = renderEdges(edges, 'wide').split('\n');
+    assert.match(lines[0] ?? '', /^SRC +DST +SRC_NS +DST_NS +SECURED +CLIENT_ID +SERVER_ID +MSG$/);
+    assert.match(lines[1] ?? '', /√ +web\.emojivoto\.serviceaccount\.identity\.sluice\.cluster\.local +emoji\.emojivoto\S+$/);
+    assert.match(lines[2] ?? '', /× +- +- +not_provided_by_service_discovery$/);
+  });
+
+  it('json, and nothing without edges', () => {
+    const rows = JSON.parse(renderEdges(edges, 'json')) as Array<Record<string, unknown>>;
+    assert.deepEqual(rows[0], {
+      src: 'web',
+      src_namespace: 'emojivoto',
+      dst: 'emoji',
+      dst_namespace: 'emojivoto',
+      client_id: 'web.emojivoto.serviceaccount.identity.sluice.cluster.local',
+      server_id: 'emoji.emojivoto.serviceaccount.identity.sluice.cluster.local',
+      secured: true,
+      no_identity_msg: '',
+    });
+    assert.equal(renderEdges([], 'table'), '');
+  });
 });
 
 describe('sluice stat output', () => {
@@ -92,10 +156,21 @@ describe('sluice stat output', () => {
     assert.equal(
       renderStat([{ type: 'deployment', rows: [WEB] }], { output: 'wide', allNamespaces: true, window: '1m' }),
       [
-        'NAMESPACE   NAME   MESHED   SUCCESS      RPS   LATENCY_P50   LATENCY_P95   LATENCY_P99   TCP_CONN   READ_BYTES/SEC   WRITE_BYTES/SEC',
-        'emojivoto   web       1/1    95.00%   3.0rps           2ms           4ms           7ms          3        1024.0B/s          512.0B/s',
+        'NAMESPACE   NAME   MESHED   SUCCESS      RPS   LATENCY_P50   LATENCY_P95   LATENCY_P99   TCP_CONN   READ_BYTES/SEC   WRITE_BYTES/SEC   SECURED',
+        'emojivoto   web       1/1    95.00%   3.0rps           2ms           4ms           7ms          3        1024.0B/s          512.0B/s       67%',
         '',
       ].join('\n'),
+    );
+  });
+
+  it('json: secured as a 0–1 share of the requests, null without traffic', () => {
+    const rows = JSON.parse(renderStat([{ type: 'deployment', rows: [VOTE_BOT, WEB] }], { output: 'json', allNamespaces: false, window: '1m' })) as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      rows.map((r) => [r['name'], r['secured']]),
+      [
+        ['vote-bot', null],
+        ['web', 120 / 180],
+      ],
     );
   });
 
@@ -156,6 +231,7 @@ describe('sluice stat output', () => {
       latency_us_p50: null,
       latency_us_p95: null,
       latency_us_p99: null,
+      secured: 120 / 180,
       tcp_open_connections: 3,
       tcp_read_bytes_rate: 1024,
       tcp_write_bytes_rate: 512,

@@ -10,6 +10,11 @@ export function formatSuccess(success: number, failure: number): string {
   return total > 0 ? `${((100 * success) / total).toFixed(2)}%` : NO_VALUE;
 }
 
+/** `100%`: the share of requests that went over mTLS, as Conduit's TLS column (`%.f%%`); `-` without requests. */
+export function formatSecured(tls: number, requests: number): string {
+  return requests > 0 ? `${Math.round((100 * Math.min(tls, requests)) / requests)}%` : NO_VALUE;
+}
+
 /** `2.3rps` */
 export function formatRps(requests: number, seconds: number): string {
   return seconds > 0 ? `${(requests / seconds).toFixed(1)}rps` : NO_VALUE;

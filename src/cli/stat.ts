@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { StatRow, StatSummaryRequest, StatSummaryResponse } from '../api/public-messages.ts';
 import { SHORT_NAMES, type ResourceType } from '../api/resource-types.ts';
 import { ApiClient, apiBaseUrl, CliError } from './api-client.ts';
-import { formatByteRate, formatLatency, formatMeshed, formatRps, formatSuccess, NO_VALUE, renderTable, windowSeconds, type Column } from './format.ts';
+import { formatByteRate, formatLatency, formatMeshed, formatRps, formatSecured, formatSuccess, NO_VALUE, renderTable, windowSeconds, type Column } from './format.ts';
 import type { CliIo } from './io.ts';
 import { parseResourceFlag, parseTargets } from './targets.ts';
 
@@ -31,7 +31,8 @@ Flags:
       --to-namespace NS     namespace of --to (default: --namespace)
       --from RESOURCE       only requests sent by RESOURCE (TYPE/NAME)
       --from-namespace NS   namespace of --from (default: --namespace)
-  -o, --output FORMAT       table (default), wide (adds byte rates) or json
+  -o, --output FORMAT       table (default), wide (adds byte rates and SECURED, the share of requests
+                            that went over mTLS) or json
       --api HOST:PORT       the controller's public API (default: SLUICE_API_ADDR, else 127.0.0.1:8085)
   -h, --help
 `;
@@ -148,7 +149,9 @@ function tableText(table: StatTableView, options: RenderOptions, prefixed: boole
     { header: 'LATENCY_P95', align: 'right' },
     { header: 'LATENCY_P99', align: 'right' },
     { header: 'TCP_CONN', align: 'right' },
-    ...(wide ? [{ header: 'READ_BYTES/SEC', align: 'right' as const }, { header: 'WRITE_BYTES/SEC', align: 'right' as const }] : []),
+    ...(wide
+      ? [{ header: 'READ_BYTES/SEC', align: 'right' as const }, { header: 'WRITE_BYTES/SEC', align: 'right' as const }, { header: 'SECURED', align: 'right' as const }]
+      : []),
   ];
   const cells = table.rows.map((row) => {
     const seconds = rowSeconds(row, options.window);
@@ -172,6 +175,7 @@ function tableText(table: StatTableView, options: RenderOptions, prefixed: boole
         ? [
             tcp === undefined ? NO_VALUE : formatByteRate(tcp.read_bytes_total ?? 0, seconds),
             tcp === undefined ? NO_VALUE : formatByteRate(tcp.write_bytes_total ?? 0, seconds),
+            stats === undefined ? NO_VALUE : formatSecured(stats.tls_request_count ?? 0, success + failure),
           ]
         : []),
     ];
@@ -199,6 +203,7 @@ function jsonRow(type: ResourceType, row: StatRow, window: string): Record<strin
     latency_us_p50: stats?.latency_us_p50 ?? null,
     latency_us_p95: stats?.latency_us_p95 ?? null,
     latency_us_p99: stats?.latency_us_p99 ?? null,
+    secured: stats === undefined || total === 0 ? null : Math.min(1, (stats.tls_request_count ?? 0) / total),
     tcp_open_connections: tcp?.open_connections ?? null,
     tcp_read_bytes_rate: tcp === undefined ? null : (tcp.read_bytes_total ?? 0) / seconds,
     tcp_write_bytes_rate: tcp === undefined ? null : (tcp.write_bytes_total ?? 0) / seconds,

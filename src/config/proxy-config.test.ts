@@ -107,7 +107,7 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
       controlStreamInitialTimeoutMs: 3_000,
       controlBackoff: { minMs: 100, maxMs: 10_000, jitter: 0.1 },
       failureAccrual: { maxFailures: 7, minMs: 1_000, maxMs: 60_000, jitter: 0.5 },
-      telemetry: { svcAddr: undefined, reportIntervalMs: 5_000, podName: os.hostname(), podNamespace: 'default', workload: '' },
+      telemetry: { svcAddr: undefined, reportIntervalMs: 5_000, podName: os.hostname(), podNamespace: 'default', workload: '', localIdentity: '' },
       tapListen: { host: '0.0.0.0', port: 4190 },
       tapSvcName: undefined,
       identity: undefined,

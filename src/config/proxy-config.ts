@@ -128,6 +128,8 @@ export interface TelemetryConfig {
   readonly podNamespace: string;
   /** … and the workload that owns it, `<kind>/<name>` (`deployment/web`), or '' when not known. */
   readonly workload: string;
+  /** The proxy's own identity (reported so that the controller can name the caller of a `client_id`); '' without one. */
+  readonly localIdentity: string;
 }
 
 /** kubectl's short names of the workload kinds a pod can belong to. */
@@ -149,7 +151,7 @@ const WORKLOAD_KINDS: Readonly<Record<string, string>> = {
   pod: 'pod',
 };
 
-function telemetryConfig(env: Env): TelemetryConfig {
+function telemetryConfig(env: Env, identity: IdentityConfig | undefined): TelemetryConfig {
   const workloadName = 'SLUICE_PROXY_WORKLOAD';
   const workload = read(env, workloadName);
   let normalized = '';
@@ -169,6 +171,7 @@ function telemetryConfig(env: Env): TelemetryConfig {
     podName: read(env, 'SLUICE_PROXY_POD_NAME') ?? os.hostname(),
     podNamespace: read(env, 'SLUICE_PROXY_POD_NAMESPACE') ?? 'default',
     workload: normalized,
+    localIdentity: identity?.localName ?? '',
   };
 }
 
@@ -177,6 +180,7 @@ export function parseProxyConfig(env: Env): ProxyConfig {
   // A level may be given Linkerd-style (`warn,linkerd=info`): the first bare level wins.
   const rawLevel = read(env, 'SLUICE_PROXY_LOG');
   const level = rawLevel?.split(',').find((part) => !part.includes('='))?.trim();
+  const identity = parseIdentityConfig(env);
   return {
     inboundListen: address(env, 'SLUICE_PROXY_INBOUND_LISTEN_ADDR', '0.0.0.0:4143'),
     outboundListen: address(env, 'SLUICE_PROXY_OUTBOUND_LISTEN_ADDR', '127.0.0.1:4140'),
@@ -209,9 +213,9 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     httpPoolIdleTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT', 3_000),
     // `fast` costs ~3.5x less CPU per request (docs/performance.md); `node` remains as the fallback.
     http1Engine: oneOf(env, 'SLUICE_PROXY_HTTP1_ENGINE', ['fast', 'node'] as const, 'fast'),
-    telemetry: telemetryConfig(env),
+    telemetry: telemetryConfig(env, identity),
     tapListen: tapAddress(env),
     tapSvcName: optionalIdentityName(env, 'SLUICE_PROXY_TAP_SVC_NAME'),
-    identity: parseIdentityConfig(env),
+    identity,
   };
 }

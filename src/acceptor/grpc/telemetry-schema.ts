@@ -12,6 +12,7 @@ const Process = message(`${P}.Process`, [
   field(2, 'scheduled_instance', 'string'),
   field(3, 'scheduled_namespace', 'string'),
   field(10, 'workload', 'string'),
+  field(11, 'identity', 'string'),
 ]);
 
 const TransportSummary = message(`${P}.TransportSummary`, [field(1, 'duration_ms', 'uint64'), field(2, 'bytes_sent', 'uint64')]);
@@ -27,6 +28,9 @@ const transportFields = [
   field(14, 'disconnect_count', 'uint32'),
   field(15, 'dst_labels', 'map'),
   field(16, 'tls', 'string'),
+  field(17, 'client_id', 'string'),
+  field(18, 'server_id', 'string'),
+  field(19, 'no_tls_reason', 'string'),
 ];
 
 const ServerTransport = message(`${P}.ServerTransport`, [
@@ -46,6 +50,9 @@ const RequestCtx = message(`${P}.RequestCtx`, [
   field(12, 'route_labels', 'map'),
   field(13, 'tls', 'string'),
   field(14, 'actual', 'bool'),
+  field(15, 'client_id', 'string'),
+  field(16, 'server_id', 'string'),
+  field(17, 'no_tls_reason', 'string'),
 ]);
 
 const EosCtx = message(`${P}.EosCtx`, [

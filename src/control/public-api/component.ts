@@ -1,17 +1,19 @@
-// The public API: registers StatSummary, TopRoutes, ListPods, Version and SelfCheck, and serves every
+// The public API: registers StatSummary, TopRoutes, Edges, ListPods, Version and SelfCheck, and serves every
 // registered method (Tap's too) as gRPC and HTTP/JSON on `publicApiAddr` (8085).
 import type {
+  EdgesRequest,
   ListPodsRequest,
   StatSummaryRequest,
   TopRoutesRequest,
 } from '../../api/public-messages.ts';
 import { formatHostPort } from '../../config/parse.ts';
 import type { Component, ControllerContext } from '../context.ts';
-import { telemetryStore } from '../telemetry/component.ts';
+import { telemetryIdentities, telemetryStore } from '../telemetry/component.ts';
 import { PrometheusBackend } from '../telemetry/prometheus/backend.ts';
 import { PrometheusClient } from '../telemetry/prometheus/client.ts';
 import type { KeyClasses } from '../telemetry/store.ts';
 import type { TelemetryBackend } from '../telemetry/view.ts';
+import { edges } from './edges.ts';
 import { listPods, selfCheck, version } from './handlers.ts';
 import { startPublicApiServer } from './server.ts';
 import { parseWindow, statSummary } from './stat-summary.ts';
@@ -32,6 +34,9 @@ export const publicApiComponent: Component = async (ctx) => {
     const r = request as TopRoutesRequest;
     return topRoutes(await sources(windowMsOf(r.time_window), { scopes: ['svc', 'route', 'actual'] }), r);
   });
+  // Edges come from the reports proxies push; with Prometheus answering, the controller keeps none.
+  const identities = ctx.config.prometheusUrl === undefined ? telemetryIdentities(ctx) : undefined;
+  ctx.publicApi.addUnary('Edges', async (request) => edges({ identities }, request as EdgesRequest));
   ctx.publicApi.addUnary('ListPods', async (request) => listPods(await sources(LIST_WINDOW_MS), request as ListPodsRequest));
   ctx.publicApi.addUnary('Version', async () => version());
   ctx.publicApi.addUnary('SelfCheck', async () => {

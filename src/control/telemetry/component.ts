@@ -4,6 +4,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { loadProto, lookup } from '../../api/proto.ts';
 import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ReportRequest } from '../../api/telemetry-messages.ts';
 import type { Component, ControllerContext } from '../context.ts';
+import { PeerIdentities } from './peer-identities.ts';
 import { FORWARDED_HEADER, PeerForwarder } from './peers.ts';
 import { decodeReportRequest } from './report-decode.ts';
 import { TelemetryStore } from './store.ts';
@@ -23,8 +24,21 @@ export function telemetryStore(ctx: ControllerContext): TelemetryStore {
   return store;
 }
 
+const identities = new WeakMap<ControllerContext, PeerIdentities>();
+
+/** Who talked to whom over mTLS, from the same reports (`sluice edges`; created on first use). */
+export function telemetryIdentities(ctx: ControllerContext): PeerIdentities {
+  let index = identities.get(ctx);
+  if (index === undefined) {
+    index = new PeerIdentities();
+    identities.set(ctx, index);
+  }
+  return index;
+}
+
 export const telemetryComponent: Component = (ctx) => {
   const store = telemetryStore(ctx);
+  const peerIdentities = telemetryIdentities(ctx);
   const peers =
     ctx.config.peers.kind === 'none'
       ? undefined
@@ -72,6 +86,7 @@ export const telemetryComponent: Component = (ctx) => {
       }
       try {
         const applied = store.ingest(call.request);
+        if (applied) peerIdentities.observe(call.request, Date.now());
         // Reports straight from a proxy go on to the other replicas; reports a peer forwarded stop here.
         const forwarded = call.metadata.get(FORWARDED_HEADER).length > 0;
         if (applied && !forwarded) peers?.forward(call.request);
@@ -83,7 +98,10 @@ export const telemetryComponent: Component = (ctx) => {
       }
     },
   });
-  const timer = setInterval(() => store.maintain(), MAINTAIN_EVERY_MS);
+  const timer = setInterval(() => {
+    store.maintain();
+    peerIdentities.maintain(Date.now());
+  }, MAINTAIN_EVERY_MS);
   timer.unref();
   ctx.onClose(() => clearInterval(timer));
 };

@@ -41,7 +41,7 @@ const response = fc.record(
 );
 const scope = fc.record(
   {
-    ctx: fc.record({ source_ip: ip, target_addr: tcp, authority: text, dst_labels: labels, route_scope: fc.boolean(), route_labels: labels, tls: text, actual: fc.boolean() }, { requiredKeys: [] }),
+    ctx: fc.record({ source_ip: ip, target_addr: tcp, authority: text, dst_labels: labels, route_scope: fc.boolean(), route_labels: labels, tls: text, actual: fc.boolean(), client_id: text, server_id: text, no_tls_reason: text }, { requiredKeys: [] }),
     count: u32,
     responses: fc.array(response, { maxLength: 3 }),
   },
@@ -58,10 +58,13 @@ const transportFields = {
   disconnect_count: u32,
   dst_labels: labels,
   tls: text,
+  client_id: text,
+  server_id: text,
+  no_tls_reason: text,
 };
 const report = fc.record(
   {
-    process: fc.record({ node: text, scheduled_instance: text, scheduled_namespace: text, workload: text }, { requiredKeys: [] }),
+    process: fc.record({ node: text, scheduled_instance: text, scheduled_namespace: text, workload: text, identity: text }, { requiredKeys: [] }),
     proxy: fc.constantFrom('INBOUND', 'OUTBOUND'),
     server_transports: fc.array(fc.record({ source_ip: ip, ...transportFields }, { requiredKeys: [] }), { maxLength: 2 }),
     client_transports: fc.array(fc.record(transportFields, { requiredKeys: [] }), { maxLength: 2 }),

@@ -184,6 +184,9 @@ function processInfo(r: Reader): ProcessInfo {
       case 10:
         out.workload = r.string();
         break;
+      case 11:
+        out.identity = r.string();
+        break;
       default:
         r.skip(tag & 7);
     }
@@ -220,6 +223,9 @@ function transport(r: Reader, server: boolean): TransportReport {
     else if (field === 14) out.disconnect_count = r.uint32();
     else if (field === 15) mapEntry(r.sub(), (out.dst_labels ??= {}));
     else if (field === 16) out.tls = r.string();
+    else if (field === 17) out.client_id = r.string();
+    else if (field === 18) out.server_id = r.string();
+    else if (field === 19) out.no_tls_reason = r.string();
     else r.skip(tag & 7);
   }
   return out;
@@ -274,6 +280,15 @@ function requestCtx(r: Reader): RequestCtx {
         break;
       case 14:
         out.actual = r.varint() !== 0;
+        break;
+      case 15:
+        out.client_id = r.string();
+        break;
+      case 16:
+        out.server_id = r.string();
+        break;
+      case 17:
+        out.no_tls_reason = r.string();
         break;
       default:
         r.skip(tag & 7);
