@@ -28,29 +28,25 @@ function endpoint(text: string, line: string): Endpoint {
 }
 
 /**
- * Parses the output of `tshark -q -z follow,tcp,raw,N [-z follow,tcp,raw,M …]`: per block a
- * `Filter: tcp.stream eq N` line, `Node 0: ip:port`, `Node 1: ip:port`, then hex lines, those of node 1
- * indented by a tab. Blocks come in any order; the result is sorted by stream index.
+ * Parses the output of `tshark -q -z follow,tcp,raw,N [-z follow,tcp,raw,M …]`: one block per stream
+ * between rules of `=`, holding `Follow: tcp,raw`, `Filter: tcp.stream eq N`, `Node 0: ip:port`,
+ * `Node 1: ip:port`, then the payload as hex lines, those node 1 sent indented by a tab. Blocks come
+ * in any order; the result is sorted by stream index.
  */
 export function parseFollowRaw(text: string): FollowedStream[] {
   const streams: FollowedStream[] = [];
-  const blocks = text.split(/^=+$/m);
-  for (let i = 0; i < blocks.length; i++) {
-    const header = blocks[i] ?? '';
-    const filter = /^Filter: tcp\.stream eq (\d+)$/m.exec(header);
+  for (const block of text.split(/^=+$/m)) {
+    const filter = /^Filter: tcp\.stream eq (\d+)$/m.exec(block);
     if (filter === null) continue;
-    const node0 = /^Node 0: (.*)$/m.exec(header);
-    const node1 = /^Node 1: (.*)$/m.exec(header);
+    const node0 = /^Node 0: (.*)$/m.exec(block);
+    const node1 = /^Node 1: (.*)$/m.exec(block);
     if (node0 === null || node1 === null) throw new Error(`tshark follow: stream ${filter[1]} has no Node lines`);
-    // The hex lines are the block after the header's closing rule.
-    const body = blocks[i + 1] ?? '';
     const sent: [Buffer[], Buffer[]] = [[], []];
-    for (const line of body.split('\n')) {
-      if (line.trim() === '') continue;
-      const fromNode1 = line.startsWith('\t');
+    for (const line of block.split('\n')) {
+      if (line.trim() === '' || /^(Follow|Filter|Node \d):/.test(line)) continue;
       const hex = line.trim();
       if (!/^(?:[0-9a-f]{2})+$/i.test(hex)) throw new Error(`tshark follow: stream ${filter[1]}: not a hex line: ${JSON.stringify(line.slice(0, 80))}`);
-      sent[fromNode1 ? 1 : 0].push(Buffer.from(hex, 'hex'));
+      sent[line.startsWith('\t') ? 1 : 0].push(Buffer.from(hex, 'hex'));
     }
     streams.push({
       index: Number(filter[1]),
@@ -59,7 +55,6 @@ export function parseFollowRaw(text: string): FollowedStream[] {
       fromNode0: Buffer.concat(sent[0]),
       fromNode1: Buffer.concat(sent[1]),
     });
-    i++;
   }
   return streams.sort((a, b) => a.index - b.index);
 }

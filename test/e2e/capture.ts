@@ -6,7 +6,8 @@
 // "0 packets captured" although the filter received them (the packets sat in a kernel buffer block
 // that was never handed over before SIGTERM); and as root it drops to user `tcpdump` before opening
 // the output file, so `-Z root` keeps it able to write into a directory only root may write.
-import { Owned, Proc, must, type Where } from './netns.ts';
+import { spawnSync } from 'node:child_process';
+import { cleanEnv, Owned, Proc, type Where } from './netns.ts';
 import { parseFollowRaw, type Endpoint, type FollowedStream } from './capture-analysis.ts';
 
 export interface Capture {
@@ -37,9 +38,14 @@ export async function stopCapture(capture: Capture): Promise<CaptureCounts> {
   return { captured: Number(captured[1]), dropped: Number(dropped[1]) };
 }
 
-/** tshark's output; its "Running as user root" warning goes to stderr and is ignored. */
+/**
+ * tshark's output; its "Running as user root" warning goes to stderr and is ignored. Reassembled streams
+ * print as hex (twice their size), far beyond spawnSync's default 1 MiB, which would cut them silently.
+ */
 function tshark(args: readonly string[]): string {
-  return must({}, 'tshark', args, 60_000);
+  const r = spawnSync('tshark', args, { encoding: 'utf8', timeout: 60_000, maxBuffer: 512 * 1024 * 1024, env: cleanEnv() });
+  if (r.error !== undefined || r.status !== 0) throw new Error(`tshark ${args.join(' ')} → ${r.error?.message ?? `exit ${r.status}`}\n${r.stderr}`);
+  return r.stdout;
 }
 
 export interface TcpStreamSummary {

@@ -23,9 +23,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERROR_RESPONSES } from '../../src/core/errors.ts';
 import { adminGet, checkAccess, findSamples, GiveUp, linkNetns, must, NODE, Owned, parseJson, parsePrometheus, Proc, runAsync, waitFor, type Where } from './netns.ts';
@@ -242,6 +242,9 @@ describe('mTLS between two pods with identities: capture, certificate chain, ref
     assert.equal(tcp.status, 0, `${tcp.command}: ${tcp.stderr}\n${logs()}`);
     assert.equal(parseJson(tcp.stdout, 'TCP')['echoMatches'], true, tcp.stdout);
     const counts = { veth: await stopCapture(veth.capture), loopback: await stopCapture(loopback.capture) };
+    // To look at them with Wireshark afterwards: SLUICE_E2E_CAPTURE_DIR=/some/dir.
+    const keep = process.env['SLUICE_E2E_CAPTURE_DIR'];
+    if (keep !== undefined && keep !== '') for (const file of [veth.file, loopback.file]) copyFileSync(file, join(keep, `mtls-${basename(file)}`));
     t.diagnostic(`captured: veth ${counts.veth.captured} packets, B's loopback ${counts.loopback.captured}`);
     assert.ok(counts.veth.captured > 20, `the veth capture is (nearly) empty: ${JSON.stringify(counts)}`);
     assert.deepEqual([counts.veth.dropped, counts.loopback.dropped], [0, 0], 'the kernel dropped packets: the capture is not whole');
@@ -260,6 +263,9 @@ describe('mTLS between two pods with identities: capture, certificate chain, ref
     for (const s of streams) {
       const f = followed.get(s.index);
       if (f === undefined) continue;
+      // tshark's reassembly against its own per-packet count (retransmissions counted there, not here).
+      const reassembled = f.fromNode0.length + f.fromNode1.length;
+      if (reassembled === 0 || reassembled > s.payloadBytes) problems.push(`stream ${s.index}: ${reassembled} octets reassembled of ${s.payloadBytes} captured`);
       const server = [f.node0, f.node1].find((e) => e.ip === B_IP && (CONTROL_PORTS.has(e.port) || SERVER_PORTS.has(e.port)));
       if (server === undefined) {
         problems.push(`stream ${s.index} ${show(f.node0)} ↔ ${show(f.node1)} is neither to a server port nor to the controller`);
