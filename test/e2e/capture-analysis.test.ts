@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { HpackEncoder } from '../../src/workers/http2/hpack/index.ts';
 import { huffmanEncode, huffmanEncodedLength } from '../../src/workers/http2/hpack/huffman.ts';
 import { identityName, leafIdentity, startRelay, testPki } from '../../src/workers/proxy/mesh-tls.testkit.ts';
-import { findMarkers, huffmanForms, parseFollowRaw, RECORD_TYPE, walkTlsRecords } from './capture-analysis.ts';
+import { checkTlsOnly, findMarkers, huffmanForms, parseFollowRaw, RECORD_TYPE, walkTlsRecords, type FollowedStream, type HopRules } from './capture-analysis.ts';
 
 const MARKER = 'c0ffee5eed42-http1-header';
 
@@ -117,5 +117,62 @@ describe('capture analysis', () => {
   it('finds a plain marker and says where', () => {
     const hits = findMarkers([MARKER, 'absent-marker-0000'], [{ where: 'stream 1', bytes: Buffer.from(`GET /${MARKER} HTTP/1.1`) }]);
     assert.deepEqual(hits, [{ marker: MARKER, where: 'stream 1', offset: 5, form: 'plain' }]);
+  });
+
+  it('checks a hop between two pods: TLS to its ports with the right ClientHello passes; plaintext, strangers and late starts do not', async () => {
+    const { fromClient, fromServer } = await recordedTls();
+    const A = { ip: '10.0.0.1', port: 40000 };
+    const B = { ip: '10.0.0.2', port: 18080 };
+    const rules: HopRules = {
+      client: A.ip,
+      server: B.ip,
+      exempt: new Set([8086]),
+      tls: new Map([[18080, { sni: 'servers.e2e', alpn: ['transport.l5d.io/v1'] }]]),
+    };
+    const stream = (index: number, node0: typeof A, node1: typeof A, up: Buffer, down: Buffer): FollowedStream => ({ index, node0, node1, fromNode0: up, fromNode1: down });
+    const size = fromClient.length + fromServer.length;
+    const good = checkTlsOnly(
+      [{ index: 0, opener: A, payloadBytes: size }, { index: 1, opener: undefined, payloadBytes: 10 }],
+      [stream(0, A, B, fromClient, fromServer), stream(1, { ...B, port: 8086 }, { ...A, port: 40001 }, Buffer.from('plaintext!'), Buffer.alloc(0))],
+      [{ stream: 0, client: A, server: B, sni: 'servers.e2e', alpn: ['transport.l5d.io/v1'] }],
+      rules,
+    );
+    assert.deepEqual(good.problems, []);
+    assert.deepEqual([...good.carried], [[18080, 1]]);
+
+    const plain = Buffer.from('GET / HTTP/1.1\r\n\r\n');
+    const bad = checkTlsOnly(
+      [
+        { index: 0, opener: A, payloadBytes: size },
+        { index: 1, opener: { ...A, port: 40001 }, payloadBytes: plain.length },
+        { index: 2, opener: undefined, payloadBytes: size },
+        { index: 3, opener: { ...A, port: 40003 }, payloadBytes: 4 },
+        { index: 4, opener: A, payloadBytes: 7 },
+      ],
+      [
+        stream(0, A, B, fromClient, fromServer),
+        stream(1, { ...A, port: 40001 }, B, plain, Buffer.alloc(0)),
+        stream(2, { ...A, port: 40002 }, B, fromClient, fromServer),
+        stream(3, { ...A, port: 40003 }, { ...B, port: 22 }, Buffer.from('ssh!'), Buffer.alloc(0)),
+      ],
+      [{ stream: 0, client: A, server: B, sni: 'someone.else', alpn: ['h2'] }],
+      rules,
+    );
+    assert.deepEqual(bad.problems.map((p) => p.replace(/:.*/s, '')), [
+      'stream 0 to 10.0.0.2',
+      'stream 1 to 10.0.0.2',
+      'stream 1 to 10.0.0.2',
+      'stream 1 to 10.0.0.2',
+      'stream 2 to 10.0.0.2',
+      'stream 3 10.0.0.1',
+      'stream 4',
+    ]);
+    assert.match(bad.problems[0] ?? '', /ClientHello SNI someone\.else ALPN h2; expected servers\.e2e transport\.l5d\.io\/v1/);
+    assert.match(bad.problems[1] ?? '', /client to server not TLS throughout: octet 0 starts no TLS record/);
+    assert.match(bad.problems[2] ?? '', /does not open with a ClientHello/);
+    assert.match(bad.problems[4] ?? '', /not opened by 10\.0\.0\.1 within the capture \(opener unseen\)/);
+    assert.match(bad.problems[5] ?? '', /is to no known port/);
+    assert.match(bad.problems[6] ?? '', /captured but not reassembled/);
+    assert.deepEqual([...bad.carried], []);
   });
 });

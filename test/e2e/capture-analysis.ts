@@ -11,6 +11,24 @@ export interface Endpoint {
   readonly port: number;
 }
 
+/** A TCP connection as tshark lists it packet by packet. */
+export interface TcpStreamSummary {
+  readonly index: number;
+  /** Sender of the first SYN in the capture, if the connection was opened while capturing. */
+  readonly opener: Endpoint | undefined;
+  /** Payload octets of its packets, retransmissions included. */
+  readonly payloadBytes: number;
+}
+
+/** A TLS ClientHello as tshark dissects it. */
+export interface ClientHello {
+  readonly stream: number;
+  readonly client: Endpoint;
+  readonly server: Endpoint;
+  readonly sni: string;
+  readonly alpn: readonly string[];
+}
+
 /** One TCP connection as tshark reassembled it: node 0 is the sender of its first captured packet. */
 export interface FollowedStream {
   readonly index: number;
@@ -105,6 +123,87 @@ export function walkTlsRecords(bytes: Buffer): RecordWalk {
     offset += 5 + length;
   }
   return result();
+}
+
+// ── the hop between two pods ────────────────────────────────────────────────────────────────────
+
+/** What every connection between two pods must be. */
+export interface HopRules {
+  /** The address that must open every connection (the client pod). */
+  readonly client: string;
+  /** The server pod's address. */
+  readonly server: string;
+  /** Ports of the server whose connections are not checked (e.g. a plaintext control-plane API). */
+  readonly exempt: ReadonlySet<number>;
+  /** Ports of the server whose connections must be TLS throughout, and the ClientHello they must open with. */
+  readonly tls: ReadonlyMap<number, { readonly sni: string; readonly alpn: readonly string[] }>;
+}
+
+export interface HopVerdict {
+  /** Everything that breaks the rules, one line each; empty when the hop is TLS only. */
+  readonly problems: string[];
+  /** Per server port, the connections that carried application data both ways inside TLS. */
+  readonly carried: ReadonlyMap<number, number>;
+  /** One line per checked connection, for the test's diagnostics. */
+  readonly notes: string[];
+}
+
+const show = (e: Endpoint): string => `${e.ip}:${e.port}`;
+
+/**
+ * Checks each connection of a capture against `rules`: to a known port of the server; opened by the
+ * client within the capture (so its first octet was seen); tshark's reassembly consistent with its
+ * packet count; both directions TLS records from the first octet to the last; a ClientHello first,
+ * with the SNI and ALPN the port requires.
+ */
+export function checkTlsOnly(
+  streams: readonly TcpStreamSummary[],
+  followed: readonly FollowedStream[],
+  hellos: readonly ClientHello[],
+  rules: HopRules,
+): HopVerdict {
+  const problems: string[] = [];
+  const notes: string[] = [];
+  const carried = new Map<number, number>();
+  const byIndex = new Map(followed.map((f) => [f.index, f]));
+  for (const s of streams) {
+    if (s.payloadBytes === 0) continue;
+    const f = byIndex.get(s.index);
+    if (f === undefined) {
+      problems.push(`stream ${s.index}: ${s.payloadBytes} octets captured but not reassembled`);
+      continue;
+    }
+    // Retransmissions count in the packets' total, not in the reassembly.
+    const reassembled = f.fromNode0.length + f.fromNode1.length;
+    if (reassembled === 0 || reassembled > s.payloadBytes) problems.push(`stream ${s.index}: ${reassembled} octets reassembled of ${s.payloadBytes} captured`);
+    const server = [f.node0, f.node1].find((e) => e.ip === rules.server && (rules.exempt.has(e.port) || rules.tls.has(e.port)));
+    if (server === undefined) {
+      problems.push(`stream ${s.index} ${show(f.node0)} ↔ ${show(f.node1)} is to no known port of ${rules.server}`);
+      continue;
+    }
+    if (rules.exempt.has(server.port)) continue;
+    const label = `stream ${s.index} to ${show(server)}`;
+    const client = f.node0 === server ? f.node1 : f.node0;
+    if (s.opener === undefined || s.opener.ip !== client.ip || s.opener.port !== client.port || client.ip !== rules.client) {
+      problems.push(`${label}: not opened by ${rules.client} within the capture (opener ${s.opener === undefined ? 'unseen' : show(s.opener)})`);
+      continue;
+    }
+    const before = problems.length;
+    const up = walkTlsRecords(f.node0 === server ? f.fromNode1 : f.fromNode0);
+    const down = walkTlsRecords(f.node0 === server ? f.fromNode0 : f.fromNode1);
+    if (up.problem !== undefined) problems.push(`${label}: client to server not TLS throughout: ${up.problem}`);
+    if (down.problem !== undefined) problems.push(`${label}: server to client not TLS throughout: ${down.problem}`);
+    if (up.firstHandshakeType !== 1) problems.push(`${label}: does not open with a ClientHello`);
+    const hello = hellos.find((h) => h.stream === s.index);
+    const expected = rules.tls.get(server.port);
+    if (hello === undefined) problems.push(`${label}: tshark found no ClientHello`);
+    else if (expected !== undefined && (hello.sni !== expected.sni || hello.alpn.join(',') !== expected.alpn.join(','))) {
+      problems.push(`${label}: ClientHello SNI ${hello.sni} ALPN ${hello.alpn.join(',')}; expected ${expected.sni} ${expected.alpn.join(',')}`);
+    }
+    if (problems.length === before && up.applicationBytes > 0 && down.applicationBytes > 0) carried.set(server.port, (carried.get(server.port) ?? 0) + 1);
+    notes.push(`${label}: TLS records up ${JSON.stringify(up.counts)} down ${JSON.stringify(down.counts)}; SNI ${hello?.sni ?? '?'} ALPN ${hello?.alpn.join(',') ?? '?'}`);
+  }
+  return { problems, carried, notes };
 }
 
 // ── markers ─────────────────────────────────────────────────────────────────────────────────────

@@ -8,7 +8,7 @@
 // the output file, so `-Z root` keeps it able to write into a directory only root may write.
 import { spawnSync } from 'node:child_process';
 import { cleanEnv, Owned, Proc, type Where } from './netns.ts';
-import { parseFollowRaw, type Endpoint, type FollowedStream } from './capture-analysis.ts';
+import { parseFollowRaw, type ClientHello, type Endpoint, type FollowedStream, type TcpStreamSummary } from './capture-analysis.ts';
 
 export interface Capture {
   readonly file: string;
@@ -48,13 +48,6 @@ function tshark(args: readonly string[]): string {
   return r.stdout;
 }
 
-export interface TcpStreamSummary {
-  readonly index: number;
-  /** Sender of the first SYN in the capture, if the connection was opened while capturing. */
-  readonly opener: Endpoint | undefined;
-  readonly payloadBytes: number;
-}
-
 /** Every TCP connection in `file`: who opened it (when seen) and how many payload octets it carried. */
 export function tcpStreams(file: string): TcpStreamSummary[] {
   const out = tshark(['-r', file, '-Y', 'tcp', '-T', 'fields', '-E', 'separator=/t', '-e', 'tcp.stream', '-e', 'ip.src', '-e', 'tcp.srcport', '-e', 'tcp.flags.syn', '-e', 'tcp.flags.ack', '-e', 'tcp.len']);
@@ -76,14 +69,6 @@ export function tcpStreams(file: string): TcpStreamSummary[] {
 export function followStreams(file: string, indexes: readonly number[]): FollowedStream[] {
   if (indexes.length === 0) return [];
   return parseFollowRaw(tshark(['-r', file, '-q', ...indexes.flatMap((i) => ['-z', `follow,tcp,raw,${i}`])]));
-}
-
-export interface ClientHello {
-  readonly stream: number;
-  readonly client: Endpoint;
-  readonly server: Endpoint;
-  readonly sni: string;
-  readonly alpn: readonly string[];
 }
 
 /** Every TLS ClientHello in `file`, decoding as TLS the TCP ports given (TLS on non-standard ports). */

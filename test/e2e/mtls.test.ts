@@ -28,11 +28,11 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERROR_RESPONSES } from '../../src/core/errors.ts';
-import { adminGet, checkAccess, findSamples, GiveUp, linkNetns, must, NODE, Owned, parseJson, parsePrometheus, Proc, runAsync, waitFor, type Where } from './netns.ts';
+import { adminGet, checkAccess, findSamples, formatSamples, GiveUp, linkNetns, must, NODE, Owned, parseJson, parsePrometheus, Proc, runAsync, waitFor, type Where } from './netns.ts';
 import { CLUSTER_IP_RANGE, destinationContext, E2E_NAMESPACE, meshServices, APP_POD, PROXY_API_PORT, SERVER_POD, type ServerName } from './mesh-services.ts';
 import { APP_IDENTITY, FORGERY_ERROR, IDENTITY_PORT, IMPOSTORS, mtlsDiscoveryFile, prepareMeshIdentity, SERVER_IDENTITY, type MeshIdentity } from './mtls-mesh.ts';
 import { clientHellos, followStreams, startCapture, stopCapture, tcpStreams, type Capture } from './capture.ts';
-import { findMarkers, walkTlsRecords, type Endpoint, type FollowedStream } from './capture-analysis.ts';
+import { checkTlsOnly, findMarkers, type Endpoint, type FollowedStream } from './capture-analysis.ts';
 import { SharedCheckout } from './shared-checkout.ts';
 import { leafIdentity } from '../../src/workers/proxy/mesh-tls.testkit.ts';
 import { missingRoot, missingTools, requirementsMet } from '../support/requirements.ts';
@@ -56,8 +56,6 @@ const MESH_ALPN = 'transport.l5d.io/v1';
 const APP_UID = 1000;
 const PROXY_UID = 2102;
 const CONTROLLER_UID = 2103;
-/** Ports of pod B that lead to the controller itself, not its inbound proxy: control-plane traffic. */
-const CONTROL_PORTS = new Set([PROXY_API_PORT, IDENTITY_PORT]);
 const SERVER_PORTS = new Set<number>(Object.values(PORT));
 
 const MISSING =
@@ -74,7 +72,6 @@ const MARKERS = {
 } as const satisfies Record<ServerName, readonly string[]>;
 const ALL_MARKERS = Object.values(MARKERS).flat();
 
-const sameEndpoint = (a: Endpoint | undefined, b: Endpoint): boolean => a !== undefined && a.ip === b.ip && a.port === b.port;
 const show = (e: Endpoint): string => `${e.ip}:${e.port}`;
 
 describe('mTLS between two pods with identities: capture, certificate chain, refusals', { timeout: 120_000 }, () => {
@@ -256,44 +253,18 @@ describe('mTLS between two pods with identities: capture, certificate chain, ref
     need('captured');
     const file = veth.file as string;
     const streams = tcpStreams(file);
-    const followed = new Map(followStreams(file, streams.filter((s) => s.payloadBytes > 0).map((s) => s.index)).map((f) => [f.index, f]));
-    const hellos = clientHellos(file, [...Object.values(PORT), IDENTITY_PORT]);
-    const problems: string[] = [];
-    const tlsByPort = new Map<number, number>();
-    for (const s of streams) {
-      const f = followed.get(s.index);
-      if (f === undefined) continue;
-      // tshark's reassembly against its own per-packet count (retransmissions counted there, not here).
-      const reassembled = f.fromNode0.length + f.fromNode1.length;
-      if (reassembled === 0 || reassembled > s.payloadBytes) problems.push(`stream ${s.index}: ${reassembled} octets reassembled of ${s.payloadBytes} captured`);
-      const server = [f.node0, f.node1].find((e) => e.ip === B_IP && (CONTROL_PORTS.has(e.port) || SERVER_PORTS.has(e.port)));
-      if (server === undefined) {
-        problems.push(`stream ${s.index} ${show(f.node0)} ↔ ${show(f.node1)} is neither to a server port nor to the controller`);
-        continue;
-      }
+    const followed = followStreams(file, streams.filter((s) => s.payloadBytes > 0).map((s) => s.index));
+    const hop = { sni: SERVER_IDENTITY, alpn: [MESH_ALPN] };
+    const verdict = checkTlsOnly(streams, followed, clientHellos(file, [...SERVER_PORTS, IDENTITY_PORT]), {
+      client: A_IP,
+      server: B_IP,
       // The proxy API (Destination, Telemetry) is plaintext gRPC here: the controller runs without a proxy.
-      if (server.port === PROXY_API_PORT) continue;
-      const label = `stream ${s.index} to ${show(server)}`;
-      if (!sameEndpoint(s.opener, f.node0) || f.node0.ip !== A_IP) {
-        problems.push(`${label}: not opened by pod A within the capture (opener ${s.opener === undefined ? 'unseen' : show(s.opener)})`);
-        continue;
-      }
-      const fromServer = f.node0 === server ? f.fromNode0 : f.fromNode1;
-      const fromClient = f.node0 === server ? f.fromNode1 : f.fromNode0;
-      const [up, down] = [walkTlsRecords(fromClient), walkTlsRecords(fromServer)];
-      if (up.problem !== undefined || down.problem !== undefined) problems.push(`${label}: not TLS throughout: ${up.problem ?? ''} ${down.problem ?? ''}`);
-      if (up.firstHandshakeType !== 1) problems.push(`${label}: does not open with a ClientHello`);
-      const hello = hellos.find((h) => h.stream === s.index);
-      const expected = server.port === IDENTITY_PORT ? { sni: mesh().controllerName, alpn: ['h2'] } : { sni: SERVER_IDENTITY, alpn: [MESH_ALPN] };
-      if (hello === undefined) problems.push(`${label}: tshark found no ClientHello`);
-      else if (hello.sni !== expected.sni || hello.alpn.join(',') !== expected.alpn.join(',')) {
-        problems.push(`${label}: ClientHello SNI ${hello.sni} ALPN ${hello.alpn.join(',')}; expected ${expected.sni} ${expected.alpn.join(',')}`);
-      }
-      if (up.applicationBytes > 0 && down.applicationBytes > 0) tlsByPort.set(server.port, (tlsByPort.get(server.port) ?? 0) + 1);
-      t.diagnostic(`${label}: TLS records up ${JSON.stringify(up.counts)} down ${JSON.stringify(down.counts)}; SNI ${hello?.sni ?? '?'} ALPN ${hello?.alpn.join(',') ?? '?'}`);
-    }
-    assert.deepEqual(problems, []);
-    for (const [server, port] of Object.entries(PORT)) assert.ok((tlsByPort.get(port) ?? 0) >= 1, `no TLS connection carried ${server} (port ${port}): ${JSON.stringify([...tlsByPort])}`);
+      exempt: new Set([PROXY_API_PORT]),
+      tls: new Map([...[...SERVER_PORTS].map((port) => [port, hop] as const), [IDENTITY_PORT, { sni: mesh().controllerName, alpn: ['h2'] }]]),
+    });
+    for (const note of verdict.notes) t.diagnostic(note);
+    assert.deepEqual(verdict.problems, []);
+    for (const [server, port] of Object.entries(PORT)) assert.ok((verdict.carried.get(port) ?? 0) >= 1, `no TLS connection carried ${server} (port ${port})`);
     const notTcp = must({}, 'tshark', ['-r', file, '-Y', 'ip && !tcp', '-T', 'fields', '-e', 'frame.protocols'], 30_000).trim();
     assert.equal(notTcp, '', 'IP packets other than TCP crossed the veth');
   });
@@ -373,10 +344,17 @@ describe('mTLS between two pods with identities: capture, certificate chain, ref
     ]);
     assert.notEqual(grpc.status, 0, grpc.stdout);
     assert.match(grpc.stderr, new RegExp(`14 UNAVAILABLE: .*${ERROR_RESPONSES.tls_wrong_identity.message}`));
-    assert.notEqual(tcp.status === 0 && parseJson(tcp.stdout, 'TCP')['echoMatches'] === true, true, `opaque TCP reached an impostor: ${tcp.stdout}`);
+    assert.ok(tcp.status !== 0 || parseJson(tcp.stdout, 'TCP')['receivedBytes'] === 0, `opaque TCP got an answer from an impostor: ${tcp.stdout}`);
+    t.diagnostic(`opaque TCP to the impostor: exit ${tcp.status} ${tcp.stderr.trim() || tcp.stdout.trim()}`);
+    // HTTP and gRPC count the refusal as the response's error; TCP as the errno its connection closed with.
+    const tcpRefused = { direction: 'outbound', peer: 'dst', target_addr: `${B_IP}:${wrong.targetPort}`, errno: 'ERR_TLS_CERT_ALTNAME_INVALID' };
     const a = await waitFor('the refusals in A’s metrics', 10_000, async () => {
       const samples = await metrics(NS_A);
-      return IMPOSTORS.every((s) => total(samples, 'response_total', { direction: 'outbound', error: FORGERY_ERROR[s.forgery] }) >= 1) ? samples : undefined;
+      const http = IMPOSTORS.every((s) => total(samples, 'response_total', { direction: 'outbound', error: FORGERY_ERROR[s.forgery] }) >= 1);
+      return http && total(samples, 'tcp_close_total', tcpRefused) >= 1 ? samples : undefined;
+    }).catch(async (error: unknown) => {
+      const shown = formatSamples((await metrics(NS_A)).filter((s) => s.name === 'response_total' || s.name === 'tcp_close_total'));
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${shown.join('\n')}`);
     });
     for (const s of IMPOSTORS) t.diagnostic(`A: response_total{direction="outbound",error="${FORGERY_ERROR[s.forgery]}"} ${total(a, 'response_total', { direction: 'outbound', error: FORGERY_ERROR[s.forgery] })}`);
     const impostorLog = impostor?.log ?? '';
