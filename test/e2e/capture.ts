@@ -10,6 +10,12 @@ import { spawnSync } from 'node:child_process';
 import { cleanEnv, Owned, Proc, type Where } from './netns.ts';
 import { parseFollowRaw, type ClientHello, type Endpoint, type FollowedStream, type TcpStreamSummary } from './capture-analysis.ts';
 
+/**
+ * The kernel's capture buffer. tcpdump's default (2 MiB) lost a dozen packets of pod B's loopback under
+ * the full suite (64 KiB GSO packets, a 256 KiB exchange twice, on a loaded 2-core machine).
+ */
+const BUFFER_KIB = 32 * 1024;
+
 export interface Capture {
   readonly file: string;
   readonly proc: Proc;
@@ -18,7 +24,7 @@ export interface Capture {
 /** Starts tcpdump on `iface` of namespace `ns`, writing every full packet to `file`; resolves once it listens. */
 export async function startCapture(owned: Owned, ns: string, iface: string, file: string): Promise<Capture> {
   const where: Where = { ns };
-  const proc = owned.proc(new Proc(`tcpdump (${ns} ${iface})`, where, 'tcpdump', ['-i', iface, '-n', '-s', '0', '-U', '--immediate-mode', '-Z', 'root', '-w', file]));
+  const proc = owned.proc(new Proc(`tcpdump (${ns} ${iface})`, where, 'tcpdump', ['-i', iface, '-n', '-s', '0', '-B', String(BUFFER_KIB), '-U', '--immediate-mode', '-Z', 'root', '-w', file]));
   await proc.waitForOutput(/listening on /, 10_000);
   return { file, proc };
 }

@@ -242,9 +242,11 @@ describe('mTLS between two pods with identities: capture, certificate chain, ref
     // To look at them with Wireshark afterwards: SLUICE_E2E_CAPTURE_DIR=/some/dir.
     const keep = process.env['SLUICE_E2E_CAPTURE_DIR'];
     if (keep !== undefined && keep !== '') for (const file of [veth.file, loopback.file]) copyFileSync(file, join(keep, `mtls-${basename(file)}`));
-    t.diagnostic(`captured: veth ${counts.veth.captured} packets, B's loopback ${counts.loopback.captured}`);
+    t.diagnostic(`captured: veth ${counts.veth.captured} packets (${counts.veth.dropped} dropped), B's loopback ${counts.loopback.captured} (${counts.loopback.dropped} dropped)`);
     assert.ok(counts.veth.captured > 20, `the veth capture is (nearly) empty: ${JSON.stringify(counts)}`);
-    assert.deepEqual([counts.veth.dropped, counts.loopback.dropped], [0, 0], 'the kernel dropped packets: the capture is not whole');
+    // A packet the kernel dropped could have held plaintext: the veth's capture must be whole. The
+    // loopback's is only the control; should it lose packets, the control's own check says so.
+    assert.equal(counts.veth.dropped, 0, 'the kernel dropped packets of the veth: the capture is not whole');
     stages.add('captured');
   });
 
