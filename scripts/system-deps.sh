@@ -27,6 +27,8 @@ test_pkgs=(
   runc
   chromium       # the dashboard's browser tests drive it headless through playwright-core (docs/dashboard.md)
   prometheus     # the Prometheus backend's agreement test (docs/controller.md), run on loopback by the test
+  tshark         # the mTLS end-to-end test reads its capture of the pods' veth (test/e2e/mtls.test.ts)
+  tcpdump        # … which it records with tcpdump (smaller, and it needs no debconf answer)
 )
 perf_pkgs=(
   haproxy
@@ -107,6 +109,12 @@ cleanup() {
   if [[ $own_policy -eq 1 ]]; then rm -f "$policy"; fi
 }
 trap cleanup EXIT
+
+# tshark's dependency wireshark-common asks whether non-root users may capture (a setuid dumpcap).
+# Answer "no" beforehand so the install never waits on a question; tests capture as root anyway.
+if command -v debconf-set-selections >/dev/null 2>&1; then
+  echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections 2>>"$log" || true
+fi
 
 apt_install() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$log" 2>&1

@@ -1,16 +1,21 @@
 // The "application" clients of pod A in the end-to-end test (curl covers HTTP/1.1 and h2c):
 //
-//   node test/e2e/app.ts grpc <host> <port>   unary call + server stream; prints the replies as JSON
-//   node test/e2e/app.ts tcp  <host> <port>   sends data, half-closes, reads the echo; prints JSON
+//   node test/e2e/app.ts grpc <host> <port> [mark]   unary call + server stream; prints the replies as JSON
+//   node test/e2e/app.ts tcp  <host> <port> [mark]   sends data, half-closes, reads the echo; prints JSON
+//
+// With a `mark` the data carries it where a capture can look for it (test/e2e/mtls.test.ts): gRPC sends
+// `<mark>-grpc-message` as the unary request's text and `<mark>-grpc-metadata` in an `x-e2e-mark`
+// header; TCP writes `<mark>-tcp-payload` into its payload (after the first octet, and mid-way).
 //
 // Exits non-zero with a message on any failure.
 import net from 'node:net';
+import grpc from '@grpc/grpc-js';
 import { loadEcho, type EchoReply } from './echo-service.ts';
 
-const [mode, host, portText] = process.argv.slice(2);
+const [mode, host, portText, mark] = process.argv.slice(2);
 const port = Number(portText);
 if (host === undefined || !Number.isInteger(port)) {
-  console.error('usage: app.ts grpc|tcp <host> <port>');
+  console.error('usage: app.ts grpc|tcp <host> <port> [mark]');
   process.exit(2);
 }
 
@@ -19,7 +24,10 @@ async function grpcMain(): Promise<void> {
   const deadline = (): Date => new Date(Date.now() + 10_000);
   client.waitForReady(deadline(), () => undefined);
   const unary = await new Promise<EchoReply>((resolve, reject) => {
-    client.Unary({ text: 'hello through sluice', count: 0 }, (error, reply) => {
+    const metadata = new grpc.Metadata();
+    if (mark !== undefined) metadata.set('x-e2e-mark', `${mark}-grpc-metadata`);
+    const text = mark === undefined ? 'hello through sluice' : `${mark}-grpc-message`;
+    client.Unary({ text, count: 0 }, metadata, (error, reply) => {
       if (error !== null) reject(error);
       else if (reply === undefined) reject(new Error('no reply'));
       else resolve(reply);
@@ -41,6 +49,11 @@ function payload(size: number): Buffer {
   const data = Buffer.alloc(size);
   for (let i = 0; i < size; i++) data[i] = (i * 31 + 7) & 0xff;
   data[0] = 0;
+  if (mark !== undefined) {
+    const marked = Buffer.from(`${mark}-tcp-payload`, 'latin1');
+    marked.copy(data, 1);
+    marked.copy(data, size >>> 1);
+  }
   return data;
 }
 

@@ -19,6 +19,7 @@ export interface EchoReply {
 
 export interface EchoClient extends grpc.Client {
   Unary(request: EchoRequest, callback: (error: grpc.ServiceError | null, reply?: EchoReply) => void): grpc.ClientUnaryCall;
+  Unary(request: EchoRequest, metadata: grpc.Metadata, callback: (error: grpc.ServiceError | null, reply?: EchoReply) => void): grpc.ClientUnaryCall;
   Stream(request: EchoRequest): grpc.ClientReadableStream<EchoReply>;
 }
 
