@@ -5,6 +5,7 @@ import { ConfigError, parseBool, parseDuration, parseHostPort, parsePortList, ty
 import { parseDestinationConfig, type DestinationConfig } from './destination-config.ts';
 import { coresGiven, workersForCores } from './cpu.ts';
 import { parseIdentityConfig, type IdentityConfig } from './identity-config.ts';
+import { parseInboundPolicyConfig, type InboundPolicyConfig } from './inbound-policy-config.ts';
 
 export { ConfigError, type HostPort };
 
@@ -46,6 +47,8 @@ export interface ProxyConfig extends DestinationConfig {
   readonly tapListen: HostPort | undefined;
   /** The proxy's own identity (Certify, renewal); undefined when identity is off. See identity-config.ts. */
   readonly identity: IdentityConfig | undefined;
+  /** Inbound authorization (docs/authorization.md). */
+  readonly inboundPolicy: InboundPolicyConfig;
 }
 
 /** Linkerd's default opaque ports: SMTP, submission, MySQL, Galera SST, Postgres, Redis,
@@ -167,6 +170,8 @@ export function parseProxyConfig(env: Env): ProxyConfig {
   // A level may be given Linkerd-style (`warn,linkerd=info`): the first bare level wins.
   const rawLevel = read(env, 'SLUICE_PROXY_LOG');
   const level = rawLevel?.split(',').find((part) => !part.includes('='))?.trim();
+  const destination = parseDestinationConfig(env);
+  const telemetry = telemetryConfig(env);
   return {
     inboundListen: address(env, 'SLUICE_PROXY_INBOUND_LISTEN_ADDR', '0.0.0.0:4143'),
     outboundListen: address(env, 'SLUICE_PROXY_OUTBOUND_LISTEN_ADDR', '127.0.0.1:4140'),
@@ -191,7 +196,7 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     ),
     inboundForwardAddr: optionalAddress(env, 'SLUICE_PROXY_INBOUND_FORWARD_ADDR'),
     outboundForwardAddr: optionalAddress(env, 'SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'),
-    ...parseDestinationConfig(env),
+    ...destination,
     httpHeaderTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_HEADER_TIMEOUT', 10_000),
     // Linkerd's default route timeout.
     httpResponseTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT', 10_000),
@@ -199,8 +204,9 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     httpPoolIdleTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT', 3_000),
     // `fast` costs ~3.5x less CPU per request (docs/performance.md); `node` remains as the fallback.
     http1Engine: oneOf(env, 'SLUICE_PROXY_HTTP1_ENGINE', ['fast', 'node'] as const, 'fast'),
-    telemetry: telemetryConfig(env),
+    telemetry,
     tapListen: tapAddress(env),
     identity: parseIdentityConfig(env),
+    inboundPolicy: parseInboundPolicyConfig(env, destination.destinationAddr, telemetry.podName, telemetry.podNamespace),
   };
 }

@@ -30,6 +30,7 @@ class Downstream implements H2Handler {
   }
 
   onRequestHeaders(stream: H2Stream, headers: string[], endStream: boolean): void {
+    this.accepted.authz?.countHttp();
     const exchange = new H2Exchange(this.front, this.conn, stream, this.accepted, headers, endStream);
     stream.ctx = exchange;
     exchange.begin();
