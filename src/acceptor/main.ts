@@ -5,6 +5,7 @@ import net from 'node:net';
 import type { HostPort } from '../config/parse.ts';
 import { formatHostPort } from '../config/parse.ts';
 import { ConfigError, parseProxyConfig, type ProxyConfig } from '../config/proxy-config.ts';
+import { authorizationActive } from '../config/inbound-policy-config.ts';
 import { Logger } from '../log/logger.ts';
 import { labels, mergeSnapshots, renderPrometheus, type FamilySnapshot, type Snapshot } from '../telemetry/metrics.ts';
 import { processMetrics } from '../telemetry/process-metrics.ts';
@@ -42,7 +43,9 @@ function listen(server: net.Server, addr: HostPort): Promise<HostPort> {
 
 async function startLocalStacks(config: ProxyConfig, log: Logger): Promise<ProxyStacks> {
   const [{ WorkerContext }, { ProxyStacks }] = await Promise.all([import('../workers/proxy/context.ts'), import('../workers/proxy/stacks.ts')]);
-  return new ProxyStacks(new WorkerContext(config, log));
+  const stacks = new ProxyStacks(new WorkerContext(config, log));
+  if (authorizationActive(config.inboundPolicy)) await stacks.enableAuthorization();
+  return stacks;
 }
 
 async function main(): Promise<void> {

@@ -143,12 +143,14 @@ export class ProxyStacks {
     if (!conn.meshTls && decision.kind !== 'tls') ctx.tracker.confirm(socket);
     // Authorized once the client is known: mesh TLS to terminate is judged on its decrypted stream.
     if (this.authorizer !== undefined && conn.direction === 'inbound' && !this.terminates(conn, decision, prefix)) {
-      const verdict = this.authorizer.check(conn, socket.remoteAddress ?? '');
+      const ip = socket.remoteAddress ?? '';
+      const verdict = this.authorizer.check(conn, ip);
       if (!verdict.allowed) {
         if (decision.kind === 'tls' && !conn.meshTls) ctx.tracker.confirm(socket);
         refuse(ctx, socket, conn, decision, verdict);
         return;
       }
+      this.authorizer.admitted(socket, conn, ip);
       if (decision.kind === 'http1' || decision.kind === 'h2') conn = { ...conn, authz: verdict };
       else verdict.countTcp();
     }

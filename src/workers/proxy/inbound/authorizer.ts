@@ -1,8 +1,9 @@
 // Inbound authorization on one serving thread: the policy of each port (from the controller, through the
 // acceptor; else the default), and per port a cache of verdicts by client — identity, address, mesh TLS —
 // so that a connection pays one map lookup, not a walk over the port's authorizations. A policy update
-// replaces the port's policy and forgets its verdicts: new connections are judged by it (existing ones
-// keep the verdict they were accepted with; docs/authorization.md).
+// replaces the port's policy and forgets its verdicts: new connections are judged by it, and open
+// connections it no longer allows are closed (counted in inbound_tcp_authz_terminate_total, as Linkerd
+// does; docs/authorization.md).
 //
 // Loaded only when authorization is active (inbound-policy-config.ts): a proxy that lets everyone in
 // checks and counts nothing for it.
@@ -10,6 +11,7 @@ import { defaultPortPolicy, type PolicyAuthz, type PortPolicy } from '../../../a
 import type { InboundPolicyConfig } from '../../../config/inbound-policy-config.ts';
 import { labels, type Counter, type Family, type Registry } from '../../../telemetry/metrics.ts';
 import { targetLabels } from '../../../telemetry/proxy-metrics.ts';
+import type net from 'node:net';
 import type { AcceptedConnection } from '../context.ts';
 import { decide } from './authz-decide.ts';
 
@@ -21,6 +23,12 @@ interface AuthzFamilies {
   readonly httpDeny: Family<Counter>;
   readonly tcpAllow: Family<Counter>;
   readonly tcpDeny: Family<Counter>;
+  readonly tcpTerminate: Family<Counter>;
+}
+
+interface OpenConnection {
+  readonly conn: AcceptedConnection;
+  readonly ip: string;
 }
 
 /** One client's answer on one port, with the counters it is counted in (series made when first counted). */
@@ -50,6 +58,11 @@ export class Verdict {
     this.tcpCounter.inc();
   }
 
+  /** An open connection this verdict let in was closed because a policy update no longer allows it. */
+  countTerminated(): void {
+    this.families.tcpTerminate.get(this.labels).inc();
+  }
+
   /** An HTTP request was let in or refused. */
   countHttp(): void {
     this.httpCounter ??= (this.allowed ? this.families.httpAllow : this.families.httpDeny).get(this.labels);
@@ -64,6 +77,8 @@ export class InboundAuthorizer {
   private readonly served = new Map<number, PortPolicy>();
   private readonly defaults = new Map<number, PortPolicy>();
   private readonly verdicts = new Map<number, Map<string, Verdict>>();
+  /** Connections let in, per port, to judge again when the port's policy changes. */
+  private readonly open = new Map<number, Map<net.Socket, OpenConnection>>();
 
   constructor(config: InboundPolicyConfig, registry: Registry) {
     this.config = config;
@@ -72,6 +87,7 @@ export class InboundAuthorizer {
       httpDeny: registry.counter('inbound_http_authz_deny_total', 'Inbound HTTP requests refused because no authorization allowed them.'),
       tcpAllow: registry.counter('inbound_tcp_authz_allow_total', 'Inbound TCP connections an authorization allowed.'),
       tcpDeny: registry.counter('inbound_tcp_authz_deny_total', 'Inbound TCP connections refused because no authorization allowed them.'),
+      tcpTerminate: registry.counter('inbound_tcp_authz_terminate_total', 'Open inbound connections closed because a policy update no longer allowed them.'),
     };
   }
 
@@ -80,6 +96,24 @@ export class InboundAuthorizer {
     if (policy === undefined) this.served.delete(port);
     else this.served.set(port, policy);
     this.verdicts.delete(port);
+    const open = this.open.get(port);
+    if (open === undefined) return;
+    for (const [socket, { conn, ip }] of open) {
+      const verdict = this.check(conn, ip);
+      if (verdict.allowed) continue;
+      verdict.countTerminated();
+      open.delete(socket);
+      socket.destroy();
+    }
+  }
+
+  /** Keeps a connection the verdict let in, until it closes, for policy updates to judge again. */
+  admitted(socket: net.Socket, conn: AcceptedConnection, ip: string): void {
+    const port = conn.target?.port ?? 0;
+    let open = this.open.get(port);
+    if (open === undefined) this.open.set(port, (open = new Map()));
+    open.set(socket, { conn, ip });
+    socket.once('close', () => open.delete(socket));
   }
 
   policyOf(port: number): PortPolicy {
