@@ -28,12 +28,18 @@ function read(env: Env, name: string): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
-/** `off` disables the policy API; unset follows the Destination service (the controller serves both on 8086). */
+/**
+ * The policy service, set explicitly (the injector sets it to the controller's 8086, where Destination
+ * is too); `destination` stands for the Destination service's address; unset or `off`: none.
+ */
 function svcAddr(env: Env, destination: HostPort | undefined): HostPort | undefined {
   const name = 'SLUICE_PROXY_POLICY_SVC_ADDR';
   const value = read(env, name);
-  if (value === undefined) return destination;
-  if (value.toLowerCase() === 'off') return undefined;
+  if (value === undefined || value.toLowerCase() === 'off') return undefined;
+  if (value.toLowerCase() === 'destination') {
+    if (destination === undefined) throw new ConfigError(name, value, 'names the Destination service, but SLUICE_PROXY_DESTINATION_SVC_ADDR is not set');
+    return destination;
+  }
   return parseHostPort(name, value);
 }
 
