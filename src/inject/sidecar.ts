@@ -67,6 +67,8 @@ export function proxyContainer(values: Values, target: ProxyTarget, trustAnchors
       env('SLUICE_PROXY_ADMIN_LISTEN_ADDR', `0.0.0.0:${p.ports.admin}`),
       env('SLUICE_PROXY_TAP_LISTEN_ADDR', `0.0.0.0:${p.ports.tap}`),
       env('SLUICE_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION', p.opaquePorts),
+      env('SLUICE_PROXY_INBOUND_DEFAULT_POLICY', p.defaultInboundPolicy),
+      ...(p.requireIdentityInboundPorts === '' ? [] : [env('SLUICE_PROXY_INBOUND_PORTS_REQUIRE_IDENTITY', p.requireIdentityInboundPorts)]),
       env('SLUICE_PROXY_DESTINATION_SVC_ADDR', `sluice-destination.${cp}.svc.${domain}:8086`),
       env('SLUICE_PROXY_DESTINATION_SVC_NAME', controllerId),
       env('SLUICE_PROXY_DESTINATION_CONTEXT', '{"ns":"$(_pod_ns)","nodeName":"$(_pod_nodeName)","pod":"$(_pod_name)"}'),
