@@ -83,6 +83,8 @@ describe('inject: the Deployment', () => {
       SLUICE_PROXY_DESTINATION_SVC_NAME: 'sluice-controller.sluice.serviceaccount.identity.sluice.cluster.local',
       SLUICE_PROXY_DESTINATION_CONTEXT: '{"ns":"$(_pod_ns)","nodeName":"$(_pod_nodeName)","pod":"$(_pod_name)"}',
       SLUICE_PROXY_DESTINATION_PROFILE_SUFFIXES: 'svc.cluster.local.',
+      SLUICE_PROXY_POLICY_SVC_ADDR: 'sluice-destination.sluice.svc.cluster.local:8086',
+      SLUICE_PROXY_POLICY_WORKLOAD: '{"ns":"$(_pod_ns)","pod":"$(_pod_name)"}',
       SLUICE_PROXY_POD_NAME: '$(_pod_name)',
       SLUICE_PROXY_POD_NAMESPACE: '$(_pod_ns)',
       SLUICE_PROXY_WORKLOAD: 'deployment/web',

@@ -73,6 +73,9 @@ export function proxyContainer(values: Values, target: ProxyTarget, trustAnchors
       env('SLUICE_PROXY_DESTINATION_SVC_NAME', controllerId),
       env('SLUICE_PROXY_DESTINATION_CONTEXT', '{"ns":"$(_pod_ns)","nodeName":"$(_pod_nodeName)","pod":"$(_pod_name)"}'),
       env('SLUICE_PROXY_DESTINATION_PROFILE_SUFFIXES', `svc.${domain}.`),
+      // The controller serves the inbound policy API beside Destination (docs/authorization.md).
+      env('SLUICE_PROXY_POLICY_SVC_ADDR', `sluice-destination.${cp}.svc.${domain}:8086`),
+      env('SLUICE_PROXY_POLICY_WORKLOAD', '{"ns":"$(_pod_ns)","pod":"$(_pod_name)"}'),
       env('SLUICE_PROXY_POD_NAME', '$(_pod_name)'),
       env('SLUICE_PROXY_POD_NAMESPACE', '$(_pod_ns)'),
       ...(target.workload === undefined ? [] : [env('SLUICE_PROXY_WORKLOAD', target.workload)]),
