@@ -5,6 +5,7 @@ import net from 'node:net';
 import type { HostPort } from '../config/parse.ts';
 import { formatHostPort } from '../config/parse.ts';
 import { ConfigError, parseProxyConfig, type ProxyConfig } from '../config/proxy-config.ts';
+import { authorizationActive } from '../config/inbound-policy-config.ts';
 import { Logger } from '../log/logger.ts';
 import { labels, mergeSnapshots, renderPrometheus, type FamilySnapshot, type Snapshot } from '../telemetry/metrics.ts';
 import { processMetrics } from '../telemetry/process-metrics.ts';
@@ -44,7 +45,9 @@ function listen(server: net.Server, addr: HostPort): Promise<HostPort> {
 
 async function startLocalStacks(config: ProxyConfig, log: Logger): Promise<ProxyStacks> {
   const [{ WorkerContext }, { ProxyStacks }] = await Promise.all([import('../workers/proxy/context.ts'), import('../workers/proxy/stacks.ts')]);
-  return new ProxyStacks(new WorkerContext(config, log));
+  const stacks = new ProxyStacks(new WorkerContext(config, log));
+  if (authorizationActive(config.inboundPolicy)) await stacks.enableAuthorization();
+  return stacks;
 }
 
 /**
@@ -88,6 +91,25 @@ async function main(): Promise<void> {
         });
   // Control-plane discovery only with a controller configured; a proxy without one never loads gRPC.
   const discovery = config.destinationAddr === undefined ? undefined : (await import('./start-discovery.ts')).startDiscovery(config, log, pool, local);
+  // Inbound policy from the controller, only with a policy service configured (docs/authorization.md).
+  const policyAddr = config.inboundPolicy.svcAddr;
+  const policies =
+    policyAddr === undefined
+      ? undefined
+      : new (await import('./inbound-policy-watch.ts')).InboundPolicyWatcher(
+          {
+            addr: policyAddr,
+            workload: config.inboundPolicy.workload,
+            maxWatchedPorts: config.inboundPolicy.maxWatchedPorts,
+            initialTimeoutMs: config.controlStreamInitialTimeoutMs,
+            backoff: config.controlBackoff,
+          },
+          log,
+          (port, policy) => {
+            pool?.setInboundPolicy(port, policy);
+            local?.updateInboundPolicy(port, policy);
+          },
+        );
 
   const accept = (direction: Direction, bound: () => HostPort) => (socket: net.Socket) => {
     const listenAddr = bound();
@@ -95,11 +117,15 @@ async function main(): Promise<void> {
     // With conntrack but no redirect, the kernel reports our own address: that is no destination.
     if (dst !== undefined && namesListener(dst, listenAddr)) dst = undefined;
     const info: ConnectionInfo = { direction, originalDst: dst, listen: listenAddr };
-    if (pool !== undefined) {
-      pool.handOff(socket, info);
-    } else {
-      local?.serve(socket, info);
-    }
+    // Inbound, with a policy service: the first connection to a port waits (paused) for its policy.
+    const port = direction === 'inbound' && policies !== undefined ? (dst ?? config.inboundForwardAddr)?.port : undefined;
+    const waiting = port === undefined ? undefined : policies?.ready(port);
+    if (waiting === undefined) handOff(socket, info);
+    else void waiting.then(() => (socket.destroyed ? undefined : handOff(socket, info)));
+  };
+  const handOff = (socket: net.Socket, info: ConnectionInfo): void => {
+    if (pool !== undefined) pool.handOff(socket, info);
+    else local?.serve(socket, info);
   };
 
   const listeners: net.Server[] = [];
@@ -151,6 +177,7 @@ async function main(): Promise<void> {
     if (pool !== undefined) await pool.drain(config.shutdownGracePeriodMs);
     else await local?.drain(config.shutdownGracePeriodMs);
     discovery?.close();
+    policies?.close();
     // The last counts, if the controller answers within a second.
     await reporter?.stop(1000);
     log.info('drained; exiting');

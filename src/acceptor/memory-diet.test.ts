@@ -95,6 +95,8 @@ describe('what a forwarding proxy loads', { timeout: 60_000 }, () => {
     assert.deepEqual(packagesOf(main.urls).filter((p) => NEVER_PACKAGES.includes(p)), []);
     // The requests really took the lean engines.
     assert.ok(main.urls.some((u) => u.endsWith('/workers/http2/connection.ts') || u.includes('/dist-proxy/')), 'the HTTP/2 engine was loaded');
+    // No policy to apply (all-unauthenticated, no policy API): the authorization code is not even loaded.
+    assert.ok(!main.urls.some((u) => /\/inbound\/(authorizer|authz-decide|refuse-h2)\.ts$|inbound-policy-watch/.test(u)), 'no authorization module was loaded');
   });
 
   it('with 1 worker: the main thread (acceptor, admin) loads none of them either', async () => {

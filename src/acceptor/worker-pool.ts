@@ -1,5 +1,6 @@
 // The worker threads and the hand-off of accepted sockets to them, least open connections first.
 // Open-connection counts live in shared memory, so balancing costs no message per connection close.
+import type { PortPolicy } from '../api/inbound-policy.ts';
 import type net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { LogLevel, ProxyConfig } from '../config/proxy-config.ts';
@@ -62,6 +63,8 @@ export class WorkerPool {
   private stopping = false;
   /** The proxy's latest certificate: every worker holds it, a replacement worker gets it at birth. */
   private identity: LocalIdentity | undefined;
+  /** Inbound policies from the controller, per port: every worker holds them, a replacement gets them at birth. */
+  private readonly inboundPolicies = new Map<number, PortPolicy>();
   discoveryHooks: DiscoveryPoolHooks | undefined;
   tapHooks: TapPoolHooks | undefined;
 
@@ -87,6 +90,7 @@ export class WorkerPool {
     const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: data, name: `sluice-worker-${index}` });
     // Queued until the worker listens: it serves its first connection with the certificate in use.
     if (this.identity !== undefined) worker.postMessage({ type: 'identity', identity: this.identity } satisfies ToWorker);
+    for (const [port, policy] of this.inboundPolicies) worker.postMessage({ type: 'inbound-policy', port, policy } satisfies ToWorker);
     const ready = new Promise<void>((resolve, reject) => {
       worker.once('error', reject);
       worker.on('message', (message: FromWorker) => {
@@ -252,6 +256,13 @@ export class WorkerPool {
   setIdentity(identity: LocalIdentity): void {
     this.identity = identity;
     for (let i = 0; i < this.slots.length; i++) this.post(i, { type: 'identity', identity });
+  }
+
+  /** A port's inbound policy (undefined: back to the default), to every worker now and later. */
+  setInboundPolicy(port: number, policy: PortPolicy | undefined): void {
+    if (policy === undefined) this.inboundPolicies.delete(port);
+    else this.inboundPolicies.set(port, policy);
+    for (let i = 0; i < this.slots.length; i++) this.post(i, { type: 'inbound-policy', port, policy });
   }
 
   setLogLevel(level: LogLevel): void {

@@ -47,6 +47,9 @@ Flags:
       --proxy-uid UID                    the proxy's user id (default 2102)
       --opaque-ports PORTS               inbound ports without protocol detection (default 25,587,3306,4444,5432,6379,9300,11211)
       --skip-inbound-ports PORTS         inbound ports not redirected to the proxy (default 4567,4568)
+      --default-inbound-policy POLICY    all-unauthenticated (default), all-authenticated, cluster-authenticated,
+                                         cluster-unauthenticated or deny (docs/authorization.md)
+      --require-identity-inbound-ports PORTS  inbound ports that admit only meshed clients (default none)
       --skip-outbound-ports PORTS        outbound ports not redirected to the proxy (default 4567,4568)
       --[no-]proxy-await                 start app containers only once the proxy is ready (default on)
   -h, --help
@@ -72,6 +75,8 @@ const OPTIONS = {
   'proxy-memory-limit': { type: 'string' },
   'proxy-uid': { type: 'string' },
   'opaque-ports': { type: 'string' },
+  'default-inbound-policy': { type: 'string' },
+  'require-identity-inbound-ports': { type: 'string' },
   'skip-inbound-ports': { type: 'string' },
   'skip-outbound-ports': { type: 'string' },
   'proxy-await': { type: 'boolean' },
@@ -102,6 +107,8 @@ export function flagsOverride(flags: Flags): ValuesOverride {
   add('proxy-memory-limit', (v) => ({ proxy: { resources: { memory: { limit: v } } } }));
   add('proxy-uid', (v) => ({ proxy: { uid: /^[0-9]+$/.test(v) ? Number(v) : (v as unknown as number) } }));
   add('opaque-ports', (v) => ({ proxy: { opaquePorts: v } }));
+  add('default-inbound-policy', (v) => ({ proxy: { defaultInboundPolicy: v } }));
+  add('require-identity-inbound-ports', (v) => ({ proxy: { requireIdentityInboundPorts: v } }));
   add('skip-inbound-ports', (v) => ({ proxyInit: { skipInboundPorts: v } }));
   add('skip-outbound-ports', (v) => ({ proxyInit: { skipOutboundPorts: v } }));
   if (flags['proxy-await'] !== undefined) layers.push({ proxy: { await: flags['proxy-await'] } });

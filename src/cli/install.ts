@@ -34,6 +34,8 @@ Flags:
       --proxy-log-level LEVEL, --proxy-log-format plain|json
       --proxy-cpu-request QTY, --proxy-cpu-limit QTY, --proxy-memory-request QTY, --proxy-memory-limit QTY
       --proxy-uid UID, --opaque-ports PORTS, --skip-inbound-ports PORTS, --skip-outbound-ports PORTS
+      --default-inbound-policy POLICY        the cluster's default inbound policy (all-unauthenticated)
+      --require-identity-inbound-ports PORTS
       --[no-]proxy-await
       --prometheus-scrape-config             print, instead of the manifests, the Prometheus scrape job for
                                              every meshed proxy (for sluice-controller --prometheus-url)
@@ -67,6 +69,8 @@ const OPTIONS = {
   'proxy-memory-limit': { type: 'string' },
   'proxy-uid': { type: 'string' },
   'opaque-ports': { type: 'string' },
+  'default-inbound-policy': { type: 'string' },
+  'require-identity-inbound-ports': { type: 'string' },
   'skip-inbound-ports': { type: 'string' },
   'skip-outbound-ports': { type: 'string' },
   'proxy-await': { type: 'boolean' },

@@ -111,6 +111,14 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
       tapListen: { host: '0.0.0.0', port: 4190 },
       tapSvcName: undefined,
       identity: undefined,
+      inboundPolicy: {
+        defaultPolicy: 'all-unauthenticated',
+        requireIdentityPorts: new Set(),
+        clusterNetworks: parseNetworks('x', '10.0.0.0/8,100.64.0.0/10,172.16.0.0/12,192.168.0.0/16,fd00::/8'),
+        svcAddr: undefined,
+        workload: JSON.stringify({ ns: 'default', pod: os.hostname() }),
+        maxWatchedPorts: 64,
+      },
     });
   });
 

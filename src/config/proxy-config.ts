@@ -5,6 +5,7 @@ import { ConfigError, parseBool, parseDuration, parseHostPort, parsePortList, ty
 import { parseDestinationConfig, type DestinationConfig } from './destination-config.ts';
 import { coresGiven, workersForCores } from './cpu.ts';
 import { identityNameVariable, parseIdentityConfig, type IdentityConfig } from './identity-config.ts';
+import { parseInboundPolicyConfig, type InboundPolicyConfig } from './inbound-policy-config.ts';
 
 export { ConfigError, type HostPort };
 
@@ -51,6 +52,8 @@ export interface ProxyConfig extends DestinationConfig {
   readonly tapSvcName: string | undefined;
   /** The proxy's own identity (Certify, renewal); undefined when identity is off. See identity-config.ts. */
   readonly identity: IdentityConfig | undefined;
+  /** Inbound authorization (docs/authorization.md). */
+  readonly inboundPolicy: InboundPolicyConfig;
 }
 
 /** Linkerd's default opaque ports: SMTP, submission, MySQL, Galera SST, Postgres, Redis,
@@ -181,6 +184,8 @@ export function parseProxyConfig(env: Env): ProxyConfig {
   const rawLevel = read(env, 'SLUICE_PROXY_LOG');
   const level = rawLevel?.split(',').find((part) => !part.includes('='))?.trim();
   const identity = parseIdentityConfig(env);
+  const destination = parseDestinationConfig(env);
+  const telemetry = telemetryConfig(env, identity);
   return {
     inboundListen: address(env, 'SLUICE_PROXY_INBOUND_LISTEN_ADDR', '0.0.0.0:4143'),
     outboundListen: address(env, 'SLUICE_PROXY_OUTBOUND_LISTEN_ADDR', '127.0.0.1:4140'),
@@ -205,7 +210,7 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     ),
     inboundForwardAddr: optionalAddress(env, 'SLUICE_PROXY_INBOUND_FORWARD_ADDR'),
     outboundForwardAddr: optionalAddress(env, 'SLUICE_PROXY_OUTBOUND_FORWARD_ADDR'),
-    ...parseDestinationConfig(env),
+    ...destination,
     httpHeaderTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_HEADER_TIMEOUT', 10_000),
     // Linkerd's default route timeout.
     httpResponseTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT', 10_000),
@@ -213,9 +218,10 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     httpPoolIdleTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT', 3_000),
     // `fast` costs ~3.5x less CPU per request (docs/performance.md); `node` remains as the fallback.
     http1Engine: oneOf(env, 'SLUICE_PROXY_HTTP1_ENGINE', ['fast', 'node'] as const, 'fast'),
-    telemetry: telemetryConfig(env, identity),
+    telemetry,
     tapListen: tapAddress(env),
     tapSvcName: optionalIdentityName(env, 'SLUICE_PROXY_TAP_SVC_NAME'),
     identity,
+    inboundPolicy: parseInboundPolicyConfig(env, destination.destinationAddr, telemetry.podName, telemetry.podNamespace),
   };
 }

@@ -3,6 +3,7 @@ import type { Component } from './context.ts';
 
 export const components: Component[] = [];
 components.push((await import('./destination/component.ts')).destinationComponent);
+components.push((await import('./policy/component.ts')).inboundPolicyComponent);
 components.push((await import('./tap/component.ts')).tapRelayComponent);
 components.push((await import('./telemetry/component.ts')).telemetryComponent);
 components.push((await import('./public-api/component.ts')).publicApiComponent);

@@ -2,6 +2,9 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, parseDuration, parseHostPort, type HostPort } from '../config/parse.ts';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from '../config/proxy-config.ts';
+import { DEFAULT_POLICIES, type DefaultPolicy } from '../api/inbound-policy.ts';
+import { DEFAULT_PROFILE_NETWORKS } from '../config/destination-config.ts';
+import { parseNetworks, type Network } from '../config/networks.ts';
 
 export interface ControllerConfig {
   /** Where proxies reach the controller: Destination (Get, GetProfile) and Telemetry. Linkerd: 8086. */
@@ -21,6 +24,10 @@ export interface ControllerConfig {
   readonly clusterDomain: string;
   readonly controlPlaneNamespace: string;
   readonly trustDomain: string;
+  /** What a port no Server describes allows, for pods that do not say (docs/authorization.md). */
+  readonly defaultInboundPolicy: DefaultPolicy;
+  /** What `cluster-*` policies mean by "the cluster". */
+  readonly clusterNetworks: readonly Network[];
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   /** The Identity service (Certify) for proxies. Linkerd: 8080. */
@@ -93,6 +100,10 @@ Flags (each also settable as SLUICE_CONTROLLER_<NAME>, e.g. SLUICE_CONTROLLER_PR
   --cluster-domain <domain>        default cluster.local
   --control-plane-namespace <ns>   default sluice
   --trust-domain <domain>          default cluster.local
+  --default-inbound-policy <p>     all-unauthenticated (default), all-authenticated, cluster-authenticated,
+                                   cluster-unauthenticated or deny: for ports no Server describes
+  --cluster-networks <cidrs>       what cluster-* policies admit (default 10.0.0.0/8,100.64.0.0/10,172.16.0.0/12,
+                                   192.168.0.0/16,fd00::/8)
   --identity-addr <host:port>      Identity (Certify) for proxies (default 0.0.0.0:8080)
   --identity-issuer-cert <path>    issuer certificate PEM (with any intermediates); with the next two,
   --identity-issuer-key <path>       the issuer comes from these files (watched) instead of the Secret
@@ -122,6 +133,8 @@ const FLAGS = {
   'cluster-domain': { type: 'string' },
   'control-plane-namespace': { type: 'string' },
   'trust-domain': { type: 'string' },
+  'default-inbound-policy': { type: 'string' },
+  'cluster-networks': { type: 'string' },
   'identity-addr': { type: 'string' },
   'identity-issuer-cert': { type: 'string' },
   'identity-issuer-key': { type: 'string' },
@@ -186,6 +199,8 @@ export function parseControllerConfig(argv: readonly string[], env: Env): Contro
     clusterDomain: get('cluster-domain').value ?? 'cluster.local',
     controlPlaneNamespace: get('control-plane-namespace').value ?? 'sluice',
     trustDomain: get('trust-domain').value ?? 'cluster.local',
+    defaultInboundPolicy: choice('default-inbound-policy', DEFAULT_POLICIES, 'all-unauthenticated'),
+    clusterNetworks: parseNetworks(get('cluster-networks').name, get('cluster-networks').value ?? DEFAULT_PROFILE_NETWORKS),
     logLevel: choice('log', LOG_LEVELS, 'info'),
     logFormat: choice('log-format', ['plain', 'json'] as const, 'plain'),
     identityAddr: addr('identity-addr', '0.0.0.0:8080'),

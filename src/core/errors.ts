@@ -29,7 +29,9 @@ export type ProxyErrorKind =
   | 'tls_wrong_identity'
   | 'tls_untrusted'
   | 'tls_expired'
-  | 'tls_handshake';
+  | 'tls_handshake'
+  // Inbound authorization (docs/authorization.md): no authorization of the port lets this client in.
+  | 'unauthorized';
 
 interface Response {
   readonly status: number;
@@ -58,6 +60,7 @@ export const ERROR_RESPONSES: Readonly<Record<ProxyErrorKind, Response>> = {
   tls_untrusted: { status: 502, grpc: GRPC_STATUS.UNAVAILABLE, message: 'upstream certificate is not signed by the trust anchors' },
   tls_expired: { status: 502, grpc: GRPC_STATUS.UNAVAILABLE, message: 'upstream certificate has expired or is not yet valid' },
   tls_handshake: { status: 502, grpc: GRPC_STATUS.UNAVAILABLE, message: 'TLS handshake with upstream failed' },
+  unauthorized: { status: 403, grpc: GRPC_STATUS.PERMISSION_DENIED, message: 'client is not authorized by the inbound policy' },
 };
 
 export class ProxyError extends Error {

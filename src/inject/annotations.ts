@@ -54,6 +54,8 @@ const CONFIG_ANNOTATIONS: Readonly<Record<string, (text: string, name: string) =
   'proxy-init-image-version': (t) => ({ proxyInit: { image: { version: t } } }),
   'proxy-uid': (t) => ({ proxy: { uid: integerText(t) as number } }),
   'proxy-await': (t, name) => ({ proxy: { await: enabledDisabled(name, t) } }),
+  'default-inbound-policy': (t) => ({ proxy: { defaultInboundPolicy: t } }),
+  'proxy-require-identity-inbound-ports': (t) => ({ proxy: { requireIdentityInboundPorts: t } }),
 };
 
 export const CONFIG_ANNOTATION_NAMES: readonly string[] = Object.keys(CONFIG_ANNOTATIONS).map((n) => CONFIG_PREFIX + n);

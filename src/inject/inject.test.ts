@@ -78,10 +78,13 @@ describe('inject: the Deployment', () => {
       SLUICE_PROXY_ADMIN_LISTEN_ADDR: '0.0.0.0:4191',
       SLUICE_PROXY_TAP_LISTEN_ADDR: '0.0.0.0:4190',
       SLUICE_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION: '25,587,3306,4444,5432,6379,9300,11211',
+      SLUICE_PROXY_INBOUND_DEFAULT_POLICY: 'all-unauthenticated',
       SLUICE_PROXY_DESTINATION_SVC_ADDR: 'sluice-destination.sluice.svc.cluster.local:8086',
       SLUICE_PROXY_DESTINATION_SVC_NAME: 'sluice-controller.sluice.serviceaccount.identity.sluice.cluster.local',
       SLUICE_PROXY_DESTINATION_CONTEXT: '{"ns":"$(_pod_ns)","nodeName":"$(_pod_nodeName)","pod":"$(_pod_name)"}',
       SLUICE_PROXY_DESTINATION_PROFILE_SUFFIXES: 'svc.cluster.local.',
+      SLUICE_PROXY_POLICY_SVC_ADDR: 'sluice-destination.sluice.svc.cluster.local:8086',
+      SLUICE_PROXY_POLICY_WORKLOAD: '{"ns":"$(_pod_ns)","pod":"$(_pod_name)"}',
       SLUICE_PROXY_POD_NAME: '$(_pod_name)',
       SLUICE_PROXY_POD_NAMESPACE: '$(_pod_ns)',
       SLUICE_PROXY_WORKLOAD: 'deployment/web',
@@ -209,6 +212,20 @@ describe('inject: every kind and the config.sluice.dev annotations', () => {
     const w = inject(unknown, CLI);
     assert.equal(w.outcome, 'injected');
     assert.deepEqual(w.warnings, ['config.sluice.dev/proxy-colour: unknown annotation, ignored']);
+  });
+
+  it('the authorization annotations set the default inbound policy and the ports that require identity; a bad policy is an error', () => {
+    const strict = structuredClone(byName('web'));
+    strict.spec.template.metadata.annotations['config.sluice.dev/default-inbound-policy'] = 'all-authenticated';
+    strict.spec.template.metadata.annotations['config.sluice.dev/proxy-require-identity-inbound-ports'] = '8080,9000-9001';
+    const env = envOf(template(injected(strict)).spec.containers[0] as Obj);
+    assert.equal(env['SLUICE_PROXY_INBOUND_DEFAULT_POLICY'], 'all-authenticated');
+    assert.equal(env['SLUICE_PROXY_INBOUND_PORTS_REQUIRE_IDENTITY'], '8080,9000-9001');
+    const bad = structuredClone(byName('web'));
+    bad.spec.template.metadata.annotations['config.sluice.dev/default-inbound-policy'] = 'allow-all';
+    const r = inject(bad, CLI);
+    assert.equal(r.outcome, 'invalid');
+    assert.match((r as { reason: string }).reason, /^config\.sluice\.dev\/default-inbound-policy: proxy\.defaultInboundPolicy: "allow-all" is not one of all-unauthenticated/);
   });
 
   it('refuses to inject without trust anchors', () => {

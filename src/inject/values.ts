@@ -5,6 +5,7 @@
 // command-line flags (a `ValuesOverride` the command builds). Every layer is checked field by field by
 // the same schema, so a bad value gets the same error wherever it comes from: the field's dotted path,
 // the source, and the line and column for a file. Pure: no file, network or environment access.
+import { DEFAULT_POLICIES } from '../api/inbound-policy.ts';
 import { X509Certificate } from 'node:crypto';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import { controllerIdentityName, identityName as sharedIdentityName, type IdentityDomain } from '../api/identity-name.ts';
@@ -37,6 +38,10 @@ export interface ProxyValues {
   readonly opaquePorts: string;
   /** Proxy first, app containers start only once it is ready (Linkerd's proxy-await). */
   readonly await: boolean;
+  /** Who may connect to a port no Server describes (docs/authorization.md); the install value is the cluster default. */
+  readonly defaultInboundPolicy: string;
+  /** Inbound ports whose default policy admits only clients with a mesh identity (comma list, ranges allowed). */
+  readonly requireIdentityInboundPorts: string;
 }
 
 export interface ProxyInitValues {
@@ -86,6 +91,8 @@ export function defaultValues(version: string): Values {
       ports: { inbound: 4143, outbound: 4140, admin: 4191, tap: 4190 },
       opaquePorts: DEFAULT_OPAQUE_PORTS,
       await: true,
+      defaultInboundPolicy: 'all-unauthenticated',
+      requireIdentityInboundPorts: '',
     },
     proxyInit: {
       image: { name: `${IMAGE_REGISTRY}/proxy`, version },
@@ -174,6 +181,8 @@ const logLevel: Check = both(isString, (v) => {
 });
 
 const logFormat: Check = (v) => (v === 'plain' || v === 'json' ? undefined : `${describe(v)} is not plain or json`);
+const defaultInboundPolicy: Check = (v) =>
+  typeof v === 'string' && (DEFAULT_POLICIES as readonly string[]).includes(v) ? undefined : `${JSON.stringify(v)} is not one of ${DEFAULT_POLICIES.join(', ')}`;
 const bool: Check = (v) => (typeof v === 'boolean' ? undefined : `expected true or false, got ${describe(v)}`);
 
 function integer(min: number, max: number): Check {
@@ -238,6 +247,8 @@ const SCHEMA: Schema = {
     ports: { inbound: integer(1, 65535), outbound: integer(1, 65535), admin: integer(1, 65535), tap: integer(1, 65535) },
     opaquePorts: portList,
     await: bool,
+    defaultInboundPolicy,
+    requireIdentityInboundPorts: portList,
   },
   proxyInit: { image: imageSchema, skipInboundPorts: portList, skipOutboundPorts: portList },
 };

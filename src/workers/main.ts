@@ -7,6 +7,7 @@ import { TelemetryCollector } from '../telemetry/report-delta.ts';
 import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
 import { WorkerContext } from './proxy/context.ts';
 import { ProxyStacks } from './proxy/stacks.ts';
+import { authorizationActive } from '../config/inbound-policy-config.ts';
 
 const data = workerData as WorkerData;
 const port = parentPort;
@@ -26,6 +27,8 @@ if (data.config.destinationAddr !== undefined) {
   });
 }
 ctx.taps.sink = (events) => reply({ type: 'tap-events', events });
+// Messages wait in the port's queue meanwhile: no connection is served before authorization is on.
+if (authorizationActive(data.config.inboundPolicy)) await proxy.enableAuthorization();
 
 function adopt(message: Extract<ToWorker, { type: 'connection' }>): void {
   let socket: net.Socket;
@@ -67,6 +70,9 @@ port.on('message', (message: ToWorker) => {
     case 'identity':
       // Issue 8: the transport picks it up for TLS origination and termination.
       ctx.identity = message.identity;
+      return;
+    case 'inbound-policy':
+      proxy.updateInboundPolicy(message.port, message.policy);
       return;
     case 'drain':
       void proxy.drain(message.graceMs).then(() => reply({ type: 'drained' }));

@@ -1,4 +1,5 @@
 // The messages between the acceptor (main thread) and a worker thread. Plain data: they are cloned.
+import type { PortPolicy } from '../api/inbound-policy.ts';
 import type { HostPort } from '../config/parse.ts';
 import type { LogLevel, ProxyConfig } from '../config/proxy-config.ts';
 import type { Snapshot } from '../telemetry/metrics.ts';
@@ -36,6 +37,8 @@ export type ToWorker =
   | { readonly type: 'log-level'; readonly level: LogLevel }
   // Identity (issue 8): the proxy's current certificate; replaces the previous one for new connections.
   | { readonly type: 'identity'; readonly identity: LocalIdentity }
+  // Inbound authorization: a port's policy from the controller; undefined = back to the default policy.
+  | { readonly type: 'inbound-policy'; readonly port: number; readonly policy: PortPolicy | undefined }
   | { readonly type: 'drain'; readonly graceMs: number }
   // Tap (tap.ts): install or remove one Observe call's tap on this thread.
   | { readonly type: 'tap-install'; readonly tap: TapInstall }

@@ -34,6 +34,8 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true },
   { group: 'batch', version: 'v1', plural: 'cronjobs', kind: 'CronJob', namespaced: true },
   { group: 'sluice.dev', version: 'v1alpha2', plural: 'serviceprofiles', kind: 'ServiceProfile', namespaced: true },
+  { group: 'policy.sluice.dev', version: 'v1beta1', plural: 'servers', kind: 'Server', namespaced: true },
+  { group: 'policy.sluice.dev', version: 'v1beta1', plural: 'serverauthorizations', kind: 'ServerAuthorization', namespaced: true },
   // What `sluice install` creates (and `sluice check` reads).
   { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false },

@@ -8,6 +8,8 @@ import type { MethodDescriptor } from './call.ts';
 import { DestinationProfile, GetDestination, Update } from './destination-schema.ts';
 import { decodeMessage, encodeMessage } from './protobuf-schema.ts';
 import { ReportRequest as ReportRequestSpec, ReportResponse } from './telemetry-schema.ts';
+import type { ServerMsg } from '../inbound-policy-decode.ts';
+import { PortSpec, Server } from './inbound-schema.ts';
 
 export interface GetDestinationMsg {
   readonly scheme: string;
@@ -33,4 +35,16 @@ export const TelemetryReport: MethodDescriptor<ReportRequest, object> = {
   path: '/sluice.proxy.telemetry.Telemetry/Report',
   encode: (request) => encodeMessage(ReportRequestSpec, request),
   decode: (bytes) => decodeMessage(ReportResponse, bytes, { longs: 'number' }),
+};
+
+export interface PortSpecMsg {
+  readonly workload: string;
+  readonly port: number;
+}
+
+/** Inbound policy: the Server of one port, now and on every change. IPv6 halves (fixed64) as strings. */
+export const InboundWatchPort: MethodDescriptor<PortSpecMsg, ServerMsg> = {
+  path: '/io.linkerd.proxy.inbound.InboundServerPolicies/WatchPort',
+  encode: (request) => encodeMessage(PortSpec, request),
+  decode: (bytes) => decodeMessage(Server, bytes, { longs: 'string' }) as ServerMsg,
 };

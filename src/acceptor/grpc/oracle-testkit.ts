@@ -14,7 +14,7 @@ export function oracleRoot(): protobuf.Root {
     root = new protobuf.Root();
     // google/protobuf/*.proto come with protobufjs; the rest from proto/.
     root.resolvePath = (_origin, target) => (target.startsWith('google/') ? target : path.join(PROTO_DIR, target));
-    root.loadSync(['destination.proto', 'telemetry.proto', 'identity.proto'], { keepCase: true });
+    root.loadSync(['destination.proto', 'telemetry.proto', 'identity.proto', 'inbound.proto'], { keepCase: true });
   }
   return root;
 }

@@ -2,6 +2,7 @@
 // its .proto field for field, and random messages encoded by either side decode identically on the
 // other, byte for byte where we encode.
 import { CertifyRequest, CertifyResponse } from './identity-schema.ts';
+import { PortSpec, Server } from './inbound-schema.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -12,7 +13,7 @@ import { decodeMessage, encodeMessage, type MessageSpec } from './protobuf-schem
 import { ProtoWriter } from './protobuf-wire.ts';
 import { ReportRequest, ReportResponse } from './telemetry-schema.ts';
 
-const ROOTS = [GetDestination, Update, DestinationProfile, ReportRequest, ReportResponse, CertifyRequest, CertifyResponse];
+const ROOTS = [GetDestination, Update, DestinationProfile, ReportRequest, ReportResponse, CertifyRequest, CertifyResponse, PortSpec, Server];
 
 /** Every message reachable from the roots, once. */
 function reachable(): MessageSpec[] {
@@ -62,6 +63,8 @@ const CASES: Array<[MessageSpec, 'string' | 'number']> = [
   [ReportRequest, 'number'],
   [CertifyRequest, 'number'],
   [CertifyResponse, 'number'],
+  [PortSpec, 'number'],
+  [Server, 'string'],
 ];
 
 describe('codec against protobufjs', () => {

@@ -1,6 +1,8 @@
 // The seam between where the controller learns about services (Kubernetes, a local file) and what it
 // serves (Destination.Get / GetProfile, ListPods, stat). Backends implement DiscoveryBackend.
 
+import type { PolicyResources } from '../policy/resources.ts';
+
 export interface ServiceName {
   readonly namespace: string;
   readonly service: string;
@@ -79,6 +81,10 @@ export interface PodInfo {
   /** Kubernetes pod phase: Pending, Running, Succeeded, Failed, Unknown. */
   readonly phase: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** Named container ports (Kubernetes), for Servers that name their port. */
+  readonly containerPorts?: Readonly<Record<string, number>>;
+  /** The proxy's own inbound policy settings, read from its environment when the backend can see it. */
+  readonly inboundPolicy?: { readonly defaultPolicy?: string; readonly requireIdentityPorts?: string };
 }
 
 export interface DiscoveryBackend {
@@ -94,6 +100,11 @@ export interface DiscoveryBackend {
   watchProfile(name: ServiceName, onUpdate: (profile: ProfileSpec | undefined) => void): () => void;
   /** Every pod the backend knows, for ListPods, `stat` (MESHED) and lookups by IP. */
   pods(): readonly PodInfo[];
+  /**
+   * Server and ServerAuthorization resources (the inbound policy API): `onChange` gets the current set
+   * soon and again after every change. Absent: the backend has none to offer.
+   */
+  watchPolicy?(onChange: (resources: PolicyResources) => void): () => void;
   /** Resolves once the initial state has been loaded (informers synced, file read). */
   ready(): Promise<void>;
   close(): void;

@@ -24,6 +24,8 @@ export interface AcceptedConnection extends ConnectionInfo {
   readonly clientId: string | undefined;
   /** The connection's `tls` metric labels (proxy-metrics.ts), fixed once it is accepted or terminated. */
   readonly tlsLabels: string;
+  /** Inbound, with authorization active: the verdict that let the connection in, counting each HTTP request (inbound/authorizer.ts). */
+  readonly authz?: { countHttp(): void };
 }
 
 export class WorkerContext {

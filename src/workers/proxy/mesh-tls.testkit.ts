@@ -14,6 +14,7 @@ import {
   type CaCredential,
 } from '../../control/identity/pki.ts';
 import { parseProxyConfig } from '../../config/proxy-config.ts';
+import { authorizationActive } from '../../config/inbound-policy-config.ts';
 import { Logger } from '../../log/logger.ts';
 import { renderPrometheus } from '../../telemetry/metrics.ts';
 import type { DiscoveryState, EndpointData } from '../discovery/state.ts';
@@ -83,6 +84,7 @@ export async function startInProcessProxy(env: Record<string, string>, identity:
   const ctx = new WorkerContext(config, new Logger('debug', 'plain', 'test', (line) => logs.push(line)));
   ctx.identity = identity;
   const stacks = new ProxyStacks(ctx);
+  if (authorizationActive(config.inboundPolicy)) await stacks.enableAuthorization();
   const destinations = new Map<string, DiscoveryState>();
   stacks.enableDiscovery({
     resolve: (authority) => setImmediate(() => stacks.updateDestination(authority, destinations.get(authority) ?? { kind: 'fallback', reason: 'not_found' })),

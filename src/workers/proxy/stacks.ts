@@ -16,6 +16,9 @@ import type { H2Front } from './h2/front.ts';
 import { Mesh } from './outbound/mesh.ts';
 import type { ConnectionInfo } from './routing.ts';
 import { forwardTcp } from './tcp/forward.ts';
+import type { PortPolicy } from '../../api/inbound-policy.ts';
+import type { InboundAuthorizer } from './inbound/authorizer.ts';
+import { refuse } from './inbound/refuse.ts';
 
 /**
  * One direction's stacks: the fast HTTP/1 engine at start; the lean HTTP/2 stack and the node:http
@@ -85,6 +88,8 @@ export class ProxyStacks {
   private readonly outbound: DirectionStacks;
   /** Control-plane routing of outbound traffic; undefined without a controller. */
   private mesh: Mesh | undefined;
+  /** Inbound authorization; undefined when the policy lets everyone in (docs/authorization.md). */
+  private authorizer: InboundAuthorizer | undefined;
   private readonly dispatch = (socket: net.Socket, conn: AcceptedConnection, decision: Decision, prefix: Buffer | undefined): void =>
     this.onDetected(socket, conn, decision, prefix);
   /** The stream inside terminated mesh TLS: detected again, except on opaque ports (forwarded as it is). */
@@ -116,6 +121,17 @@ export class ProxyStacks {
   /** Resolves once the outbound HTTP/2 stack is loaded (with discovery): until then HTTP/1 crosses the hop as HTTP/1. */
   outboundReady: Promise<void> = Promise.resolve();
 
+  /** Turns on inbound authorization (loading it); called once, before the first connection. */
+  async enableAuthorization(): Promise<void> {
+    const { InboundAuthorizer } = await import('./inbound/authorizer.ts');
+    this.authorizer = new InboundAuthorizer(this.ctx.config.inboundPolicy, this.ctx.metrics.registry);
+  }
+
+  /** A port's inbound policy from the controller (undefined: back to the default), for new connections. */
+  updateInboundPolicy(port: number, policy: PortPolicy | undefined): void {
+    this.authorizer?.update(port, policy);
+  }
+
   /** A destination's latest state, from the main thread's discovery hub. */
   updateDestination(authority: string, state: DiscoveryState): void {
     this.mesh?.update(authority, state);
@@ -129,12 +145,26 @@ export class ProxyStacks {
     detectConnection(this.ctx, socket, info, this.dispatch);
   }
 
-  private onDetected(socket: net.Socket, conn: AcceptedConnection, decision: Decision, prefix: Buffer | undefined): void {
+  private onDetected(socket: net.Socket, detectedConn: AcceptedConnection, decision: Decision, prefix: Buffer | undefined): void {
     const { ctx } = this;
+    let conn = detectedConn;
     const stacks = conn.direction === 'inbound' ? this.inbound : this.outbound;
     // The accepted connection's transport labels are final now, unless it is mesh TLS to terminate
     // (inbound/tls-termination.ts relabels it with the client's identity); a decrypted stream is not tracked itself.
     if (!conn.meshTls && decision.kind !== 'tls') ctx.tracker.confirm(socket);
+    // Authorized once the client is known: mesh TLS to terminate is judged on its decrypted stream.
+    if (this.authorizer !== undefined && conn.direction === 'inbound' && !this.terminates(conn, decision, prefix)) {
+      const ip = socket.remoteAddress ?? '';
+      const verdict = this.authorizer.check(conn, ip);
+      if (!verdict.allowed) {
+        if (decision.kind === 'tls' && !conn.meshTls) ctx.tracker.confirm(socket);
+        refuse(ctx, socket, conn, decision, verdict);
+        return;
+      }
+      this.authorizer.admitted(socket, conn, ip);
+      if (decision.kind === 'http1' || decision.kind === 'h2') conn = { ...conn, authz: verdict };
+      else verdict.countTcp();
+    }
     switch (decision.kind) {
       case 'http1':
         ctx.metrics.detected(conn.direction, 'http1', '');
@@ -166,6 +196,12 @@ export class ProxyStacks {
       default:
         decision satisfies never;
     }
+  }
+
+  /** Whether this is mesh TLS addressed to this proxy, which is terminated before anything else. */
+  private terminates(conn: AcceptedConnection, decision: Decision, prefix: Buffer | undefined): boolean {
+    if (decision.kind !== 'tls' || conn.meshTls || prefix !== undefined) return false;
+    return decision.sni !== undefined && decision.sni === this.ctx.meshCredentials()?.name;
   }
 
   private meshFor(direction: Direction): Mesh | undefined {

@@ -3,6 +3,7 @@
 // sees editors that save by rename and Kubernetes ConfigMap symlink swaps) and, as a fallback, by
 // polling the file's stat. An edit that does not parse or validate is logged with its line and column
 // and the last good state stays in force.
+import type { PolicyResources } from '../../policy/resources.ts';
 import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -125,6 +126,12 @@ export class FileDiscovery implements DiscoveryBackend {
 
   pods(): readonly PodInfo[] {
     return this.model.pods;
+  }
+
+  /** The file's Server and ServerAuthorization resources, now and after every reload that changes them or the pods. */
+  watchPolicy(onChange: (resources: PolicyResources) => void): () => void {
+    // Pods are part of the answer (a Server selects them by label): a change to either is delivered.
+    return this.addWatcher((model) => [model.policy, model.pods] as const, ([policy]) => onChange(policy));
   }
 
   /** Open watches (services and profiles), to check that streams release theirs. */

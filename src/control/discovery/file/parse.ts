@@ -1,6 +1,7 @@
 // The discovery file: parsing (YAML), validation with line/column positions, and the model the
 // FileDiscovery backend answers from. Pure: text in, model (or a DiscoveryFileError) out.
 // The format is described in README.md beside this file.
+import { NO_POLICY_RESOURCES, parseServer, parseServerAuthorization, PolicyResourceError, type PolicyResources, type ServerAuthorizationResource, type ServerResource } from '../../policy/resources.ts';
 import net from 'node:net';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import {
@@ -72,6 +73,8 @@ export interface DiscoveryModel {
   readonly profiles: ReadonlyMap<string, ProfileSpec>;
   /** Cluster IP (canonical text) → its Service. */
   readonly serviceIps: ReadonlyMap<string, ServiceName>;
+  /** Server and ServerAuthorization resources (`policy:`), for the inbound policy API. */
+  readonly policy: PolicyResources;
 }
 
 export const EMPTY_MODEL: DiscoveryModel = {
@@ -80,6 +83,7 @@ export const EMPTY_MODEL: DiscoveryModel = {
   pods: [],
   profiles: new Map(),
   serviceIps: new Map(),
+  policy: NO_POLICY_RESOURCES,
 };
 
 type Path = ReadonlyArray<string | number>;
@@ -792,7 +796,8 @@ export function parseDiscoveryFile(text: string, source: string, options: ParseO
     profiles: new Map(),
     serviceIps: new Map(),
   };
-  const root = r.map(doc.toJS({ maxAliasCount: 1000 }), [], ['namespaces', 'serviceProfiles'], 'the discovery file');
+  const root = r.map(doc.toJS({ maxAliasCount: 1000 }), [], ['namespaces', 'serviceProfiles', 'policy'], 'the discovery file');
+  let policy = NO_POLICY_RESOURCES;
   if (root !== undefined) {
     const namespaces = r.map(root['namespaces'], ['namespaces'], 'any', 'namespaces');
     for (const [ns, value] of Object.entries(namespaces ?? {})) {
@@ -801,6 +806,7 @@ export function parseDiscoveryFile(text: string, source: string, options: ParseO
       readNamespace(c, ns, value, ['namespaces', ns]);
     }
     readServiceProfiles(c, root['serviceProfiles'], ['serviceProfiles']);
+    policy = readPolicy(r, root['policy'], ['policy']);
   }
   if (r.problems.length > 0) {
     const problems = r.problems
@@ -814,7 +820,27 @@ export function parseDiscoveryFile(text: string, source: string, options: ParseO
     pods: [...c.pods.values()].map((entry) => entry.pod),
     profiles: c.profiles,
     serviceIps: c.serviceIps,
+    policy,
   };
+}
+
+/** `policy:` — Server and ServerAuthorization resources, each as Kubernetes would hold it (src/control/policy). */
+function readPolicy(r: Reader, value: unknown, path: Path): PolicyResources {
+  const servers: ServerResource[] = [];
+  const authorizations: ServerAuthorizationResource[] = [];
+  for (const [i, item] of (r.list(value, path, 'policy') ?? []).entries()) {
+    const at = [...path, i];
+    const kind = (item as { kind?: unknown } | null)?.kind;
+    try {
+      if (kind === 'Server') servers.push(parseServer(item));
+      else if (kind === 'ServerAuthorization') authorizations.push(parseServerAuthorization(item));
+      else r.fail([...at, 'kind'], 'kind must be Server or ServerAuthorization');
+    } catch (error) {
+      if (!(error instanceof PolicyResourceError)) throw error;
+      r.fail(at, `${String(kind)}: ${error.message}`);
+    }
+  }
+  return { servers, authorizations };
 }
 
 // ── Answers from the model ──────────────────────────────────────────────────────────────────────────

@@ -194,6 +194,9 @@ describe('owners and pods', () => {
       meshed: true,
       phase: 'Running',
       labels: {},
+      // For inbound policy: Servers may name a container port; no proxy container, so no policy env to read.
+      containerPorts: { http: 8080 },
+      inboundPolicy: undefined,
     });
     assert.equal(podInfo(plain, undefined).ip, undefined);
     assert.equal(podInfo(plain, undefined).phase, 'Pending');

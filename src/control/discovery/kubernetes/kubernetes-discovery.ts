@@ -1,6 +1,7 @@
 // DiscoveryBackend on the Kubernetes API: informers on Services, EndpointSlices, Pods, ReplicaSets,
 // Jobs and ServiceProfiles (cluster-wide), full states computed from the caches and pushed to
 // listeners only when they changed. See README.md in this folder.
+import { parseServer, parseServerAuthorization, POLICY_GROUP, POLICY_VERSION, type PolicyResources } from '../../policy/resources.ts';
 import { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api } from '@kubernetes/client-node';
 import type {
   KubeConfig,
@@ -74,6 +75,10 @@ export class KubernetesDiscovery implements DiscoveryBackend {
   /** Listeners by namespace: a change in a namespace recomputes only that namespace's listeners. */
   private readonly serviceListeners = new Map<string, Set<Listener>>();
   private readonly profileListeners = new Map<string, Set<Listener>>();
+  /** Listeners of the policy resources, all under one key: a change anywhere is a new set. */
+  private readonly policyListeners = new Map<string, Set<Listener>>();
+  private readonly servers: ResilientInformer<KubernetesObject>;
+  private readonly serverAuthorizations: ResilientInformer<KubernetesObject>;
   private readonly dirty = new Set<Listener>();
   private flushScheduled: NodeJS.Immediate | undefined;
   private synced = false;
@@ -109,7 +114,6 @@ export class KubernetesDiscovery implements DiscoveryBackend {
     const endpointsChanged = (o: KubernetesObject): void => this.touch(this.serviceListeners, namespaceOf(o));
     this.services = make('services', '/api/v1/services', () => core.listServiceForAllNamespaces(), endpointsChanged);
     this.slices = make('endpointslices', '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces(), endpointsChanged);
-    this.podCache = make('pods', '/api/v1/pods', () => core.listPodForAllNamespaces(), endpointsChanged);
     this.replicaSets = make('replicasets', '/apis/apps/v1/replicasets', () => apps.listReplicaSetForAllNamespaces(), endpointsChanged);
     this.jobs = make('jobs', '/apis/batch/v1/jobs', () => batch.listJobForAllNamespaces(), endpointsChanged);
     this.profiles = make(
@@ -118,7 +122,24 @@ export class KubernetesDiscovery implements DiscoveryBackend {
       () => custom.listClusterCustomObject({ group: PROFILE_GROUP, version: PROFILE_VERSION, plural: PROFILE_PLURAL }) as Promise<KubernetesListObject<KubernetesObject>>,
       (o) => this.touch(this.profileListeners, namespaceOf(o)),
     );
-    this.informers = [this.services, this.slices, this.podCache, this.replicaSets, this.jobs, this.profiles] as ReadonlyArray<
+    // Inbound policy (optional, as profiles: without the CRDs every port gets its default policy).
+    const policyChanged = (): void => this.touch(this.policyListeners, '*');
+    const policyInformer = (plural: string): ResilientInformer<KubernetesObject> =>
+      make(
+        plural,
+        `/apis/${POLICY_GROUP}/${POLICY_VERSION}/${plural}`,
+        () => custom.listClusterCustomObject({ group: POLICY_GROUP, version: POLICY_VERSION, plural }) as Promise<KubernetesListObject<KubernetesObject>>,
+        policyChanged,
+      );
+    this.servers = policyInformer('servers');
+    this.serverAuthorizations = policyInformer('serverauthorizations');
+    // Pods matter to policy too: a Server selects pods by label.
+    const podsChanged = (o: KubernetesObject): void => {
+      endpointsChanged(o);
+      policyChanged();
+    };
+    this.podCache = make('pods', '/api/v1/pods', () => core.listPodForAllNamespaces(), podsChanged);
+    this.informers = [this.services, this.slices, this.podCache, this.replicaSets, this.jobs, this.profiles, this.servers, this.serverAuthorizations] as ReadonlyArray<
       ResilientInformer<KubernetesObject>
     >;
     const closed = new Promise<never>((_resolve, reject) => (this.rejectReady = reject));
@@ -135,11 +156,12 @@ export class KubernetesDiscovery implements DiscoveryBackend {
         profileTimer.unref();
       }),
     ]).finally(() => clearTimeout(profileTimer));
-    const required = this.informers.filter((i) => i !== this.profiles).map((i) => i.synced);
+    const optional: ReadonlyArray<ResilientInformer<KubernetesObject>> = [this.profiles, this.servers, this.serverAuthorizations];
+    const required = this.informers.filter((i) => !optional.includes(i)).map((i) => i.synced);
     this.readyPromise = Promise.race([Promise.all([...required, profilesOrGrace]), closed]).then(() => {
       this.synced = true;
       this.log.info('kubernetes discovery synced', {});
-      for (const listeners of [...this.serviceListeners.values(), ...this.profileListeners.values()]) for (const l of listeners) this.dirty.add(l);
+      for (const listeners of [...this.serviceListeners.values(), ...this.profileListeners.values(), ...this.policyListeners.values()]) for (const l of listeners) this.dirty.add(l);
       this.scheduleFlush();
     });
     // Nobody may be waiting on ready(); closing before sync must not be an unhandled rejection.
@@ -164,6 +186,27 @@ export class KubernetesDiscovery implements DiscoveryBackend {
       return spec;
     };
     return this.subscribe(this.profileListeners, name.namespace, compute, onUpdate);
+  }
+
+  /** Servers and ServerAuthorizations, now and after every change; invalid ones are logged and left out. */
+  watchPolicy(onChange: (resources: PolicyResources) => void): () => void {
+    const compute = (): PolicyResources => ({
+      servers: this.validResources(this.servers.list(), parseServer),
+      authorizations: this.validResources(this.serverAuthorizations.list(), parseServerAuthorization),
+    });
+    return this.subscribe(this.policyListeners, '*', compute, onChange);
+  }
+
+  private validResources<T>(objects: readonly KubernetesObject[], parse: (o: unknown) => T): T[] {
+    const out: T[] = [];
+    for (const object of objects) {
+      try {
+        out.push(parse(object));
+      } catch (error) {
+        this.log.warn('policy resource ignored', { kind: object.kind, name: object.metadata?.name, namespace: object.metadata?.namespace, error: (error as Error).message });
+      }
+    }
+    return out;
   }
 
   pods(): readonly PodInfo[] {

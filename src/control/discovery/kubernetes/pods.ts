@@ -38,5 +38,26 @@ export function podInfo(pod: V1Pod, owner: Owner | undefined): PodInfo {
     meshed: isMeshed(pod),
     phase: pod.status?.phase ?? 'Unknown',
     labels: { ...pod.metadata?.labels },
+    containerPorts: containerPorts(pod),
+    inboundPolicy: proxyInboundPolicy(pod),
   };
+}
+
+/** Named container ports of every container, for Servers that name their port. */
+function containerPorts(pod: V1Pod): Record<string, number> {
+  const ports: Record<string, number> = {};
+  for (const container of pod.spec?.containers ?? []) {
+    for (const port of container.ports ?? []) if (port.name !== undefined && port.name !== '') ports[port.name] = port.containerPort;
+  }
+  return ports;
+}
+
+/** What the injector set in the proxy's environment: the pod's default inbound policy and require-identity ports. */
+function proxyInboundPolicy(pod: V1Pod): { defaultPolicy?: string; requireIdentityPorts?: string } | undefined {
+  const proxy = (pod.spec?.containers ?? []).find((c) => c.name === PROXY_CONTAINER);
+  if (proxy === undefined) return undefined;
+  const value = (name: string): string | undefined => proxy.env?.find((e) => e.name === name)?.value;
+  const defaultPolicy = value('SLUICE_PROXY_INBOUND_DEFAULT_POLICY');
+  const requireIdentityPorts = value('SLUICE_PROXY_INBOUND_PORTS_REQUIRE_IDENTITY');
+  return { ...(defaultPolicy === undefined ? {} : { defaultPolicy }), ...(requireIdentityPorts === undefined ? {} : { requireIdentityPorts }) };
 }

@@ -9,7 +9,7 @@ import { kubeConfigFor } from '../../../../test/fake-kube/client.ts';
 import { deployment, endpointSlice, pod, replicaSet, service, serviceProfile } from '../../../../test/fake-kube/objects.ts';
 import type { ProfileSpec, ServiceName, ServiceState } from '../types.ts';
 import { canonical, KubernetesDiscovery } from './kubernetes-discovery.ts';
-import { addresses, endpointsOf, harness, MemoryLog, Recorder, sleep, until } from './testkit.ts';
+import { addresses, endpointsOf, harness, MemoryLog, Recorder, sleep, until, WATCHED } from './testkit.ts';
 
 const NS = 'shop';
 const WEB = { namespace: NS, service: 'web' };
@@ -111,7 +111,7 @@ describe('recovery', () => {
     assert.equal(rec.web.states.length, 1, 'nothing seen while disconnected');
     const warning = log.matching('restarting informer')[0];
     assert.equal(warning?.level, 'warn');
-    assert.ok(['services', 'endpointslices', 'pods', 'replicasets', 'jobs', 'serviceprofiles'].includes(String(warning?.fields['resource'])));
+    assert.ok(['services', 'endpointslices', 'pods', 'replicasets', 'jobs', 'serviceprofiles', 'servers', 'serverauthorizations'].includes(String(warning?.fields['resource'])));
     fake.heal();
 
     await caughtUp(t, fake, rec);
@@ -119,7 +119,7 @@ describe('recovery', () => {
     const stats = discovery.stats();
     assert.ok(sum(stats, 'restarts') >= 18);
     // Resumed from their resourceVersions: no informer had to list again.
-    assert.equal(sum(stats, 'lists'), 6);
+    assert.equal(sum(stats, 'lists'), WATCHED);
     // And it goes on working.
     fake.update(webSlice(3));
     await rec.web.until('one left', (s) => addresses(s)?.length === 1);
@@ -127,10 +127,10 @@ describe('recovery', () => {
     await sleep(60);
     const before = log.matching('restarting informer').length;
     fake.dropWatches('reset');
-    await until('six more restarts', () => log.matching('restarting informer').length === before + 6);
+    await until('one more restart each', () => log.matching('restarting informer').length === before + WATCHED);
     assert.deepEqual(
       log.matching('restarting informer').slice(before).map((l) => l.fields['attempt']),
-      [1, 1, 1, 1, 1, 1],
+      Array<number>(WATCHED).fill(1),
     );
     await steady();
   });
@@ -145,7 +145,7 @@ describe('recovery', () => {
     await caughtUp(t, fake, rec);
     await steady();
     assert.equal(sum(discovery.stats(), 'restarts'), 0);
-    assert.equal(sum(discovery.stats(), 'lists'), 6);
+    assert.equal(sum(discovery.stats(), 'lists'), WATCHED);
   });
 
   test('a drop with no changes sends no updates', async (t) => {
@@ -175,15 +175,15 @@ describe('recovery', () => {
     fake.dropWatches('reset');
     changeEverything(fake);
     fake.compactHistory();
-    await until('restarting', () => log.matching('restarting informer').length >= 6);
+    await until('restarting', () => log.matching('restarting informer').length >= WATCHED);
     fake.heal();
     await caughtUp(t, fake, rec);
     await steady();
     const stats = discovery.stats();
     // Every informer's resourceVersion predates the compaction, so every one re-listed.
     for (const [resource, s] of Object.entries(stats)) assert.equal(s.lists, 2, `${resource} re-listed once`);
-    assert.equal(log.matching('informer re-listed').length, 6);
-    assert.equal(fake.count('list'), 12 + 6, 'six initial lists, six re-lists, six of the fresh discovery');
+    assert.equal(log.matching('informer re-listed').length, WATCHED);
+    assert.equal(fake.count('list'), 3 * WATCHED, 'initial lists, re-lists, and those of the fresh discovery: one per informer each');
   });
 
   test('bookmarks change nothing for listeners and keep resourceVersions fresh', async (t) => {
@@ -203,7 +203,7 @@ describe('recovery', () => {
     changeEverything(fake);
     await caughtUp(t, fake, rec);
     await steady();
-    assert.equal(sum(discovery.stats(), 'lists'), 6);
+    assert.equal(sum(discovery.stats(), 'lists'), WATCHED);
   });
 
   test('failing lists at start: ready() waits, restarts back off, then it syncs', async (t) => {

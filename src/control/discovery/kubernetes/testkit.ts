@@ -37,7 +37,7 @@ export class MemoryLog implements Log {
 }
 
 /** Every resource the discovery watches. */
-export const WATCHED = 6;
+export const WATCHED = 8;
 
 export async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const start = Date.now();

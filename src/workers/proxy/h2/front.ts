@@ -34,6 +34,7 @@ class Downstream implements H2Handler {
   }
 
   onRequestHeaders(stream: H2Stream, headers: string[], endStream: boolean): void {
+    this.accepted.authz?.countHttp();
     // Inbound, an HTTP/1 request the peer proxy carried as HTTP/2 goes to the application as HTTP/1.
     const downgrades = this.front.downgrades;
     if (downgrades !== undefined) {

@@ -155,6 +155,7 @@ export class ClientConn implements ExchangeClient {
     const framing = bodyFraming(head, true);
     if (framing.kind === 'bad' || framing.kind === 'close') return this.handOff();
     // Taken: from here on the request is this engine's.
+    this.conn.authz?.countHttp();
     this.firstRequest = false;
     this.closeAfter = closeAfter;
     this.reqHead = head;

@@ -133,6 +133,7 @@ export class Http1Proxy {
       return;
     }
     res.sendDate = false; // forward the upstream's Date, never invent one
+    conn.authz?.countHttp();
     if (this.ctx.draining) res.shouldKeepAlive = false;
     const route = this.route(req, conn);
     if (typeof route === 'string') {
