@@ -70,6 +70,7 @@ describe('ERROR_RESPONSES', () => {
       tls_untrusted: [502, GRPC_STATUS.UNAVAILABLE],
       tls_expired: [502, GRPC_STATUS.UNAVAILABLE],
       tls_handshake: [502, GRPC_STATUS.UNAVAILABLE],
+      unauthorized: [403, GRPC_STATUS.PERMISSION_DENIED],
     });
   });
 
