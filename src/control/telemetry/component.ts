@@ -71,7 +71,7 @@ export const telemetryComponent: Component = (ctx) => {
         return;
       }
       try {
-        const applied = store.ingest(call.request);
+        const applied = store.ingestCall(call.request);
         // Reports straight from a proxy go on to the other replicas; reports a peer forwarded stop here.
         const forwarded = call.metadata.get(FORWARDED_HEADER).length > 0;
         if (applied && !forwarded) peers?.forward(call.request);

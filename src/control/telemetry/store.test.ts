@@ -110,6 +110,23 @@ describe('TelemetryStore reports', () => {
     assert.equal(store.counters.duplicateReports, 1);
   });
 
+  it('applies each report of a call (the outbound one batched in the inbound one) on its own, retries once', () => {
+    const { store } = setUp();
+    const outboundOf = (sequence: number) => syntheticReport({ pod: 'web-1', workload: 'deployment/web', direction: 'outbound', requests: [{ ok: 2, dst: { namespace: 'shop', deployment: 'api' } }], instance: 'i1', sequence });
+    const call = { ...syntheticReport({ pod: 'web-1', workload: 'deployment/web', requests: [{ ok: 4 }], instance: 'i1', sequence: 1 }), batched: [outboundOf(1)] };
+    const outboundToApi = (key: StatKey): string | undefined => (key.direction === 'outbound' && key.scope === 'svc' ? key.dstWorkload : undefined);
+    assert.equal(store.ingestCall(call), true);
+    assert.equal(store.query(60_000, byWorkload).groups.get('deployment/web')?.success, 4);
+    assert.equal(store.query(60_000, outboundToApi).groups.get('deployment/api')?.success, 2);
+    // The whole call again (its answer was lost): nothing counted twice.
+    assert.equal(store.ingestCall(call), false);
+    assert.equal(store.counters.duplicateReports, 2);
+    // A retried inbound report with a new outbound one: only the new one counts.
+    assert.equal(store.ingestCall({ ...call, batched: [outboundOf(2)] }), true);
+    assert.equal(store.query(60_000, byWorkload).groups.get('deployment/web')?.success, 4);
+    assert.equal(store.query(60_000, outboundToApi).groups.get('deployment/api')?.success, 4);
+  });
+
   it('sums the latest open-connection gauge of each proxy, not every report of it', () => {
     const { clock, store } = setUp();
     const transports = [{ connects: 1, open_connections: 3, read_bytes: 100, write_bytes: 50 }];

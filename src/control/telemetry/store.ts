@@ -138,7 +138,17 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     return this.bytes;
   }
 
-  /** Applies one report. Returns false when it was a retry of a report already applied. */
+  /**
+   * Applies what one Report call carries: the report and those batched inside it (a proxy sends its
+   * outbound report inside its inbound one), each on its own. Returns false when all were retries.
+   */
+  ingestCall(report: ReportRequest, receivedAt = this.now()): boolean {
+    let applied = this.ingest(report, receivedAt);
+    for (const batched of report.batched ?? []) applied = this.ingest(batched, receivedAt) || applied;
+    return applied;
+  }
+
+  /** Applies one report (not what is batched in it: see ingestCall). Returns false when it was a retry of a report already applied. */
   ingest(report: ReportRequest, receivedAt = this.now()): boolean {
     const direction: Direction = report.proxy === 'OUTBOUND' ? 'outbound' : 'inbound';
     const instance = report.instance_id ?? '';
