@@ -1,4 +1,4 @@
-// `npx node perf/controller-profile.ts [--seconds N] [--no-prof]`: the controller's telemetry ingestion
+// `npx node perf/controller-profile.ts [--seconds N] [--no-prof] [--compare]`: the controller's telemetry ingestion
 // under the simulated 2,000-proxy mesh (lib/mesh-ingest.ts), profiled with `node --cpu-prof`; prints
 // the mesh figures and the top self-time functions. A short, one-section companion to `npm run perf --
 // --only controller` for finding where ingestion time goes. Profiles go to perf/results/profile/.
@@ -16,6 +16,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 const seconds = Number(argv[argv.indexOf('--seconds') + 1] ?? 8) || 8;
 const profile = !argv.includes('--no-prof');
+const compare = argv.includes('--compare');
 const profDir = join(root, 'perf', 'results', 'profile', 'controller');
 rmSync(profDir, { recursive: true, force: true });
 mkdirSync(profDir, { recursive: true });
@@ -30,8 +31,14 @@ try {
   const publicApi = readyAddress(tail, 'public-api');
   const admin = readyAddress(tail, 'admin');
   if (publicApi === null || admin === null) throw new Error('controller did not say where its public API and admin are');
-  const r = await benchMeshIngest({ ...DEFAULT_MESH_OPTIONS, shape: MESH_2000, seconds }, { proxyApi: ctl.proxyApi, publicApi, admin }, ctl.proc.pid, (l) => console.log(l));
-  console.log(`${r.cpuUsPerReport.toFixed(0)} µs/report; report bytes ${r.reportBytes.join(' + ')}`);
+  const addrs = { proxyApi: ctl.proxyApi, publicApi, admin };
+  // --compare: one call per direction and batched calls, alternately, against the same controller.
+  const forms = compare ? [false, true, false, true] : [true];
+  for (const batched of forms) {
+    const r = await benchMeshIngest({ ...DEFAULT_MESH_OPTIONS, shape: MESH_2000, seconds, batched, ...(compare ? { warmupSeconds: 3, statRepeats: 3 } : {}) }, addrs, ctl.proc.pid, (l) => console.log(l));
+    const perProxy = r.cpuUsPerReport * (batched ? 1 : 2);
+    console.log(`${batched ? 'batched' : 'per direction'}: ${r.cpuUsPerReport.toFixed(0)} µs/call, ${perProxy.toFixed(0)} µs per proxy and interval; report bytes ${r.reportBytes.join(' + ')}`);
+  }
 } finally {
   await stop(ctl.proc);
   rmSync(dir, { recursive: true, force: true });

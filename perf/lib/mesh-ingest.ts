@@ -83,6 +83,9 @@ async function metric(admin: string, name: string): Promise<number> {
   return line === undefined ? NaN : Number(line.slice(name.length + 1));
 }
 
+/** The highest sequence number a run sent so far (runs against one controller continue from it). */
+let lastSequence = 0;
+
 export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAddresses, pid: number, log: (line: string) => void): Promise<MeshIngestResult> {
   const { proxyApi, publicApi } = addrs;
   const Telemetry = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE);
@@ -103,7 +106,8 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
     return call.length === 2 ? batchedWithSequence(call[0], call[1], sequence) : withSequence(call[0], sequence);
   };
   const clients = Array.from({ length: 4 }, () => new grpc.Client(proxyApi, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
-  const sequences = new Array<number>(calls.length).fill(0);
+  // Sequences go on from the previous run's against the same controller (else it takes them for retries).
+  const sequences = new Array<number>(calls.length).fill(lastSequence);
   let sent = 0;
   let answered = 0;
   let errors = 0;
@@ -206,5 +210,6 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
   } finally {
     clearInterval(timer);
     for (const c of clients) c.close();
+    lastSequence = Math.max(lastSequence, ...sequences);
   }
 }

@@ -168,6 +168,40 @@ describe('TelemetryStore reports', () => {
   });
 });
 
+describe('TelemetryStore workload rollups', () => {
+  it('answers queries by workload from its rollups with exactly the sums of the pods', () => {
+    const { clock, store } = setUp();
+    const byNamespaceAndWorkload = (key: StatKey): string | undefined => (key.direction === 'inbound' ? `${key.namespace}/${key.workload}/${key.scope}` : undefined);
+    const only = { directions: ['inbound'], scopes: ['svc', 'tcp'] } as const;
+    // 20 minutes of three pods in two workloads: fine slots, folded minute slots, TLS and not, TCP.
+    for (let step = 0; step < 240; step++) {
+      for (const [pod, workload, namespace] of [['web-1', 'deployment/web', 'shop'], ['web-2', 'deployment/web', 'shop'], ['api-1', 'deployment/api', 'shop'], ['db-0', 'statefulset/db', 'data']] as const) {
+        store.ingest(
+          syntheticReport({
+            pod,
+            workload,
+            namespace,
+            requests: [{ ok: 3 + (step % 5), failed: step % 3, latencyUs: [1_000 + step * 37, 40_000 + pod.length * step], tls: step % 2 === 0 ? 'true' : 'disabled' }],
+            transports: [{ connects: 1, disconnect_count: 1, read_bytes: 100 * step, write_bytes: 7, open_connections: 2 }],
+          }),
+        );
+      }
+      clock.advance(5_000);
+      if (step % 12 === 0) store.maintain();
+    }
+    for (const window of [10_000, 60_000, 10 * 60_000, 60 * 60_000]) {
+      const fromKeys = store.query(window, byNamespaceAndWorkload, undefined, only);
+      const fromRollups = store.query(window, byNamespaceAndWorkload, undefined, { ...only, byWorkload: true });
+      assert.deepEqual([...fromRollups.groups.keys()].sort(), [...fromKeys.groups.keys()].sort());
+      assert.equal(fromKeys.groups.size, 6);
+      for (const [group, agg] of fromKeys.groups) assert.deepEqual(fromRollups.groups.get(group), agg, `${group} over ${window} ms`);
+      assert.equal(fromRollups.seconds, fromKeys.seconds);
+    }
+    // Rollups are not series: the key count and its bound are the pods' keys only.
+    assert.equal(store.keyCount, 8);
+  });
+});
+
 describe('TelemetryStore bounds', () => {
   it('keeps at most maxKeys keys, dropping the least recently reported', () => {
     const { clock, store } = setUp({ maxKeys: 3 });
