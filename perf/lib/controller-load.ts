@@ -191,14 +191,27 @@ export function meshReports(shape: MeshShape, index: number): [ReportRequest, Re
   return [inbound, outbound];
 }
 
-/** Protobuf field 11 (`sequence`, varint) appended to an encoded report: fields may come in any order. */
-export function withSequence(encoded: Buffer, sequence: number): Buffer {
-  const bytes: number[] = [0x58];
-  let v = sequence;
+function varint(value: number): number[] {
+  const bytes: number[] = [];
+  let v = value;
   while (v >= 0x80) {
     bytes.push((v % 0x80) | 0x80);
     v = Math.floor(v / 0x80);
   }
   bytes.push(v);
-  return Buffer.concat([encoded, Buffer.from(bytes)]);
+  return bytes;
+}
+
+/** Protobuf field 11 (`sequence`, varint) appended to an encoded report: fields may come in any order. */
+export function withSequence(encoded: Buffer, sequence: number): Buffer {
+  return Buffer.concat([encoded, Buffer.from([0x58, ...varint(sequence)])]);
+}
+
+/**
+ * One call as Sluice's proxies send it: the encoded inbound report with the outbound one batched in it
+ * (field 14, length-delimited), both with `sequence`.
+ */
+export function batchedWithSequence(inbound: Buffer, outbound: Buffer, sequence: number): Buffer {
+  const nested = withSequence(outbound, sequence);
+  return Buffer.concat([withSequence(inbound, sequence), Buffer.from([0x72, ...varint(nested.length)]), nested]);
 }

@@ -2,14 +2,16 @@
 // `meshReports`, 2,000 by default) reporting every 5 s, paced as real proxies are (not as fast as
 // possible), for a bounded time. Measures the controller's CPU as a share of one core while it ingests
 // that mesh, how long `stat` over the whole mesh takes at that size, and the controller's memory.
-// Reports are encoded once per proxy and direction; each send only appends its sequence number, so
-// the generator costs little next to what it measures.
+// Each proxy sends one call per interval, its outbound report batched in its inbound one, as Sluice's
+// proxies do (`batched: false`: one call per direction, as they did before). Reports are encoded once
+// per proxy and direction; each send only appends sequence numbers, so the generator costs little next
+// to what it measures.
 import * as grpc from '@grpc/grpc-js';
 import { loadProto, lookup } from '../../src/api/proto.ts';
 import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ReportRequest } from '../../src/api/telemetry-messages.ts';
 import { decodeLatencyHdr } from '../../src/telemetry/hdr-codec.ts';
 import * as hdr from 'hdr-histogram-js';
-import { meshReports, withSequence, type MeshShape } from './controller-load.ts';
+import { batchedWithSequence, meshReports, withSequence, type MeshShape } from './controller-load.ts';
 import { memory, sleep, treeCpuSeconds } from './procs.ts';
 
 export interface MeshIngestOptions {
@@ -22,19 +24,24 @@ export interface MeshIngestOptions {
   readonly statRepeats: number;
   /** `compressed`: latency histograms as the library's compressed V2 (what proxies sent before). */
   readonly hdrForm: 'plain' | 'compressed';
+  /** One call per proxy and interval carrying both directions (true), or one call per direction. */
+  readonly batched: boolean;
 }
 
 export interface MeshIngestResult {
   proxies: number;
   intervalMs: number;
   seconds: number;
-  /** Reports sent and answered while measuring, per second. */
+  /** Calls carrying both directions (true) or one call per direction (false). */
+  batched: boolean;
+  /** Report calls sent and answered while measuring, per second. */
   reportsPerSecond: number;
-  /** What the pacing asked for (proxies × 2 directions / interval). */
+  /** What the pacing asked for (proxies / interval, × 2 without batching). */
   targetReportsPerSecond: number;
   errors: number;
   /** Controller CPU while ingesting, % of one core. */
   cpuPercentOfCore: number;
+  /** Controller CPU per call (both directions of a proxy when batched). */
   cpuUsPerReport: number;
   /** Encoded bytes of one inbound + one outbound report. */
   reportBytes: [number, number];
@@ -46,7 +53,7 @@ export interface MeshIngestResult {
   storeBytes: number;
 }
 
-export const DEFAULT_MESH_OPTIONS: Omit<MeshIngestOptions, 'shape'> = { intervalMs: 5000, warmupSeconds: 6, seconds: 15, statRepeats: 7, hdrForm: 'plain' };
+export const DEFAULT_MESH_OPTIONS: Omit<MeshIngestOptions, 'shape'> = { intervalMs: 5000, warmupSeconds: 6, seconds: 15, statRepeats: 7, hdrForm: 'plain', batched: true };
 
 /** Re-encodes a report's latency histograms in the library's compressed form. */
 function compressHistograms(report: ReportRequest): ReportRequest {
@@ -76,25 +83,38 @@ async function metric(admin: string, name: string): Promise<number> {
   return line === undefined ? NaN : Number(line.slice(name.length + 1));
 }
 
+/** The highest sequence number a run sent so far (runs against one controller continue from it). */
+let lastSequence = 0;
+
 export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAddresses, pid: number, log: (line: string) => void): Promise<MeshIngestResult> {
   const { proxyApi, publicApi } = addrs;
   const Telemetry = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE);
   const method = Telemetry.service['Report'];
   if (method === undefined) throw new Error('Telemetry.Report is not in the loaded protos');
   const proxies = o.shape.deployments * o.shape.podsPer;
-  const encoded: Buffer[] = [];
+  const reportBytes: [number, number] = [0, 0];
+  /** Per call: the encoded report(s) it carries. */
+  const calls: Array<readonly [Buffer] | readonly [Buffer, Buffer]> = [];
   for (let i = 0; i < proxies; i++) {
-    for (const report of meshReports(o.shape, i)) encoded.push(method.requestSerialize(o.hdrForm === 'compressed' ? compressHistograms(report) : report) as Buffer);
+    const [inbound, outbound] = meshReports(o.shape, i).map((report) => method.requestSerialize(o.hdrForm === 'compressed' ? compressHistograms(report) : report) as Buffer) as [Buffer, Buffer];
+    if (i === 0) reportBytes.splice(0, 2, inbound.length, outbound.length);
+    if (o.batched) calls.push([inbound, outbound]);
+    else calls.push([inbound], [outbound]);
   }
+  const encodedCall = (k: number, sequence: number): Buffer => {
+    const call = calls[k] as readonly [Buffer] | readonly [Buffer, Buffer];
+    return call.length === 2 ? batchedWithSequence(call[0], call[1], sequence) : withSequence(call[0], sequence);
+  };
   const clients = Array.from({ length: 4 }, () => new grpc.Client(proxyApi, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
-  const sequences = new Array<number>(encoded.length).fill(0);
+  // Sequences go on from the previous run's against the same controller (else it takes them for retries).
+  const sequences = new Array<number>(calls.length).fill(lastSequence);
   let sent = 0;
   let answered = 0;
   let errors = 0;
   let measuring = false;
   let outstanding = 0;
   const send = (k: number): void => {
-    const body = withSequence(encoded[k] as Buffer, ++sequences[k]!);
+    const body = encodedCall(k, ++sequences[k]!);
     outstanding++;
     if (measuring) sent++;
     (clients[k % clients.length] as grpc.Client).makeUnaryRequest(
@@ -113,14 +133,14 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
   };
   // Every report has its own phase within the interval: the load is even, as a real mesh's is. Each
   // tick sends what the clock says is due, so a late timer does not lower the rate.
-  const perMs = encoded.length / o.intervalMs;
+  const perMs = calls.length / o.intervalMs;
   const began = performance.now();
   let due = 0;
   let next = 0;
   let lagged = 0;
   const timer = setInterval(() => {
     const target = Math.floor((performance.now() - began) * perMs);
-    if (outstanding > encoded.length) {
+    if (outstanding > calls.length) {
       // The controller is a whole interval behind: hold back rather than pile up (counted as a shortfall).
       lagged++;
       due = target;
@@ -128,7 +148,7 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
     }
     for (; due < target; due++) {
       send(next);
-      next = (next + 1) % encoded.length;
+      next = (next + 1) % calls.length;
     }
   }, 10);
   try {
@@ -147,8 +167,8 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
     const reportsPerSecond = answered / seconds;
     const cpuPercentOfCore = ((cpu1 - cpu0) / seconds) * 100;
     log(
-      `controller mesh: ${proxies} proxies every ${o.intervalMs / 1000} s: ${Math.round(reportsPerSecond)} reports/s answered ` +
-        `(${Math.round((encoded.length * 1000) / o.intervalMs)} asked${lagged > 0 ? `, generator held back ${lagged} ticks` : ''}), ` +
+      `controller mesh: ${proxies} proxies every ${o.intervalMs / 1000} s: ${Math.round(reportsPerSecond)} calls/s answered ` +
+        `(${Math.round((calls.length * 1000) / o.intervalMs)} asked${lagged > 0 ? `, generator held back ${lagged} ticks` : ''}), ` +
         `controller CPU ${cpuPercentOfCore.toFixed(1)} % of a core, ${errors} errors, RSS ${(rssBytes / 1e6).toFixed(0)} MB, ` +
         `store ${storeKeys} keys ${(storeBytes / 1e6).toFixed(0)} MB`,
     );
@@ -176,11 +196,12 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
       intervalMs: o.intervalMs,
       seconds,
       reportsPerSecond,
-      targetReportsPerSecond: (encoded.length * 1000) / o.intervalMs,
+      targetReportsPerSecond: (calls.length * 1000) / o.intervalMs,
       errors,
       cpuPercentOfCore,
       cpuUsPerReport: answered === 0 ? 0 : ((cpu1 - cpu0) * 1e6) / answered,
-      reportBytes: [encoded[0]?.length ?? 0, encoded[1]?.length ?? 0],
+      reportBytes,
+      batched: o.batched,
       statMs,
       rssBytes,
       storeKeys,
@@ -189,5 +210,6 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
   } finally {
     clearInterval(timer);
     for (const c of clients) c.close();
+    lastSequence = Math.max(lastSequence, ...sequences);
   }
 }

@@ -29,6 +29,9 @@ type Mode = 'up' | 'down' | 'lost-answer';
 /** Delivers reports into a store, or fails as an unreachable controller does (before or after applying). */
 class FakeController implements ReportSender {
   mode: Mode = 'up';
+  /** Every call as it came. */
+  readonly calls: ReportRequest[] = [];
+  /** Every report, the batched ones taken out of their call. */
   readonly received: ReportRequest[] = [];
   readonly store = new TelemetryStore();
 
@@ -36,8 +39,10 @@ class FakeController implements ReportSender {
     // What goes on the wire is what the controller gets: a copy.
     const copy = structuredClone(request);
     if (this.mode === 'down') throw Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 });
-    this.received.push(copy);
-    this.store.ingest(copy);
+    this.calls.push(copy);
+    const { batched = [], ...outer } = copy;
+    this.received.push(outer, ...batched);
+    this.store.ingestCall(copy);
     if (this.mode === 'lost-answer') throw Object.assign(new Error('4 DEADLINE_EXCEEDED'), { code: 4 });
   }
 
@@ -74,10 +79,13 @@ function setUp(maxPendingSeries?: number) {
 }
 
 describe('TelemetryReporter', () => {
-  it('sends one report per direction per tick, naming the pod and workload, with sequence numbers', async () => {
+  it('sends one call per tick: a report per direction, the outbound one batched in the inbound one, naming the pod and workload, with sequence numbers', async () => {
     const { controller, reporter, serve } = setUp();
     serve(3, 1);
     await reporter.tick();
+    assert.equal(controller.calls.length, 1);
+    assert.equal(controller.calls[0]?.proxy, 'INBOUND');
+    assert.deepEqual(controller.calls[0]?.batched?.map((r) => [r.proxy, r.sequence, r.instance_id, r.process?.scheduled_instance]), [['OUTBOUND', 1, reporter.instanceId, 'web-1']]);
     assert.equal(controller.received.length, 2);
     const inbound = controller.received.find((r) => r.proxy === 'INBOUND');
     const outbound = controller.received.find((r) => r.proxy === 'OUTBOUND');
@@ -169,7 +177,7 @@ describe('TelemetryReporter', () => {
     };
     serve(3, 0);
     await reporter.tick();
-    assert.equal(reporter.stats.dropped, 2);
+    assert.equal(reporter.stats.dropped, 1); // one call: both directions
     refuse = false;
     serve(1, 0);
     await reporter.tick();

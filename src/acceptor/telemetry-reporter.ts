@@ -1,5 +1,7 @@
 // Telemetry push: every report interval the main thread collects what each serving thread counted
-// since the last collection and sends one `Telemetry.Report` per direction to the controller.
+// since the last collection and sends one `Telemetry.Report` call to the controller: the inbound report,
+// with the outbound one batched inside it (one call per interval instead of two: at 2,000 proxies the
+// controller's cost per call is most of its ingestion cost, docs/performance.md).
 //
 // Nothing here can hold up serving: collection is one message per worker, sending is asynchronous,
 // and a tick that is still running when the next is due makes that one skip. When the controller cannot
@@ -62,7 +64,7 @@ export interface ReporterOptions {
 
 export class TelemetryReporter {
   readonly instanceId = randomBytes(8).toString('hex');
-  /** Reports the controller accepted, and attempts that failed; for tests and logs. */
+  /** Report calls (each carrying both directions) the controller accepted, and attempts that failed; for tests and logs. */
   readonly stats = { sent: 0, failed: 0, ticks: 0, dropped: 0 };
   private readonly config: TelemetryConfig;
   private readonly log: Logger;
@@ -128,7 +130,7 @@ export class TelemetryReporter {
       deltas = [];
     }
     this.absorb(deltas);
-    await Promise.all(this.lanes.map((lane) => this.flush(lane, timeoutMs)));
+    await this.flush(timeoutMs);
   }
 
   private sendTimeoutMs(): number {
@@ -207,21 +209,23 @@ export class TelemetryReporter {
     return request;
   }
 
-  private async flush(lane: Lane, timeoutMs: number): Promise<void> {
-    // A retry goes first, as it was; then, if it got through, the counts gathered meanwhile.
-    const retrying = lane.unacked !== undefined;
+  private async flush(timeoutMs: number): Promise<void> {
+    // A retry goes first, as it was; then, if it got through, the counts gathered meanwhile. Both
+    // directions travel in one call, so they succeed or fail together; each keeps its own sequence, so
+    // the controller recognises a retried direction on its own.
+    const retrying = this.lanes.some((lane) => lane.unacked !== undefined);
     for (let attempt = 0; attempt < (retrying ? 2 : 1); attempt++) {
-      lane.unacked ??= this.build(lane);
+      const [inbound, outbound] = this.lanes.map((lane) => (lane.unacked ??= this.build(lane))) as [ReportRequest, ReportRequest];
       try {
-        await this.sender.report(lane.unacked, timeoutMs);
+        await this.sender.report({ ...inbound, batched: [outbound] }, timeoutMs);
       } catch (error) {
         this.stats.failed++;
         const hopeless = HOPELESS.get((error as { code?: number }).code ?? -1);
         if (hopeless !== undefined) {
           this.stats.dropped++;
-          lane.unacked = undefined;
+          for (const lane of this.lanes) lane.unacked = undefined;
           if (this.stats.dropped === 1 || this.stats.dropped % 100 === 0) {
-            this.log.warn(`telemetry report dropped: ${hopeless}`, { direction: lane.direction, dropped: this.stats.dropped, error: (error as Error).message });
+            this.log.warn(`telemetry report dropped: ${hopeless}`, { dropped: this.stats.dropped, error: (error as Error).message });
           }
           return;
         }
@@ -234,7 +238,7 @@ export class TelemetryReporter {
         }
         return;
       }
-      lane.unacked = undefined;
+      for (const lane of this.lanes) lane.unacked = undefined;
       this.stats.sent++;
       if (this.unreachableSince !== undefined) {
         this.log.info('telemetry reports get through again', { afterMs: this.now() - this.unreachableSince });

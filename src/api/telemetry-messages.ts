@@ -24,6 +24,8 @@ export interface ReportRequest {
   sequence?: number;
   interval_ms?: number;
   report_interval_ms?: number;
+  /** The other direction's report, sent in the same call (proto/telemetry.proto field 14). */
+  batched?: ReportRequest[];
 }
 
 export interface ProcessInfo {

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
 
   const closers: Array<() => void | Promise<void>> = [];
   const addresses: Record<string, string> = { admin: formatHostPort(admin.address) };
-  const proxyApi = new grpc.Server();
+  const proxyApi = new grpc.Server({ 'grpc.enable_channelz': 0 });
   const ctx: ControllerContext = {
     config,
     log,

@@ -91,6 +91,7 @@ export const ReportRequest = message(`${P}.ReportRequest`, [
   field(11, 'sequence', 'uint64'),
   field(12, 'interval_ms', 'uint64'),
   field(13, 'report_interval_ms', 'uint64'),
+  field(14, 'batched', 'message', { repeated: true, message: () => ReportRequest }),
 ]);
 
 export const ReportResponse = message(`${P}.ReportResponse`, []);

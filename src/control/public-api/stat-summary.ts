@@ -117,6 +117,7 @@ function statRows(
   const wanted = (target: RowTarget): boolean =>
     (selector.namespace === '' || target.namespace === selector.namespace) && (selector.name === '' || target.name === selector.name);
 
+  const ownTraffic = direction.to === undefined && direction.from === undefined;
   const rowOf = (key: StatKey): RowTarget | undefined => {
     if (key.scope !== 'svc' && key.scope !== 'tcp') return undefined;
     let target: RowTarget | undefined;
@@ -139,7 +140,12 @@ function statRows(
       return target === undefined ? undefined : `${target.namespace}/${target.name}\u0001${key.scope}`;
     },
     now,
-    { directions: [direction.to === undefined && direction.from === undefined ? 'inbound' : 'outbound'], scopes: ['svc', 'tcp'] },
+    {
+      directions: [ownTraffic ? 'inbound' : 'outbound'],
+      scopes: ['svc', 'tcp'],
+      // Workload and namespace rows of their own traffic read only the reporting workload: rollups do.
+      byWorkload: ownTraffic && (type === 'namespace' || isWorkloadType(type)),
+    },
   );
 
   // Rows: every resource discovery knows, every resource with traffic, and the one asked for by name.

@@ -85,8 +85,13 @@ export const telemetryComponent: Component = (ctx) => {
         return;
       }
       try {
-        const applied = store.ingest(call.request);
-        if (applied) peerIdentities.observe(call.request, Date.now());
+        const applied = store.ingestCall(call.request);
+        if (applied) {
+          // The outbound report travels batched in the inbound one: both name peers.
+          const now = Date.now();
+          peerIdentities.observe(call.request, now);
+          for (const batched of call.request.batched ?? []) peerIdentities.observe(batched, now);
+        }
         // Reports straight from a proxy go on to the other replicas; reports a peer forwarded stop here.
         const forwarded = call.metadata.get(FORWARDED_HEADER).length > 0;
         if (applied && !forwarded) peers?.forward(call.request);

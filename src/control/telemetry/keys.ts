@@ -42,6 +42,12 @@ export interface Aggregate {
 export interface KeyClasses {
   readonly directions?: readonly Direction[];
   readonly scopes?: readonly ScopeKind[];
+  /**
+   * `groupOf` reads only a key's namespace, workload, direction and scope: the store may answer from
+   * per-workload rollups (the same sums over fewer series; their keys have no pod, authority, route or
+   * destination).
+   */
+  readonly byWorkload?: boolean;
 }
 
 export interface QueryResult {

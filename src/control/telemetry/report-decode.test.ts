@@ -99,6 +99,22 @@ describe('decodeReportRequest', () => {
     );
   });
 
+  it('decodes a report carrying the other direction in `batched` as protobufjs does', () => {
+    const inbound = syntheticReport({ pod: 'web-1', workload: 'deployment/web', direction: 'inbound', instance: 'i-1', sequence: 3, requests: [{ ok: 7, failed: 1 }] });
+    const outbound = syntheticReport({ pod: 'web-1', workload: 'deployment/web', direction: 'outbound', instance: 'i-1', sequence: 3, requests: [{ ok: 4, dst: { namespace: 'shop', pod: 'api-1' } }] });
+    const bytes = encode({ ...inbound, batched: [outbound] });
+    const decoded = decodeReportRequest(bytes);
+    assert.deepEqual(plain(decoded), plain(reference(bytes)));
+    assert.equal(decoded.batched?.[0]?.proxy, 'OUTBOUND');
+    assert.equal(decoded.batched?.[0]?.requests?.[0]?.count, 4);
+  });
+
+  it('rejects batched reports nested inside a batched report', () => {
+    const leaf = syntheticReport({ pod: 'web-1', direction: 'outbound', requests: [{ ok: 1 }] });
+    const bytes = encode({ batched: [{ ...leaf, batched: [leaf] }] });
+    assert.throws(() => decodeReportRequest(bytes), /batched report carries batched reports/);
+  });
+
   it('rejects a report cut short instead of reading past it', () => {
     const bytes = encode(syntheticReport({ pod: 'web-1', requests: [{ ok: 3, failed: 1 }, { ok: 2, route: 'GET /' }], instance: 'i-1', sequence: 4 }));
     for (const cut of [1, 7, Math.floor(bytes.length / 2), bytes.length - 1]) {

@@ -122,7 +122,11 @@ function enumName<T extends string>(names: readonly T[], value: number): T {
 
 export function decodeReportRequest(bytes: Uint8Array): ReportRequest {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const r = new Reader(buf, 0, buf.length);
+  return report(new Reader(buf, 0, buf.length), false);
+}
+
+/** A ReportRequest; `batched`: one inside another's field 14, which may not nest further. */
+function report(r: Reader, batched: boolean): ReportRequest {
   const out: ReportRequest = {};
   while (r.pos < r.end) {
     const tag = r.varint();
@@ -158,6 +162,10 @@ export function decodeReportRequest(bytes: Uint8Array): ReportRequest {
         break;
       case 13:
         out.report_interval_ms = r.varint();
+        break;
+      case 14:
+        if (batched) throw new Error('a batched report carries batched reports of its own');
+        (out.batched ??= []).push(report(r.sub(), true));
         break;
       default:
         r.skip(wire);

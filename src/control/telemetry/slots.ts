@@ -49,6 +49,14 @@ export function mergeSlot(into: Slot, from: Slot): void {
   }
 }
 
+/** A report's counts of connections and bytes (a transport entry) into a slot. */
+export function addTransport(slot: Slot, transport: { connects?: number; disconnect_count?: number; read_bytes?: number; write_bytes?: number }): void {
+  slot.opened += transport.connects ?? 0;
+  slot.closed += transport.disconnect_count ?? 0;
+  slot.readBytes += transport.read_bytes ?? 0;
+  slot.writeBytes += transport.write_bytes ?? 0;
+}
+
 export function addSlot(agg: Aggregate, slot: Slot): void {
   agg.requests += slot.requests;
   agg.success += slot.success;

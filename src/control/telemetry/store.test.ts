@@ -110,6 +110,23 @@ describe('TelemetryStore reports', () => {
     assert.equal(store.counters.duplicateReports, 1);
   });
 
+  it('applies each report of a call (the outbound one batched in the inbound one) on its own, retries once', () => {
+    const { store } = setUp();
+    const outboundOf = (sequence: number) => syntheticReport({ pod: 'web-1', workload: 'deployment/web', direction: 'outbound', requests: [{ ok: 2, dst: { namespace: 'shop', deployment: 'api' } }], instance: 'i1', sequence });
+    const call = { ...syntheticReport({ pod: 'web-1', workload: 'deployment/web', requests: [{ ok: 4 }], instance: 'i1', sequence: 1 }), batched: [outboundOf(1)] };
+    const outboundToApi = (key: StatKey): string | undefined => (key.direction === 'outbound' && key.scope === 'svc' ? key.dstWorkload : undefined);
+    assert.equal(store.ingestCall(call), true);
+    assert.equal(store.query(60_000, byWorkload).groups.get('deployment/web')?.success, 4);
+    assert.equal(store.query(60_000, outboundToApi).groups.get('deployment/api')?.success, 2);
+    // The whole call again (its answer was lost): nothing counted twice.
+    assert.equal(store.ingestCall(call), false);
+    assert.equal(store.counters.duplicateReports, 2);
+    // A retried inbound report with a new outbound one: only the new one counts.
+    assert.equal(store.ingestCall({ ...call, batched: [outboundOf(2)] }), true);
+    assert.equal(store.query(60_000, byWorkload).groups.get('deployment/web')?.success, 4);
+    assert.equal(store.query(60_000, outboundToApi).groups.get('deployment/api')?.success, 4);
+  });
+
   it('sums the latest open-connection gauge of each proxy, not every report of it', () => {
     const { clock, store } = setUp();
     const transports = [{ connects: 1, open_connections: 3, read_bytes: 100, write_bytes: 50 }];
@@ -148,6 +165,40 @@ describe('TelemetryStore reports', () => {
     assert.equal(classify(200, { reset_error_code: 8, end: 'reset_error_code' }), 'failure');
     assert.equal(classify(200, { other: true, error: 'connect_refused' }), 'failure');
     assert.equal(classify(500, { other: true, classification: 'success' }), 'success');
+  });
+});
+
+describe('TelemetryStore workload rollups', () => {
+  it('answers queries by workload from its rollups with exactly the sums of the pods', () => {
+    const { clock, store } = setUp();
+    const byNamespaceAndWorkload = (key: StatKey): string | undefined => (key.direction === 'inbound' ? `${key.namespace}/${key.workload}/${key.scope}` : undefined);
+    const only = { directions: ['inbound'], scopes: ['svc', 'tcp'] } as const;
+    // 20 minutes of three pods in two workloads: fine slots, folded minute slots, TLS and not, TCP.
+    for (let step = 0; step < 240; step++) {
+      for (const [pod, workload, namespace] of [['web-1', 'deployment/web', 'shop'], ['web-2', 'deployment/web', 'shop'], ['api-1', 'deployment/api', 'shop'], ['db-0', 'statefulset/db', 'data']] as const) {
+        store.ingest(
+          syntheticReport({
+            pod,
+            workload,
+            namespace,
+            requests: [{ ok: 3 + (step % 5), failed: step % 3, latencyUs: [1_000 + step * 37, 40_000 + pod.length * step], tls: step % 2 === 0 ? 'true' : 'disabled' }],
+            transports: [{ connects: 1, disconnect_count: 1, read_bytes: 100 * step, write_bytes: 7, open_connections: 2 }],
+          }),
+        );
+      }
+      clock.advance(5_000);
+      if (step % 12 === 0) store.maintain();
+    }
+    for (const window of [10_000, 60_000, 10 * 60_000, 60 * 60_000]) {
+      const fromKeys = store.query(window, byNamespaceAndWorkload, undefined, only);
+      const fromRollups = store.query(window, byNamespaceAndWorkload, undefined, { ...only, byWorkload: true });
+      assert.deepEqual([...fromRollups.groups.keys()].sort(), [...fromKeys.groups.keys()].sort());
+      assert.equal(fromKeys.groups.size, 6);
+      for (const [group, agg] of fromKeys.groups) assert.deepEqual(fromRollups.groups.get(group), agg, `${group} over ${window} ms`);
+      assert.equal(fromRollups.seconds, fromKeys.seconds);
+    }
+    // Rollups are not series: the key count and its bound are the pods' keys only.
+    assert.equal(store.keyCount, 8);
   });
 });
 

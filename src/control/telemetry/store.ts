@@ -11,7 +11,9 @@
 // so a mesh too big for an hour keeps its recent minutes whole (queries then cover what is kept, and
 // say so in `seconds`). A time-slice index makes folding and trimming visit only the slices concerned.
 // Proxies that retry a report they already sent (same instance and sequence) are recognised and not
-// counted twice. docs/performance.md has the figures at 2,000 proxies.
+// counted twice. Inbound request and TCP counts are also summed per workload as they arrive (rollups,
+// kept like keys but not counted as series), so `stat` of workloads and namespaces reads one series
+// per workload instead of one per pod. docs/performance.md has the figures at 2,000 proxies.
 import type { ReportRequest, RequestScope } from '../../api/telemetry-messages.ts';
 import { decodeLatencyHdr } from '../../telemetry/hdr-codec.ts';
 import { indexOfMicros } from '../../telemetry/exact-latency.ts';
@@ -32,7 +34,7 @@ import {
   type ScopeKind,
   type StatKey,
 } from './keys.ts';
-import { addSlot, emptyAggregate, emptySlot, mergeSlot, type Slot } from './slots.ts';
+import { addSlot, addTransport, emptyAggregate, emptySlot, mergeSlot, type Slot } from './slots.ts';
 
 export { classify, destination, type Aggregate, type Direction, type KeyClasses, type PodReport, type QueryResult, type ScopeKind, type StatKey } from './keys.ts';
 
@@ -55,6 +57,8 @@ const SLOT_BYTES = 300;
 interface KeyState {
   readonly key: StatKey;
   readonly id: string;
+  /** Its entry in the class index (`byClass`): its direction and scope, or a rollup class. */
+  readonly cls: string;
   lastReport: number;
   /** Receive time of the report that last moved this key to the recent end. */
   touched?: number;
@@ -78,12 +82,23 @@ interface Origin {
   /** The keys of this proxy's previous report in this direction, and this report's so far. */
   readonly previous: readonly KeyState[] | undefined;
   readonly states: KeyState[];
+  /** This report's workload rollups, by scope, once looked up. */
+  rollups: Partial<Record<ScopeKind, KeyState>> | undefined;
 }
 
 function newKey(origin: Origin, kind: ScopeKind, authority: string, route: string, dstLabels: Readonly<Record<string, string>> | undefined): StatKey {
   const dst = dstLabels === undefined ? NO_DESTINATION : destination(dstLabels);
   return { namespace: origin.namespace, pod: origin.pod, workload: origin.workload, direction: origin.direction, scope: kind, authority, route, ...dst };
 }
+
+/**
+ * Classes with per-workload rollups: every report also adds its inbound `svc` and `tcp` counts to one
+ * series per (namespace, workload), so `stat` of workloads and namespaces reads ~200 series instead of
+ * every pod's at 2,000 proxies (docs/performance.md). Their sums are the pods' sums exactly.
+ */
+const ROLLED_UP: ReadonlySet<string> = new Set([classOf('inbound', 'svc'), classOf('inbound', 'tcp')]);
+const rollupClass = (cls: string): string => `rollup:${cls}`;
+const isRollupClass = (cls: string): boolean => cls.startsWith('rollup:');
 
 const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
 const SCOPES: readonly ScopeKind[] = ['svc', 'route', 'actual', 'tcp'];
@@ -108,6 +123,8 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   private readonly now: () => number;
   /** Insertion order = least recently reported first (a report moves its keys to the end). */
   private readonly keys = new Map<string, KeyState>();
+  /** Per-workload rollups (ROLLED_UP), apart from the keys: `maxKeys` bounds series; these are at most one per workload and class. */
+  private readonly rollups = new Map<string, KeyState>();
   private bytes = 0;
   private readonly sequences = new Map<string, { sequence: number; at: number }>();
   private readonly gauges = new Map<string, { at: number; intervalMs: number; entries: Gauge[] }>();
@@ -119,6 +136,8 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   private readonly byClass = new Map<string, Set<KeyState>>();
   /** Per reporting proxy and direction: the keys of its last report, in order (see keyState). */
   private readonly recentKeys = new Map<string, { at: number; states: KeyState[] }>();
+  /** A rollup reported before this time was dropped whole (evicted): windows starting earlier read keys. */
+  private rollupsWholeSince = 0;
   /** Data before this time was dropped to stay within `maxBytes` (0 = none). */
   private horizon = 0;
 
@@ -138,7 +157,17 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     return this.bytes;
   }
 
-  /** Applies one report. Returns false when it was a retry of a report already applied. */
+  /**
+   * Applies what one Report call carries: the report and those batched inside it (a proxy sends its
+   * outbound report inside its inbound one), each on its own. Returns false when all were retries.
+   */
+  ingestCall(report: ReportRequest, receivedAt = this.now()): boolean {
+    let applied = this.ingest(report, receivedAt);
+    for (const batched of report.batched ?? []) applied = this.ingest(batched, receivedAt) || applied;
+    return applied;
+  }
+
+  /** Applies one report (not what is batched in it: see ingestCall). Returns false when it was a retry of a report already applied. */
   ingest(report: ReportRequest, receivedAt = this.now()): boolean {
     const direction: Direction = report.proxy === 'OUTBOUND' ? 'outbound' : 'inbound';
     const instance = report.instance_id ?? '';
@@ -166,7 +195,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
 
     const prefix = [namespace, pod, workload, direction].join('\0');
     const previous = this.recentKeys.get(prefix);
-    const origin: Origin = { namespace, pod, workload, direction, prefix, previous: previous?.states, states: [] };
+    const origin: Origin = { namespace, pod, workload, direction, prefix, previous: previous?.states, states: [], rollups: undefined };
     const bounds = report.histogram_bucket_bounds_tenth_ms ?? [];
     for (const scope of report.requests ?? []) this.ingestScope(origin, scope, bounds, receivedAt);
 
@@ -176,10 +205,10 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       const state = this.keyState(origin, 'tcp', '', '', transport.dst_labels, receivedAt);
       const slot = state === undefined ? undefined : this.slot(state, receivedAt);
       if (slot !== undefined) {
-        slot.opened += transport.connects ?? 0;
-        slot.closed += transport.disconnect_count ?? 0;
-        slot.readBytes += transport.read_bytes ?? 0;
-        slot.writeBytes += transport.write_bytes ?? 0;
+        addTransport(slot, transport);
+        const rollup = this.rollupState(origin, 'tcp', receivedAt);
+        const rollupSlot = rollup === undefined ? undefined : this.slot(rollup, receivedAt);
+        if (rollupSlot !== undefined) addTransport(rollupSlot, transport);
       }
       if ((transport.open_connections ?? 0) > 0) {
         const key = state?.key ?? newKey(origin, 'tcp', '', '', transport.dst_labels);
@@ -202,24 +231,37 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     const state = this.keyState(origin, kind, ctx.authority ?? '', route, ctx.dst_labels, at);
     const slot = state === undefined ? undefined : this.slot(state, at);
     if (state === undefined || slot === undefined) return;
-    slot.requests += scope.count ?? 0;
+    const rollup = this.rollupState(origin, kind, at);
+    const rollupSlot = rollup === undefined ? undefined : this.slot(rollup, at);
+    const requests = scope.count ?? 0;
+    slot.requests += requests;
+    if (rollupSlot !== undefined) rollupSlot.requests += requests;
     const tls = ctx.tls === 'true';
     for (const response of scope.responses ?? []) {
       const status = response.ctx?.http_status_code ?? 0;
+      let success = 0;
+      let failure = 0;
       for (const end of response.ends ?? []) {
         const streams = end.streams ?? 0;
-        if (classify(status, end.ctx ?? {}) === 'success') slot.success += streams;
-        else slot.failure += streams;
-        if (tls) slot.tlsRequests += streams;
+        if (classify(status, end.ctx ?? {}) === 'success') success += streams;
+        else failure += streams;
       }
       const pairs = this.latencyOf(response.latency_hdr, response.response_latency_counts, bounds);
-      if (pairs !== undefined && pairs.length > 0) {
-        const before = slot.latency?.bytes ?? 0;
-        (slot.latency ??= new SparseLatency()).addPairs(pairs);
-        const grown = slot.latency.bytes - before;
-        state.bytes += grown;
-        this.bytes += grown;
-      }
+      this.addResponses(state, slot, success, failure, tls, pairs);
+      if (rollup !== undefined && rollupSlot !== undefined) this.addResponses(rollup, rollupSlot, success, failure, tls, pairs);
+    }
+  }
+
+  private addResponses(state: KeyState, slot: Slot, success: number, failure: number, tls: boolean, pairs: readonly number[] | undefined): void {
+    slot.success += success;
+    slot.failure += failure;
+    if (tls) slot.tlsRequests += success + failure;
+    if (pairs !== undefined && pairs.length > 0) {
+      const before = slot.latency?.bytes ?? 0;
+      (slot.latency ??= new SparseLatency()).addPairs(pairs);
+      const grown = slot.latency.bytes - before;
+      state.bytes += grown;
+      this.bytes += grown;
     }
   }
 
@@ -275,13 +317,49 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   }
 
   private newState(origin: Origin, kind: ScopeKind, authority: string, route: string, dst: Destination, id: string, at: number): KeyState {
-    if (this.keys.size >= this.maxKeys) this.evictOldest();
     const key: StatKey = { namespace: origin.namespace, pod: origin.pod, workload: origin.workload, direction: origin.direction, scope: kind, authority, route, ...dst };
-    const state: KeyState = { key, id, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES, slotIndex: NaN, slot: undefined, dropped: false };
+    return this.addState(key, id, classOf(key.direction, key.scope), at);
+  }
+
+  private addState(key: StatKey, id: string, cls: string, at: number): KeyState {
+    const rollup = isRollupClass(cls);
+    if (!rollup && this.keys.size >= this.maxKeys) this.evictOldest();
+    const state: KeyState = { key, id, cls, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES, slotIndex: NaN, slot: undefined, dropped: false };
     this.bytes += KEY_BYTES;
-    this.keys.set(id, state);
-    index_(this.byClass, classOf(key.direction, key.scope), state);
+    (rollup ? this.rollups : this.keys).set(id, state);
+    index_(this.byClass, cls, state);
     return state;
+  }
+
+  /**
+   * The rollup of the report's workload for scopes of `kind` (see ROLLED_UP), created as needed and
+   * kept like a key (slots, recency, bounds); undefined for classes without rollups.
+   */
+  private rollupState(origin: Origin, kind: ScopeKind, at: number): KeyState | undefined {
+    const cls = classOf(origin.direction, kind);
+    if (!ROLLED_UP.has(cls) || at <= this.now() - RETENTION_MS) return undefined;
+    let state = origin.rollups?.[kind];
+    if (state === undefined || state.dropped) {
+      const id = `\u0001rollup\0${origin.namespace}\0${origin.workload}\0${cls}`;
+      state = this.rollups.get(id);
+      if (state === undefined) {
+        const key: StatKey = { namespace: origin.namespace, pod: '', workload: origin.workload, direction: origin.direction, scope: kind, authority: '', route: '', ...NO_DESTINATION };
+        state = this.addState(key, id, rollupClass(cls), at);
+      }
+      (origin.rollups ??= {})[kind] = state;
+    }
+    if (state.touched !== at) {
+      // Kept in report order too, for eviction under the byte bound.
+      this.rollups.delete(state.id);
+      this.rollups.set(state.id, state);
+    }
+    state.touched = at;
+    state.lastReport = Math.max(state.lastReport, at);
+    return state;
+  }
+
+  private mapOf(state: KeyState): Map<string, KeyState> {
+    return isRollupClass(state.cls) ? this.rollups : this.keys;
   }
 
   /** The slot of a key at time `at`, created as needed. */
@@ -305,17 +383,25 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     return slot;
   }
 
-  private evictOldest(): void {
-    const oldest = this.keys.values().next().value;
+  /** Drops the least recently reported key (or, for the byte bound, key or rollup). */
+  private evictOldest(orRollup = false): void {
+    let oldest = this.keys.values().next().value;
+    const rollup = orRollup ? this.rollups.values().next().value : undefined;
+    // Of a key and a rollup reported at the same time, the rollup goes first: queries over a window
+    // that reaches back before a rollup was dropped read the keys instead (rollupsWholeSince).
+    if (rollup !== undefined && (oldest === undefined || rollup.lastReport <= oldest.lastReport)) {
+      oldest = rollup;
+      this.rollupsWholeSince = Math.max(this.rollupsWholeSince, rollup.lastReport + 1);
+    }
     if (oldest !== undefined) this.drop(oldest);
     this.counters.evictedKeys++;
   }
 
   private drop(state: KeyState): void {
-    this.keys.delete(state.id);
+    this.mapOf(state).delete(state.id);
     this.bytes -= state.bytes;
     state.dropped = true;
-    unindex(this.byClass, classOf(state.key.direction, state.key.scope), state);
+    unindex(this.byClass, state.cls, state);
     for (const index of state.fine.keys()) unindex(this.fineTimes, index, state);
     for (const index of state.coarse.keys()) unindex(this.coarseTimes, index, state);
   }
@@ -328,7 +414,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   private enforceBounds(): void {
     while (this.bytes > this.maxBytes) {
       if (this.fineTimes.size + this.coarseTimes.size > 1) this.dropOldestSlice();
-      else if (this.keys.size > 1) this.evictOldest();
+      else if (this.keys.size + this.rollups.size > 1) this.evictOldest(true);
       else break;
     }
     // Per-proxy bookkeeping is bounded by the same key limit (oldest first: maps are kept in report order).
@@ -355,10 +441,10 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       state.bytes -= freed;
       this.bytes -= freed;
       if (state.fine.size === 0 && state.coarse.size === 0) {
-        this.keys.delete(state.id);
+        this.mapOf(state).delete(state.id);
         this.bytes -= state.bytes;
         state.dropped = true;
-        unindex(this.byClass, classOf(state.key.direction, state.key.scope), state);
+        unindex(this.byClass, state.cls, state);
       }
     }
     times.delete(oldest);
@@ -414,7 +500,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
         if (state.fine.size === 0 && state.coarse.size === 0) emptied.add(state);
       }
     }
-    for (const state of emptied) if (state.fine.size === 0 && state.coarse.size === 0 && this.keys.get(state.id) === state) this.drop(state);
+    for (const state of emptied) if (state.fine.size === 0 && state.coarse.size === 0 && this.mapOf(state).get(state.id) === state) this.drop(state);
     for (const [key, seen] of this.sequences) if (seen.at <= now - RETENTION_MS) this.sequences.delete(key);
     for (const [key, gauge] of this.gauges) if (gauge.at <= now - RETENTION_MS) this.gauges.delete(key);
     for (const [key, pod] of this.pods) if (pod.lastReport <= now - RETENTION_MS) this.pods.delete(key);
@@ -443,7 +529,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       }
       return agg;
     };
-    for (const state of this.statesOf(only)) {
+    for (const state of this.statesOf(only, firstStart >= this.rollupsWholeSince)) {
       if (state.lastReport < firstStart) continue;
       const group = groupOf(state.key);
       if (group === undefined) continue;
@@ -473,14 +559,18 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     return { seconds, groups };
   }
 
-  /** The keys of the given classes (all keys when none are given). */
-  private *statesOf(only: KeyClasses | undefined): Iterable<KeyState> {
+  /** The keys of the given classes (all keys when none are given), or their rollups where asked and kept. */
+  private *statesOf(only: KeyClasses | undefined, rollupsWhole: boolean): Iterable<KeyState> {
     if (only === undefined) {
       yield* this.keys.values();
       return;
     }
     for (const direction of only.directions ?? DIRECTIONS) {
-      for (const scope of only.scopes ?? SCOPES) yield* this.byClass.get(classOf(direction, scope)) ?? [];
+      for (const scope of only.scopes ?? SCOPES) {
+        const cls = classOf(direction, scope);
+        const rollups = only.byWorkload === true && rollupsWhole && ROLLED_UP.has(cls) ? this.byClass.get(rollupClass(cls)) : undefined;
+        yield* rollups ?? this.byClass.get(cls) ?? [];
+      }
     }
   }
 
