@@ -107,7 +107,7 @@ function getOnce(port: number, path = '/warm'): Promise<number> {
   });
 }
 
-/** Requests of each burst: more at once than the client proxy's pool holds, so it must connect anew. */
+/** Requests of each burst, sent through the prober proxy over a mesh connection it must make anew. */
 const BURST = 24;
 
 const refreshes = async (proxy: RunningProxy): Promise<number> => metricValue(await proxy.metrics(), 'identity_cert_refresh_count');
@@ -170,12 +170,16 @@ describe('certificate renewal and issuer rotation under steady load', { timeout:
         SLUICE_PROXY_CONTROL_EXP_BACKOFF_MAX: '1s',
       };
     };
-    const [client, server] = await Promise.all([
+    const [client, prober, server] = await Promise.all([
       // Connect timeouts as generous as the machine needs: a burst makes two dozen TLS connections at
       // once, and each new mesh connection makes the server proxy connect to the backend, which runs in
       // this busy test process. Linkerd's 1 s outbound (connect and handshake) and 100 ms inbound
       // timeouts are missed on a loaded machine (504 connect_timeout), which is not what this test is about.
       startProxy({ ...proxyEnv('client', CLIENT), SLUICE_PROXY_POD_NAME: 'client-0', SLUICE_PROXY_OUTBOUND_CONNECT_TIMEOUT: '5s' }),
+      // The prober (same service account as the client) carries only the bursts. Meshed HTTP/1 crosses
+      // the hop as streams of one HTTP/2 connection (l5d-orig-proto), so the busy client proxy never
+      // needs a new one; the prober's idles out between bursts (1 s), and each burst handshakes anew.
+      startProxy({ ...proxyEnv('client', CLIENT), SLUICE_PROXY_POD_NAME: 'client-1', SLUICE_PROXY_OUTBOUND_CONNECT_TIMEOUT: '5s', SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT: '1s' }),
       startProxy({
         ...proxyEnv('server', SERVER),
         SLUICE_PROXY_POD_NAME: 'server-0',
@@ -183,7 +187,7 @@ describe('certificate renewal and issuer rotation under steady load', { timeout:
         SLUICE_PROXY_INBOUND_CONNECT_TIMEOUT: '5s',
       }),
     ]);
-    proxies.push(client, server);
+    proxies.push(client, server, prober);
     // The backend Service: one endpoint, the server proxy's inbound listener, meshed as `server`.
     writeFileSync(
       discovery,
@@ -206,8 +210,8 @@ describe('certificate renewal and issuer rotation under steady load', { timeout:
     assert.ok(metricValue(await server.metrics(), 'request_total', { direction: 'inbound', tls: 'true', client_id: CLIENT }) >= 1, 'the server proxy saw the client identity');
     assert.equal(await presentedIssuer(server.inbound.port, bothAnchorsPem), 'issuer-1.sluice.cluster.local');
     const before = { ...backend.answered };
-    /** Mesh connections the client proxy opened (each a TLS handshake with the certificates of the moment). */
-    const handshakes = async (): Promise<number> => metricValue(await client.metrics(), 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: SERVER });
+    /** Mesh connections the prober opened (each a TLS handshake with the certificates of the moment). */
+    const handshakes = async (): Promise<number> => metricValue(await prober.metrics(), 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: SERVER });
     const handshakesBefore = await handshakes();
 
     const generators = PROTOCOLS.map((protocol) => generate(protocol, client.outbound.port));
@@ -221,11 +225,14 @@ describe('certificate renewal and issuer rotation under steady load', { timeout:
     await writeIssuerFiles(dir, issuers[1] as CaCredential, [anchor1]);
     await eventually('the controller loads issuer 2', () => updates() >= 1, 5000);
     await eventually('the server proxy presents a leaf from issuer 2', async () => (await issuerOf()) === 'issuer-2.sluice.cluster.local', 15_000);
-    await eventually('both proxies renewed after the new issuer', async () => (await Promise.all(proxies.map(refreshes))).every((n, i) => n > (refreshBefore[i] as number)), 15_000);
+    await eventually('every proxy renewed after the new issuer', async () => (await Promise.all(proxies.map(refreshes))).every((n, i) => n > (refreshBefore[i] as number)), 15_000);
     assert.ok(underLoad(), 'issuer 2 took over while the load was still running');
-    // A burst of slow requests at once: the client proxy opens new mesh connections now, handshaking
-    // with the renewed certificates on both ends.
-    const burst = async (): Promise<number[]> => Promise.all(Array.from({ length: BURST }, () => getOnce(client.outbound.port, '/slow').catch(() => 0)));
+    // A burst of slow requests at once through the prober, whose last mesh connection has idled out: it
+    // opens a new one now, handshaking with the renewed certificates on both ends.
+    const burst = async (): Promise<number[]> => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return Promise.all(Array.from({ length: BURST }, () => getOnce(prober.outbound.port, '/slow').catch(() => 0)));
+    };
     const handshakesAtIssuer2 = await handshakes();
     assert.deepEqual(await burst(), new Array<number>(BURST).fill(200), 'every request of the burst after issuer 2');
     assert.ok((await handshakes()) > handshakesAtIssuer2, 'new mesh connections with issuer 2 leaves');
@@ -235,7 +242,7 @@ describe('certificate renewal and issuer rotation under steady load', { timeout:
     await writeIssuerFiles(dir, issuers[2] as CaCredential, [anchor1, anchor2]);
     await eventually('the controller loads issuer 3 (new anchor)', () => updates() >= 2, 5000);
     await eventually('the server proxy presents a leaf from issuer 3', async () => (await issuerOf()) === 'issuer-3.sluice.cluster.local', 15_000);
-    await eventually('both proxies renewed after the anchor rotation', async () => (await Promise.all(proxies.map(refreshes))).every((n, i) => n > (refreshMid[i] as number)), 15_000);
+    await eventually('every proxy renewed after the anchor rotation', async () => (await Promise.all(proxies.map(refreshes))).every((n, i) => n > (refreshMid[i] as number)), 15_000);
     assert.ok(underLoad(), 'issuer 3 took over while the load was still running');
     const handshakesAtIssuer3 = await handshakes();
     assert.deepEqual(await burst(), new Array<number>(BURST).fill(200), 'every request of the burst after the anchor rotation');
@@ -259,16 +266,15 @@ describe('certificate renewal and issuer rotation under steady load', { timeout:
     assert.equal(backend.lastHeaders.h1?.['sluice-client-id'], CLIENT, 'the application learns the verified caller');
 
     const [clientMetrics, serverMetrics] = await Promise.all([client.metrics(), server.metrics()]);
-    for (const [name, text] of [['client', clientMetrics], ['server', serverMetrics]] as const) {
+    for (const [name, text] of [['client', clientMetrics], ['server', serverMetrics], ['prober', await prober.metrics()]] as const) {
       assert.equal(metricValue(text, 'response_total', { classification: 'failure' }), 0, `${name} proxy counted failed responses`);
       assert.ok(metricValue(text, 'identity_cert_refresh_count') >= 3, `${name} proxy renewed at least twice`);
     }
     const total = RATE * LOAD_SECONDS * PROTOCOLS.length + 2 * BURST;
-    assert.ok(metricValue(clientMetrics, 'response_total', { direction: 'outbound', tls: 'true', server_id: SERVER }) >= total, 'outbound: all over mTLS to the server identity');
+    assert.ok(metricValue(clientMetrics, 'response_total', { direction: 'outbound', tls: 'true', server_id: SERVER }) >= total - 2 * BURST, 'outbound: all over mTLS to the server identity');
     assert.ok(metricValue(serverMetrics, 'response_total', { direction: 'inbound', tls: 'true', client_id: CLIENT }) >= total, 'inbound: all over mTLS from the client identity');
-    // New mesh connections (handshakes with the certificates of the moment) happen as the HTTP/1 pool
-    // grows with latency spikes and idles out; how many depends on the machine, so they are reported.
-    const handshakesEnd = metricValue(clientMetrics, 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: SERVER });
-    t.diagnostic(`renewals client/server: ${await refreshes(client)}/${await refreshes(server)}; mesh connections opened during the load: ${handshakesEnd - handshakesBefore} (${handshakesEnd - handshakesAtIssuer3} after the anchor rotation); achieved ${results.map((r) => `${r.protocol} ${r.achievedRate}/s p99 ${r.latency.p99}µs`).join(', ')}`);
+    // The prober's new mesh connections (handshakes with the certificates of the moment), reported.
+    const handshakesEnd = await handshakes();
+    t.diagnostic(`renewals client/server/prober: ${await refreshes(client)}/${await refreshes(server)}/${await refreshes(prober)}; prober's mesh connections during the load: ${handshakesEnd - handshakesBefore} (${handshakesEnd - handshakesAtIssuer3} after the anchor rotation); achieved ${results.map((r) => `${r.protocol} ${r.achievedRate}/s p99 ${r.latency.p99}µs`).join(', ')}`);
   });
 });
