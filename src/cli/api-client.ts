@@ -1,6 +1,7 @@
 // The CLI's client of the controller's public API, over HTTP/JSON (`POST /api/v1/<Method>`). The
 // address comes from `--api`, else SLUICE_API_ADDR, else 127.0.0.1:8085; failures to connect become
 // one readable message that says where the CLI looked and how to point it elsewhere.
+import { jsonLines, StreamFailed } from '../api/json-lines.ts';
 
 export const DEFAULT_API_ADDR = '127.0.0.1:8085';
 const UNARY_TIMEOUT_MS = 30_000;
@@ -96,25 +97,11 @@ export class ApiClient {
       throw unreachable(this.base, error);
     }
     if (!response.ok || response.body === null) throw await failure(response, method);
-    const decoder = new TextDecoder();
-    let pending = '';
     try {
-      for await (const chunk of response.body) {
-        pending += decoder.decode(chunk as Uint8Array, { stream: true });
-        let newline: number;
-        while ((newline = pending.indexOf('\n')) >= 0) {
-          const line = pending.slice(0, newline).trim();
-          pending = pending.slice(newline + 1);
-          if (line === '') continue;
-          const message = JSON.parse(line) as T & { error?: unknown; code?: unknown };
-          if (typeof message.error === 'string' && typeof message.code === 'number' && Object.keys(message).length === 2) {
-            throw new CliError(`${method} failed: ${message.error}`);
-          }
-          onMessage(message);
-        }
-      }
+      for await (const message of jsonLines(response.body)) onMessage(message as T);
     } catch (error) {
       if (signal?.aborted === true) return;
+      if (error instanceof StreamFailed) throw new CliError(`${method} failed: ${error.message}`);
       if (error instanceof CliError) throw error;
       throw new CliError(`${method} stream broke: ${(error as Error).message}`);
     }

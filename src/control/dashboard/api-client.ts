@@ -1,6 +1,7 @@
 // The dashboard server's client of the public API's HTTP/JSON side (`POST /api/v1/<Method>`). The
 // dashboard goes through the public API like the CLI does rather than calling the handlers in process:
 // whatever answers there (the embedded store, or Prometheus) answers the page, with the same JSON.
+import { jsonLines, StreamFailed } from '../../api/json-lines.ts';
 
 export class PublicApiUnavailable extends Error {
   override name = 'PublicApiUnavailable';
@@ -70,26 +71,11 @@ export class PublicApiClient {
       const text = await response.text().catch(() => '');
       throw new PublicApiUnavailable(`${method} answered ${response.status}: ${errorText(text)}`);
     }
-    const decoder = new TextDecoder();
-    let pending = '';
     try {
-      for await (const chunk of response.body) {
-        pending += decoder.decode(chunk as Uint8Array, { stream: true });
-        let newline: number;
-        while ((newline = pending.indexOf('\n')) >= 0) {
-          const line = pending.slice(0, newline).trim();
-          pending = pending.slice(newline + 1);
-          if (line === '') continue;
-          const message = JSON.parse(line) as Record<string, unknown>;
-          // The public API ends a failed stream with `{error, code}` (src/control/public-api/server.ts).
-          if (typeof message['error'] === 'string' && typeof message['code'] === 'number' && Object.keys(message).length === 2) {
-            throw new PublicApiUnavailable(`${method} failed: ${message['error']}`);
-          }
-          onMessage(message);
-        }
-      }
+      for await (const message of jsonLines(response.body)) onMessage(message);
     } catch (error) {
       if (signal.aborted) return;
+      if (error instanceof StreamFailed) throw new PublicApiUnavailable(`${method} failed: ${error.message}`);
       if (error instanceof PublicApiUnavailable) throw error;
       throw new PublicApiUnavailable(`${method} stream broke: ${(error as Error).message}`);
     }
