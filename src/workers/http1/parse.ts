@@ -318,14 +318,9 @@ function hexValue(c: number): number {
 /** Hop-by-hop fields (http1-headers.ts HOP_BY_HOP), by lowercase name. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings']);
 
-/**
- * Which header lines to drop when forwarding: hop-by-hop fields and the options named in Connection.
- * `keepTransferEncoding` keeps Transfer-Encoding (a chunked body forwarded as raw bytes still needs it).
- * Returns undefined when nothing is dropped (the head can be forwarded byte for byte).
- */
-export function droppedFields(head: Head, keepTransferEncoding: boolean): boolean[] | undefined {
+/** The options a head's Connection fields name (fields to drop too); undefined when none, the usual case. */
+export function connectionOptions(names: readonly string[], values: readonly string[]): Set<string> | undefined {
   let options: Set<string> | undefined;
-  const { names, values } = head;
   for (let i = 0; i < names.length; i++) {
     if (names[i] !== 'connection') continue;
     const value = values[i] as string;
@@ -337,6 +332,17 @@ export function droppedFields(head: Head, keepTransferEncoding: boolean): boolea
       (options ??= new Set()).add(option);
     }
   }
+  return options;
+}
+
+/**
+ * Which header lines to drop when forwarding: hop-by-hop fields and the options named in Connection.
+ * `keepTransferEncoding` keeps Transfer-Encoding (a chunked body forwarded as raw bytes still needs it).
+ * Returns undefined when nothing is dropped (the head can be forwarded byte for byte).
+ */
+export function droppedFields(head: Head, keepTransferEncoding: boolean): boolean[] | undefined {
+  const { names, values } = head;
+  const options = connectionOptions(names, values);
   let dropped: boolean[] | undefined;
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;

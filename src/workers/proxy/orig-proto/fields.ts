@@ -3,7 +3,7 @@
 // the inbound proxy turns it back into HTTP/1 for the application. The name stays Linkerd's, as the ALPN
 // `transport.l5d.io/v1` does: it is a wire contract between proxies, never seen by applications. Pure:
 // HTTP/1 heads as the fast engine parses them (http1/parse.ts), HTTP/2 header lists flat [name, value, …].
-import type { Head } from '../../http1/parse.ts';
+import { connectionOptions, type Head } from '../../http1/parse.ts';
 import { reasonPhrase } from '../../http1/reason.ts';
 
 export const ORIG_PROTO = 'l5d-orig-proto';
@@ -15,21 +15,6 @@ const ABSOLUTE_FORM = 'absolute-form';
  * the hop in either direction. `host` travels as `:authority`.
  */
 const CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings']);
-
-/** The options a head's Connection fields name (fields to drop too); undefined when none, the usual case. */
-function connectionOptions(names: readonly string[], values: readonly string[]): Set<string> | undefined {
-  let options: Set<string> | undefined;
-  for (let i = 0; i < names.length; i++) {
-    if (names[i] !== 'connection') continue;
-    const value = values[i] as string;
-    if (value.length <= 10 && /^\s*(?:keep-alive|close)\s*$/i.test(value)) continue;
-    for (const token of value.split(',')) {
-      const option = token.trim().toLowerCase();
-      if (option !== '' && option !== 'close' && option !== 'keep-alive') (options ??= new Set()).add(option);
-    }
-  }
-  return options;
-}
 
 /** What the inbound proxy reads from an `l5d-orig-proto` value; undefined for one it does not know. */
 export interface OrigProto {
