@@ -6,8 +6,11 @@
 //
 //   node perf/loadgen/openloop.ts --protocol h1|h2c|grpc --port N [--host 127.0.0.1] [--authority h:p]
 //        --rate 1000 --seconds 10 [--warmup 1] [--connections 32] [--drain-ms 2000] [--h2-client lean|node]
+//        [--slow-log-us N]
 // h2c and gRPC go through the proxy's own lean HTTP/2 engine (h2-lean.ts); `--h2-client node` uses
-// node:http2 instead, to compare the generator's own noise.
+// node:http2 instead, to compare the generator's own noise. `--slow-log-us N` writes every measured
+// request slower than N µs to stderr ("slow <scheduled ms> <latency µs>"), to tell stalls (slow requests
+// in bursts) from per-request cost (slow requests spread out).
 import { build } from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
 import { dueCount, requestCount, scheduledAtNs } from './schedule.ts';
@@ -36,6 +39,7 @@ const warmup = Number(arg('warmup', '1'));
 const connections = Number(arg('connections', protocol === 'h1' ? '32' : '4'));
 const drainMs = Number(arg('drain-ms', '2000'));
 const h2Client = arg('h2-client', 'lean');
+const slowLogUs = Number(arg('slow-log-us', '0'));
 if (h2Client !== 'lean' && h2Client !== 'node') throw new Error(`openloop: bad --h2-client ${h2Client}`);
 if (!(rate > 0) || !(seconds > 0) || !(warmup >= 0) || !(connections > 0)) throw new Error('openloop: bad numbers');
 
@@ -66,6 +70,7 @@ function done(i: number, success: boolean, why?: string): void {
       lastOkNs = t - t0;
       const us = Math.round((t - t0 - scheduledAtNs(i, rate)) / 1000);
       latency.recordValue(us < 0 ? 0 : us);
+      if (slowLogUs > 0 && us >= slowLogUs) process.stderr.write(`slow ${(scheduledAtNs(i, rate) / 1e6).toFixed(3)} ${us}\n`);
     } else {
       errors++;
       if (firstError === undefined && why !== undefined) firstError = why;
@@ -150,4 +155,6 @@ try {
   process.exit(2);
 }
 t0 = nowNs();
+// The slow log's clock: CLOCK_MONOTONIC at t0, to line slow requests up with `perf sched -k CLOCK_MONOTONIC`.
+if (slowLogUs > 0) process.stderr.write(`t0 ${process.hrtime.bigint() - BigInt(Math.round(performance.now() * 1e6 - t0))}\n`);
 tick();
