@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const BUNDLE_DIR = join(ROOT, 'dist-proxy');
-const ENTRIES = ['acceptor/main', 'workers/main'];
+// The key child (acceptor/key-child-main) is started as its own process by a URL relative to key-child.
+const ENTRIES = ['acceptor/main', 'workers/main', 'acceptor/key-child-main'];
 
 export async function bundleProxy(): Promise<void> {
   rmSync(BUNDLE_DIR, { recursive: true, force: true });
@@ -34,8 +35,12 @@ export async function bundleProxy(): Promise<void> {
   });
   // The acceptor starts the worker by a URL relative to its own module: it must name the bundled one.
   const files = ['acceptor', 'chunks'].flatMap((dir) => readdirSync(join(BUNDLE_DIR, dir)).map((f) => join(BUNDLE_DIR, dir, f)));
-  if (!files.some((f) => readFileSync(f, 'utf8').includes('../workers/main'))) {
-    throw new Error('bundle-proxy: no bundled module refers to ../workers/main: the acceptor would not find its worker');
+  const needed: ReadonlyArray<readonly [string, string]> = [
+    ['../workers/main', 'the acceptor would not find its worker'],
+    ['../acceptor/key-child-main', 'identity would not find its key child'],
+  ];
+  for (const [url, what] of needed) {
+    if (!files.some((f) => readFileSync(f, 'utf8').includes(url))) throw new Error(`bundle-proxy: no bundled module refers to ${url}: ${what}`);
   }
 }
 

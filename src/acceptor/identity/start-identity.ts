@@ -8,7 +8,7 @@ import { formatHostPort } from '../../config/parse.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { LocalIdentity } from '../../workers/transport/local-identity.ts';
 import { CertifyClient } from './certify-client.ts';
-import { createLocalKey } from './csr.ts';
+import { makeLocalKey } from '../key-child.ts';
 import { IdentityProvider } from './provider.ts';
 
 /** A Certify call that takes longer than this is abandoned and retried (signing takes milliseconds). */
@@ -25,7 +25,7 @@ export async function startIdentity(
   log: Logger,
   deliver: (identity: LocalIdentity) => void,
 ): Promise<RunningIdentity> {
-  const key = await createLocalKey(config.localName);
+  const key = await makeLocalKey(config.localName, log);
   const client = new CertifyClient({
     addr: config.svcAddr,
     serverName: config.svcName,
