@@ -95,7 +95,7 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
     if (cores > NOISY) result.notes.push(`other processes used ${cores.toFixed(2)} cores during ${what}: figures may be disturbed`);
   };
   try {
-    t = await target.start({ protocol, backendPort, core, root, dir });
+    t = await target.start({ protocol, backendPort, core, controlCore: loadCore, root, dir });
     const running = t;
     result.notes.push(...running.notes);
     await waitWorking(protocol, running.port, 20_000, { gone: () => firstDead(running), authority: running.authority });

@@ -19,6 +19,12 @@ export interface TargetContext {
   backendPort: number;
   /** Core for the proxy (shared with the backend). */
   core: number | undefined;
+  /**
+   * Core for the chain's processes that are neither proxy nor backend: the controller. In a cluster it
+   * runs in its own pod, not on the sidecar's CPU; on the proxy core its periodic work (ingesting the
+   * proxies' reports, a few ms at a time) would queue the proxies' requests behind it.
+   */
+  controlCore: number | undefined;
   root: string;
   /** Private scratch directory for this instance. */
   dir: string;
@@ -148,7 +154,7 @@ function sluiceMesh(name: string, twoProxies: boolean, description: string, mtls
         const endpoint = { ip: '127.0.0.1', port: bPorts?.inbound ?? ctx.backendPort, meshed: twoProxies };
         const identity = mtls ? await prepareMeshIdentity(join(ctx.dir, 'identity')) : undefined;
         const identityArgs = identity === undefined ? [] : [...identity.controllerArgs, '--identity-addr', '127.0.0.1:0'];
-        const ctl = await startController(ctx.root, ctx.dir, meshDiscoveryYaml(endpoint), ctx.core, undefined, identityArgs);
+        const ctl = await startController(ctx.root, ctx.dir, meshDiscoveryYaml(endpoint), ctx.controlCore, undefined, identityArgs);
         started.push(ctl.proc);
         const identityAddr = ctl.identity;
         if (identity !== undefined && identityAddr === undefined) throw new Error(`${name}: the controller logged no identity address: ${ctl.proc.stderrTail().trim().slice(-800)}`);

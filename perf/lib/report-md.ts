@@ -116,7 +116,7 @@ export function renderMarkdown(report: PerfReport, rates: readonly number[]): st
   out.push('', `Run took ${Math.round(report.durationSeconds)} s. Settings: \`${JSON.stringify(report.settings)}\``);
   out.push(
     '',
-    'Proxy and backend pinned to core 0, load generators to core 1. Saturation: autocannon (HTTP/1.1) / h2load (h2c, gRPC); ' +
+    'Proxy and backend pinned to core 0, load generators and the mesh targets\' controller to core 1. Saturation: autocannon (HTTP/1.1) / h2load (h2c, gRPC); ' +
       'fixed rates: the open-loop generator (latency from the scheduled send time). CPU µs/req = proxy CPU seconds ' +
       '(utime+stime of all its threads, both proxies for sluice-2 and sluice-mesh-2) ÷ successful requests of the saturation run; ' +
       'for the mesh targets (sluice-mesh*: clients send backend.perf.svc.cluster.local:80, resolved through the controller) the controller\'s CPU is shown apart. ' +
