@@ -715,3 +715,33 @@ describe('HTTP/2 with SLUICE_PROXY_WORKERS=0', () => {
     assertAlive(proxy);
   });
 });
+
+describe('HTTP/2 upstream connections in steady use', () => {
+  let proxy: RunningProxy;
+  let ok: Backend;
+
+  before(async () => {
+    ok = await h2Backend(echoHandler);
+    proxy = await startProxy({ SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT: '300ms' });
+  });
+  after(async () => {
+    await proxy.stop();
+    await ok.close();
+  });
+
+  it('keeps one upstream connection for requests that never overlap a sweep, and closes it once idle', { timeout: 20_000 }, async (t) => {
+    const client = h2Client(t, proxy.outbound.port);
+    // Short requests 100 ms apart: each is over in about a millisecond, so almost no sweep (every 10 ms)
+    // sees one in flight; the connection is in use all along and must never count as idle.
+    for (let i = 0; i < 20; i++) {
+      const reply = await send(client, { ':authority': ok.addr, ':path': `/steady/${i}` });
+      assert.equal(reply.status, 200);
+      await sleep(100);
+    }
+    assert.equal(ok.sessionsAccepted(), 1);
+    // Unused for longer than the idle timeout: closed.
+    const deadline = Date.now() + 5_000;
+    while (ok.live.size > 0 && Date.now() < deadline) await sleep(50);
+    assert.equal(ok.live.size, 0);
+  });
+});

@@ -43,6 +43,12 @@ export class UpstreamConn implements H2Handler {
   /** No new streams: GOAWAY received, retired, or closed. */
   retired = false;
   idleSince = performance.now();
+  /**
+   * A request came since the last sweep. Short requests can start and finish between two sweeps, so
+   * the stream count a sweep sees says nothing about them: without this a steadily used connection
+   * whose streams never overlap a sweep was retired as idle (and, on the mesh, handshook TLS anew).
+   */
+  usedSinceSweep = false;
   private readonly waiting: UpstreamStreamOwner[] = [];
 
   constructor(pool: H2Upstreams, key: string, socket: net.Socket, peer: PeerIdentity | undefined) {
@@ -58,6 +64,7 @@ export class UpstreamConn implements H2Handler {
 
   /** Opens a stream for `owner` now, or queues it; false when the queue is full (shed the request). */
   request(owner: UpstreamStreamOwner): boolean {
+    this.usedSinceSweep = true;
     if (this.waiting.length === 0 && this.conn.canOpenStream()) {
       owner.open(this);
       return true;
@@ -176,8 +183,10 @@ export class H2Upstreams {
   /** Closes idle connections (and finished retired ones); all idle ones while draining. */
   sweep(now: number, idleMs: number): void {
     for (const up of this.conns.values()) {
-      if (up.conn.streamCount > 0) up.idleSince = now;
-      else if (this.ctx.draining || (idleMs > 0 && now - up.idleSince >= idleMs)) {
+      if (up.conn.streamCount > 0 || up.usedSinceSweep) {
+        up.idleSince = now;
+        up.usedSinceSweep = false;
+      } else if (this.ctx.draining || (idleMs > 0 && now - up.idleSince >= idleMs)) {
         up.retire();
       }
     }
