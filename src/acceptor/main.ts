@@ -13,7 +13,9 @@ import type { Direction } from '../telemetry/proxy-metrics.ts';
 import { namesListener, type ConnectionInfo } from '../workers/proxy/routing.ts';
 import type { ProxyStacks } from '../workers/proxy/stacks.ts';
 import { createAdminServer } from './admin.ts';
-import { originalDst } from '../core/syscalls.ts';
+import { mallocTrim, originalDst } from '../core/syscalls.ts';
+import { startIdleTrim } from './idle-trim.ts';
+import { performance } from 'node:perf_hooks';
 import type { RunningIdentity } from './identity/start-identity.ts';
 import { startTapListener, type TapListener } from './tap-listener.ts';
 import type { TapTls } from './tap-tls.ts';
@@ -234,6 +236,12 @@ async function main(): Promise<void> {
       void shutdown(signal);
     });
   }
+  startIdleTrim({
+    intervalMs: config.memoryTrimIntervalMs,
+    threads: () => (pool === undefined ? [performance] : [performance, ...pool.eluSources()]),
+    trim: mallocTrim,
+    onTrim: (before, after, ms) => log.debug('idle: gave freed memory back', { rssBeforeMB: Math.round(before / 1e5) / 10, rssAfterMB: Math.round(after / 1e5) / 10, ms: Math.round(ms * 100) / 100 }),
+  });
   ready = true;
   // Listening; with identity on, /ready follows once the first certificate is held.
   log.info('proxy ready', { ...addresses, workers: config.workers, ...(identity === undefined ? {} : { identity: identity.provider.current === undefined ? 'pending' : 'certified' }) });

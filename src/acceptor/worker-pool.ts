@@ -3,6 +3,7 @@
 import type { PortPolicy } from '../api/inbound-policy.ts';
 import type net from 'node:net';
 import { Worker } from 'node:worker_threads';
+import type { EluSource as EventLoopUtilizationSource } from './idle-trim.ts';
 import type { LogLevel, ProxyConfig } from '../config/proxy-config.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Snapshot } from '../telemetry/metrics.ts';
@@ -78,6 +79,11 @@ export class WorkerPool {
 
   get size(): number {
     return this.slots.length;
+  }
+
+  /** Each worker's view of its event loop utilization (for the idle memory trim), current workers only. */
+  eluSources(): EventLoopUtilizationSource[] {
+    return this.slots.map((s) => s.worker.performance);
   }
 
   ready(): Promise<void> {

@@ -98,6 +98,7 @@ describe('parseProxyConfig defaults (an empty environment)', () => {
       httpHeaderTimeoutMs: 10_000,
       httpResponseTimeoutMs: 10_000,
       httpPoolIdleTimeoutMs: 3_000,
+      memoryTrimIntervalMs: 5_000,
       http1Engine: 'fast',
       destinationAddr: undefined,
       destinationContext: '',
@@ -257,6 +258,7 @@ describe('durations', () => {
     ['SLUICE_PROXY_HTTP_HEADER_TIMEOUT', 'httpHeaderTimeoutMs'],
     ['SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT', 'httpResponseTimeoutMs'],
     ['SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT', 'httpPoolIdleTimeoutMs'],
+    ['SLUICE_PROXY_MEMORY_TRIM_INTERVAL', 'memoryTrimIntervalMs'],
   ];
 
   for (const [variable, field] of DURATIONS) {
@@ -285,17 +287,19 @@ describe('durations', () => {
     }
   });
 
-  it('accepts 0 for the header and response timeouts (disabled) and the grace period and pool idle timeout', () => {
+  it('accepts 0 for the header and response timeouts (disabled), the grace period, the pool idle timeout and the memory trim', () => {
     const c = config({
       SLUICE_PROXY_HTTP_HEADER_TIMEOUT: '0',
       SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT: '0s',
       SLUICE_PROXY_SHUTDOWN_GRACE_PERIOD: '0',
       SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT: '0ms',
+      SLUICE_PROXY_MEMORY_TRIM_INTERVAL: '0',
     });
     assert.equal(c.httpHeaderTimeoutMs, 0);
     assert.equal(c.httpResponseTimeoutMs, 0);
     assert.equal(c.shutdownGracePeriodMs, 0);
     assert.equal(c.httpPoolIdleTimeoutMs, 0);
+    assert.equal(c.memoryTrimIntervalMs, 0);
   });
 });
 

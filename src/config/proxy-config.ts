@@ -39,6 +39,8 @@ export interface ProxyConfig extends DestinationConfig {
   readonly httpResponseTimeoutMs: number;
   /** Keep-alive upstream HTTP/1.1 connections idle longer than this are closed. */
   readonly httpPoolIdleTimeoutMs: number;
+  /** How often to check whether the proxy went idle and give freed memory back (acceptor/idle-trim.ts); 0 never. */
+  readonly memoryTrimIntervalMs: number;
   /** HTTP/1 engine: `fast` (raw sockets, http1-fast.ts) or `node` (node:http, http1.ts). */
   readonly http1Engine: 'fast' | 'node';
   /** Telemetry reports to the controller (Telemetry.Report); see docs/proxy.md. */
@@ -216,6 +218,7 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     httpResponseTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT', 10_000),
     // Linkerd's HTTP/1 pool idle timeout: long enough to reuse, short enough not to hoard sockets.
     httpPoolIdleTimeoutMs: duration(env, 'SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT', 3_000),
+    memoryTrimIntervalMs: duration(env, 'SLUICE_PROXY_MEMORY_TRIM_INTERVAL', 5_000),
     // `fast` costs ~3.5x less CPU per request (docs/performance.md); `node` remains as the fallback.
     http1Engine: oneOf(env, 'SLUICE_PROXY_HTTP1_ENGINE', ['fast', 'node'] as const, 'fast'),
     telemetry,
