@@ -139,6 +139,21 @@ function request(port: number, path: string, options: RequestOptions = {}): Prom
   });
 }
 
+const RST_STREAM = 3;
+
+/** How many frames of each type the outbound proxy sent on an h2c connection (after the client preface). */
+function frameTypes(wire: Buffer): Map<number, number> {
+  const counts = new Map<number, number>();
+  let at = wire.subarray(0, H2_PREFACE.length).toString('latin1') === H2_PREFACE ? H2_PREFACE.length : 0;
+  while (at + 9 <= wire.length) {
+    const length = wire.readUIntBE(at, 3);
+    const type = wire[at + 3] as number;
+    counts.set(type, (counts.get(type) ?? 0) + 1);
+    at += 9 + length;
+  }
+  return counts;
+}
+
 function curl(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('curl', ['-sS', '--max-time', '10', ...args], { encoding: 'latin1' }, (error, stdout, stderr) => (error === null ? resolve(stdout) : reject(new Error(`${error.message}\n${stderr}`))));
@@ -276,6 +291,8 @@ describe('orig-proto: HTTP/1.1 across the mesh hop as HTTP/2 (plaintext hop)', {
     for (const [i, reply] of parallel.entries()) assert.deepEqual(JSON.parse(reply.body.toString()), { method: 'POST', url: `/par/${i}`, version: '1.1', length: `body-${i}`.length, te: null });
     assert.equal(mesh.app.seen.length - before, 70);
     assert.equal(mesh.relay.connections.length, 1, 'one TCP connection across the hop for every request so far');
+    // Streams that completed are not reset afterwards: each RST_STREAM would cost the peer a read.
+    assert.deepEqual(frameTypes(Buffer.concat((mesh.relay.connections[0] as { toServer: Buffer[] }).toServer)).get(RST_STREAM), undefined, 'no RST_STREAM for completed requests');
     const text = mesh.client.metrics();
     assert.ok(seriesValue(text, 'request_total', { direction: 'outbound', authority: WEB, dst_pod: 'web-0' }) >= 70, 'counted as HTTP requests at the outbound proxy');
     assert.ok(seriesValue(mesh.server.metrics(), 'request_total', { direction: 'inbound' }) >= 70, 'and at the inbound one');

@@ -227,7 +227,9 @@ class UpgradedStream implements AttemptUpstream, UpstreamWire, UpstreamStreamOwn
     if (this.state === U_IDLE) return;
     const { stream, up } = this;
     // A stream still open (the exchange was abandoned, or answered before its request ended) is cancelled.
-    if (stream !== undefined && up !== undefined && !stream.closed) up.conn.reset(stream, ErrorCode.CANCEL);
+    // One whose both sides ended is not: the exchange completes inside the final DATA's delivery, before
+    // the engine retires the stream on return — a reset then would cost the peer a frame per request.
+    if (stream !== undefined && up !== undefined && !stream.closed && !(stream.localEnded && stream.remoteEnded)) up.conn.reset(stream, ErrorCode.CANCEL);
     this.queuedOn?.cancel(this);
     this.state = U_IDLE;
     this.owner = undefined;
