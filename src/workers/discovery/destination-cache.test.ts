@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseNetworks } from '../../config/networks.ts';
 import type { DiscoveryState } from './state.ts';
-import { DestinationCache, destinationKey, isDiscoverable, type Destination } from './destination-cache.ts';
+import { DestinationCache, MAX_JUDGED_HOSTS, destinationKey, isDiscoverable, type Destination } from './destination-cache.ts';
 import type { Endpoint } from '../balance/endpoints.ts';
 
 const SUFFIXES = ['svc.cluster.local.'];
@@ -72,6 +72,18 @@ const two: DiscoveryState = {
 };
 
 describe('DestinationCache', () => {
+  it('judges a host once and remembers it, in a bounded memory', () => {
+    const { cache } = setup();
+    assert.equal(cache.discoverable('web.default.svc.cluster.local'), true);
+    assert.equal(cache.discoverable('example.com'), false);
+    assert.equal(cache.discoverable('10.1.2.3'), isDiscoverable('10.1.2.3', SUFFIXES, NETWORKS));
+    // Endless distinct hosts: the answers stay right while the memory is cleared when full.
+    for (let i = 0; i < MAX_JUDGED_HOSTS * 3; i++) assert.equal(cache.discoverable(`h${i}.default.svc.cluster.local`), true);
+    assert.equal(cache.discoverable('example.com'), false);
+    assert.ok((cache as unknown as { judged: Map<string, boolean> }).judged.size <= MAX_JUDGED_HOSTS);
+    cache.close();
+  });
+
   it('asks once, holds requests until the answer, then answers synchronously', () => {
     const { cache, asked } = setup();
     const got: Array<Destination | undefined> = [];

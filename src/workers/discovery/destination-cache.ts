@@ -37,6 +37,9 @@ export interface DiscoveryOptions {
  * Whether a host is worth asking the controller about: a name under one of the suffixes (Linkerd:
  * `svc.cluster.local.`), or an IP in the profile networks. `localhost` never is.
  */
+/** How many hosts DestinationCache remembers the discoverability of. */
+export const MAX_JUDGED_HOSTS = 1024;
+
 export function isDiscoverable(host: string, suffixes: readonly string[], networks: readonly Network[]): boolean {
   if (net.isIP(host) !== 0) return inNetworks(host, networks);
   const name = host.endsWith('.') ? host.toLowerCase() : `${host.toLowerCase()}.`;
@@ -83,6 +86,11 @@ export class DestinationCache {
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly destinations = new Map<string, Destination>();
+  /**
+   * Hosts already judged by isDiscoverable, asked per request (its IP test is two regular expressions).
+   * Bounded: cleared when full, so a client sending endless distinct authorities cannot grow it.
+   */
+  private readonly judged = new Map<string, boolean>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(channel: DiscoveryChannel, options: DiscoveryOptions) {
@@ -104,7 +112,13 @@ export class DestinationCache {
   }
 
   discoverable(host: string): boolean {
-    return isDiscoverable(host, this.options.suffixes, this.options.networks);
+    let known = this.judged.get(host);
+    if (known === undefined) {
+      if (this.judged.size >= MAX_JUDGED_HOSTS) this.judged.clear();
+      known = isDiscoverable(host, this.options.suffixes, this.options.networks);
+      this.judged.set(host, known);
+    }
+    return known;
   }
 
   /**
