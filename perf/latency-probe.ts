@@ -104,8 +104,13 @@ try {
         // As `npm run perf` measures fixed rates: after saturation runs (the JIT has compiled the hot path;
         // without them TurboFan compiles it during the measured run, tens of ms on the shared core).
         const sat = { protocol, port: t.port, connections: protocol === 'h1' ? 32 : 4, streams: 32, core: LOAD_CORE, tmpDir: dir, root, authority: t.authority };
-        await saturate({ ...sat, seconds: 2 });
-        await saturate({ ...sat, seconds: 3 });
+        if (argv.includes('--no-saturate')) {
+          // Warmed at the fixed rate instead: profiles of the measured run then show low-rate costs only.
+          await openLoop(t.port, t.authority, 5, 0);
+        } else {
+          await saturate({ ...sat, seconds: 2 });
+          await saturate({ ...sat, seconds: 3 });
+        }
         await t.confirmPath?.();
         await sleep(500);
         const cpu0 = t.proxies.reduce((s, p) => s + cpuSeconds(p.pid), 0);
@@ -116,14 +121,14 @@ try {
         if (recorder !== undefined || sampler !== undefined) await sleep(300);
         // `--strace`: count each proxy's system calls over the measured run (slows the proxy: counts only).
         const tracers = argv.includes('--strace')
-          ? t.proxies.map((p) => ({ name: p.name, out: '', child: spawn('strace', ['-c', '-f', '-p', String(p.pid)], { stdio: ['ignore', 'ignore', 'pipe'] }) }))
+          ? t.proxies.map((p) => ({ name: p.name, out: '', child: spawn('strace', [...(process.env['PROBE_STRACE_ARGS']?.split(' ') ?? ['-c']), '-f', '-p', String(p.pid)], { stdio: ['ignore', 'ignore', 'pipe'] }) }))
           : [];
         for (const tr of tracers) tr.child.stderr?.on('data', (c: Buffer) => (tr.out += c.toString('utf8')));
         const run = await openLoop(t.port, t.authority, seconds, 1);
         for (const tr of tracers) {
           tr.child.kill('SIGINT');
           await new Promise((done) => tr.child.once('exit', done));
-          console.log(`strace -c ${tr.name} (${rate * (seconds + 1)} requests):\n${tr.out.split('\n').slice(0, 22).join('\n')}`);
+          console.log(`strace -c ${tr.name} (${rate * (seconds + 1)} requests):\n${tr.out.split('\n').slice(0, Number(process.env['PROBE_STRACE_LINES'] ?? 22)).join('\n')}`);
         }
         const names = threadNames([...t.proxies, ...(t.helpers ?? []), backend]);
         for (const r of [recorder, sampler]) {
@@ -154,6 +159,7 @@ try {
             if (x.start < t0s + 1 || !ours.has(who.split('/')[0] ?? '')) continue;
             const list = byThread.get(who) ?? [];
             list.push((x.end - x.start) * 1000);
+            if (argv.includes('--slice-times') && x.end - x.start >= 0.002) console.log(`    slice ${who} ${((x.end - x.start) * 1000).toFixed(1)} ms from ${x.start.toFixed(6)} (run +${((x.start - t0s) * 1000).toFixed(0)} ms)`);
             byThread.set(who, list);
           }
           const longest = [...byThread].map(([who, l]) => `${who} ${l.sort((a, b) => b - a).slice(0, 3).map((ms) => ms.toFixed(1)).join('/')} (${l.filter((ms) => ms >= 1).length} ≥1 ms)`);
