@@ -15,6 +15,7 @@ import type { PerfOptions } from './lib/args.ts';
 import { IDLE_SETTLED_TARGETS, IDLE_SETTLE_MS, computeChecks, controllerChecks, mtlsChecks } from './lib/checks.ts';
 import { HOST, freePort } from './lib/net.ts';
 import { foreignCores, mark, waitQuiet } from './lib/noise.ts';
+import { measureFreezes, type FreezeFigures } from './lib/freezes.ts';
 import { waitWorking } from './lib/probe.ts';
 import { cpuSeconds, installCleanupHandlers, sleep, start, stop, stopAll, treeCpuSeconds, treeMemory, which } from './lib/procs.ts';
 import type { Started } from './lib/procs.ts';
@@ -36,6 +37,8 @@ const PROXY_CORE = 0;
 const LOAD_CORE = 1;
 /** Other processes using more cores than this during a measured phase get a note in the results. */
 const NOISY = 0.25;
+/** Idle seconds the cores' freezes are measured for, before the first run and after the last. */
+const FREEZE_SECONDS = 5;
 /** A fixed-rate run whose generator put its p99 request on the wire later than this (µs) is repeated. */
 const LATE_US = 2000;
 
@@ -291,6 +294,15 @@ async function main(): Promise<void> {
   const machine = machineInfo(root);
   scratch = mkdtempSync(join(tmpdir(), 'sluice-perf-'));
   const runs: RunResult[] = [];
+  const freezes = async (): Promise<FreezeFigures[]> => {
+    if (!o.pin) return [];
+    const found = await Promise.all([PROXY_CORE, LOAD_CORE].map((core) => measureFreezes(root, core, FREEZE_SECONDS)));
+    const figures = found.filter((f): f is FreezeFigures => f !== undefined);
+    for (const f of figures) log(`core ${f.core} froze ${f.count} times in ${f.seconds} s idle (a spinning thread's clock gaps over ${f.thresholdMs} ms), longest ${f.longestMs.toFixed(1)} ms, ${(f.frozenShare * 100).toFixed(2)} % of the time`);
+    return figures;
+  };
+  const freezesBefore = await freezes();
+  let freezesAfter: FreezeFigures[] = [];
   let controller: ControllerResult | undefined;
   let handshakes: HandshakeResult | undefined;
   try {
@@ -332,6 +344,7 @@ async function main(): Promise<void> {
       const dir = mkdtempSync(join(scratch, 'controller-'));
       controller = await benchController(defaultControllerOptions(root, dir, o.pin ? PROXY_CORE : undefined, log));
     }
+    freezesAfter = await freezes();
   } finally {
     await stopAll();
     rmSync(scratch, { recursive: true, force: true });
@@ -358,6 +371,7 @@ async function main(): Promise<void> {
     ...(handshakes === undefined ? {} : { handshakes }),
     checks: [...computeChecks(runs), ...mtlsChecks(runs, handshakes), ...controllerChecks(controller)],
     durationSeconds: (performance.now() - began) / 1000,
+    ...(freezesBefore.length + freezesAfter.length === 0 ? {} : { freezes: { before: freezesBefore, after: freezesAfter } }),
   };
   const outDir = o.outDir === null ? join(root, 'perf', 'results') : resolve(o.outDir);
   mkdirSync(outDir, { recursive: true });

@@ -1,4 +1,5 @@
 // latest.md: one table per protocol with every target side by side, then the target checks.
+import type { FreezeFigures } from './freezes.ts';
 import { fixedAt, p99Added } from './checks.ts';
 import { fmtInt, fmtMb, fmtRate, fmtUs } from './fmt.ts';
 import { PROTOCOL_TITLES } from './types.ts';
@@ -122,6 +123,18 @@ export function renderMarkdown(report: PerfReport, rates: readonly number[]): st
       'for the mesh targets (sluice-mesh*: clients send backend.perf.svc.cluster.local:80, resolved through the controller) the controller\'s CPU is shown apart. ' +
       'Memory in MB (10⁶ bytes), VmRSS; "a + b" = proxy A + proxy B. p99 added = p99 − p99 of direct, same protocol and rate.',
   );
+  const fz = report.freezes;
+  if (fz !== undefined) {
+    const one = (f: FreezeFigures): string =>
+      `core ${f.core}: ${f.count} (longest ${f.longestMs.toFixed(1)} ms, ${(f.frozenShare * 100).toFixed(2)} % of the time)`;
+    out.push(
+      '',
+      `**Core freezes** (the machine's, not Sluice's: gaps over ${(fz.before[0] ?? fz.after[0])?.thresholdMs ?? 3} ms in the clock readings of a thread spinning on each otherwise idle core, ` +
+        `${(fz.before[0] ?? fz.after[0])?.seconds ?? 0} s before the first run and after the last; perf/lib/freezes.ts): ` +
+        `before — ${fz.before.map(one).join(', ') || 'not measured'}; after — ${fz.after.map(one).join(', ') || 'not measured'}. ` +
+        'Every process on a frozen core waits, direct and HAProxy alike; at 1,000 req/s a freeze per second of a few ms holds ~1 % of requests, so p99 there is set by the freezes and by how fast each chain drains what queued behind them.',
+    );
+  }
   if (report.skipped.length > 0) {
     out.push('', '**Skipped:** ' + report.skipped.map((s) => `${s.target} (${s.reason})`).join('; '));
   }

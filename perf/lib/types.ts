@@ -1,3 +1,4 @@
+import type { FreezeFigures } from './freezes.ts';
 // Shapes of what the benchmark measures and writes to perf/results/latest.json.
 import type { Curve, LatencySummary } from './stats.ts';
 import type { ControllerResult } from '../controller.ts';
@@ -147,4 +148,6 @@ export interface PerfReport {
   handshakes?: HandshakeResult;
   checks: TargetCheck[];
   durationSeconds: number;
+  /** The cores' freezes (lib/freezes.ts) measured idle before the first and after the last run, when possible. */
+  freezes?: { before: FreezeFigures[]; after: FreezeFigures[] };
 }

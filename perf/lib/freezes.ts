@@ -1,0 +1,51 @@
+// How often a core of this machine stops running what is on it: a hiccup meter (loadgen/hiccups.ts)
+// spins on the core for a few seconds reading the clock, and every gap between two readings is time
+// the core did not run it — another task took it, or on a virtual machine the host descheduled the
+// vCPU. On the 2-vCPU VMs these benchmarks run on, an otherwise idle core stops for 4-9 ms about once a
+// second: at 1,000 req/s that is ~1 % of requests stalled, so a fixed-rate p99 there measures these
+// freezes and how fast each chain drains what queued behind them. `npm run perf` reports them beside
+// the figures so that a p99 can be read for what it is.
+import { join } from 'node:path';
+import { start } from './procs.ts';
+
+export interface FreezeFigures {
+  core: number;
+  seconds: number;
+  /** Gaps longer than `thresholdMs`. */
+  count: number;
+  longestMs: number;
+  /** Share of the time the core was taken away. */
+  frozenShare: number;
+  thresholdMs: number;
+}
+
+/** Pure: the figures of a hiccup meter's gaps (ms) over `seconds`. */
+export function freezesFromGaps(gaps: readonly number[], seconds: number, thresholdMs: number, core: number): FreezeFigures {
+  let count = 0;
+  let longestMs = 0;
+  let frozenMs = 0;
+  for (const gapMs of gaps) {
+    if (gapMs <= thresholdMs) continue;
+    count++;
+    frozenMs += gapMs;
+    if (gapMs > longestMs) longestMs = gapMs;
+  }
+  return { core, seconds, count, longestMs, frozenShare: seconds > 0 ? frozenMs / (seconds * 1000) : 0, thresholdMs };
+}
+
+/** Runs the hiccup meter on `core` for `seconds`; undefined when it could not run. */
+export async function measureFreezes(root: string, core: number, seconds: number, thresholdMs = 3): Promise<FreezeFigures | undefined> {
+  let out = '';
+  const p = start(`hiccups-${core}`, process.execPath, [join(root, 'perf', 'loadgen', 'hiccups.ts'), '--seconds', String(seconds), '--threshold-ms', String(thresholdMs)], {
+    core,
+    onStdout: (c) => (out += c.toString('utf8')),
+  });
+  const code = await p.exited;
+  if (code !== 0) return undefined;
+  try {
+    const r = JSON.parse(out.trim()) as { gaps: number[] };
+    return freezesFromGaps(r.gaps, seconds, thresholdMs, core);
+  } catch {
+    return undefined;
+  }
+}
