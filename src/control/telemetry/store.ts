@@ -15,7 +15,7 @@
 // kept like keys but not counted as series), so `stat` of workloads and namespaces reads one series
 // per workload instead of one per pod. docs/performance.md has the figures at 2,000 proxies.
 import type { ReportRequest, RequestScope } from '../../api/telemetry-messages.ts';
-import { decodeLatencyHdr } from '../../telemetry/hdr-codec.ts';
+import { decodeLatencyHdrInto } from '../../telemetry/hdr-codec.ts';
 import { indexOfMicros } from '../../telemetry/exact-latency.ts';
 import { SparseLatency } from './sparse-latency.ts';
 import type { TelemetryBackend, TelemetryView } from './view.ts';
@@ -136,6 +136,8 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   private readonly byClass = new Map<string, Set<KeyState>>();
   /** Per reporting proxy and direction: the keys of its last report, in order (see keyState). */
   private readonly recentKeys = new Map<string, { at: number; states: KeyState[] }>();
+  /** Scratch for one histogram's latency pairs at a time (latencyOf). */
+  private readonly pairs: number[] = [];
   /** A rollup reported before this time was dropped whole (evicted): windows starting earlier read keys. */
   private rollupsWholeSince = 0;
   /** Data before this time was dropped to stay within `maxBytes` (0 = none). */
@@ -246,44 +248,50 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
         if (classify(status, end.ctx ?? {}) === 'success') success += streams;
         else failure += streams;
       }
-      const pairs = this.latencyOf(response.latency_hdr, response.response_latency_counts, bounds);
-      this.addResponses(state, slot, success, failure, tls, pairs);
-      if (rollup !== undefined && rollupSlot !== undefined) this.addResponses(rollup, rollupSlot, success, failure, tls, pairs);
+      const length = this.latencyOf(response.latency_hdr, response.response_latency_counts, bounds);
+      this.addResponses(state, slot, success, failure, tls, length);
+      if (rollup !== undefined && rollupSlot !== undefined) this.addResponses(rollup, rollupSlot, success, failure, tls, length);
     }
   }
 
-  private addResponses(state: KeyState, slot: Slot, success: number, failure: number, tls: boolean, pairs: readonly number[] | undefined): void {
+  /** Adds a response scope's counts, and the first `pairsLength` numbers of `this.pairs` as its latencies. */
+  private addResponses(state: KeyState, slot: Slot, success: number, failure: number, tls: boolean, pairsLength: number): void {
     slot.success += success;
     slot.failure += failure;
     if (tls) slot.tlsRequests += success + failure;
-    if (pairs !== undefined && pairs.length > 0) {
+    if (pairsLength > 0) {
       const before = slot.latency?.bytes ?? 0;
-      (slot.latency ??= new SparseLatency()).addPairs(pairs);
+      (slot.latency ??= new SparseLatency()).addPairs(this.pairs, pairsLength);
       const grown = slot.latency.bytes - before;
       state.bytes += grown;
       this.bytes += grown;
     }
   }
 
-  /** Flat `[index, count …]` latency pairs of a response scope, undefined when it has none. */
-  private latencyOf(hdr: Uint8Array | undefined, buckets: readonly number[] | undefined, bounds: readonly number[]): number[] | undefined {
+  /**
+   * A response scope's latencies as flat `[index, count …]` pairs in `this.pairs` (one scratch array for
+   * every histogram: nothing allocated per scope); returns how many numbers it wrote (0: none).
+   */
+  private latencyOf(hdr: Uint8Array | undefined, buckets: readonly number[] | undefined, bounds: readonly number[]): number {
     if (hdr !== undefined && hdr.length > 0) {
       try {
-        return decodeLatencyHdr(hdr);
+        const data = Buffer.isBuffer(hdr) ? hdr : Buffer.from(hdr.buffer, hdr.byteOffset, hdr.byteLength);
+        return decodeLatencyHdrInto(data, 0, data.length, this.pairs);
       } catch {
         this.counters.badHistograms++;
       }
     }
     // A reporter without exact latencies (Conduit's shape): each bucket counted at its upper bound.
-    if (buckets === undefined || buckets.length === 0) return undefined;
-    const pairs: number[] = [];
+    if (buckets === undefined) return 0;
+    let length = 0;
     for (let i = 0; i < buckets.length; i++) {
       const count = buckets[i] ?? 0;
       if (count <= 0) continue;
       const tenthMs = bounds[i] ?? bounds[bounds.length - 1] ?? 0;
-      pairs.push(indexOfMicros(tenthMs >= 0xffffffff ? 60_000_000 : tenthMs * 100), count);
+      this.pairs[length++] = indexOfMicros(tenthMs >= 0xffffffff ? 60_000_000 : tenthMs * 100);
+      this.pairs[length++] = count;
     }
-    return pairs;
+    return length;
   }
 
   /**
