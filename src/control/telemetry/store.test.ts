@@ -218,6 +218,23 @@ describe('TelemetryStore bounds', () => {
     assert.equal(store.counters.evictedKeys, 1);
   });
 
+  it('at the key bound drops the least recently reported 1 % at once, keeping every key reported since', () => {
+    const { clock, store } = setUp({ maxKeys: 300 });
+    for (let i = 0; i < 300; i++) {
+      store.ingest(syntheticReport({ pod: `p-${i}`, workload: `deployment/w${i}`, requests: [{ ok: 1 }] }));
+      clock.advance(100);
+    }
+    // The first ten report again: p-10 … p-12 are now the least recently reported.
+    for (let i = 0; i < 10; i++) store.ingest(syntheticReport({ pod: `p-${i}`, workload: `deployment/w${i}`, requests: [{ ok: 1 }] }));
+    clock.advance(100);
+    store.ingest(syntheticReport({ pod: 'new-1', workload: 'deployment/new', requests: [{ ok: 1 }] }));
+    assert.equal(store.counters.evictedKeys, 3);
+    assert.equal(store.keyCount, 298);
+    const groups = store.query(60_000, byWorkload).groups;
+    for (const gone of ['deployment/w10', 'deployment/w11', 'deployment/w12']) assert.equal(groups.get(gone), undefined, gone);
+    for (const kept of ['deployment/w0', 'deployment/w9', 'deployment/w13', 'deployment/w299', 'deployment/new']) assert.equal(groups.get(kept)?.success, kept === 'deployment/w0' || kept === 'deployment/w9' ? 2 : 1, kept);
+  });
+
   it('keeps its slot data under maxBytes however many distinct keys arrive', () => {
     const maxBytes = 200_000;
     const { clock, store } = setUp({ maxBytes });

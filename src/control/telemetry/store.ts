@@ -7,7 +7,7 @@
 // are a gauge: the latest value each proxy reported.
 //
 // Memory is bounded twice: at most `maxKeys` keys (past it the least recently reported are dropped
-// whole), and about `maxBytes` of slot data: past that the oldest time slice of every key goes first,
+// whole, 1 % of the bound at a time), and about `maxBytes` of slot data: past that the oldest time slice of every key goes first,
 // so a mesh too big for an hour keeps its recent minutes whole (queries then cover what is kept, and
 // say so in `seconds`). A time-slice index makes folding and trimming visit only the slices concerned.
 // Proxies that retry a report they already sent (same instance and sequence) are recognised and not
@@ -60,8 +60,6 @@ interface KeyState {
   /** Its entry in the class index (`byClass`): its direction and scope, or a rollup class. */
   readonly cls: string;
   lastReport: number;
-  /** Receive time of the report that last moved this key to the recent end. */
-  touched?: number;
   readonly fine: Map<number, Slot>;
   readonly coarse: Map<number, Slot>;
   bytes: number;
@@ -121,7 +119,10 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   /** Keys dropped and time slices trimmed to stay within the bounds, reports ignored as retries; for SelfCheck, metrics and tests. */
   readonly counters = { evictedKeys: 0, trimmedSlices: 0, duplicateReports: 0, reports: 0, badHistograms: 0 };
   private readonly now: () => number;
-  /** Insertion order = least recently reported first (a report moves its keys to the end). */
+  /**
+   * By id. Not kept in report order (moving every key of every report to the end of a 46,000-entry
+   * Map was a tenth of ingestion): eviction finds the least recently reported by their `lastReport`.
+   */
   private readonly keys = new Map<string, KeyState>();
   /** Per-workload rollups (ROLLED_UP), apart from the keys: `maxKeys` bounds series; these are at most one per workload and class. */
   private readonly rollups = new Map<string, KeyState>();
@@ -129,9 +130,13 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   private readonly sequences = new Map<string, { sequence: number; at: number }>();
   private readonly gauges = new Map<string, { at: number; intervalMs: number; entries: Gauge[] }>();
   private readonly pods = new Map<string, PodReport>();
-  /** Time slices: the keys holding a slot of each fine (10 s) and coarse (minute) index. */
-  private readonly fineTimes = new Map<number, Set<KeyState>>();
-  private readonly coarseTimes = new Map<number, Set<KeyState>>();
+  /**
+   * Time slices: the keys holding a slot of each fine (10 s) and coarse (minute) index. Arrays, not
+   * Sets (a slice of this mesh holds ~46,000 keys: growing a Set that size cost more than the rest of
+   * the slot's creation): a dropped key stays listed until its slices go, and is skipped (`dropped`).
+   */
+  private readonly fineTimes = new Map<number, KeyState[]>();
+  private readonly coarseTimes = new Map<number, KeyState[]>();
   /** Keys by direction and scope, so that a query reads only the classes it can use. */
   private readonly byClass = new Map<string, Set<KeyState>>();
   /** Per reporting proxy and direction: the keys of its last report, in order (see keyState). */
@@ -314,13 +319,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       state = this.keys.get(id) ?? this.newState(origin, kind, authority, route, dst, id, at);
     }
     origin.states.push(state);
-    if (state.touched !== at) {
-      // Several scopes of one report often share a key: it moves to the end once.
-      this.keys.delete(state.id);
-      this.keys.set(state.id, state);
-    }
-    state.touched = at;
-    state.lastReport = Math.max(state.lastReport, at);
+    if (state.lastReport < at) state.lastReport = at;
     return state;
   }
 
@@ -331,7 +330,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
 
   private addState(key: StatKey, id: string, cls: string, at: number): KeyState {
     const rollup = isRollupClass(cls);
-    if (!rollup && this.keys.size >= this.maxKeys) this.evictOldest();
+    if (!rollup && this.keys.size >= this.maxKeys) this.evictLeastRecentKeys();
     const state: KeyState = { key, id, cls, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES, slotIndex: NaN, slot: undefined, dropped: false };
     this.bytes += KEY_BYTES;
     (rollup ? this.rollups : this.keys).set(id, state);
@@ -356,13 +355,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       }
       (origin.rollups ??= {})[kind] = state;
     }
-    if (state.touched !== at) {
-      // Kept in report order too, for eviction under the byte bound.
-      this.rollups.delete(state.id);
-      this.rollups.set(state.id, state);
-    }
-    state.touched = at;
-    state.lastReport = Math.max(state.lastReport, at);
+    if (state.lastReport < at) state.lastReport = at;
     return state;
   }
 
@@ -380,7 +373,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     if (slot === undefined) {
       slot = emptySlot();
       slots.set(index, slot);
-      index_(fine ? this.fineTimes : this.coarseTimes, index, state);
+      listIn(fine ? this.fineTimes : this.coarseTimes, index, state);
       state.bytes += SLOT_BYTES;
       this.bytes += SLOT_BYTES;
     }
@@ -391,27 +384,55 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     return slot;
   }
 
-  /** Drops the least recently reported key (or, for the byte bound, key or rollup). */
-  private evictOldest(orRollup = false): void {
-    let oldest = this.keys.values().next().value;
-    const rollup = orRollup ? this.rollups.values().next().value : undefined;
-    // Of a key and a rollup reported at the same time, the rollup goes first: queries over a window
-    // that reaches back before a rollup was dropped read the keys instead (rollupsWholeSince).
-    if (rollup !== undefined && (oldest === undefined || rollup.lastReport <= oldest.lastReport)) {
-      oldest = rollup;
-      this.rollupsWholeSince = Math.max(this.rollupsWholeSince, rollup.lastReport + 1);
+  /**
+   * At `maxKeys`: drops the least recently reported keys, 1 % of the bound at once, so that one scan
+   * of the keys serves many new ones (a mesh that churns pods at the bound adds keys steadily).
+   */
+  private evictLeastRecentKeys(): void {
+    const batch = Math.max(1, Math.floor(this.maxKeys / 100));
+    const times = new Float64Array(this.keys.size);
+    let i = 0;
+    for (const state of this.keys.values()) times[i++] = state.lastReport;
+    times.sort();
+    const threshold = times[Math.min(batch, times.length) - 1] ?? -Infinity;
+    let dropped = 0;
+    // Ties at the threshold go in the order the keys were created.
+    for (const state of this.keys.values()) {
+      if (dropped >= batch) break;
+      if (state.lastReport > threshold) continue;
+      this.drop(state);
+      this.counters.evictedKeys++;
+      dropped++;
     }
-    if (oldest !== undefined) this.drop(oldest);
-    this.counters.evictedKeys++;
   }
 
+  /**
+   * For the byte bound, once a single time slice is left: drops keys and rollups, least recently
+   * reported first, until the data fits. Of a key and a rollup reported at the same time the rollup
+   * goes first: queries over a window that reaches back before a rollup was dropped read the keys
+   * instead (rollupsWholeSince).
+   */
+  private evictUntilWithinBytes(): void {
+    const all = [...this.rollups.values(), ...this.keys.values()];
+    all.sort((a, b) => a.lastReport - b.lastReport || Number(isRollupClass(b.cls)) - Number(isRollupClass(a.cls)));
+    for (const state of all) {
+      if (this.bytes <= this.maxBytes || this.keys.size + this.rollups.size <= 1) break;
+      if (isRollupClass(state.cls)) this.rollupsWholeSince = Math.max(this.rollupsWholeSince, state.lastReport + 1);
+      this.drop(state);
+      this.counters.evictedKeys++;
+    }
+  }
+
+  /** Removes a key whole. It stays listed in the time slices until they go (they skip it). */
   private drop(state: KeyState): void {
     this.mapOf(state).delete(state.id);
     this.bytes -= state.bytes;
     state.dropped = true;
+    state.fine.clear();
+    state.coarse.clear();
+    state.slot = undefined;
+    state.slotIndex = NaN;
     unindex(this.byClass, state.cls, state);
-    for (const index of state.fine.keys()) unindex(this.fineTimes, index, state);
-    for (const index of state.coarse.keys()) unindex(this.coarseTimes, index, state);
   }
 
   /**
@@ -422,7 +443,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   private enforceBounds(): void {
     while (this.bytes > this.maxBytes) {
       if (this.fineTimes.size + this.coarseTimes.size > 1) this.dropOldestSlice();
-      else if (this.keys.size + this.rollups.size > 1) this.evictOldest(true);
+      else if (this.keys.size + this.rollups.size > 1) this.evictUntilWithinBytes();
       else break;
     }
     // Per-proxy bookkeeping is bounded by the same key limit (oldest first: maps are kept in report order).
@@ -437,6 +458,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     let oldest = Infinity;
     for (const index of times.keys()) if (index < oldest) oldest = index;
     for (const state of times.get(oldest) ?? []) {
+      if (state.dropped) continue;
       const slots = coarse ? state.coarse : state.fine;
       const slot = slots.get(oldest);
       if (slot === undefined) continue;
@@ -475,7 +497,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       this.fineTimes.delete(index);
       const coarseIndex = Math.floor((index * FINE_SLOT_MS) / COARSE_SLOT_MS);
       for (const state of states) {
-        const slot = state.fine.get(index);
+        const slot = state.dropped ? undefined : state.fine.get(index);
         if (slot === undefined) continue;
         state.fine.delete(index);
         if (state.slot === slot) {
@@ -485,7 +507,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
         const into = state.coarse.get(coarseIndex);
         if (into === undefined) {
           state.coarse.set(coarseIndex, slot);
-          index_(this.coarseTimes, coarseIndex, state);
+          listIn(this.coarseTimes, coarseIndex, state);
         } else {
           const before = (into.latency?.bytes ?? 0) + (slot.latency?.bytes ?? 0);
           mergeSlot(into, slot);
@@ -499,7 +521,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       if (index + 1 > coarseCutoff) continue;
       this.coarseTimes.delete(index);
       for (const state of states) {
-        const slot = state.coarse.get(index);
+        const slot = state.dropped ? undefined : state.coarse.get(index);
         if (slot === undefined) continue;
         state.coarse.delete(index);
         const freed = SLOT_BYTES + (slot.latency?.bytes ?? 0);
@@ -599,6 +621,12 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   async view(): Promise<TelemetryView> {
     return this;
   }
+}
+
+function listIn(times: Map<number, KeyState[]>, index: number, state: KeyState): void {
+  const states = times.get(index);
+  if (states === undefined) times.set(index, [state]);
+  else states.push(state);
 }
 
 function index_<K>(times: Map<K, Set<KeyState>>, index: K, state: KeyState): void {
