@@ -10,6 +10,7 @@ import { loadProto, lookup } from '../src/api/proto.ts';
 import type * as grpc from '@grpc/grpc-js';
 import { PeerIdentities } from '../src/control/telemetry/peer-identities.ts';
 import { applyReportCall } from '../src/control/telemetry/apply.ts';
+import { ReportDecodeCaches } from '../src/control/telemetry/report-decode.ts';
 import { TelemetryStore } from '../src/control/telemetry/store.ts';
 import { MESH_2000, batchedWithSequence, meshReports } from './lib/controller-load.ts';
 
@@ -26,6 +27,7 @@ const encoded = Array.from({ length: proxies }, (_, i) => meshReports(MESH_2000,
 let clock = 1_800_000_000_000;
 const store = new TelemetryStore({ now: () => clock });
 const identities = new PeerIdentities();
+const caches = argv.includes('--no-cache') ? undefined : new ReportDecodeCaches();
 let gcMs = 0;
 let gcs = 0;
 const observer = new PerformanceObserver((list) => {
@@ -45,7 +47,7 @@ function run(from: number, n: number): number {
     const [inbound, outbound] = encoded[proxy] as [Buffer, Buffer];
     const body = batchedWithSequence(inbound, outbound, Math.floor(c / proxies) + 1);
     clock += stepMs;
-    applyReportCall(body, store, identities, clock);
+    applyReportCall(body, store, identities, clock, caches);
     if (c % proxies === 0) {
       store.maintain(clock);
       identities.maintain(clock);

@@ -3,11 +3,11 @@
 // (perf/controller-ingest-bench.ts) and tests run exactly this.
 import type { ReportRequest } from '../../api/telemetry-messages.ts';
 import type { PeerIdentities } from './peer-identities.ts';
-import { decodeReportRequest } from './report-decode.ts';
+import { decodeReportRequest, type ReportDecodeCaches } from './report-decode.ts';
 import type { TelemetryStore } from './store.ts';
 
-export function applyReportCall(bytes: Uint8Array, store: TelemetryStore, identities: PeerIdentities, now: number): { applied: boolean; report: ReportRequest } {
-  const report = decodeReportRequest(bytes);
+export function applyReportCall(bytes: Uint8Array, store: TelemetryStore, identities: PeerIdentities, now: number, caches?: ReportDecodeCaches): { applied: boolean; report: ReportRequest } {
+  const report = decodeReportRequest(bytes, caches);
   const applied = store.ingestCall(report, now);
   if (applied) {
     identities.observe(report, now);

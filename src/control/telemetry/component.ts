@@ -6,6 +6,7 @@ import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ReportRequest } from '../../ap
 import type { Component, ControllerContext } from '../context.ts';
 import { applyReportCall } from './apply.ts';
 import { PeerIdentities } from './peer-identities.ts';
+import { ReportDecodeCaches } from './report-decode.ts';
 import { FORWARDED_HEADER, PeerForwarder } from './peers.ts';
 import { TelemetryStore } from './store.ts';
 
@@ -78,6 +79,7 @@ export const telemetryComponent: Component = (ctx) => {
   // Same service, but Report requests reach the handler as bytes: they are decoded once, by the
   // controller's own decoder (apply.ts), not by grpc-js's protobufjs deserializer.
   const service: grpc.ServiceDefinition = { ...loaded, Report: { ...(loaded['Report'] as grpc.MethodDefinition<Buffer, object>), requestDeserialize: (bytes: Buffer) => bytes } };
+  const decodeCaches = new ReportDecodeCaches();
   ctx.proxyApi.addService(service, {
     Report: (call: grpc.ServerUnaryCall<Buffer, object>, callback: grpc.sendUnaryData<object>) => {
       // With Prometheus answering the public API, what proxies push is not kept: that memory is the point.
@@ -87,7 +89,7 @@ export const telemetryComponent: Component = (ctx) => {
       }
       let report: ReportRequest | undefined;
       try {
-        const result = applyReportCall(call.request, store, peerIdentities, Date.now());
+        const result = applyReportCall(call.request, store, peerIdentities, Date.now(), decodeCaches);
         report = result.report;
         // Reports straight from a proxy go on to the other replicas; reports a peer forwarded stop here.
         const forwarded = call.metadata.get(FORWARDED_HEADER).length > 0;

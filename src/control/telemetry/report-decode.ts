@@ -5,6 +5,12 @@
 // into plain objects (~670 µs for a busy proxy's report here; this is several times cheaper).
 // report-decode.test.ts checks it against protobufjs on generated reports. Unknown fields are skipped
 // as the protobuf rules say; malformed bytes throw.
+//
+// Given caches (ReportDecodeCaches, decode-cache.ts), the parts of a report that describe a series
+// rather than count it (process, request and end-of-stream contexts, label entries, transport labels)
+// are decoded once per distinct bytes and shared, frozen, between reports: the result is equal to an
+// uncached decode, field for field, but its contexts may be the same objects as an earlier report's.
+import { DecodeCache } from './decode-cache.ts';
 import type {
   EosCtx,
   EosScope,
@@ -18,6 +24,26 @@ import type {
   TransportReport,
 } from '../../api/telemetry-messages.ts';
 
+/** Decoded parts shared between reports (the controller keeps one set for its life). */
+export class ReportDecodeCaches {
+  readonly process = new DecodeCache<ProcessInfo>(1024 * 1024, 50_000);
+  readonly requestCtx = new DecodeCache<RequestCtx>(16 * 1024 * 1024, 200_000);
+  readonly responseCtx = new DecodeCache<{ http_status_code?: number }>(64 * 1024, 2_000);
+  readonly eosCtx = new DecodeCache<EosCtx>(256 * 1024, 10_000);
+  /** Label entries ([key, value]) and the strings of transports and report headers. */
+  readonly labelEntry = new DecodeCache<readonly [string, string]>(4 * 1024 * 1024, 100_000);
+  readonly string = new DecodeCache<string>(4 * 1024 * 1024, 100_000);
+  readonly bounds = new DecodeCache<number[]>(64 * 1024, 100);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 const PROXY_NAMES = ['INBOUND', 'OUTBOUND'] as const;
 const PROTOCOL_NAMES = ['HTTP', 'TCP'] as const;
 const TWO_32 = 0x1_0000_0000;
@@ -26,11 +52,13 @@ class Reader {
   readonly buf: Buffer;
   pos: number;
   end: number;
+  readonly caches: ReportDecodeCaches | undefined;
 
-  constructor(buf: Buffer, pos: number, end: number) {
+  constructor(buf: Buffer, pos: number, end: number, caches: ReportDecodeCaches | undefined) {
     this.buf = buf;
     this.pos = pos;
     this.end = end;
+    this.caches = caches;
   }
 
   /** A varint as a number (exact below 2^53, as the loader's `longs: Number`). */
@@ -71,9 +99,33 @@ class Reader {
     return this.buf.toString('utf8', start, this.pos);
   }
 
+  /** A string field that repeats from report to report (labels, names): from the cache when there is one. */
+  sharedString(): string {
+    const start = this.span();
+    const end = this.pos;
+    if (this.caches === undefined) return this.buf.toString('utf8', start, end);
+    const cache = this.caches.string;
+    return cache.find(this.buf, start, end) ?? cache.add(this.buf, start, end, this.buf.toString('utf8', start, end));
+  }
+
   sub(): Reader {
     const start = this.span();
-    return new Reader(this.buf, start, this.pos);
+    return new Reader(this.buf, start, this.pos, this.caches);
+  }
+
+  /**
+   * The next length-delimited field decoded by `decode`, or, with caches, the shared frozen value an
+   * earlier report's identical bytes gave.
+   */
+  cached<T>(pick: (caches: ReportDecodeCaches) => DecodeCache<T>, decode: (r: Reader) => T): T {
+    const start = this.span();
+    const end = this.pos;
+    const caches = this.caches;
+    if (caches === undefined) return decode(new Reader(this.buf, start, end, undefined));
+    const cache = pick(caches);
+    const hit = cache.find(this.buf, start, end);
+    if (hit !== undefined) return hit;
+    return cache.add(this.buf, start, end, deepFreeze(decode(new Reader(this.buf, start, end, caches))));
   }
 
   fixed32(): number {
@@ -120,10 +172,18 @@ function enumName<T extends string>(names: readonly T[], value: number): T {
   return (names[value] ?? value) as T;
 }
 
-export function decodeReportRequest(bytes: Uint8Array): ReportRequest {
+/** The report in `bytes`; with `caches`, its contexts and labels shared with earlier reports' (see the header). */
+export function decodeReportRequest(bytes: Uint8Array, caches?: ReportDecodeCaches): ReportRequest {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return report(new Reader(buf, 0, buf.length), false);
+  return report(new Reader(buf, 0, buf.length, caches), false);
 }
+
+const PROCESS = (c: ReportDecodeCaches): DecodeCache<ProcessInfo> => c.process;
+const REQUEST_CTX = (c: ReportDecodeCaches): DecodeCache<RequestCtx> => c.requestCtx;
+const RESPONSE_CTX = (c: ReportDecodeCaches): DecodeCache<{ http_status_code?: number }> => c.responseCtx;
+const EOS_CTX = (c: ReportDecodeCaches): DecodeCache<EosCtx> => c.eosCtx;
+const LABEL_ENTRY = (c: ReportDecodeCaches): DecodeCache<readonly [string, string]> => c.labelEntry;
+const BOUNDS = (c: ReportDecodeCaches): DecodeCache<number[]> => c.bounds;
 
 /** A ReportRequest; `batched`: one inside another's field 14, which may not nest further. */
 function report(r: Reader, batched: boolean): ReportRequest {
@@ -134,7 +194,7 @@ function report(r: Reader, batched: boolean): ReportRequest {
     const wire = tag & 7;
     switch (field) {
       case 1:
-        out.process = processInfo(r.sub());
+        out.process = r.cached(PROCESS, processInfo);
         break;
       case 2:
         out.proxy = enumName(PROXY_NAMES, r.varint());
@@ -149,10 +209,12 @@ function report(r: Reader, batched: boolean): ReportRequest {
         (out.requests ??= []).push(requestScope(r.sub()));
         break;
       case 6:
-        r.uint32s(wire, (out.histogram_bucket_bounds_tenth_ms ??= []));
+        // The same bounds in every report: shared, as contexts are, when packed (as every encoder packs them).
+        if (wire === 2 && r.caches !== undefined && out.histogram_bucket_bounds_tenth_ms === undefined) out.histogram_bucket_bounds_tenth_ms = r.cached(BOUNDS, uint32List);
+        else r.uint32s(wire, (out.histogram_bucket_bounds_tenth_ms ??= []));
         break;
       case 10:
-        out.instance_id = r.string();
+        out.instance_id = r.sharedString();
         break;
       case 11:
         out.sequence = r.varint();
@@ -229,11 +291,11 @@ function transport(r: Reader, server: boolean): TransportReport {
     else if (field === 12) out.read_bytes = r.varint();
     else if (field === 13) out.write_bytes = r.varint();
     else if (field === 14) out.disconnect_count = r.uint32();
-    else if (field === 15) mapEntry(r.sub(), (out.dst_labels ??= {}));
-    else if (field === 16) out.tls = r.string();
-    else if (field === 17) out.client_id = r.string();
-    else if (field === 18) out.server_id = r.string();
-    else if (field === 19) out.no_tls_reason = r.string();
+    else if (field === 15) addEntry(r.cached(LABEL_ENTRY, mapEntry), (out.dst_labels ??= {}));
+    else if (field === 16) out.tls = r.sharedString();
+    else if (field === 17) out.client_id = r.sharedString();
+    else if (field === 18) out.server_id = r.sharedString();
+    else if (field === 19) out.no_tls_reason = r.sharedString();
     else r.skip(tag & 7);
   }
   return out;
@@ -245,7 +307,7 @@ function requestScope(r: Reader): RequestScope {
     const tag = r.varint();
     switch (tag >>> 3) {
       case 1:
-        out.ctx = requestCtx(r.sub());
+        out.ctx = r.cached(REQUEST_CTX, requestCtx);
         break;
       case 2:
         out.count = r.uint32();
@@ -275,13 +337,13 @@ function requestCtx(r: Reader): RequestCtx {
         out.authority = r.string();
         break;
       case 10:
-        mapEntry(r.sub(), (out.dst_labels ??= {}));
+        addEntry(mapEntry(r.sub()), (out.dst_labels ??= {}));
         break;
       case 11:
         out.route_scope = r.varint() !== 0;
         break;
       case 12:
-        mapEntry(r.sub(), (out.route_labels ??= {}));
+        addEntry(mapEntry(r.sub()), (out.route_labels ??= {}));
         break;
       case 13:
         out.tls = r.string();
@@ -307,22 +369,21 @@ function requestCtx(r: Reader): RequestCtx {
 
 function responseScope(r: Reader): ResponseScope {
   const out: ResponseScope = {};
+  // The controller's decode (with caches) reads packed bucket counts only when there is no exact
+  // histogram: the store then uses the histogram alone, and the counts were a fifth of what decoding allocated.
+  let countsStart = -1;
+  let countsEnd = -1;
   while (r.pos < r.end) {
     const tag = r.varint();
     switch (tag >>> 3) {
-      case 1: {
-        const s = r.sub();
-        const ctx: { http_status_code?: number } = {};
-        while (s.pos < s.end) {
-          const t = s.varint();
-          if (t >>> 3 === 1) ctx.http_status_code = s.uint32();
-          else s.skip(t & 7);
-        }
-        out.ctx = ctx;
+      case 1:
+        out.ctx = r.cached(RESPONSE_CTX, responseCtx);
         break;
-      }
       case 2:
-        r.uint32s(tag & 7, (out.response_latency_counts ??= []));
+        if ((tag & 7) === 2 && r.caches !== undefined && countsStart < 0) {
+          countsStart = r.span();
+          countsEnd = r.pos;
+        } else r.uint32s(tag & 7, (out.response_latency_counts ??= []));
         break;
       case 3:
         (out.ends ??= []).push(eosScope(r.sub()));
@@ -337,14 +398,36 @@ function responseScope(r: Reader): ResponseScope {
         r.skip(tag & 7);
     }
   }
+  if (countsStart >= 0 && (out.latency_hdr === undefined || out.latency_hdr.length === 0)) {
+    const counts = uint32List(new Reader(r.buf, countsStart, countsEnd, undefined));
+    // Any unpacked counts that came after the packed run follow it, as they did on the wire.
+    out.response_latency_counts = out.response_latency_counts === undefined ? counts : [...counts, ...out.response_latency_counts];
+  }
   return out;
+}
+
+/** The body of a packed repeated uint32 field. */
+function uint32List(r: Reader): number[] {
+  const out: number[] = [];
+  while (r.pos < r.end) out.push(r.uint32());
+  return out;
+}
+
+function responseCtx(s: Reader): { http_status_code?: number } {
+  const ctx: { http_status_code?: number } = {};
+  while (s.pos < s.end) {
+    const t = s.varint();
+    if (t >>> 3 === 1) ctx.http_status_code = s.uint32();
+    else s.skip(t & 7);
+  }
+  return ctx;
 }
 
 function eosScope(r: Reader): EosScope {
   const out: EosScope = {};
   while (r.pos < r.end) {
     const tag = r.varint();
-    if (tag >>> 3 === 1) out.ctx = eosCtx(r.sub());
+    if (tag >>> 3 === 1) out.ctx = r.cached(EOS_CTX, eosCtx);
     else if (tag >>> 3 === 2) out.streams = r.uint32();
     else r.skip(tag & 7);
   }
@@ -388,7 +471,7 @@ function eosCtx(r: Reader): EosCtx {
   return out;
 }
 
-function mapEntry(r: Reader, into: Record<string, string>): void {
+function mapEntry(r: Reader): readonly [string, string] {
   let key = '';
   let value = '';
   while (r.pos < r.end) {
@@ -397,7 +480,11 @@ function mapEntry(r: Reader, into: Record<string, string>): void {
     else if (tag >>> 3 === 2) value = r.string();
     else r.skip(tag & 7);
   }
-  into[key] = value;
+  return [key, value];
+}
+
+function addEntry(entry: readonly [string, string], into: Record<string, string>): void {
+  into[entry[0]] = entry[1];
 }
 
 function ipAddress(r: Reader): IPAddress {
