@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { COUNTS_LENGTH } from '../../telemetry/exact-latency.ts';
+import { COUNTS_LENGTH, percentilesOfDense } from '../../telemetry/exact-latency.ts';
+import { latencyPercentiles } from './keys.ts';
+import { addSlot, emptyAggregate, emptySlot } from './slots.ts';
 import { SparseLatency } from './sparse-latency.ts';
 
 const pairsArb = fc.array(fc.tuple(fc.integer({ min: 0, max: COUNTS_LENGTH - 1 }), fc.integer({ min: 1, max: 1e6 })), { maxLength: 60 });
@@ -30,6 +32,24 @@ describe('SparseLatency', () => {
         assert.deepEqual(dense(latency), [...reference]);
         assert.equal(latency.total(), reference.reduce((a, b) => a + b, 0));
         for (let k = 1; k < latency.size; k++) assert.ok((latency.indices[k - 1] as number) < (latency.indices[k] as number));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('gives the percentiles a dense array of the same counts gives, and so does a query aggregate in either form', () => {
+    const quantiles = [0, 0.5, 0.9, 0.95, 0.99, 0.999, 1];
+    fc.assert(
+      fc.property(fc.array(pairsArb, { minLength: 1, maxLength: 4 }), (batches) => {
+        const agg = emptyAggregate();
+        for (const batch of batches) {
+          const slot = emptySlot();
+          slot.latency = SparseLatency.fromPairs(batch.flat());
+          addSlot(agg, slot);
+        }
+        const sparse = latencyPercentiles(agg, quantiles);
+        assert.deepEqual(sparse, percentilesOfDense(agg.latency ?? new Float64Array(COUNTS_LENGTH), quantiles));
+        assert.deepEqual(agg.sparseLatency?.percentiles(quantiles) ?? quantiles.map(() => 0), sparse);
       }),
       { numRuns: 200 },
     );

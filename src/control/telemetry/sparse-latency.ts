@@ -3,7 +3,7 @@
 // dense array. The arrays have spare capacity and merges run in place from the back (as merging two
 // sorted arrays into the first one does), so adding a report's histogram to a slot seldom allocates:
 // ingestion does this tens of times per report, and allocating there was its largest cost.
-import { COUNTS_LENGTH } from '../../telemetry/exact-latency.ts';
+import { COUNTS_LENGTH, percentilesOfSparse } from '../../telemetry/exact-latency.ts';
 
 /** Fixed bytes of an instance (object, two typed arrays and their buffer), for the store's byte bound. */
 const OVERHEAD_BYTES = 160;
@@ -126,7 +126,12 @@ export class SparseLatency {
     }
   }
 
-  /** Adds these counts into a dense array of the layout (for percentiles over many slots and keys). */
+  /** Percentiles (µs) of these counts, as percentilesOfDense gives for the same counts. */
+  percentiles(quantiles: readonly number[]): number[] {
+    return percentilesOfSparse(this.indices, this.counts, this.size, quantiles);
+  }
+
+  /** Adds these counts into a dense array of the layout. */
   addTo(dense: Float64Array): void {
     const { indices, counts } = this;
     for (let k = 0; k < this.size; k++) {
