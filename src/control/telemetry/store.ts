@@ -80,6 +80,13 @@ interface Origin {
   /** The keys of this proxy's previous report in this direction, and this report's so far. */
   readonly previous: readonly KeyState[] | undefined;
   readonly states: KeyState[];
+  /**
+   * The request context object each of those keys came from (undefined for transports): the
+   * controller's decoder hands out the same object for the same bytes (report-decode.ts), so the same
+   * object at the same place as last time is the same key, without comparing a string.
+   */
+  readonly previousCtxs: ReadonlyArray<object | undefined> | undefined;
+  readonly ctxs: Array<object | undefined>;
   /** This report's workload rollups, by scope, once looked up. */
   rollups: Partial<Record<ScopeKind, KeyState>> | undefined;
 }
@@ -140,7 +147,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   /** Keys by direction and scope, so that a query reads only the classes it can use. */
   private readonly byClass = new Map<string, Set<KeyState>>();
   /** Per reporting proxy and direction: the keys of its last report, in order (see keyState). */
-  private readonly recentKeys = new Map<string, { at: number; states: KeyState[] }>();
+  private readonly recentKeys = new Map<string, { at: number; states: KeyState[]; ctxs: Array<object | undefined> }>();
   /** Scratch for one histogram's latency pairs at a time (latencyOf). */
   private readonly pairs: number[] = [];
   /** A rollup reported before this time was dropped whole (evicted): windows starting earlier read keys. */
@@ -202,14 +209,14 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
 
     const prefix = [namespace, pod, workload, direction].join('\0');
     const previous = this.recentKeys.get(prefix);
-    const origin: Origin = { namespace, pod, workload, direction, prefix, previous: previous?.states, states: [], rollups: undefined };
+    const origin: Origin = { namespace, pod, workload, direction, prefix, previous: previous?.states, states: [], previousCtxs: previous?.ctxs, ctxs: [], rollups: undefined };
     const bounds = report.histogram_bucket_bounds_tenth_ms ?? [];
     for (const scope of report.requests ?? []) this.ingestScope(origin, scope, bounds, receivedAt);
 
     const transports = direction === 'inbound' ? (report.server_transports ?? []) : (report.client_transports ?? []);
     const gauges: Gauge[] = [];
     for (const transport of transports) {
-      const state = this.keyState(origin, 'tcp', '', '', transport.dst_labels, receivedAt);
+      const state = this.keyState(origin, 'tcp', '', '', transport.dst_labels, undefined, receivedAt);
       const slot = state === undefined ? undefined : this.slot(state, receivedAt);
       if (slot !== undefined) {
         addTransport(slot, transport);
@@ -223,7 +230,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       }
     }
     this.recentKeys.delete(prefix);
-    this.recentKeys.set(prefix, { at: receivedAt, states: origin.states });
+    this.recentKeys.set(prefix, { at: receivedAt, states: origin.states, ctxs: origin.ctxs });
     const gaugeKey = `${instance === '' ? podKey : instance}\0${direction}`;
     this.gauges.delete(gaugeKey);
     this.gauges.set(gaugeKey, { at: receivedAt, intervalMs: reportIntervalMs, entries: gauges });
@@ -235,7 +242,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     const ctx = scope.ctx ?? {};
     const kind: ScopeKind = ctx.route_scope === true ? (ctx.actual === true ? 'actual' : 'route') : 'svc';
     const route = kind === 'svc' ? '' : (ctx.route_labels?.['route'] ?? '');
-    const state = this.keyState(origin, kind, ctx.authority ?? '', route, ctx.dst_labels, at);
+    const state = this.keyState(origin, kind, ctx.authority ?? '', route, ctx.dst_labels, scope.ctx, at);
     const slot = state === undefined ? undefined : this.slot(state, at);
     if (state === undefined || slot === undefined) return;
     const rollup = this.rollupState(origin, kind, at);
@@ -300,18 +307,21 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   }
 
   /**
-   * The state of a key, created as needed and moved to the most recently reported end; undefined when
-   * `at` is already past retention. The key's id is built from the parts without a StatKey object,
-   * which is only made for a new key.
+   * The state of a key, created as needed, its last report time updated; undefined when `at` is
+   * already past retention. The key's id is built from the parts without a StatKey object, which is
+   * only made for a new key. `ctx`: the request context the parts come from (see Origin.ctxs).
    */
-  private keyState(origin: Origin, kind: ScopeKind, authority: string, route: string, dstLabels: Readonly<Record<string, string>> | undefined, at: number): KeyState | undefined {
+  private keyState(origin: Origin, kind: ScopeKind, authority: string, route: string, dstLabels: Readonly<Record<string, string>> | undefined, ctx: object | undefined, at: number): KeyState | undefined {
     if (at <= this.now() - RETENTION_MS) return undefined;
     // A proxy lists its series in the same order every report: the key at the same place last time is
     // most often this one, and comparing strings is cheaper than building and hashing the id.
     const position = origin.states.length;
     const cached = origin.previous?.[position];
+    origin.ctxs.push(ctx);
     let state: KeyState | undefined;
-    if (cached !== undefined && !cached.dropped && cached.key.scope === kind && cached.key.authority === authority && cached.key.route === route && sameDestination(cached.key, dstLabels)) {
+    if (cached !== undefined && !cached.dropped && ctx !== undefined && origin.previousCtxs?.[position] === ctx) {
+      state = cached;
+    } else if (cached !== undefined && !cached.dropped && cached.key.scope === kind && cached.key.authority === authority && cached.key.route === route && sameDestination(cached.key, dstLabels)) {
       state = cached;
     } else {
       const dst = dstLabels === undefined ? NO_DESTINATION : destination(dstLabels);
