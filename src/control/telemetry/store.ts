@@ -194,8 +194,13 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
         this.counters.duplicateReports++;
         return false;
       }
-      this.sequences.delete(seqKey);
-      this.sequences.set(seqKey, { sequence, at: receivedAt });
+      // Updated in place: these per-proxy maps are not kept in report order (their bound, far above any
+      // mesh's proxy count, drops the first reported; `maintain` drops the silent by time).
+      if (seen === undefined) this.sequences.set(seqKey, { sequence, at: receivedAt });
+      else {
+        seen.sequence = sequence;
+        seen.at = receivedAt;
+      }
     }
     this.counters.reports++;
     const namespace = report.process?.scheduled_namespace ?? '';
@@ -229,11 +234,8 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
         gauges.push({ key, open: transport.open_connections ?? 0 });
       }
     }
-    this.recentKeys.delete(prefix);
     this.recentKeys.set(prefix, { at: receivedAt, states: origin.states, ctxs: origin.ctxs });
-    const gaugeKey = `${instance === '' ? podKey : instance}\0${direction}`;
-    this.gauges.delete(gaugeKey);
-    this.gauges.set(gaugeKey, { at: receivedAt, intervalMs: reportIntervalMs, entries: gauges });
+    this.gauges.set(`${instance === '' ? podKey : instance}\0${direction}`, { at: receivedAt, intervalMs: reportIntervalMs, entries: gauges });
     this.enforceBounds();
     return true;
   }
@@ -456,9 +458,11 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       else if (this.keys.size + this.rollups.size > 1) this.evictUntilWithinBytes();
       else break;
     }
-    // Per-proxy bookkeeping is bounded by the same key limit (oldest first: maps are kept in report order).
-    for (const map of [this.sequences, this.gauges, this.pods, this.recentKeys] as Array<Map<string, unknown>>) {
-      while (map.size > this.maxKeys) map.delete(map.keys().next().value as string);
+    // Per-proxy bookkeeping is bounded by the same key limit (first reported first).
+    if (this.sequences.size > this.maxKeys || this.gauges.size > this.maxKeys || this.pods.size > this.maxKeys || this.recentKeys.size > this.maxKeys) {
+      for (const map of [this.sequences, this.gauges, this.pods, this.recentKeys] as Array<Map<string, unknown>>) {
+        while (map.size > this.maxKeys) map.delete(map.keys().next().value as string);
+      }
     }
   }
 
