@@ -25,7 +25,6 @@ import {
   destination,
   NO_DESTINATION,
   sameDestination,
-  type Aggregate,
   type Destination,
   type Direction,
   type KeyClasses,
@@ -34,15 +33,13 @@ import {
   type ScopeKind,
   type StatKey,
 } from './keys.ts';
-import { addSlot, addTransport, emptyAggregate, emptySlot, mergeSlot, type Slot } from './slots.ts';
+import { COARSE_SLOT_MS, FINE_RETENTION_MS, FINE_SLOT_MS, RETENTION_MS, type Gauge, type KeyState } from './key-state.ts';
+import { addTransport, emptySlot, mergeSlot, type Slot } from './slots.ts';
+import { aggregateStates, queryWindow } from './store-query.ts';
 
+export { COARSE_SLOT_MS, FINE_RETENTION_MS, FINE_SLOT_MS, RETENTION_MS } from './key-state.ts';
 export { classify, destination, type Aggregate, type Direction, type KeyClasses, type PodReport, type QueryResult, type ScopeKind, type StatKey } from './keys.ts';
 
-export const FINE_SLOT_MS = 10_000;
-export const COARSE_SLOT_MS = 60_000;
-/** Fine slots older than this are folded into coarse ones. */
-export const FINE_RETENTION_MS = 10 * 60_000;
-export const RETENTION_MS = 60 * 60_000;
 /** A 2,000-proxy mesh holds ~46,000 keys (docs/performance.md, controller ingestion). */
 export const DEFAULT_MAX_KEYS = 100_000;
 /** About 2.5 minutes of a 2,000-proxy mesh, a whole hour of a few hundred proxies (docs/performance.md). */
@@ -53,22 +50,6 @@ export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
  */
 const KEY_BYTES = 1400;
 const SLOT_BYTES = 300;
-
-interface KeyState {
-  readonly key: StatKey;
-  readonly id: string;
-  /** Its entry in the class index (`byClass`): its direction and scope, or a rollup class. */
-  readonly cls: string;
-  lastReport: number;
-  readonly fine: Map<number, Slot>;
-  readonly coarse: Map<number, Slot>;
-  bytes: number;
-  /** The fine slot reports land in now (most scopes of a key hit the same one): skips a Map lookup. */
-  slotIndex: number;
-  slot: Slot | undefined;
-  /** No longer in the store (a cached reference must not be used). */
-  dropped: boolean;
-}
 
 /** The reporting side of a report's keys, and its part of their ids. */
 interface Origin {
@@ -112,11 +93,6 @@ export interface StoreOptions {
   readonly maxKeys?: number;
   readonly maxBytes?: number;
   readonly now?: () => number;
-}
-
-interface Gauge {
-  readonly key: StatKey;
-  readonly open: number;
 }
 
 export class TelemetryStore implements TelemetryView, TelemetryBackend {
@@ -552,55 +528,14 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   }
 
   /**
-   * Aggregates the keys `groupOf` assigns a group to (undefined = leave out) over the last `windowMs`.
-   * Windows up to 10 minutes read 10-second slots; longer ones read minute slots as well. `only` limits
-   * the keys visited to the classes `groupOf` can accept (an optimisation: the answer is the same).
+   * Aggregates the keys `groupOf` assigns a group to (undefined = leave out) over the last `windowMs`
+   * (store-query.ts). `only` limits the keys visited to the classes `groupOf` can accept (an
+   * optimisation: the answer is the same).
    */
   query(windowMs: number, groupOf: (key: StatKey) => string | undefined, now = this.now(), only?: KeyClasses): QueryResult {
-    const window = Math.min(Math.max(windowMs, FINE_SLOT_MS), RETENTION_MS);
-    const fineOnly = window <= FINE_RETENTION_MS;
-    const grid = fineOnly ? FINE_SLOT_MS : COARSE_SLOT_MS;
-    const firstStart = Math.floor((now - window) / grid) * grid;
-    const fineFirst = Math.floor(firstStart / FINE_SLOT_MS);
-    const coarseFirst = Math.floor(firstStart / COARSE_SLOT_MS);
-    const fineLast = Math.floor(now / FINE_SLOT_MS);
-    const groups = new Map<string, Aggregate>();
-    const aggregate = (group: string): Aggregate => {
-      let agg = groups.get(group);
-      if (agg === undefined) {
-        agg = emptyAggregate();
-        groups.set(group, agg);
-      }
-      return agg;
-    };
-    for (const state of this.statesOf(only, firstStart >= this.rollupsWholeSince)) {
-      if (state.lastReport < firstStart) continue;
-      const group = groupOf(state.key);
-      if (group === undefined) continue;
-      const agg = aggregate(group);
-      // Short windows look up their few slots; long ones walk what the key holds.
-      if (fineOnly && fineLast - fineFirst < state.fine.size) {
-        for (let index = fineFirst; index <= fineLast; index++) {
-          const slot = state.fine.get(index);
-          if (slot !== undefined) addSlot(agg, slot);
-        }
-      } else {
-        for (const [index, slot] of state.fine) if (index >= fineFirst) addSlot(agg, slot);
-      }
-      if (!fineOnly) for (const [index, slot] of state.coarse) if (index >= coarseFirst) addSlot(agg, slot);
-    }
-    // Gauges: the latest value of every proxy that reported within the window (or its last two intervals).
-    for (const gauge of this.gauges.values()) {
-      const fresh = Math.max(window, 2 * gauge.intervalMs);
-      if (gauge.at < now - fresh) continue;
-      for (const entry of gauge.entries) {
-        const group = groupOf(entry.key);
-        if (group !== undefined) aggregate(group).openConnections += entry.open;
-      }
-    }
-    // Less than the window when the store is younger, or dropped older slices to stay within maxBytes.
-    const seconds = Math.max(1, (now - Math.max(firstStart, Math.min(Math.max(this.startedAt, this.horizon), now - FINE_SLOT_MS))) / 1000);
-    return { seconds, groups };
+    const window = queryWindow(windowMs, now);
+    const states = this.statesOf(only, window.firstStart >= this.rollupsWholeSince);
+    return aggregateStates(states, this.gauges.values(), window, groupOf, now, Math.max(this.startedAt, this.horizon));
   }
 
   /** The keys of the given classes (all keys when none are given), or their rollups where asked and kept. */
