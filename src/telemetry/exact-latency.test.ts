@@ -14,7 +14,7 @@ import {
   percentilesOfDense,
   percentilesOfPairs,
 } from './exact-latency.ts';
-import { decodeLatencyHdr, encodeLatencyHdr } from './hdr-codec.ts';
+import { decodeLatencyHdr, decodeLatencyHdrInto, encodeLatencyHdr } from './hdr-codec.ts';
 
 interface JsHistogramInternals {
   countsArrayIndex(value: number): number;
@@ -127,6 +127,25 @@ describe('HDR V2 encoding', () => {
     fine.recordValueWithCount(12_345, 7);
     const pairs = decodeLatencyHdr(Buffer.from(hdr.encodeIntoCompressedBase64(fine), 'base64'));
     assert.deepEqual(pairs, [indexOfMicros(12_345), 7]);
+  });
+
+  it('decodes a range of a larger buffer into a scratch array, leaving what lies past its pairs alone', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: COUNTS_LENGTH - 1 }), { maxLength: 40 }), fc.integer({ min: 0, max: 30 }), (indices, pad) => {
+        const pairs = [...indices].sort((a, b) => a - b).flatMap((index) => [index, index + 1]);
+        const encoded = Buffer.from(encodeLatencyHdr(pairs));
+        // The histogram inside a message, as a report carries it: bytes on both sides.
+        const message = Buffer.concat([Buffer.alloc(pad, 0xee), encoded, Buffer.alloc(7, 0xee)]);
+        const scratch = new Array<number>(100).fill(-1);
+        const written = decodeLatencyHdrInto(message, pad, pad + encoded.length, scratch);
+        assert.equal(written, pairs.length);
+        assert.deepEqual(scratch.slice(0, written), pairs);
+        assert.ok(scratch.slice(written).every((v) => v === -1));
+      }),
+      { numRuns: 100 },
+    );
+    const compressed = Buffer.from(hdr.encodeIntoCompressedBase64(referenceHistogram()), 'base64');
+    assert.equal(decodeLatencyHdrInto(Buffer.concat([Buffer.alloc(3), compressed]), 3, 3 + compressed.length, []), 0);
   });
 
   it('encodes nothing as empty bytes, and rejects bytes that are not a histogram', () => {

@@ -99,6 +99,34 @@ export function percentilesOfPairs(pairs: readonly number[], quantiles: readonly
 }
 
 /**
+ * percentilesOfDense of sparse counts: `size` entries, `indices` ascending, each with its count in
+ * `counts` (what the controller's store keeps per slot and sums per query, src/control/telemetry).
+ */
+export function percentilesOfSparse(indices: ArrayLike<number>, counts: ArrayLike<number>, size: number, quantiles: readonly number[]): number[] {
+  let total = 0;
+  for (let k = 0; k < size; k++) total += counts[k] as number;
+  if (total === 0) return quantiles.map(() => 0);
+  const targets = quantiles.map((q) => Math.max(1, Math.ceil(Math.min(Math.max(q, 0), 1) * total * (1 - 1e-12))));
+  const out = new Array<number>(quantiles.length).fill(0);
+  const found = new Array<boolean>(quantiles.length).fill(false);
+  let seen = 0;
+  let pending = quantiles.length;
+  for (let k = 0; k < size && pending > 0; k++) {
+    const count = counts[k] as number;
+    if (count === 0) continue;
+    seen += count;
+    for (let q = 0; q < targets.length; q++) {
+      if (!found[q] && seen >= (targets[q] as number)) {
+        out[q] = highestMicrosAt(indices[k] as number);
+        found[q] = true;
+        pending--;
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Percentiles (µs) of dense counts in this layout. Like HdrHistogram's getValueAtPercentile: the
  * highest value equivalent to the one at which the cumulative count reaches ⌈q·total⌉. 0 when empty.
  */

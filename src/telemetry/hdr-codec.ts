@@ -81,39 +81,56 @@ function putZigZag(out: Buffer, at: number, value: number): number {
  * folded into the nearest index. Throws on bytes that are not a V2 HdrHistogram.
  */
 export function decodeLatencyHdr(bytes: Uint8Array): number[] {
-  if (bytes.length === 0) return [];
-  let data = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (data.length < 8) throw new Error('not an HdrHistogram: too short');
-  let cookie = data.readInt32BE(0);
+  const pairs: number[] = [];
+  const data = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  pairs.length = decodeLatencyHdrInto(data, 0, data.length, pairs);
+  return pairs;
+}
+
+/**
+ * decodeLatencyHdr of `bytes[start, end)` written into `pairs` from its start, without allocating (the
+ * controller passes one scratch array for every histogram): returns how many numbers it wrote (twice
+ * the pairs); what `pairs` holds past that is left as it was.
+ */
+export function decodeLatencyHdrInto(bytes: Buffer, start: number, end: number, pairs: number[]): number {
+  if (end === start) return 0;
+  let data = bytes;
+  let base = start;
+  let limit = end;
+  if (limit - base < 8) throw new Error('not an HdrHistogram: too short');
+  let cookie = data.readInt32BE(base);
   if ((cookie & ~0xf0) === V2_COMPRESSED_COOKIE_BASE) {
-    const length = data.readInt32BE(4);
-    if (length < 0 || 8 + length > data.length) throw new Error('not an HdrHistogram: compressed length past the end');
+    const length = data.readInt32BE(base + 4);
+    if (length < 0 || 8 + length > limit - base) throw new Error('not an HdrHistogram: compressed length past the end');
     // Only the controller decodes, and only other encoders compress: proxies never load node:zlib.
-    data = process.getBuiltinModule('node:zlib').inflateSync(data.subarray(8, 8 + length));
-    if (data.length < 8) throw new Error('not an HdrHistogram: too short');
+    data = process.getBuiltinModule('node:zlib').inflateSync(data.subarray(base + 8, base + 8 + length));
+    base = 0;
+    limit = data.length;
+    if (limit < 8) throw new Error('not an HdrHistogram: too short');
     cookie = data.readInt32BE(0);
   }
   if ((cookie & ~0xf0) !== V2_COOKIE_BASE || (cookie & 0xf0) !== V2_WORD_SIZE_BITS) throw new Error('not an HdrHistogram: no V2 encoding cookie');
-  if (data.length < HEADER_BYTES) throw new Error('not an HdrHistogram: header cut short');
-  const payload = data.readInt32BE(4);
-  const digits = data.readInt32BE(12);
-  const lowest = Number(data.readBigInt64BE(16));
-  if (payload < 0 || HEADER_BYTES + payload > data.length) throw new Error('not an HdrHistogram: payload length past the end');
+  if (limit - base < HEADER_BYTES) throw new Error('not an HdrHistogram: header cut short');
+  const payload = data.readInt32BE(base + 4);
+  const digits = data.readInt32BE(base + 12);
+  // Signed 64-bit, read as two words (no BigInt per histogram).
+  const lowest = data.readInt32BE(base + 16) * 0x1_0000_0000 + data.readUInt32BE(base + 20);
+  if (payload < 0 || HEADER_BYTES + payload > limit - base) throw new Error('not an HdrHistogram: payload length past the end');
   if (!(digits >= 0 && digits <= 5) || !(lowest >= 1)) throw new Error(`not an HdrHistogram: ${digits} significant digits, lowest value ${lowest}`);
-  const unitMagnitude = Math.floor(Math.log2(lowest));
-  const halfMagnitude = Math.max(Math.ceil(Math.log2(2 * 10 ** digits)), 1) - 1;
-  const sameLayout = unitMagnitude === 0 && halfMagnitude === 7 && digits === SIGNIFICANT_DIGITS;
-  const pairs: number[] = [];
-  const end = HEADER_BYTES + payload;
-  let at = HEADER_BYTES;
+  const sameLayout = lowest === 1 && digits === SIGNIFICANT_DIGITS;
+  const unitMagnitude = sameLayout ? 0 : Math.floor(Math.log2(lowest));
+  const halfMagnitude = sameLayout ? 7 : Math.max(Math.ceil(Math.log2(2 * 10 ** digits)), 1) - 1;
+  let written = 0;
+  const stop = base + HEADER_BYTES + payload;
+  let at = base + HEADER_BYTES;
   let source = 0;
-  while (at < end) {
+  while (at < stop) {
     // ZigZag LEB128-64b9B, read in doubles.
     let value = 0;
     let scale = 1;
     let n = 0;
     for (;;) {
-      if (at >= end) throw new Error('not an HdrHistogram: count cut short');
+      if (at >= stop) throw new Error('not an HdrHistogram: count cut short');
       const byte = data[at++] as number;
       if (n === 8) {
         value += byte * scale;
@@ -132,13 +149,15 @@ export function decodeLatencyHdr(bytes: Uint8Array): number[] {
     if (count > 0) {
       const index = sameLayout ? source : indexOfMicros(valueAtIndex(source, unitMagnitude, halfMagnitude));
       // Indices only grow (a coarser fold can repeat the last one): equal neighbours are summed.
-      const last = pairs.length - 2;
-      if (last >= 0 && pairs[last] === index) pairs[last + 1] = (pairs[last + 1] as number) + count;
-      else pairs.push(index, count);
+      if (written >= 2 && pairs[written - 2] === index) pairs[written - 1] = (pairs[written - 1] as number) + count;
+      else {
+        pairs[written++] = index;
+        pairs[written++] = count;
+      }
     }
     source++;
   }
-  return pairs;
+  return written;
 }
 
 /** HdrHistogram's `valueFromIndex` for a histogram of the given layout. */

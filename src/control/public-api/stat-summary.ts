@@ -5,10 +5,10 @@
 // RPS = responses / window, latency percentiles from the merged exact (HDR) latencies, TCP_CONN from
 // the proxies' latest open-connection gauges, bytes over the window.
 import type { BasicStats, Resource, StatRow, StatSummaryRequest, StatSummaryResponse, StatTable } from '../../api/public-messages.ts';
-import { percentilesOfDense } from '../../telemetry/exact-latency.ts';
 import type { PodInfo } from '../discovery/types.ts';
 import type { Aggregate, StatKey } from '../telemetry/store.ts';
 import type { TelemetryView } from '../telemetry/view.ts';
+import { latencyPercentiles } from '../telemetry/keys.ts';
 import {
   canonicalType,
   destinationName,
@@ -57,7 +57,7 @@ export function resourceRef(resource: Resource | undefined, fallbackNamespace: s
 
 /** Percentiles and counts of an aggregate as BasicStats. */
 export function basicStats(agg: Aggregate, actual?: Aggregate): BasicStats {
-  const [p50 = 0, p95 = 0, p99 = 0] = agg.latency === undefined ? [] : percentilesOfDense(agg.latency, [0.5, 0.95, 0.99]);
+  const [p50 = 0, p95 = 0, p99 = 0] = latencyPercentiles(agg, [0.5, 0.95, 0.99]);
   return {
     success_count: agg.success,
     failure_count: agg.failure,

@@ -4,9 +4,10 @@ import type * as grpc from '@grpc/grpc-js';
 import { loadProto, lookup } from '../../api/proto.ts';
 import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ReportRequest } from '../../api/telemetry-messages.ts';
 import type { Component, ControllerContext } from '../context.ts';
+import { applyReportCall } from './apply.ts';
 import { PeerIdentities } from './peer-identities.ts';
+import { ReportDecodeCaches } from './report-decode.ts';
 import { FORWARDED_HEADER, PeerForwarder } from './peers.ts';
-import { decodeReportRequest } from './report-decode.ts';
 import { TelemetryStore } from './store.ts';
 
 /** How often old slots are folded and expired. */
@@ -75,30 +76,28 @@ export const telemetryComponent: Component = (ctx) => {
     { name: 'sluice_controller_telemetry_reports_total', help: 'Telemetry reports applied.', kind: 'counter', series: [['', store.counters.reports]] },
   ]);
   const loaded = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE).service;
-  // Same service, with the hand-written decoder for the hot Report requests (report-decode.ts).
-  const service: grpc.ServiceDefinition = { ...loaded, Report: { ...(loaded['Report'] as grpc.MethodDefinition<ReportRequest, object>), requestDeserialize: decodeReportRequest } };
+  // Same service, but Report requests reach the handler as bytes: they are decoded once, by the
+  // controller's own decoder (apply.ts), not by grpc-js's protobufjs deserializer.
+  const service: grpc.ServiceDefinition = { ...loaded, Report: { ...(loaded['Report'] as grpc.MethodDefinition<Buffer, object>), requestDeserialize: (bytes: Buffer) => bytes } };
+  const decodeCaches = new ReportDecodeCaches();
   ctx.proxyApi.addService(service, {
-    Report: (call: grpc.ServerUnaryCall<ReportRequest, object>, callback: grpc.sendUnaryData<object>) => {
+    Report: (call: grpc.ServerUnaryCall<Buffer, object>, callback: grpc.sendUnaryData<object>) => {
       // With Prometheus answering the public API, what proxies push is not kept: that memory is the point.
       if (ctx.config.prometheusUrl !== undefined) {
         callback(null, {});
         return;
       }
+      let report: ReportRequest | undefined;
       try {
-        const applied = store.ingestCall(call.request);
-        if (applied) {
-          // The outbound report travels batched in the inbound one: both name peers.
-          const now = Date.now();
-          peerIdentities.observe(call.request, now);
-          for (const batched of call.request.batched ?? []) peerIdentities.observe(batched, now);
-        }
+        const result = applyReportCall(call.request, store, peerIdentities, Date.now(), decodeCaches);
+        report = result.report;
         // Reports straight from a proxy go on to the other replicas; reports a peer forwarded stop here.
         const forwarded = call.metadata.get(FORWARDED_HEADER).length > 0;
-        if (applied && !forwarded) peers?.forward(call.request);
-        if (!applied) ctx.log.debug('telemetry report already applied (a retry)', { instance: call.request.instance_id ?? '', sequence: call.request.sequence ?? 0 });
+        if (result.applied && !forwarded) peers?.forward(report);
+        if (!result.applied) ctx.log.debug('telemetry report already applied (a retry)', { instance: report.instance_id ?? '', sequence: report.sequence ?? 0 });
         callback(null, {});
       } catch (error) {
-        ctx.log.warn('cannot apply telemetry report', { error: (error as Error).message, pod: call.request.process?.scheduled_instance ?? '' });
+        ctx.log.warn('cannot apply telemetry report', { error: (error as Error).message, pod: report?.process?.scheduled_instance ?? '' });
         callback({ code: 3, details: `cannot apply report: ${(error as Error).message}` } as grpc.ServiceError, null);
       }
     },

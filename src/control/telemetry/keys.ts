@@ -2,6 +2,8 @@
 // answers, and the pure rules for reading a report's labels into a key (destination, classification).
 // Shared by the embedded store and the Prometheus backend's translation of its answers.
 import type { EosCtx } from '../../api/telemetry-messages.ts';
+import { percentilesOfDense } from '../../telemetry/exact-latency.ts';
+import type { SparseLatency } from './sparse-latency.ts';
 
 export type Direction = 'inbound' | 'outbound';
 /** `svc`: requests as the proxy saw them; `route`/`actual`: per ServiceProfile route (actual = every attempt); `tcp`: connections. */
@@ -34,8 +36,14 @@ export interface Aggregate {
   writeBytes: number;
   /** Sum of the latest open-connection gauges of the proxies that reported within the window. */
   openConnections: number;
-  /** Dense latency counts (exact-latency layout), undefined when none; percentiles with `percentilesOfDense`. */
+  /** Dense latency counts (exact-latency layout), undefined when none; percentiles with `latencyPercentiles`. */
   latency: Float64Array | undefined;
+  /**
+   * The same counts kept sparse, where the source has them so (the embedded store: a row's latencies
+   * are a few dozen values, where a dense array is 26 KB to fill and scan per row); `latency` is then
+   * made from them only when read.
+   */
+  readonly sparseLatency?: SparseLatency | undefined;
 }
 
 /** Which keys a query can use at all: reading only those saves visiting the rest of a large mesh. */
@@ -63,6 +71,13 @@ export interface PodReport {
   readonly lastReport: number;
   readonly firstReport: number;
   readonly reportIntervalMs: number;
+}
+
+/** Percentiles (µs) of an aggregate's latency counts, from the sparse form when it has one; zeros when none. */
+export function latencyPercentiles(agg: Aggregate | undefined, quantiles: readonly number[]): number[] {
+  if (agg?.sparseLatency !== undefined) return agg.sparseLatency.percentiles(quantiles);
+  const dense = agg?.latency;
+  return dense === undefined ? quantiles.map(() => 0) : percentilesOfDense(dense, quantiles);
 }
 
 export type Destination = Pick<StatKey, 'dstNamespace' | 'dstWorkload' | 'dstPod' | 'dstService'>;

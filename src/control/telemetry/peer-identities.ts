@@ -45,7 +45,7 @@ export class PeerIdentities {
   private readonly entries = new Map<string, Entry>();
   private readonly pods = new Map<string, PodIdentity>();
   /** Per reporting proxy and direction: the entries of its last report, in order. */
-  private readonly recent = new Map<string, { at: number; entries: Entry[] }>();
+  private readonly recent = new Map<string, { at: number; entries: Entry[]; ctxs: object[] }>();
   private readonly maxEntries: number;
 
   constructor(maxEntries = MAX_ENTRIES) {
@@ -65,16 +65,26 @@ export class PeerIdentities {
     const identity = report.process?.identity ?? '';
     if (identity !== '') this.rememberPod(`${namespace}/${pod}`, identity, at);
     const prefix = `${direction}\0${namespace}\0${pod}\0${workload}`;
-    const previous = this.recent.get(prefix)?.entries;
+    const recent = this.recent.get(prefix);
+    const previous = recent?.entries;
     const seen: Entry[] = [];
+    // The context each entry came from: the controller's decoder shares one object per distinct context
+    // bytes (report-decode.ts), so the same object at the same place as last time is the same entry.
+    const seenCtxs: object[] = [];
     const visit = (scope: ScopeKind, ctx: RequestCtx | TransportReport): void => {
+      const cached = previous?.[seen.length];
+      if (cached !== undefined && !cached.dropped && recent?.ctxs[seen.length] === ctx) {
+        if (cached.lastSeen < at) cached.lastSeen = at;
+        seen.push(cached);
+        seenCtxs.push(ctx);
+        return;
+      }
       // Outbound, only what has a destination can be an edge; inbound, the reporter is the destination.
       const labels = direction === 'outbound' ? ctx.dst_labels : undefined;
       if (direction === 'outbound' && (labels === undefined || isEmpty(labels))) return;
       const tls = ctx.tls ?? '';
       const peer = (direction === 'inbound' ? ctx.client_id : ctx.server_id) ?? '';
       const reason = ctx.no_tls_reason ?? '';
-      const cached = previous?.[seen.length];
       let entry: Entry | undefined;
       if (cached !== undefined && !cached.dropped && cached.key.scope === scope && cached.tls === tls && cached.peer === peer && cached.reason === reason && sameDestination(cached.key, labels)) {
         entry = cached;
@@ -91,6 +101,7 @@ export class PeerIdentities {
       }
       if (entry.lastSeen < at) entry.lastSeen = at;
       seen.push(entry);
+      seenCtxs.push(ctx);
     };
     for (const scope of report.requests ?? []) {
       const ctx = scope.ctx;
@@ -98,7 +109,7 @@ export class PeerIdentities {
     }
     for (const transport of direction === 'inbound' ? (report.server_transports ?? []) : (report.client_transports ?? [])) visit('tcp', transport);
     this.recent.delete(prefix);
-    this.recent.set(prefix, { at, entries: seen });
+    this.recent.set(prefix, { at, entries: seen, ctxs: seenCtxs });
     if (this.recent.size > this.maxEntries) this.recent.delete(this.recent.keys().next().value as string);
   }
 

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { loadProto, lookup } from '../../api/proto.ts';
 import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ReportRequest } from '../../api/telemetry-messages.ts';
-import { decodeReportRequest } from './report-decode.ts';
+import { decodeReportRequest, ReportDecodeCaches } from './report-decode.ts';
 import { syntheticReport } from './testkit.ts';
 
 const method = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE).service['Report'];
@@ -107,6 +107,34 @@ describe('decodeReportRequest', () => {
     assert.deepEqual(plain(decoded), plain(reference(bytes)));
     assert.equal(decoded.batched?.[0]?.proxy, 'OUTBOUND');
     assert.equal(decoded.batched?.[0]?.requests?.[0]?.count, 4);
+  });
+
+  it("with the controller's caches, gives the same report, less bucket counts beside an exact histogram, sharing contexts between reports", () => {
+    /** What the controller's decode leaves out: bucket counts where the response has an exact histogram. */
+    const withoutShadowedCounts = (value: unknown): unknown => {
+      const copy = plain(value) as ReportRequest;
+      for (const scope of copy.requests ?? []) for (const response of scope.responses ?? []) if (((response.latency_hdr as unknown as { bytes?: number[] })?.bytes?.length ?? 0) > 0) delete response.response_latency_counts;
+      return copy;
+    };
+    const caches = new ReportDecodeCaches();
+    fc.assert(
+      fc.property(report, (r) => {
+        const bytes = encode(r as ReportRequest);
+        const expected = withoutShadowedCounts(reference(bytes));
+        const first = decodeReportRequest(bytes, caches);
+        const again = decodeReportRequest(Buffer.from(bytes), caches);
+        assert.deepEqual(plain(first), expected);
+        assert.deepEqual(plain(again), expected);
+        // The second decode of the same bytes hands out the same frozen contexts.
+        for (const [k, scope] of (again.requests ?? []).entries()) {
+          if (scope.ctx === undefined) continue;
+          assert.equal(scope.ctx, first.requests?.[k]?.ctx);
+          assert.ok(Object.isFrozen(scope.ctx));
+        }
+        if (again.process !== undefined) assert.equal(again.process, first.process);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('rejects batched reports nested inside a batched report', () => {

@@ -5,6 +5,13 @@
 // into plain objects (~670 µs for a busy proxy's report here; this is several times cheaper).
 // report-decode.test.ts checks it against protobufjs on generated reports. Unknown fields are skipped
 // as the protobuf rules say; malformed bytes throw.
+//
+// Given caches (ReportDecodeCaches, decode-cache.ts), the parts of a report that describe a series
+// rather than count it (process, request and end-of-stream contexts, label entries, transport labels)
+// are decoded once per distinct bytes and shared, frozen, between reports: the result is equal to an
+// uncached decode, field for field, but its contexts may be the same objects as an earlier report's.
+import type { DecodeCache } from './decode-cache.ts';
+import { Reader, type ReportDecodeCaches } from './report-reader.ts';
 import type {
   EosCtx,
   EosScope,
@@ -18,112 +25,28 @@ import type {
   TransportReport,
 } from '../../api/telemetry-messages.ts';
 
+export { ReportDecodeCaches } from './report-reader.ts';
+
 const PROXY_NAMES = ['INBOUND', 'OUTBOUND'] as const;
 const PROTOCOL_NAMES = ['HTTP', 'TCP'] as const;
-const TWO_32 = 0x1_0000_0000;
-
-class Reader {
-  readonly buf: Buffer;
-  pos: number;
-  end: number;
-
-  constructor(buf: Buffer, pos: number, end: number) {
-    this.buf = buf;
-    this.pos = pos;
-    this.end = end;
-  }
-
-  /** A varint as a number (exact below 2^53, as the loader's `longs: Number`). */
-  varint(): number {
-    const buf = this.buf;
-    if (this.pos >= this.end) throw new Error('truncated varint');
-    let byte = buf[this.pos++] as number;
-    if (byte < 0x80) return byte;
-    let value = byte & 0x7f;
-    let scale = 0x80;
-    for (let n = 1; n < 10; n++) {
-      if (this.pos >= this.end) throw new Error('truncated varint');
-      byte = buf[this.pos++] as number;
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) return value;
-      scale *= 0x80;
-    }
-    throw new Error('varint longer than 10 bytes');
-  }
-
-  /** A uint32 field: the low 32 bits of the varint, as protobuf readers do. */
-  uint32(): number {
-    const v = this.varint();
-    return v < TWO_32 ? v : v % TWO_32;
-  }
-
-  /** Start and end of a length-delimited field's bytes; moves past them. */
-  span(): number {
-    const length = this.varint();
-    const start = this.pos;
-    if (length > this.end - start) throw new Error('length-delimited field past the end of its message');
-    this.pos = start + length;
-    return start;
-  }
-
-  string(): string {
-    const start = this.span();
-    return this.buf.toString('utf8', start, this.pos);
-  }
-
-  sub(): Reader {
-    const start = this.span();
-    return new Reader(this.buf, start, this.pos);
-  }
-
-  fixed32(): number {
-    if (this.end - this.pos < 4) throw new Error('truncated fixed32');
-    const v = this.buf.readUInt32LE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  fixed64(): number {
-    if (this.end - this.pos < 8) throw new Error('truncated fixed64');
-    const v = this.buf.readUInt32LE(this.pos) + this.buf.readUInt32LE(this.pos + 4) * TWO_32;
-    this.pos += 8;
-    return v;
-  }
-
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 1) this.pos += 8;
-    else if (wire === 2) this.span();
-    else if (wire === 5) this.pos += 4;
-    else throw new Error(`unsupported wire type ${wire}`);
-    if (this.pos > this.end) throw new Error('field past the end of its message');
-  }
-
-  /** Packed or unpacked repeated uint32 into `into`. */
-  uint32s(wire: number, into: number[]): void {
-    if (wire !== 2) {
-      into.push(this.uint32());
-      return;
-    }
-    const start = this.span();
-    const stop = this.pos;
-    this.pos = start;
-    const outer = this.end;
-    this.end = stop;
-    while (this.pos < stop) into.push(this.uint32());
-    this.end = outer;
-  }
-}
 
 function enumName<T extends string>(names: readonly T[], value: number): T {
   // Unknown numbers stay numbers, as protobufjs leaves them.
   return (names[value] ?? value) as T;
 }
 
-export function decodeReportRequest(bytes: Uint8Array): ReportRequest {
+/** The report in `bytes`; with `caches`, its contexts and labels shared with earlier reports' (see the header). */
+export function decodeReportRequest(bytes: Uint8Array, caches?: ReportDecodeCaches): ReportRequest {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return report(new Reader(buf, 0, buf.length), false);
+  return report(new Reader(buf, 0, buf.length, caches), false);
 }
+
+const PROCESS = (c: ReportDecodeCaches): DecodeCache<ProcessInfo> => c.process;
+const REQUEST_CTX = (c: ReportDecodeCaches): DecodeCache<RequestCtx> => c.requestCtx;
+const RESPONSE_CTX = (c: ReportDecodeCaches): DecodeCache<{ http_status_code?: number }> => c.responseCtx;
+const EOS_CTX = (c: ReportDecodeCaches): DecodeCache<EosCtx> => c.eosCtx;
+const LABEL_ENTRY = (c: ReportDecodeCaches): DecodeCache<readonly [string, string]> => c.labelEntry;
+const BOUNDS = (c: ReportDecodeCaches): DecodeCache<number[]> => c.bounds;
 
 /** A ReportRequest; `batched`: one inside another's field 14, which may not nest further. */
 function report(r: Reader, batched: boolean): ReportRequest {
@@ -134,7 +57,7 @@ function report(r: Reader, batched: boolean): ReportRequest {
     const wire = tag & 7;
     switch (field) {
       case 1:
-        out.process = processInfo(r.sub());
+        out.process = r.cached(PROCESS, processInfo);
         break;
       case 2:
         out.proxy = enumName(PROXY_NAMES, r.varint());
@@ -149,10 +72,12 @@ function report(r: Reader, batched: boolean): ReportRequest {
         (out.requests ??= []).push(requestScope(r.sub()));
         break;
       case 6:
-        r.uint32s(wire, (out.histogram_bucket_bounds_tenth_ms ??= []));
+        // The same bounds in every report: shared, as contexts are, when packed (as every encoder packs them).
+        if (wire === 2 && r.caches !== undefined && out.histogram_bucket_bounds_tenth_ms === undefined) out.histogram_bucket_bounds_tenth_ms = r.cached(BOUNDS, uint32List);
+        else r.uint32s(wire, (out.histogram_bucket_bounds_tenth_ms ??= []));
         break;
       case 10:
-        out.instance_id = r.string();
+        out.instance_id = r.sharedString();
         break;
       case 11:
         out.sequence = r.varint();
@@ -229,11 +154,11 @@ function transport(r: Reader, server: boolean): TransportReport {
     else if (field === 12) out.read_bytes = r.varint();
     else if (field === 13) out.write_bytes = r.varint();
     else if (field === 14) out.disconnect_count = r.uint32();
-    else if (field === 15) mapEntry(r.sub(), (out.dst_labels ??= {}));
-    else if (field === 16) out.tls = r.string();
-    else if (field === 17) out.client_id = r.string();
-    else if (field === 18) out.server_id = r.string();
-    else if (field === 19) out.no_tls_reason = r.string();
+    else if (field === 15) addEntry(r.cached(LABEL_ENTRY, mapEntry), (out.dst_labels ??= {}));
+    else if (field === 16) out.tls = r.sharedString();
+    else if (field === 17) out.client_id = r.sharedString();
+    else if (field === 18) out.server_id = r.sharedString();
+    else if (field === 19) out.no_tls_reason = r.sharedString();
     else r.skip(tag & 7);
   }
   return out;
@@ -245,7 +170,7 @@ function requestScope(r: Reader): RequestScope {
     const tag = r.varint();
     switch (tag >>> 3) {
       case 1:
-        out.ctx = requestCtx(r.sub());
+        out.ctx = r.cached(REQUEST_CTX, requestCtx);
         break;
       case 2:
         out.count = r.uint32();
@@ -275,13 +200,13 @@ function requestCtx(r: Reader): RequestCtx {
         out.authority = r.string();
         break;
       case 10:
-        mapEntry(r.sub(), (out.dst_labels ??= {}));
+        addEntry(mapEntry(r.sub()), (out.dst_labels ??= {}));
         break;
       case 11:
         out.route_scope = r.varint() !== 0;
         break;
       case 12:
-        mapEntry(r.sub(), (out.route_labels ??= {}));
+        addEntry(mapEntry(r.sub()), (out.route_labels ??= {}));
         break;
       case 13:
         out.tls = r.string();
@@ -307,22 +232,21 @@ function requestCtx(r: Reader): RequestCtx {
 
 function responseScope(r: Reader): ResponseScope {
   const out: ResponseScope = {};
+  // The controller's decode (with caches) reads packed bucket counts only when there is no exact
+  // histogram: the store then uses the histogram alone, and the counts were a fifth of what decoding allocated.
+  let countsStart = -1;
+  let countsEnd = -1;
   while (r.pos < r.end) {
     const tag = r.varint();
     switch (tag >>> 3) {
-      case 1: {
-        const s = r.sub();
-        const ctx: { http_status_code?: number } = {};
-        while (s.pos < s.end) {
-          const t = s.varint();
-          if (t >>> 3 === 1) ctx.http_status_code = s.uint32();
-          else s.skip(t & 7);
-        }
-        out.ctx = ctx;
+      case 1:
+        out.ctx = r.cached(RESPONSE_CTX, responseCtx);
         break;
-      }
       case 2:
-        r.uint32s(tag & 7, (out.response_latency_counts ??= []));
+        if ((tag & 7) === 2 && r.caches !== undefined && countsStart < 0) {
+          countsStart = r.span();
+          countsEnd = r.pos;
+        } else r.uint32s(tag & 7, (out.response_latency_counts ??= []));
         break;
       case 3:
         (out.ends ??= []).push(eosScope(r.sub()));
@@ -337,14 +261,36 @@ function responseScope(r: Reader): ResponseScope {
         r.skip(tag & 7);
     }
   }
+  if (countsStart >= 0 && (out.latency_hdr === undefined || out.latency_hdr.length === 0)) {
+    const counts = uint32List(new Reader(r.buf, countsStart, countsEnd, undefined));
+    // Any unpacked counts that came after the packed run follow it, as they did on the wire.
+    out.response_latency_counts = out.response_latency_counts === undefined ? counts : [...counts, ...out.response_latency_counts];
+  }
   return out;
+}
+
+/** The body of a packed repeated uint32 field. */
+function uint32List(r: Reader): number[] {
+  const out: number[] = [];
+  while (r.pos < r.end) out.push(r.uint32());
+  return out;
+}
+
+function responseCtx(s: Reader): { http_status_code?: number } {
+  const ctx: { http_status_code?: number } = {};
+  while (s.pos < s.end) {
+    const t = s.varint();
+    if (t >>> 3 === 1) ctx.http_status_code = s.uint32();
+    else s.skip(t & 7);
+  }
+  return ctx;
 }
 
 function eosScope(r: Reader): EosScope {
   const out: EosScope = {};
   while (r.pos < r.end) {
     const tag = r.varint();
-    if (tag >>> 3 === 1) out.ctx = eosCtx(r.sub());
+    if (tag >>> 3 === 1) out.ctx = r.cached(EOS_CTX, eosCtx);
     else if (tag >>> 3 === 2) out.streams = r.uint32();
     else r.skip(tag & 7);
   }
@@ -388,7 +334,7 @@ function eosCtx(r: Reader): EosCtx {
   return out;
 }
 
-function mapEntry(r: Reader, into: Record<string, string>): void {
+function mapEntry(r: Reader): readonly [string, string] {
   let key = '';
   let value = '';
   while (r.pos < r.end) {
@@ -397,7 +343,11 @@ function mapEntry(r: Reader, into: Record<string, string>): void {
     else if (tag >>> 3 === 2) value = r.string();
     else r.skip(tag & 7);
   }
-  into[key] = value;
+  return [key, value];
+}
+
+function addEntry(entry: readonly [string, string], into: Record<string, string>): void {
+  into[entry[0]] = entry[1];
 }
 
 function ipAddress(r: Reader): IPAddress {

@@ -1,7 +1,7 @@
 // One time slot of one key in the telemetry store, and the sums over slots a query makes. Pure.
 import { COUNTS_LENGTH } from '../../telemetry/exact-latency.ts';
 import type { Aggregate } from './keys.ts';
-import type { SparseLatency } from './sparse-latency.ts';
+import { SparseLatency } from './sparse-latency.ts';
 
 export interface Slot {
   requests: number;
@@ -19,19 +19,36 @@ export function emptySlot(): Slot {
   return { requests: 0, success: 0, failure: 0, tlsRequests: 0, opened: 0, closed: 0, readBytes: 0, writeBytes: 0, latency: undefined };
 }
 
+/** A query's sum over slots: latencies summed sparse, made dense only if `latency` is read. */
+class SlotAggregate implements Aggregate {
+  requests = 0;
+  success = 0;
+  failure = 0;
+  tlsRequests = 0;
+  opened = 0;
+  closed = 0;
+  readBytes = 0;
+  writeBytes = 0;
+  openConnections = 0;
+  sparseLatency: SparseLatency | undefined = undefined;
+  private dense: Float64Array | undefined = undefined;
+
+  get latency(): Float64Array | undefined {
+    if (this.dense === undefined && this.sparseLatency !== undefined) {
+      this.dense = new Float64Array(COUNTS_LENGTH);
+      this.sparseLatency.addTo(this.dense);
+    }
+    return this.dense;
+  }
+
+  set latency(dense: Float64Array | undefined) {
+    this.dense = dense;
+    this.sparseLatency = undefined;
+  }
+}
+
 export function emptyAggregate(): Aggregate {
-  return {
-    requests: 0,
-    success: 0,
-    failure: 0,
-    tlsRequests: 0,
-    opened: 0,
-    closed: 0,
-    readBytes: 0,
-    writeBytes: 0,
-    openConnections: 0,
-    latency: undefined,
-  };
+  return new SlotAggregate();
 }
 
 export function mergeSlot(into: Slot, from: Slot): void {
@@ -58,6 +75,7 @@ export function addTransport(slot: Slot, transport: { connects?: number; disconn
 }
 
 export function addSlot(agg: Aggregate, slot: Slot): void {
+  if (!(agg instanceof SlotAggregate)) throw new Error('addSlot sums into an aggregate made by emptyAggregate');
   agg.requests += slot.requests;
   agg.success += slot.success;
   agg.failure += slot.failure;
@@ -66,5 +84,7 @@ export function addSlot(agg: Aggregate, slot: Slot): void {
   agg.closed += slot.closed;
   agg.readBytes += slot.readBytes;
   agg.writeBytes += slot.writeBytes;
-  if (slot.latency !== undefined && slot.latency.size > 0) slot.latency.addTo((agg.latency ??= new Float64Array(COUNTS_LENGTH)));
+  if (slot.latency === undefined || slot.latency.size === 0) return;
+  // Summed sparse: a row's latencies are a few dozen distinct values (see Aggregate.sparseLatency).
+  (agg.sparseLatency ??= new SparseLatency()).merge(slot.latency);
 }

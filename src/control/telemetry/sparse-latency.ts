@@ -3,11 +3,14 @@
 // dense array. The arrays have spare capacity and merges run in place from the back (as merging two
 // sorted arrays into the first one does), so adding a report's histogram to a slot seldom allocates:
 // ingestion does this tens of times per report, and allocating there was its largest cost.
-import { COUNTS_LENGTH } from '../../telemetry/exact-latency.ts';
+import { COUNTS_LENGTH, percentilesOfSparse } from '../../telemetry/exact-latency.ts';
 
-/** Fixed bytes of an instance (object, two typed arrays and their buffers), for the store's byte bound. */
+/** Fixed bytes of an instance (object, two typed arrays and their buffer), for the store's byte bound. */
 const OVERHEAD_BYTES = 160;
 const BYTES_PER_ENTRY = Uint16Array.BYTES_PER_ELEMENT + Float64Array.BYTES_PER_ELEMENT;
+/** What an instance without entries points at: nothing is allocated until the first merge sizes it. */
+const NO_INDICES = new Uint16Array(0);
+const NO_COUNTS = new Float64Array(0);
 
 export class SparseLatency {
   indices: Uint16Array;
@@ -16,8 +19,19 @@ export class SparseLatency {
   size = 0;
 
   constructor(capacity = 0) {
-    this.indices = new Uint16Array(capacity);
-    this.counts = new Float64Array(capacity);
+    this.indices = NO_INDICES;
+    this.counts = NO_COUNTS;
+    if (capacity > 0) this.allocate(capacity);
+  }
+
+  /**
+   * Both arrays in one ArrayBuffer (counts first, for their alignment): each buffer is a separate
+   * allocation the garbage collector tracks and sweeps, and a store holds hundreds of thousands.
+   */
+  private allocate(capacity: number): void {
+    const buffer = new ArrayBuffer(capacity * BYTES_PER_ENTRY);
+    this.counts = new Float64Array(buffer, 0, capacity);
+    this.indices = new Uint16Array(buffer, capacity * Float64Array.BYTES_PER_ELEMENT, capacity);
   }
 
   /** From flat `[index, count …]` pairs in any order (invalid indices and counts left out). */
@@ -38,9 +52,12 @@ export class SparseLatency {
     return sum;
   }
 
-  /** Adds flat `[index, count …]` pairs. Sorted pairs without repeats (what decoding gives) take one pass. */
-  addPairs(pairs: readonly number[]): void {
-    const n = pairs.length >> 1;
+  /**
+   * Adds flat `[index, count …]` pairs, the first `length` numbers of `pairs` (all by default: a scratch
+   * array may hold more). Sorted pairs without repeats (what decoding gives) take one pass.
+   */
+  addPairs(pairs: readonly number[], length = pairs.length): void {
+    const n = length >> 1;
     let ordered = true;
     for (let i = 0, last = -1; i < n; i++) {
       const index = pairs[2 * i] as number;
@@ -51,7 +68,7 @@ export class SparseLatency {
       last = index;
     }
     if (!ordered) {
-      this.addPairs(normalise(pairs));
+      this.addPairs(normalise(pairs, n * 2));
       return;
     }
     this.mergeSorted(pairs, pairs, n, 2, 1);
@@ -101,15 +118,20 @@ export class SparseLatency {
   private grow(needed: number): void {
     // Room to spare, so the next few merges of a similar histogram fit in place.
     const capacity = Math.min(COUNTS_LENGTH, Math.max(needed, Math.ceil(needed * 1.5), 8));
-    const indices = new Uint16Array(capacity);
-    const counts = new Float64Array(capacity);
-    indices.set(this.indices.subarray(0, this.size));
-    counts.set(this.counts.subarray(0, this.size));
-    this.indices = indices;
-    this.counts = counts;
+    const { indices, counts, size } = this;
+    this.allocate(capacity);
+    for (let k = 0; k < size; k++) {
+      this.indices[k] = indices[k] as number;
+      this.counts[k] = counts[k] as number;
+    }
   }
 
-  /** Adds these counts into a dense array of the layout (for percentiles over many slots and keys). */
+  /** Percentiles (µs) of these counts, as percentilesOfDense gives for the same counts. */
+  percentiles(quantiles: readonly number[]): number[] {
+    return percentilesOfSparse(this.indices, this.counts, this.size, quantiles);
+  }
+
+  /** Adds these counts into a dense array of the layout. */
   addTo(dense: Float64Array): void {
     const { indices, counts } = this;
     for (let k = 0; k < this.size; k++) {
@@ -120,9 +142,9 @@ export class SparseLatency {
 }
 
 /** Pairs in any order as sorted pairs without repeats, invalid ones left out. */
-function normalise(pairs: readonly number[]): number[] {
+function normalise(pairs: readonly number[], length: number): number[] {
   const byIndex = new Map<number, number>();
-  for (let i = 0; i + 1 < pairs.length; i += 2) {
+  for (let i = 0; i + 1 < length; i += 2) {
     const index = pairs[i] as number;
     const count = pairs[i + 1] as number;
     if (!(index >= 0 && index < COUNTS_LENGTH && Number.isInteger(index)) || !(count > 0)) continue;

@@ -2,7 +2,7 @@
 // retries recognised, and memory kept within its bounds.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { percentilesOfDense } from '../../telemetry/exact-latency.ts';
+import { latencyPercentiles } from './keys.ts';
 import { classify, TelemetryStore, type StatKey } from './store.ts';
 import { ManualClock, syntheticReport } from './testkit.ts';
 
@@ -42,7 +42,7 @@ describe('TelemetryStore windows', () => {
     store.ingest(syntheticReport({ pod: 'web-2', workload: 'deployment/web', requests: [{ ok: 10, latencyUs: slow }] }));
     const agg = store.query(60_000, byWorkload).groups.get('deployment/web');
     assert.ok(agg?.latency !== undefined);
-    const [p50, p95, p99, max] = percentilesOfDense(agg.latency, [0.5, 0.95, 0.99, 1]);
+    const [p50, p95, p99, max] = latencyPercentiles(agg, [0.5, 0.95, 0.99, 1]);
     assert.ok(p50 !== undefined && p50 >= 2_000 && p50 < 2_020, String(p50));
     assert.ok(p95 !== undefined && p95 >= 50_000 && p95 < 50_500, String(p95));
     assert.ok(p99 !== undefined && p99 >= 50_000 && p99 < 50_500, String(p99));
@@ -59,7 +59,7 @@ describe('TelemetryStore windows', () => {
     report.histogram_bucket_bounds_tenth_ms = [10, 20, 30, 40, 50, 100, 200];
     store.ingest(report);
     const agg = store.query(60_000, byWorkload).groups.get('deployment/old');
-    const [p50] = agg?.latency === undefined ? [] : percentilesOfDense(agg.latency, [0.5]);
+    const [p50] = latencyPercentiles(agg, [0.5]);
     assert.ok(p50 !== undefined && p50 >= 10_000 && p50 < 10_100, String(p50));
   });
 
@@ -72,7 +72,7 @@ describe('TelemetryStore windows', () => {
     }
     const hour = store.query(3_600_000, byWorkload).groups.get('deployment/web');
     assert.equal(hour?.success, 3);
-    assert.equal(percentilesOfDense(hour?.latency ?? new Float64Array(0), [0.5])[0], 7_007);
+    assert.equal(latencyPercentiles(hour, [0.5])[0], 7_007);
     assert.equal(store.query(10 * 60_000, byWorkload).groups.get('deployment/web'), undefined);
     clock.advance(31 * 60_000);
     store.maintain();
@@ -93,7 +93,7 @@ describe('TelemetryStore windows', () => {
     assert.ok(store.byteSize < before);
     const agg = store.query(3_600_000, byWorkload).groups.get('deployment/web');
     assert.equal(agg?.success, 6);
-    assert.equal(percentilesOfDense(agg?.latency ?? new Float64Array(0), [1])[0], 6_015);
+    assert.equal(latencyPercentiles(agg, [1])[0], 6_015);
   });
 });
 
@@ -216,6 +216,23 @@ describe('TelemetryStore bounds', () => {
     assert.deepEqual([...groups.keys()].sort(), ['deployment/a', 'deployment/c', 'deployment/d']);
     assert.equal(store.keyCount, 3);
     assert.equal(store.counters.evictedKeys, 1);
+  });
+
+  it('at the key bound drops the least recently reported 1 % at once, keeping every key reported since', () => {
+    const { clock, store } = setUp({ maxKeys: 300 });
+    for (let i = 0; i < 300; i++) {
+      store.ingest(syntheticReport({ pod: `p-${i}`, workload: `deployment/w${i}`, requests: [{ ok: 1 }] }));
+      clock.advance(100);
+    }
+    // The first ten report again: p-10 … p-12 are now the least recently reported.
+    for (let i = 0; i < 10; i++) store.ingest(syntheticReport({ pod: `p-${i}`, workload: `deployment/w${i}`, requests: [{ ok: 1 }] }));
+    clock.advance(100);
+    store.ingest(syntheticReport({ pod: 'new-1', workload: 'deployment/new', requests: [{ ok: 1 }] }));
+    assert.equal(store.counters.evictedKeys, 3);
+    assert.equal(store.keyCount, 298);
+    const groups = store.query(60_000, byWorkload).groups;
+    for (const gone of ['deployment/w10', 'deployment/w11', 'deployment/w12']) assert.equal(groups.get(gone), undefined, gone);
+    for (const kept of ['deployment/w0', 'deployment/w9', 'deployment/w13', 'deployment/w299', 'deployment/new']) assert.equal(groups.get(kept)?.success, kept === 'deployment/w0' || kept === 'deployment/w9' ? 2 : 1, kept);
   });
 
   it('keeps its slot data under maxBytes however many distinct keys arrive', () => {

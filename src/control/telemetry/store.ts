@@ -7,7 +7,7 @@
 // are a gauge: the latest value each proxy reported.
 //
 // Memory is bounded twice: at most `maxKeys` keys (past it the least recently reported are dropped
-// whole), and about `maxBytes` of slot data: past that the oldest time slice of every key goes first,
+// whole, 1 % of the bound at a time), and about `maxBytes` of slot data: past that the oldest time slice of every key goes first,
 // so a mesh too big for an hour keeps its recent minutes whole (queries then cover what is kept, and
 // say so in `seconds`). A time-slice index makes folding and trimming visit only the slices concerned.
 // Proxies that retry a report they already sent (same instance and sequence) are recognised and not
@@ -15,7 +15,7 @@
 // kept like keys but not counted as series), so `stat` of workloads and namespaces reads one series
 // per workload instead of one per pod. docs/performance.md has the figures at 2,000 proxies.
 import type { ReportRequest, RequestScope } from '../../api/telemetry-messages.ts';
-import { decodeLatencyHdr } from '../../telemetry/hdr-codec.ts';
+import { decodeLatencyHdrInto } from '../../telemetry/hdr-codec.ts';
 import { indexOfMicros } from '../../telemetry/exact-latency.ts';
 import { SparseLatency } from './sparse-latency.ts';
 import type { TelemetryBackend, TelemetryView } from './view.ts';
@@ -25,7 +25,6 @@ import {
   destination,
   NO_DESTINATION,
   sameDestination,
-  type Aggregate,
   type Destination,
   type Direction,
   type KeyClasses,
@@ -34,15 +33,13 @@ import {
   type ScopeKind,
   type StatKey,
 } from './keys.ts';
-import { addSlot, addTransport, emptyAggregate, emptySlot, mergeSlot, type Slot } from './slots.ts';
+import { COARSE_SLOT_MS, FINE_RETENTION_MS, FINE_SLOT_MS, RETENTION_MS, type Gauge, type KeyState } from './key-state.ts';
+import { addTransport, emptySlot, mergeSlot, type Slot } from './slots.ts';
+import { aggregateStates, queryWindow } from './store-query.ts';
 
+export { COARSE_SLOT_MS, FINE_RETENTION_MS, FINE_SLOT_MS, RETENTION_MS } from './key-state.ts';
 export { classify, destination, type Aggregate, type Direction, type KeyClasses, type PodReport, type QueryResult, type ScopeKind, type StatKey } from './keys.ts';
 
-export const FINE_SLOT_MS = 10_000;
-export const COARSE_SLOT_MS = 60_000;
-/** Fine slots older than this are folded into coarse ones. */
-export const FINE_RETENTION_MS = 10 * 60_000;
-export const RETENTION_MS = 60 * 60_000;
 /** A 2,000-proxy mesh holds ~46,000 keys (docs/performance.md, controller ingestion). */
 export const DEFAULT_MAX_KEYS = 100_000;
 /** About 2.5 minutes of a 2,000-proxy mesh, a whole hour of a few hundred proxies (docs/performance.md). */
@@ -54,24 +51,6 @@ export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
 const KEY_BYTES = 1400;
 const SLOT_BYTES = 300;
 
-interface KeyState {
-  readonly key: StatKey;
-  readonly id: string;
-  /** Its entry in the class index (`byClass`): its direction and scope, or a rollup class. */
-  readonly cls: string;
-  lastReport: number;
-  /** Receive time of the report that last moved this key to the recent end. */
-  touched?: number;
-  readonly fine: Map<number, Slot>;
-  readonly coarse: Map<number, Slot>;
-  bytes: number;
-  /** The fine slot reports land in now (most scopes of a key hit the same one): skips a Map lookup. */
-  slotIndex: number;
-  slot: Slot | undefined;
-  /** No longer in the store (a cached reference must not be used). */
-  dropped: boolean;
-}
-
 /** The reporting side of a report's keys, and its part of their ids. */
 interface Origin {
   readonly namespace: string;
@@ -82,6 +61,13 @@ interface Origin {
   /** The keys of this proxy's previous report in this direction, and this report's so far. */
   readonly previous: readonly KeyState[] | undefined;
   readonly states: KeyState[];
+  /**
+   * The request context object each of those keys came from (undefined for transports): the
+   * controller's decoder hands out the same object for the same bytes (report-decode.ts), so the same
+   * object at the same place as last time is the same key, without comparing a string.
+   */
+  readonly previousCtxs: ReadonlyArray<object | undefined> | undefined;
+  readonly ctxs: Array<object | undefined>;
   /** This report's workload rollups, by scope, once looked up. */
   rollups: Partial<Record<ScopeKind, KeyState>> | undefined;
 }
@@ -109,11 +95,6 @@ export interface StoreOptions {
   readonly now?: () => number;
 }
 
-interface Gauge {
-  readonly key: StatKey;
-  readonly open: number;
-}
-
 export class TelemetryStore implements TelemetryView, TelemetryBackend {
   readonly maxKeys: number;
   readonly maxBytes: number;
@@ -121,7 +102,10 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   /** Keys dropped and time slices trimmed to stay within the bounds, reports ignored as retries; for SelfCheck, metrics and tests. */
   readonly counters = { evictedKeys: 0, trimmedSlices: 0, duplicateReports: 0, reports: 0, badHistograms: 0 };
   private readonly now: () => number;
-  /** Insertion order = least recently reported first (a report moves its keys to the end). */
+  /**
+   * By id. Not kept in report order (moving every key of every report to the end of a 46,000-entry
+   * Map was a tenth of ingestion): eviction finds the least recently reported by their `lastReport`.
+   */
   private readonly keys = new Map<string, KeyState>();
   /** Per-workload rollups (ROLLED_UP), apart from the keys: `maxKeys` bounds series; these are at most one per workload and class. */
   private readonly rollups = new Map<string, KeyState>();
@@ -129,13 +113,19 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   private readonly sequences = new Map<string, { sequence: number; at: number }>();
   private readonly gauges = new Map<string, { at: number; intervalMs: number; entries: Gauge[] }>();
   private readonly pods = new Map<string, PodReport>();
-  /** Time slices: the keys holding a slot of each fine (10 s) and coarse (minute) index. */
-  private readonly fineTimes = new Map<number, Set<KeyState>>();
-  private readonly coarseTimes = new Map<number, Set<KeyState>>();
+  /**
+   * Time slices: the keys holding a slot of each fine (10 s) and coarse (minute) index. Arrays, not
+   * Sets (a slice of this mesh holds ~46,000 keys: growing a Set that size cost more than the rest of
+   * the slot's creation): a dropped key stays listed until its slices go, and is skipped (`dropped`).
+   */
+  private readonly fineTimes = new Map<number, KeyState[]>();
+  private readonly coarseTimes = new Map<number, KeyState[]>();
   /** Keys by direction and scope, so that a query reads only the classes it can use. */
   private readonly byClass = new Map<string, Set<KeyState>>();
   /** Per reporting proxy and direction: the keys of its last report, in order (see keyState). */
-  private readonly recentKeys = new Map<string, { at: number; states: KeyState[] }>();
+  private readonly recentKeys = new Map<string, { at: number; states: KeyState[]; ctxs: Array<object | undefined> }>();
+  /** Scratch for one histogram's latency pairs at a time (latencyOf). */
+  private readonly pairs: number[] = [];
   /** A rollup reported before this time was dropped whole (evicted): windows starting earlier read keys. */
   private rollupsWholeSince = 0;
   /** Data before this time was dropped to stay within `maxBytes` (0 = none). */
@@ -180,8 +170,13 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
         this.counters.duplicateReports++;
         return false;
       }
-      this.sequences.delete(seqKey);
-      this.sequences.set(seqKey, { sequence, at: receivedAt });
+      // Updated in place: these per-proxy maps are not kept in report order (their bound, far above any
+      // mesh's proxy count, drops the first reported; `maintain` drops the silent by time).
+      if (seen === undefined) this.sequences.set(seqKey, { sequence, at: receivedAt });
+      else {
+        seen.sequence = sequence;
+        seen.at = receivedAt;
+      }
     }
     this.counters.reports++;
     const namespace = report.process?.scheduled_namespace ?? '';
@@ -195,14 +190,14 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
 
     const prefix = [namespace, pod, workload, direction].join('\0');
     const previous = this.recentKeys.get(prefix);
-    const origin: Origin = { namespace, pod, workload, direction, prefix, previous: previous?.states, states: [], rollups: undefined };
+    const origin: Origin = { namespace, pod, workload, direction, prefix, previous: previous?.states, states: [], previousCtxs: previous?.ctxs, ctxs: [], rollups: undefined };
     const bounds = report.histogram_bucket_bounds_tenth_ms ?? [];
     for (const scope of report.requests ?? []) this.ingestScope(origin, scope, bounds, receivedAt);
 
     const transports = direction === 'inbound' ? (report.server_transports ?? []) : (report.client_transports ?? []);
     const gauges: Gauge[] = [];
     for (const transport of transports) {
-      const state = this.keyState(origin, 'tcp', '', '', transport.dst_labels, receivedAt);
+      const state = this.keyState(origin, 'tcp', '', '', transport.dst_labels, undefined, receivedAt);
       const slot = state === undefined ? undefined : this.slot(state, receivedAt);
       if (slot !== undefined) {
         addTransport(slot, transport);
@@ -215,11 +210,8 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
         gauges.push({ key, open: transport.open_connections ?? 0 });
       }
     }
-    this.recentKeys.delete(prefix);
-    this.recentKeys.set(prefix, { at: receivedAt, states: origin.states });
-    const gaugeKey = `${instance === '' ? podKey : instance}\0${direction}`;
-    this.gauges.delete(gaugeKey);
-    this.gauges.set(gaugeKey, { at: receivedAt, intervalMs: reportIntervalMs, entries: gauges });
+    this.recentKeys.set(prefix, { at: receivedAt, states: origin.states, ctxs: origin.ctxs });
+    this.gauges.set(`${instance === '' ? podKey : instance}\0${direction}`, { at: receivedAt, intervalMs: reportIntervalMs, entries: gauges });
     this.enforceBounds();
     return true;
   }
@@ -228,7 +220,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     const ctx = scope.ctx ?? {};
     const kind: ScopeKind = ctx.route_scope === true ? (ctx.actual === true ? 'actual' : 'route') : 'svc';
     const route = kind === 'svc' ? '' : (ctx.route_labels?.['route'] ?? '');
-    const state = this.keyState(origin, kind, ctx.authority ?? '', route, ctx.dst_labels, at);
+    const state = this.keyState(origin, kind, ctx.authority ?? '', route, ctx.dst_labels, scope.ctx, at);
     const slot = state === undefined ? undefined : this.slot(state, at);
     if (state === undefined || slot === undefined) return;
     const rollup = this.rollupState(origin, kind, at);
@@ -246,59 +238,68 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
         if (classify(status, end.ctx ?? {}) === 'success') success += streams;
         else failure += streams;
       }
-      const pairs = this.latencyOf(response.latency_hdr, response.response_latency_counts, bounds);
-      this.addResponses(state, slot, success, failure, tls, pairs);
-      if (rollup !== undefined && rollupSlot !== undefined) this.addResponses(rollup, rollupSlot, success, failure, tls, pairs);
+      const length = this.latencyOf(response.latency_hdr, response.response_latency_counts, bounds);
+      this.addResponses(state, slot, success, failure, tls, length);
+      if (rollup !== undefined && rollupSlot !== undefined) this.addResponses(rollup, rollupSlot, success, failure, tls, length);
     }
   }
 
-  private addResponses(state: KeyState, slot: Slot, success: number, failure: number, tls: boolean, pairs: readonly number[] | undefined): void {
+  /** Adds a response scope's counts, and the first `pairsLength` numbers of `this.pairs` as its latencies. */
+  private addResponses(state: KeyState, slot: Slot, success: number, failure: number, tls: boolean, pairsLength: number): void {
     slot.success += success;
     slot.failure += failure;
     if (tls) slot.tlsRequests += success + failure;
-    if (pairs !== undefined && pairs.length > 0) {
+    if (pairsLength > 0) {
       const before = slot.latency?.bytes ?? 0;
-      (slot.latency ??= new SparseLatency()).addPairs(pairs);
+      (slot.latency ??= new SparseLatency()).addPairs(this.pairs, pairsLength);
       const grown = slot.latency.bytes - before;
       state.bytes += grown;
       this.bytes += grown;
     }
   }
 
-  /** Flat `[index, count …]` latency pairs of a response scope, undefined when it has none. */
-  private latencyOf(hdr: Uint8Array | undefined, buckets: readonly number[] | undefined, bounds: readonly number[]): number[] | undefined {
+  /**
+   * A response scope's latencies as flat `[index, count …]` pairs in `this.pairs` (one scratch array for
+   * every histogram: nothing allocated per scope); returns how many numbers it wrote (0: none).
+   */
+  private latencyOf(hdr: Uint8Array | undefined, buckets: readonly number[] | undefined, bounds: readonly number[]): number {
     if (hdr !== undefined && hdr.length > 0) {
       try {
-        return decodeLatencyHdr(hdr);
+        const data = Buffer.isBuffer(hdr) ? hdr : Buffer.from(hdr.buffer, hdr.byteOffset, hdr.byteLength);
+        return decodeLatencyHdrInto(data, 0, data.length, this.pairs);
       } catch {
         this.counters.badHistograms++;
       }
     }
     // A reporter without exact latencies (Conduit's shape): each bucket counted at its upper bound.
-    if (buckets === undefined || buckets.length === 0) return undefined;
-    const pairs: number[] = [];
+    if (buckets === undefined) return 0;
+    let length = 0;
     for (let i = 0; i < buckets.length; i++) {
       const count = buckets[i] ?? 0;
       if (count <= 0) continue;
       const tenthMs = bounds[i] ?? bounds[bounds.length - 1] ?? 0;
-      pairs.push(indexOfMicros(tenthMs >= 0xffffffff ? 60_000_000 : tenthMs * 100), count);
+      this.pairs[length++] = indexOfMicros(tenthMs >= 0xffffffff ? 60_000_000 : tenthMs * 100);
+      this.pairs[length++] = count;
     }
-    return pairs;
+    return length;
   }
 
   /**
-   * The state of a key, created as needed and moved to the most recently reported end; undefined when
-   * `at` is already past retention. The key's id is built from the parts without a StatKey object,
-   * which is only made for a new key.
+   * The state of a key, created as needed, its last report time updated; undefined when `at` is
+   * already past retention. The key's id is built from the parts without a StatKey object, which is
+   * only made for a new key. `ctx`: the request context the parts come from (see Origin.ctxs).
    */
-  private keyState(origin: Origin, kind: ScopeKind, authority: string, route: string, dstLabels: Readonly<Record<string, string>> | undefined, at: number): KeyState | undefined {
+  private keyState(origin: Origin, kind: ScopeKind, authority: string, route: string, dstLabels: Readonly<Record<string, string>> | undefined, ctx: object | undefined, at: number): KeyState | undefined {
     if (at <= this.now() - RETENTION_MS) return undefined;
     // A proxy lists its series in the same order every report: the key at the same place last time is
     // most often this one, and comparing strings is cheaper than building and hashing the id.
     const position = origin.states.length;
     const cached = origin.previous?.[position];
+    origin.ctxs.push(ctx);
     let state: KeyState | undefined;
-    if (cached !== undefined && !cached.dropped && cached.key.scope === kind && cached.key.authority === authority && cached.key.route === route && sameDestination(cached.key, dstLabels)) {
+    if (cached !== undefined && !cached.dropped && ctx !== undefined && origin.previousCtxs?.[position] === ctx) {
+      state = cached;
+    } else if (cached !== undefined && !cached.dropped && cached.key.scope === kind && cached.key.authority === authority && cached.key.route === route && sameDestination(cached.key, dstLabels)) {
       state = cached;
     } else {
       const dst = dstLabels === undefined ? NO_DESTINATION : destination(dstLabels);
@@ -306,13 +307,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       state = this.keys.get(id) ?? this.newState(origin, kind, authority, route, dst, id, at);
     }
     origin.states.push(state);
-    if (state.touched !== at) {
-      // Several scopes of one report often share a key: it moves to the end once.
-      this.keys.delete(state.id);
-      this.keys.set(state.id, state);
-    }
-    state.touched = at;
-    state.lastReport = Math.max(state.lastReport, at);
+    if (state.lastReport < at) state.lastReport = at;
     return state;
   }
 
@@ -323,7 +318,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
 
   private addState(key: StatKey, id: string, cls: string, at: number): KeyState {
     const rollup = isRollupClass(cls);
-    if (!rollup && this.keys.size >= this.maxKeys) this.evictOldest();
+    if (!rollup && this.keys.size >= this.maxKeys) this.evictLeastRecentKeys();
     const state: KeyState = { key, id, cls, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES, slotIndex: NaN, slot: undefined, dropped: false };
     this.bytes += KEY_BYTES;
     (rollup ? this.rollups : this.keys).set(id, state);
@@ -348,13 +343,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       }
       (origin.rollups ??= {})[kind] = state;
     }
-    if (state.touched !== at) {
-      // Kept in report order too, for eviction under the byte bound.
-      this.rollups.delete(state.id);
-      this.rollups.set(state.id, state);
-    }
-    state.touched = at;
-    state.lastReport = Math.max(state.lastReport, at);
+    if (state.lastReport < at) state.lastReport = at;
     return state;
   }
 
@@ -372,7 +361,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     if (slot === undefined) {
       slot = emptySlot();
       slots.set(index, slot);
-      index_(fine ? this.fineTimes : this.coarseTimes, index, state);
+      listIn(fine ? this.fineTimes : this.coarseTimes, index, state);
       state.bytes += SLOT_BYTES;
       this.bytes += SLOT_BYTES;
     }
@@ -383,27 +372,55 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     return slot;
   }
 
-  /** Drops the least recently reported key (or, for the byte bound, key or rollup). */
-  private evictOldest(orRollup = false): void {
-    let oldest = this.keys.values().next().value;
-    const rollup = orRollup ? this.rollups.values().next().value : undefined;
-    // Of a key and a rollup reported at the same time, the rollup goes first: queries over a window
-    // that reaches back before a rollup was dropped read the keys instead (rollupsWholeSince).
-    if (rollup !== undefined && (oldest === undefined || rollup.lastReport <= oldest.lastReport)) {
-      oldest = rollup;
-      this.rollupsWholeSince = Math.max(this.rollupsWholeSince, rollup.lastReport + 1);
+  /**
+   * At `maxKeys`: drops the least recently reported keys, 1 % of the bound at once, so that one scan
+   * of the keys serves many new ones (a mesh that churns pods at the bound adds keys steadily).
+   */
+  private evictLeastRecentKeys(): void {
+    const batch = Math.max(1, Math.floor(this.maxKeys / 100));
+    const times = new Float64Array(this.keys.size);
+    let i = 0;
+    for (const state of this.keys.values()) times[i++] = state.lastReport;
+    times.sort();
+    const threshold = times[Math.min(batch, times.length) - 1] ?? -Infinity;
+    let dropped = 0;
+    // Ties at the threshold go in the order the keys were created.
+    for (const state of this.keys.values()) {
+      if (dropped >= batch) break;
+      if (state.lastReport > threshold) continue;
+      this.drop(state);
+      this.counters.evictedKeys++;
+      dropped++;
     }
-    if (oldest !== undefined) this.drop(oldest);
-    this.counters.evictedKeys++;
   }
 
+  /**
+   * For the byte bound, once a single time slice is left: drops keys and rollups, least recently
+   * reported first, until the data fits. Of a key and a rollup reported at the same time the rollup
+   * goes first: queries over a window that reaches back before a rollup was dropped read the keys
+   * instead (rollupsWholeSince).
+   */
+  private evictUntilWithinBytes(): void {
+    const all = [...this.rollups.values(), ...this.keys.values()];
+    all.sort((a, b) => a.lastReport - b.lastReport || Number(isRollupClass(b.cls)) - Number(isRollupClass(a.cls)));
+    for (const state of all) {
+      if (this.bytes <= this.maxBytes || this.keys.size + this.rollups.size <= 1) break;
+      if (isRollupClass(state.cls)) this.rollupsWholeSince = Math.max(this.rollupsWholeSince, state.lastReport + 1);
+      this.drop(state);
+      this.counters.evictedKeys++;
+    }
+  }
+
+  /** Removes a key whole. It stays listed in the time slices until they go (they skip it). */
   private drop(state: KeyState): void {
     this.mapOf(state).delete(state.id);
     this.bytes -= state.bytes;
     state.dropped = true;
+    state.fine.clear();
+    state.coarse.clear();
+    state.slot = undefined;
+    state.slotIndex = NaN;
     unindex(this.byClass, state.cls, state);
-    for (const index of state.fine.keys()) unindex(this.fineTimes, index, state);
-    for (const index of state.coarse.keys()) unindex(this.coarseTimes, index, state);
   }
 
   /**
@@ -414,12 +431,14 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   private enforceBounds(): void {
     while (this.bytes > this.maxBytes) {
       if (this.fineTimes.size + this.coarseTimes.size > 1) this.dropOldestSlice();
-      else if (this.keys.size + this.rollups.size > 1) this.evictOldest(true);
+      else if (this.keys.size + this.rollups.size > 1) this.evictUntilWithinBytes();
       else break;
     }
-    // Per-proxy bookkeeping is bounded by the same key limit (oldest first: maps are kept in report order).
-    for (const map of [this.sequences, this.gauges, this.pods, this.recentKeys] as Array<Map<string, unknown>>) {
-      while (map.size > this.maxKeys) map.delete(map.keys().next().value as string);
+    // Per-proxy bookkeeping is bounded by the same key limit (first reported first).
+    if (this.sequences.size > this.maxKeys || this.gauges.size > this.maxKeys || this.pods.size > this.maxKeys || this.recentKeys.size > this.maxKeys) {
+      for (const map of [this.sequences, this.gauges, this.pods, this.recentKeys] as Array<Map<string, unknown>>) {
+        while (map.size > this.maxKeys) map.delete(map.keys().next().value as string);
+      }
     }
   }
 
@@ -429,6 +448,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     let oldest = Infinity;
     for (const index of times.keys()) if (index < oldest) oldest = index;
     for (const state of times.get(oldest) ?? []) {
+      if (state.dropped) continue;
       const slots = coarse ? state.coarse : state.fine;
       const slot = slots.get(oldest);
       if (slot === undefined) continue;
@@ -467,7 +487,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       this.fineTimes.delete(index);
       const coarseIndex = Math.floor((index * FINE_SLOT_MS) / COARSE_SLOT_MS);
       for (const state of states) {
-        const slot = state.fine.get(index);
+        const slot = state.dropped ? undefined : state.fine.get(index);
         if (slot === undefined) continue;
         state.fine.delete(index);
         if (state.slot === slot) {
@@ -477,7 +497,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
         const into = state.coarse.get(coarseIndex);
         if (into === undefined) {
           state.coarse.set(coarseIndex, slot);
-          index_(this.coarseTimes, coarseIndex, state);
+          listIn(this.coarseTimes, coarseIndex, state);
         } else {
           const before = (into.latency?.bytes ?? 0) + (slot.latency?.bytes ?? 0);
           mergeSlot(into, slot);
@@ -491,7 +511,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       if (index + 1 > coarseCutoff) continue;
       this.coarseTimes.delete(index);
       for (const state of states) {
-        const slot = state.coarse.get(index);
+        const slot = state.dropped ? undefined : state.coarse.get(index);
         if (slot === undefined) continue;
         state.coarse.delete(index);
         const freed = SLOT_BYTES + (slot.latency?.bytes ?? 0);
@@ -508,55 +528,14 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   }
 
   /**
-   * Aggregates the keys `groupOf` assigns a group to (undefined = leave out) over the last `windowMs`.
-   * Windows up to 10 minutes read 10-second slots; longer ones read minute slots as well. `only` limits
-   * the keys visited to the classes `groupOf` can accept (an optimisation: the answer is the same).
+   * Aggregates the keys `groupOf` assigns a group to (undefined = leave out) over the last `windowMs`
+   * (store-query.ts). `only` limits the keys visited to the classes `groupOf` can accept (an
+   * optimisation: the answer is the same).
    */
   query(windowMs: number, groupOf: (key: StatKey) => string | undefined, now = this.now(), only?: KeyClasses): QueryResult {
-    const window = Math.min(Math.max(windowMs, FINE_SLOT_MS), RETENTION_MS);
-    const fineOnly = window <= FINE_RETENTION_MS;
-    const grid = fineOnly ? FINE_SLOT_MS : COARSE_SLOT_MS;
-    const firstStart = Math.floor((now - window) / grid) * grid;
-    const fineFirst = Math.floor(firstStart / FINE_SLOT_MS);
-    const coarseFirst = Math.floor(firstStart / COARSE_SLOT_MS);
-    const fineLast = Math.floor(now / FINE_SLOT_MS);
-    const groups = new Map<string, Aggregate>();
-    const aggregate = (group: string): Aggregate => {
-      let agg = groups.get(group);
-      if (agg === undefined) {
-        agg = emptyAggregate();
-        groups.set(group, agg);
-      }
-      return agg;
-    };
-    for (const state of this.statesOf(only, firstStart >= this.rollupsWholeSince)) {
-      if (state.lastReport < firstStart) continue;
-      const group = groupOf(state.key);
-      if (group === undefined) continue;
-      const agg = aggregate(group);
-      // Short windows look up their few slots; long ones walk what the key holds.
-      if (fineOnly && fineLast - fineFirst < state.fine.size) {
-        for (let index = fineFirst; index <= fineLast; index++) {
-          const slot = state.fine.get(index);
-          if (slot !== undefined) addSlot(agg, slot);
-        }
-      } else {
-        for (const [index, slot] of state.fine) if (index >= fineFirst) addSlot(agg, slot);
-      }
-      if (!fineOnly) for (const [index, slot] of state.coarse) if (index >= coarseFirst) addSlot(agg, slot);
-    }
-    // Gauges: the latest value of every proxy that reported within the window (or its last two intervals).
-    for (const gauge of this.gauges.values()) {
-      const fresh = Math.max(window, 2 * gauge.intervalMs);
-      if (gauge.at < now - fresh) continue;
-      for (const entry of gauge.entries) {
-        const group = groupOf(entry.key);
-        if (group !== undefined) aggregate(group).openConnections += entry.open;
-      }
-    }
-    // Less than the window when the store is younger, or dropped older slices to stay within maxBytes.
-    const seconds = Math.max(1, (now - Math.max(firstStart, Math.min(Math.max(this.startedAt, this.horizon), now - FINE_SLOT_MS))) / 1000);
-    return { seconds, groups };
+    const window = queryWindow(windowMs, now);
+    const states = this.statesOf(only, window.firstStart >= this.rollupsWholeSince);
+    return aggregateStates(states, this.gauges.values(), window, groupOf, now, Math.max(this.startedAt, this.horizon));
   }
 
   /** The keys of the given classes (all keys when none are given), or their rollups where asked and kept. */
@@ -591,6 +570,12 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   async view(): Promise<TelemetryView> {
     return this;
   }
+}
+
+function listIn(times: Map<number, KeyState[]>, index: number, state: KeyState): void {
+  const states = times.get(index);
+  if (states === undefined) times.set(index, [state]);
+  else states.push(state);
 }
 
 function index_<K>(times: Map<K, Set<KeyState>>, index: K, state: KeyState): void {
