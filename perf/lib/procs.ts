@@ -24,6 +24,8 @@ const live = new Map<number, Started>();
 export interface StartOptions {
   /** CPU core to pin to with `taskset -c` (taskset execs, so the PID stays the command's own). */
   core?: number | undefined;
+  /** Niceness for the whole process, every thread (`nice -n`, which execs too). */
+  nice?: number;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Called with each stdout chunk (stdout is otherwise discarded). */
@@ -33,8 +35,10 @@ export interface StartOptions {
 }
 
 export function start(name: string, cmd: string, args: string[], opts: StartOptions = {}): Started {
-  const file = opts.core === undefined ? cmd : 'taskset';
-  const argv = opts.core === undefined ? args : ['-c', String(opts.core), cmd, ...args];
+  const pinned = opts.core === undefined ? [cmd, ...args] : ['taskset', '-c', String(opts.core), cmd, ...args];
+  const chain = opts.nice === undefined ? pinned : ['nice', '-n', String(opts.nice), ...pinned];
+  const file = chain[0] as string;
+  const argv = chain.slice(1);
   const spawnOpts: SpawnOptions = {
     env: opts.env ?? process.env,
     stdio: opts.inherit === true ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],

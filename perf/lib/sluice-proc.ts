@@ -138,12 +138,13 @@ export async function startController(
   core: number | undefined,
   timeoutMs = 20_000,
   extraArgs: readonly string[] = [],
+  nice?: number,
 ): Promise<RunningController> {
   const file = join(dir, 'mesh.yaml');
   writeFileSync(`${file}.tmp`, yaml);
   renameSync(`${file}.tmp`, file);
   const args = [join(root, ...CONTROLLER_BIN), '--discovery', 'file', '--discovery-file', file, '--proxy-api-addr', '127.0.0.1:0', '--public-api-addr', '127.0.0.1:0', '--log', 'info', ...extraArgs];
-  const proc = start('sluice-controller', process.execPath, args, { core });
+  const proc = start('sluice-controller', process.execPath, args, nice === undefined ? { core } : { core, nice });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const addr = readyProxyApi(proc.stderrTail());
