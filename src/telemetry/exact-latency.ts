@@ -103,9 +103,24 @@ export function percentilesOfPairs(pairs: readonly number[], quantiles: readonly
  * `counts` (what the controller's store keeps per slot and sums per query, src/control/telemetry).
  */
 export function percentilesOfSparse(indices: ArrayLike<number>, counts: ArrayLike<number>, size: number, quantiles: readonly number[]): number[] {
+  return percentilesOf(counts, size, (k) => indices[k] as number, quantiles);
+}
+
+/**
+ * Percentiles (µs) of dense counts in this layout. Like HdrHistogram's getValueAtPercentile: the
+ * highest value equivalent to the one at which the cumulative count reaches ⌈q·total⌉. 0 when empty.
+ */
+export function percentilesOfDense(dense: Float64Array, quantiles: readonly number[]): number[] {
+  return percentilesOf(dense, dense.length, (i) => i, quantiles);
+}
+
+/** The walk both forms share: `counts[k]` is the count of layout index `indexOf(k)`, ascending. */
+function percentilesOf(counts: ArrayLike<number>, size: number, indexOf: (k: number) => number, quantiles: readonly number[]): number[] {
   let total = 0;
   for (let k = 0; k < size; k++) total += counts[k] as number;
   if (total === 0) return quantiles.map(() => 0);
+  // The relative epsilon only absorbs float noise: counts spread from Prometheus buckets are fractions,
+  // and 30.00000000000002 must still ask for the 30th count.
   const targets = quantiles.map((q) => Math.max(1, Math.ceil(Math.min(Math.max(q, 0), 1) * total * (1 - 1e-12))));
   const out = new Array<number>(quantiles.length).fill(0);
   const found = new Array<boolean>(quantiles.length).fill(false);
@@ -117,37 +132,7 @@ export function percentilesOfSparse(indices: ArrayLike<number>, counts: ArrayLik
     seen += count;
     for (let q = 0; q < targets.length; q++) {
       if (!found[q] && seen >= (targets[q] as number)) {
-        out[q] = highestMicrosAt(indices[k] as number);
-        found[q] = true;
-        pending--;
-      }
-    }
-  }
-  return out;
-}
-
-/**
- * Percentiles (µs) of dense counts in this layout. Like HdrHistogram's getValueAtPercentile: the
- * highest value equivalent to the one at which the cumulative count reaches ⌈q·total⌉. 0 when empty.
- */
-export function percentilesOfDense(dense: Float64Array, quantiles: readonly number[]): number[] {
-  let total = 0;
-  for (let i = 0; i < dense.length; i++) total += dense[i] as number;
-  if (total === 0) return quantiles.map(() => 0);
-  // The relative epsilon only absorbs float noise: counts spread from Prometheus buckets are fractions,
-  // and 30.00000000000002 must still ask for the 30th count.
-  const targets = quantiles.map((q) => Math.max(1, Math.ceil(Math.min(Math.max(q, 0), 1) * total * (1 - 1e-12))));
-  const out = new Array<number>(quantiles.length).fill(0);
-  const found = new Array<boolean>(quantiles.length).fill(false);
-  let seen = 0;
-  let pending = quantiles.length;
-  for (let i = 0; i < dense.length && pending > 0; i++) {
-    const count = dense[i] as number;
-    if (count === 0) continue;
-    seen += count;
-    for (let q = 0; q < targets.length; q++) {
-      if (!found[q] && seen >= (targets[q] as number)) {
-        out[q] = highestMicrosAt(i);
+        out[q] = highestMicrosAt(indexOf(k));
         found[q] = true;
         pending--;
       }
