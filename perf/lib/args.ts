@@ -17,6 +17,8 @@ export interface PerfOptions {
   warmupSeconds: number;
   saturationSeconds: number;
   saturationWarmupSeconds: number;
+  /** Measured saturation runs per target and protocol; the median one (by proxy CPU per request) is kept. */
+  saturationRuns: number;
   /** Settle time after start-up before idle memory is read, ms. */
   settleMs: number;
   /** Open-loop pool size: HTTP/1.1 connections / HTTP/2 sessions. */
@@ -54,6 +56,7 @@ export const USAGE = `npm run perf -- [options]
   --seconds N             measured seconds per fixed-rate run (default 4)
   --warmup N              warm-up seconds before each fixed-rate run (default 1)
   --saturation-seconds N  measured seconds of each saturation run (default 3)
+  --saturation-runs N     saturation runs per target and protocol, the median kept (default 3)
   --attempts N            run a fixed rate up to N times when other processes disturbed it (default 2)
   --no-pin                do not pin processes to cores with taskset
   --no-deps               do not run scripts/system-deps.sh perf
@@ -89,6 +92,7 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
     warmupSeconds: 1,
     saturationSeconds: 3,
     saturationWarmupSeconds: 1,
+    saturationRuns: 3,
     settleMs: 1000,
     h1Connections: 32,
     h2Connections: 4,
@@ -147,6 +151,9 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
       case '--saturation-seconds':
         o.saturationSeconds = positive(a, value());
         break;
+      case '--saturation-runs':
+        o.saturationRuns = Math.round(positive(a, value()));
+        break;
       case '--attempts':
         o.attempts = Math.round(positive(a, value()));
         break;
@@ -185,6 +192,7 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
     if (!explicit.has('--warmup')) o.warmupSeconds = 0.5;
     if (!explicit.has('--saturation-seconds')) o.saturationSeconds = 2;
     o.saturationWarmupSeconds = 0.5;
+    if (!explicit.has('--saturation-runs')) o.saturationRuns = 1;
     o.settleMs = 800;
     if (!explicit.has('--attempts')) o.attempts = 1;
     if (!explicit.has('--quiet-wait-ms')) o.quiet.maxWaitMs = 1000;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAutocannon, parseH2load, saturationCommand } from './saturation.ts';
+import { medianRun, parseAutocannon, parseH2load, saturationCommand } from './saturation.ts';
 
 test('autocannon JSON: 2xx are the successes, errors summed', () => {
   const c = parseAutocannon(JSON.stringify({ duration: 4.02, '2xx': 40000, non2xx: 3, errors: 1, timeouts: 2, mismatches: 0, requests: { total: 40003 } }));
@@ -35,4 +35,17 @@ test('h2load: :authority replaced with -H for h2c and gRPC; gRPC posts the reque
   assert.equal(grpc.cmd, 'h2load');
   assert.deepEqual(grpc.args.slice(8), ['-H', ':authority: a.b.svc.cluster.local:80', '-d', '/tmp/body', '-H', 'content-type: application/grpc', '-H', 'te: trailers', 'http://127.0.0.1:4140/sluice.perf.Echo/Unary']);
   assert.ok(!saturationCommand({ ...base, protocol: 'grpc' }, '/tmp/body').args.some((a) => a.startsWith(':authority')));
+});
+
+test('the kept saturation run is the median by proxy CPU per request, or by requests/s without a proxy', () => {
+  const runs = [
+    { proxyCpuUsPerRequest: 61, rps: 10_100 },
+    { proxyCpuUsPerRequest: 42, rps: 14_500 },
+    { proxyCpuUsPerRequest: 50, rps: 12_000 },
+  ];
+  assert.equal(medianRun(runs), runs[2]);
+  assert.equal(medianRun([runs[0]!, runs[1]!]), runs[1], 'of two, the lower middle');
+  const direct = [{ proxyCpuUsPerRequest: null, rps: 30_000 }, { proxyCpuUsPerRequest: null, rps: 41_000 }, { proxyCpuUsPerRequest: null, rps: 28_000 }];
+  assert.equal(medianRun(direct), direct[0]);
+  assert.equal(medianRun([]), undefined);
 });
