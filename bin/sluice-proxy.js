@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=50 --no-short-builtin-calls
+#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=50 --no-short-builtin-calls --no-flush-bytecode
 // The sidecar proxy. Configuration: SLUICE_PROXY_* environment variables (docs/configuration.md).
 // The compile cache keeps the TypeScript-stripped, compiled modules on disk: a restarted proxy (and each
 // worker thread) then skips the TypeScript transform, which alone costs ~20-35 MB of memory per thread.
@@ -20,5 +20,10 @@ v8.setFlagsFromString('--heap-growing-percent=50');
 // its code; calling them from the binary's shared pages instead saves ~2 MB per thread, idle and under
 // load, with no CPU cost we could measure (h2c, 3 × 300,000 requests each way).
 v8.setFlagsFromString('--no-short-builtin-calls');
+// V8 drops the bytecode of functions not run for a while at major GCs, and an idle proxy's memory
+// reducer runs several: the hot path came back from idle recompiled and, in some processes, stayed
+// on slower code — HTTP/1.1 at 63-70 µs per request instead of 37 for the rest of the process's life
+// (docs/performance.md, session 4). Keeping bytecode costs no idle memory we could measure.
+v8.setFlagsFromString('--no-flush-bytecode');
 module.enableCompileCache?.();
 await import(entry('acceptor/main'));
