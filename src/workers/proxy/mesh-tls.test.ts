@@ -23,6 +23,7 @@ import {
   type InProcessProxy,
   type Relay,
   type TestPki,
+  serveByFirstBytes,
 } from './mesh-tls.testkit.ts';
 
 const WEB = 'web.default.svc.cluster.local';
@@ -67,36 +68,8 @@ async function startApp(): Promise<{ port: number; seen: string[]; close: () => 
     stream.respond({ ':status': 200 });
     stream.end(answer(path, clientId));
   });
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    socket.once('data', (first: Buffer) => {
-      socket.pause();
-      socket.unshift(first);
-      const text = first.toString('latin1');
-      if (text.startsWith('ECHO ')) {
-        socket.on('data', (d: Buffer) => socket.write(d));
-        socket.on('end', () => socket.end());
-        socket.resume();
-      } else if (text.startsWith('PRI * HTTP/2.0')) {
-        h2.emit('connection', socket);
-      } else {
-        h1.emit('connection', socket);
-        socket.resume();
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    seen,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
+  const served = await serveByFirstBytes(h1, h2);
+  return { ...served, seen };
 }
 
 interface Reply {

@@ -2,6 +2,8 @@
 // proxy run in this process (the stacks of one serving thread, as a worker runs them, with listeners of
 // its own, discovery answered from a table, and `ctx.identity` set as the 'identity' message sets it),
 // and a TCP relay that records every byte crossing the mesh hop.
+import type http from 'node:http';
+import type http2 from 'node:http2';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import {
@@ -169,4 +171,41 @@ export function seriesValue(text: string, name: string, want: Readonly<Record<st
     if (Object.entries(want).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
+}
+
+/**
+ * A test application on one port that tells its clients apart by their first bytes, as a pod's app
+ * behind the inbound proxy sees them: `ECHO …` is echoed back (opaque TCP), the HTTP/2 preface goes to
+ * `h2`, anything else to `h1`.
+ */
+export async function serveByFirstBytes(h1: http.Server, h2: http2.Http2Server): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.once('data', (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      const text = first.toString('latin1');
+      if (text.startsWith('ECHO ')) {
+        socket.on('data', (d: Buffer) => socket.write(d));
+        socket.on('end', () => socket.end());
+        socket.resume();
+      } else if (text.startsWith('PRI * HTTP/2.0')) {
+        h2.emit('connection', socket);
+      } else {
+        h1.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
 }

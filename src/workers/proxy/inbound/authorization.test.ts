@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER } from '../../../core/errors.ts';
 import type { PortPolicy } from '../../../api/inbound-policy.ts';
-import { identityName, leafIdentity, meshEndpoint, resolved, seriesValue, startInProcessProxy, testPki, type InProcessProxy, type TestPki } from '../mesh-tls.testkit.ts';
+import { identityName, leafIdentity, meshEndpoint, resolved, seriesValue, serveByFirstBytes, startInProcessProxy, testPki, type InProcessProxy, type TestPki } from '../mesh-tls.testkit.ts';
 
 const WEB = 'web.default.svc.cluster.local';
 const CLIENT = identityName('web-client');
@@ -40,35 +40,8 @@ async function startApp(): Promise<{ port: number; close: () => Promise<void> }>
     stream.respond({ ':status': 200 });
     stream.end(`ok ${String(headers[':path'])}`);
   });
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    socket.once('data', (first: Buffer) => {
-      socket.pause();
-      socket.unshift(first);
-      const text = first.toString('latin1');
-      if (text.startsWith('ECHO ')) {
-        socket.on('data', (d: Buffer) => socket.write(d));
-        socket.on('end', () => socket.end());
-        socket.resume();
-      } else if (text.startsWith('PRI * HTTP/2.0')) {
-        h2.emit('connection', socket);
-      } else {
-        h1.emit('connection', socket);
-        socket.resume();
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
+  const served = await serveByFirstBytes(h1, h2);
+  return { ...served };
 }
 
 function get(port: number, path: string): Promise<{ status: number; error: string | undefined; body: string }> {
