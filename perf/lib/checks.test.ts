@@ -1,23 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CHECK_RATES, computeChecks, latencyCheck } from './checks.ts';
+import { fixed } from './results.testkit.ts';
 import type { OpenLoopResult, Protocol, RunResult } from './types.ts';
 
-function fixed(protocol: Protocol, rate: number, p99: number, errors = 0): OpenLoopResult {
-  return {
-    protocol,
-    rate,
-    seconds: 4,
-    connections: 4,
-    scheduled: rate * 4,
-    ok: rate * 4 - errors,
-    errors,
-    achievedRate: rate,
-    sendLagUs: { p99: 10, max: 40 },
-    latency: { count: rate * 4 - errors, p50: p99 / 2, p90: p99 * 0.8, p99, p999: p99 * 2, max: p99 * 3, mean: p99 / 2 },
-    curve: [],
-  };
-}
 
 interface Figures {
   cpu?: number;

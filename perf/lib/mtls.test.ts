@@ -6,23 +6,9 @@ import { mtlsChecks } from './checks.ts';
 import { meshTlsProblem } from './mtls-path.ts';
 import { renderMarkdown } from './report-md.ts';
 import { handshakeTable, mtlsSection, mtlsWarmTable } from './report-mtls.ts';
+import { fixed } from './results.testkit.ts';
 import type { HandshakeResult, HandshakeRun, OpenLoopResult, PerfReport, Protocol, RunResult } from './types.ts';
 
-function fixed(protocol: Protocol, rate: number, p99: number, errors = 0): OpenLoopResult {
-  return {
-    protocol,
-    rate,
-    seconds: 4,
-    connections: 4,
-    scheduled: rate * 4,
-    ok: rate * 4 - errors,
-    errors,
-    achievedRate: rate,
-    sendLagUs: { p99: 10, max: 40 },
-    latency: { count: rate * 4 - errors, p50: p99 / 2, p90: p99 * 0.8, p99, p999: p99 * 2, max: p99 * 3, mean: p99 / 2 },
-    curve: [],
-  };
-}
 
 function run(target: string, protocol: Protocol, cpu: number | null, p99: [number, number], errors = 0): RunResult {
   return {
