@@ -15,7 +15,7 @@ import type { PerfOptions } from './lib/args.ts';
 import { IDLE_SETTLED_TARGETS, IDLE_SETTLE_MS, computeChecks, controllerChecks, mtlsChecks } from './lib/checks.ts';
 import { HOST, freePort } from './lib/net.ts';
 import { foreignCores, mark, waitQuiet } from './lib/noise.ts';
-import { measureFreezes, type FreezeFigures } from './lib/freezes.ts';
+import { measureFreezes, startSentinels, type FreezeFigures } from './lib/freezes.ts';
 import { waitWorking } from './lib/probe.ts';
 import { cpuSeconds, installCleanupHandlers, sleep, start, stop, stopAll, treeCpuSeconds, treeMemory, which } from './lib/procs.ts';
 import type { Started } from './lib/procs.ts';
@@ -52,7 +52,21 @@ function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function openLoop(o: PerfOptions, protocol: Protocol, t: RunningTarget, rate: number, core: number | undefined): Promise<OpenLoopResult> {
+/**
+ * One fixed-rate run. With pinned cores, a freeze sentinel watches each (perf/lib/freezes.ts) and the
+ * result also gives the latency of the requests no freeze of a core held up.
+ */
+async function openLoop(o: PerfOptions, protocol: Protocol, t: RunningTarget, rate: number, core: number | undefined, scratch: string): Promise<OpenLoopResult> {
+  const runSeconds = o.fixedSeconds + o.warmupSeconds + 20;
+  const sentinels = o.pin ? startSentinels(root, [PROXY_CORE, LOAD_CORE], scratch, runSeconds + 5) : undefined;
+  try {
+    return await runGenerator(o, protocol, t, rate, core, runSeconds, sentinels?.files ?? []);
+  } finally {
+    await sentinels?.stop();
+  }
+}
+
+function runGenerator(o: PerfOptions, protocol: Protocol, t: RunningTarget, rate: number, core: number | undefined, limitSeconds: number, freezeLogs: readonly string[]): Promise<OpenLoopResult> {
   const args = [
     // One core for the generator: V8's parallel scavenger then fights itself for that core (pauses of
     // several ms); single-threaded GC keeps the generator's own pauses at ~0.2 ms.
@@ -65,11 +79,12 @@ function openLoop(o: PerfOptions, protocol: Protocol, t: RunningTarget, rate: nu
     '--seconds', String(o.fixedSeconds),
     '--warmup', String(o.warmupSeconds),
     '--connections', String(protocol === 'h1' ? o.h1Connections : o.h2Connections),
+    ...(freezeLogs.length === 0 ? [] : ['--freezes', freezeLogs.join(',')]),
   ];
   return new Promise((resolveRun, reject) => {
     let out = '';
     const p = start('openloop', process.execPath, args, { core, onStdout: (c) => (out += c.toString('utf8')) });
-    const limit = setTimeout(() => process.kill(p.pid, 'SIGKILL'), (o.fixedSeconds + o.warmupSeconds + 20) * 1000);
+    const limit = setTimeout(() => process.kill(p.pid, 'SIGKILL'), limitSeconds * 1000);
     p.exited.then((code) => {
       clearTimeout(limit);
       const line = out.trim().split('\n').pop() ?? '';
@@ -211,7 +226,7 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
       for (let attempt = 1; attempt <= o.attempts; attempt++) {
         await waitQuiet(o.quiet.threshold, o.quiet.maxWaitMs);
         const n0 = mark();
-        const r = await openLoop(o, protocol, running, rate, loadCore);
+        const r = await openLoop(o, protocol, running, rate, loadCore, dir);
         const foreign = foreignCores(n0, mark());
         // Disturbed: others used the machine, or the generator itself could not keep its schedule.
         const late = r.sendLagUs.p99 > LATE_US;
@@ -232,7 +247,10 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
       const l = r.latency;
       log(
         `${tag}: @${fmtRate(rate)}/s p50 ${fmtInt(l.p50)} µs, p99 ${fmtInt(l.p99)} µs, p99.9 ${fmtInt(l.p999)} µs, max ${fmtInt(l.max)} µs, ` +
-          `achieved ${fmtInt(r.achievedRate)}/s, errors ${r.errors}, send lag p99 ${fmtInt(r.sendLagUs.p99)} µs`,
+          `achieved ${fmtInt(r.achievedRate)}/s, errors ${r.errors}, send lag p99 ${fmtInt(r.sendLagUs.p99)} µs` +
+          (r.outsideFreezes === undefined
+            ? ''
+            : `; ${r.outsideFreezes.freezes} core freezes (${r.outsideFreezes.frozenMs} ms) touched ${r.outsideFreezes.touched} requests, the others p99 ${fmtInt(r.outsideFreezes.latency.p99)} µs`),
       );
     }
 

@@ -5,8 +5,10 @@
 // second: at 1,000 req/s that is ~1 % of requests stalled, so a fixed-rate p99 there measures these
 // freezes and how fast each chain drains what queued behind them. `npm run perf` reports them beside
 // the figures so that a p99 can be read for what it is.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start } from './procs.ts';
+import { start, stop, type Started } from './procs.ts';
 
 export interface FreezeFigures {
   core: number;
@@ -48,4 +50,35 @@ export async function measureFreezes(root: string, core: number, seconds: number
   } catch {
     return undefined;
   }
+}
+
+/** Freeze sentinels watching cores during a run: the generator reads `files` (--freezes) at its end. */
+export interface Sentinels {
+  files: string[];
+  stop(): Promise<void>;
+}
+
+let realtimeAllowed: boolean | undefined;
+/** Whether this user may run a process at real-time priority (root or CAP_SYS_NICE). */
+export function canRunRealtime(): boolean {
+  realtimeAllowed ??= spawnSync('chrt', ['-f', '1', 'true'], { stdio: 'ignore' }).status === 0;
+  return realtimeAllowed;
+}
+
+/**
+ * Starts a freeze sentinel (perf/loadgen/freeze-sentinel.ts) on each of `cores`, at real-time priority, for
+ * at most `seconds`; undefined when real-time priority is not allowed (the run then has no freeze split).
+ */
+export function startSentinels(root: string, cores: readonly number[], dir: string, seconds: number): Sentinels | undefined {
+  if (!canRunRealtime()) return undefined;
+  const procs: Started[] = [];
+  const files: string[] = [];
+  for (const core of cores) {
+    const file = join(dir, `freezes-core${core}.log`);
+    writeFileSync(file, '');
+    files.push(file);
+    const script = join(root, 'perf', 'loadgen', 'freeze-sentinel.ts');
+    procs.push(start(`freeze-sentinel-${core}`, process.execPath, ['--single-threaded', script, '--out', file, '--seconds', String(seconds)], { core, fifo: 50 }));
+  }
+  return { files, stop: async () => void (await Promise.all(procs.map((p) => stop(p, 500)))) };
 }

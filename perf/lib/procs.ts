@@ -26,6 +26,8 @@ export interface StartOptions {
   core?: number | undefined;
   /** Niceness for the whole process, every thread (`nice -n`, which execs too). */
   nice?: number;
+  /** Real-time FIFO priority (`chrt -f`, which execs too; needs root or CAP_SYS_NICE). */
+  fifo?: number;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Called with each stdout chunk (stdout is otherwise discarded). */
@@ -36,7 +38,8 @@ export interface StartOptions {
 
 export function start(name: string, cmd: string, args: string[], opts: StartOptions = {}): Started {
   const pinned = opts.core === undefined ? [cmd, ...args] : ['taskset', '-c', String(opts.core), cmd, ...args];
-  const chain = opts.nice === undefined ? pinned : ['nice', '-n', String(opts.nice), ...pinned];
+  const niced = opts.nice === undefined ? pinned : ['nice', '-n', String(opts.nice), ...pinned];
+  const chain = opts.fifo === undefined ? niced : ['chrt', '-f', String(opts.fifo), ...niced];
   const file = chain[0] as string;
   const argv = chain.slice(1);
   const spawnOpts: SpawnOptions = {

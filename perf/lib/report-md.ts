@@ -1,6 +1,6 @@
 // latest.md: one table per protocol with every target side by side, then the target checks.
 import type { FreezeFigures } from './freezes.ts';
-import { fixedAt, p99Added } from './checks.ts';
+import { addedWithAll, fixedAt } from './checks.ts';
 import { fmtInt, fmtMb, fmtRate, fmtUs } from './fmt.ts';
 import { PROTOCOL_TITLES } from './types.ts';
 import type { PerfReport, Protocol, RunResult, SaturationResult, TargetCheck } from './types.ts';
@@ -59,8 +59,7 @@ export function protocolTable(runs: readonly RunResult[], protocol: Protocol, ra
       const l = f.latency;
       const short = f.achievedRate < rate * 0.98 ? ` (only ${fmtInt(f.achievedRate)}/s)` : '';
       cells.push(`${fmtUs(l.p50)} / ${fmtUs(l.p99)} / ${fmtUs(l.p999)}${short}`);
-      const added = r.target === 'direct' ? null : p99Added(runs, r.target, protocol, rate);
-      cells.push(added === null ? '–' : signed(added));
+      cells.push(r.target === 'direct' ? '–' : addedWithAll(runs, r.target, protocol, rate, signed));
     }
     cells.push(fmtInt(errors));
     lines.push(`| ${cells.join(' | ')} |`);
@@ -121,8 +120,11 @@ export function renderMarkdown(report: PerfReport, rates: readonly number[]): st
       'fixed rates: the open-loop generator (latency from the scheduled send time). CPU µs/req = proxy CPU seconds ' +
       '(utime+stime of all its threads, both proxies for sluice-2 and sluice-mesh-2) ÷ successful requests of the saturation run; ' +
       'for the mesh targets (sluice-mesh*: clients send backend.perf.svc.cluster.local:80, resolved through the controller) the controller\'s CPU is shown apart. ' +
-      'Memory in MB (10⁶ bytes), VmRSS; "a + b" = proxy A + proxy B. p99 added = p99 − p99 of direct, same protocol and rate.',
+      'Memory in MB (10⁶ bytes), VmRSS; "a + b" = proxy A + proxy B. p99 added = p99 − p99 of direct, same protocol and rate; ' +
+      'where a freeze sentinel watched both cores, of the requests that no core freeze touched (see below), with the figure over all requests in brackets.',
   );
+  const split = freezeSplitLine(report.runs);
+  if (split !== undefined) out.push('', split);
   const fz = report.freezes;
   if (fz !== undefined) {
     const one = (f: FreezeFigures): string =>
@@ -160,4 +162,32 @@ export function renderMarkdown(report: PerfReport, rates: readonly number[]): st
   }
   out.push('');
   return out.join('\n');
+}
+
+/**
+ * What the freeze sentinels saw across all fixed-rate runs: a real-time thread per core that wakes every
+ * millisecond; a wake-up late by more than 2 ms means the core ran nothing at all meanwhile.
+ */
+function freezeSplitLine(runs: readonly RunResult[]): string | undefined {
+  let freezes = 0;
+  let frozenMs = 0;
+  let touched = 0;
+  let ok = 0;
+  let seconds = 0;
+  for (const r of runs) {
+    for (const f of r.fixed) {
+      if (f.outsideFreezes === undefined) continue;
+      freezes += f.outsideFreezes.freezes;
+      frozenMs += f.outsideFreezes.frozenMs;
+      touched += f.outsideFreezes.touched;
+      ok += f.ok;
+      seconds += f.seconds;
+    }
+  }
+  if (ok === 0) return undefined;
+  return (
+    `**Core freezes during the fixed-rate runs** (perf/loadgen/freeze-sentinel.ts: a real-time thread on each core that wakes every millisecond; waking more than 2 ms late means the core ran nothing at all meanwhile): ` +
+    `${fmtInt(freezes)} freezes in ${fmtInt(seconds)} s of measuring, ${fmtInt(frozenMs)} ms in all; they touched ${((touched / ok) * 100).toFixed(2)} % of the requests ` +
+    '(in flight or sent while a core was frozen). p99 added leaves those out on both sides: they waited for the machine, not for a proxy. Requests sent after a freeze but queued behind its backlog stay in, so how fast a chain drains it is still measured.'
+  );
 }

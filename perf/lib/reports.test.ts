@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeChecks, p99Added } from './checks.ts';
+import { addedWithAll, computeChecks, p99Added } from './checks.ts';
 import { checksTable, fmtRate, protocolTable, renderMarkdown } from './report-md.ts';
 import { escapeXml, latencyLabel, ninesLabel, renderLatencySvg } from './report-svg.ts';
 import type { OpenLoopResult, PerfReport, Protocol, RunResult } from './types.ts';
@@ -64,6 +64,19 @@ test('p99 added is measured against direct at the same protocol and rate', () =>
   assert.equal(p99Added(runs, 'sluice', 'grpc', 5000), 1600);
   assert.equal(p99Added(runs, 'sluice', 'h2c', 1000), null);
   assert.equal(p99Added(runs, 'nginx', 'h1', 1000), null);
+});
+
+test('with freeze sentinels on both sides, p99 added compares the requests no core freeze touched', () => {
+  const split = (r: RunResult, p99: number): RunResult => ({
+    ...r,
+    fixed: r.fixed.map((f) => ({ ...f, outsideFreezes: { latency: { ...f.latency, p99 }, touched: 12, freezes: 4, frozenMs: 22 } })),
+  });
+  const withSplit = [split(runs[0] as RunResult, 250), split(runs[1] as RunResult, 650), runs[2] as RunResult];
+  assert.equal(p99Added(withSplit, 'sluice', 'h1', 1000), 400, 'both split: outside freezes');
+  assert.equal(p99Added(withSplit, 'sluice', 'h1', 1000, 'all'), 600);
+  assert.equal(p99Added(withSplit, 'haproxy', 'h1', 1000), 200, 'one side without a split: all requests on both');
+  assert.equal(addedWithAll(withSplit, 'sluice', 'h1', 1000, String), '400 (all requests: 600)');
+  assert.equal(addedWithAll(withSplit, 'haproxy', 'h1', 1000, String), '200');
 });
 
 test('target checks pass, fail, or say not measured', () => {

@@ -34,6 +34,11 @@ export interface OpenLoopResult {
   latency: LatencySummary;
   curve: Curve;
   firstError?: string;
+  /**
+   * With freeze sentinels on the run's cores: the latency of the successful requests that no freeze of
+   * a core overlapped, how many did (`touched`), and the freezes inside the measured phase.
+   */
+  outsideFreezes?: { latency: LatencySummary; touched: number; freezes: number; frozenMs: number };
 }
 
 export interface SaturationResult {

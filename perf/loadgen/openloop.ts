@@ -6,11 +6,13 @@
 //
 //   node perf/loadgen/openloop.ts --protocol h1|h2c|grpc --port N [--host 127.0.0.1] [--authority h:p]
 //        --rate 1000 --seconds 10 [--warmup 1] [--connections 32] [--drain-ms 2000] [--h2-client lean|node]
-//        [--slow-log-us N]
+//        [--slow-log-us N] [--freezes FILE,FILE]
 // h2c and gRPC go through the proxy's own lean HTTP/2 engine (h2-lean.ts); `--h2-client node` uses
 // node:http2 instead, to compare the generator's own noise. `--slow-log-us N` writes every measured
 // request slower than N µs to stderr ("slow <scheduled ms> <latency µs>"), to tell stalls (slow requests
-// in bursts) from per-request cost (slow requests spread out).
+// in bursts) from per-request cost (slow requests spread out). `--freezes` names the logs of freeze
+// sentinels watching the run's cores (freeze-sentinel.ts): the result then also gives the latency of the
+// requests that no freeze of a core touched (perf/lib/freeze-windows.ts).
 import { build } from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
 import { dueCount, requestCount, scheduledAtNs } from './schedule.ts';
@@ -18,6 +20,8 @@ import { H1Pool, H2Client } from './clients.ts';
 import { H2LeanClient } from './h2-lean.ts';
 import type { Client } from './clients.ts';
 import { curve, summarize } from '../lib/stats.ts';
+import { freezesWithin, overlapsFreeze, parseFreezeLogs } from '../lib/freeze-windows.ts';
+import { readFileSync } from 'node:fs';
 import type { OpenLoopResult, Protocol } from '../lib/types.ts';
 
 function arg(name: string, fallback?: string): string {
@@ -40,6 +44,7 @@ const connections = Number(arg('connections', protocol === 'h1' ? '32' : '4'));
 const drainMs = Number(arg('drain-ms', '2000'));
 const h2Client = arg('h2-client', 'lean');
 const slowLogUs = Number(arg('slow-log-us', '0'));
+const freezeLogs = arg('freezes', '').split(',').filter((f) => f !== '');
 if (h2Client !== 'lean' && h2Client !== 'node') throw new Error(`openloop: bad --h2-client ${h2Client}`);
 if (!(rate > 0) || !(seconds > 0) || !(warmup >= 0) || !(connections > 0)) throw new Error('openloop: bad numbers');
 
@@ -51,6 +56,10 @@ const latency = build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_00
 const sendLag = build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 2 });
 
 const nowNs = (): number => performance.now() * 1e6;
+/** CLOCK_MONOTONIC − performance.now(), in ns: puts the schedule on the clock the freeze logs use. */
+const monoOffsetNs = Number(process.hrtime.bigint()) - performance.now() * 1e6;
+/** Latency of each measured request in µs, NaN until it succeeds: kept for the freeze split at the end. */
+const latencies = freezeLogs.length > 0 ? new Float64Array(measuredN).fill(Number.NaN) : undefined;
 let t0 = 0;
 let next = 0;
 let outstanding = 0;
@@ -70,6 +79,7 @@ function done(i: number, success: boolean, why?: string): void {
       lastOkNs = t - t0;
       const us = Math.round((t - t0 - scheduledAtNs(i, rate)) / 1000);
       latency.recordValue(us < 0 ? 0 : us);
+      if (latencies !== undefined) latencies[i - warmN] = us < 0 ? 0 : us;
       if (slowLogUs > 0 && us >= slowLogUs) process.stderr.write(`slow ${(scheduledAtNs(i, rate) / 1e6).toFixed(3)} ${us}\n`);
     } else {
       errors++;
@@ -110,6 +120,27 @@ function achieved(): number {
   return spanNs > 0 ? ok / (spanNs / 1e9) : 0;
 }
 
+/**
+ * The latency of the measured requests that no freeze of a watched core overlapped, with what was left
+ * out. The freeze logs are read now: the sentinels write each freeze as it ends.
+ */
+function outsideFreezes(): OpenLoopResult['outsideFreezes'] {
+  if (latencies === undefined) return undefined;
+  const windows = parseFreezeLogs(freezeLogs.map((f) => readFileSync(f, 'utf8')));
+  const t0MonoMs = (t0 + monoOffsetNs) / 1e6;
+  const kept = build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  let touched = 0;
+  for (let k = 0; k < measuredN; k++) {
+    const us = latencies[k] as number;
+    if (Number.isNaN(us)) continue;
+    const sentMs = t0MonoMs + scheduledAtNs(warmN + k, rate) / 1e6;
+    if (overlapsFreeze(windows, sentMs, sentMs + us / 1000)) touched++;
+    else kept.recordValue(us);
+  }
+  const span = freezesWithin(windows, t0MonoMs + scheduledAtNs(warmN, rate) / 1e6, t0MonoMs + (Math.max(lastOkNs, scheduledAtNs(total, rate)) / 1e6));
+  return { latency: summarize(kept), touched, freezes: span.count, frozenMs: Math.round(span.frozenMs * 10) / 10 };
+}
+
 function finish(): void {
   if (finished) return;
   finished = true;
@@ -132,6 +163,8 @@ function finish(): void {
     latency: summarize(latency),
     curve: curve(latency),
   };
+  const outside = outsideFreezes();
+  if (outside !== undefined) result.outsideFreezes = outside;
   if (firstError !== undefined) result.firstError = firstError;
   process.stdout.write(`${JSON.stringify(result)}\n`, () => {
     client.close();
