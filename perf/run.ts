@@ -226,8 +226,12 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
       for (let attempt = 1; attempt <= o.attempts; attempt++) {
         await waitQuiet(o.quiet.threshold, o.quiet.maxWaitMs);
         const n0 = mark();
+        const cpu0 = sumCpu(running.proxies);
         const r = await openLoop(o, protocol, running, rate, loadCore, dir);
         const foreign = foreignCores(n0, mark());
+        // Proxy CPU per request at this rate (warm-up included): at low rates each request pays its own
+        // wake-ups and system calls, which saturation spreads over many.
+        if (running.proxies.length > 0) r.proxyCpuUsPerRequest = ((sumCpu(running.proxies) - cpu0) * 1e6) / (rate * (o.warmupSeconds + o.fixedSeconds));
         // Disturbed: others used the machine, or the generator itself could not keep its schedule.
         const late = r.sendLagUs.p99 > LATE_US;
         const score = foreign + (late ? 1 : 0);
@@ -248,6 +252,7 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
       log(
         `${tag}: @${fmtRate(rate)}/s p50 ${fmtInt(l.p50)} µs, p99 ${fmtInt(l.p99)} µs, p99.9 ${fmtInt(l.p999)} µs, max ${fmtInt(l.max)} µs, ` +
           `achieved ${fmtInt(r.achievedRate)}/s, errors ${r.errors}, send lag p99 ${fmtInt(r.sendLagUs.p99)} µs` +
+          (r.proxyCpuUsPerRequest === undefined ? '' : `, proxy CPU ${r.proxyCpuUsPerRequest.toFixed(1)} µs/req`) +
           (r.outsideFreezes === undefined
             ? ''
             : `; ${r.outsideFreezes.freezes} core freezes (${r.outsideFreezes.frozenMs} ms) touched ${r.outsideFreezes.touched} requests, the others p99 ${fmtInt(r.outsideFreezes.latency.p99)} µs`),
@@ -284,6 +289,9 @@ async function main(): Promise<void> {
     return;
   }
   began = performance.now();
+  // This process too keeps off the proxy core: it is idle while measuring, but not quite (timers, pipes
+  // of the children, the garbage collector's threads), and on the proxy core that would be ours to count.
+  if (o.pin) spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' });
   let scratch = '';
   // On Ctrl-C the children are stopped by procs.ts; the scratch directory goes too.
   installCleanupHandlers(() => {

@@ -166,7 +166,7 @@ export function renderMarkdown(report: PerfReport, rates: readonly number[]): st
 
 /**
  * What the freeze sentinels saw across all fixed-rate runs: a real-time thread per core that wakes every
- * millisecond; a wake-up late by more than 2 ms means the core ran nothing at all meanwhile.
+ * millisecond; a wake-up late by more than 1 ms means the core ran nothing at all meanwhile.
  */
 function freezeSplitLine(runs: readonly RunResult[]): string | undefined {
   let freezes = 0;
@@ -186,7 +186,7 @@ function freezeSplitLine(runs: readonly RunResult[]): string | undefined {
   }
   if (ok === 0) return undefined;
   return (
-    `**Core freezes during the fixed-rate runs** (perf/loadgen/freeze-sentinel.ts: a real-time thread on each core that wakes every millisecond; waking more than 2 ms late means the core ran nothing at all meanwhile): ` +
+    `**Core freezes during the fixed-rate runs** (perf/loadgen/freeze-sentinel.ts: a real-time thread on each core that wakes every millisecond; waking more than 1 ms late means the core ran nothing at all meanwhile): ` +
     `${fmtInt(freezes)} freezes in ${fmtInt(seconds)} s of measuring, ${fmtInt(frozenMs)} ms in all; they touched ${((touched / ok) * 100).toFixed(2)} % of the requests ` +
     '(in flight or sent while a core was frozen). p99 added leaves those out on both sides: they waited for the machine, not for a proxy. Requests sent after a freeze but queued behind its backlog stay in, so how fast a chain drains it is still measured.'
   );

@@ -39,6 +39,8 @@ export interface OpenLoopResult {
    * a core overlapped, how many did (`touched`), and the freezes inside the measured phase.
    */
   outsideFreezes?: { latency: LatencySummary; touched: number; freezes: number; frozenMs: number };
+  /** Set by `npm run perf`, not the generator: CPU of the target's proxies per request sent at this rate, µs. */
+  proxyCpuUsPerRequest?: number;
 }
 
 export interface SaturationResult {

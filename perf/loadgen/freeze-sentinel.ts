@@ -10,7 +10,7 @@
 // process runs until `--seconds` pass or it is killed. It allocates nothing while it watches, so its own
 // garbage collector cannot pass for a freeze.
 //
-//   node --single-threaded perf/loadgen/freeze-sentinel.ts --out FILE --seconds 60 [--period-ms 1] [--threshold-ms 2]
+//   node --single-threaded perf/loadgen/freeze-sentinel.ts --out FILE --seconds 60 [--period-ms 1] [--threshold-ms 1]
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
@@ -24,7 +24,7 @@ function arg(name: string, fallback?: string): string {
 const out = openSync(arg('out'), 'a');
 const seconds = Number(arg('seconds'));
 const periodMs = Number(arg('period-ms', '1'));
-const thresholdMs = Number(arg('threshold-ms', '2'));
+const thresholdMs = Number(arg('threshold-ms', '1'));
 if (!(seconds > 0) || !(periodMs > 0) || !(thresholdMs > 0)) throw new Error('freeze-sentinel: bad numbers');
 
 // performance.now() runs on CLOCK_MONOTONIC from a process-local origin; this offset makes it absolute.
