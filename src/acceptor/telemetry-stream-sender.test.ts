@@ -24,6 +24,7 @@ interface FakeController {
   /** Reports as they came: per stream, and by unary call. */
   readonly streams: ReportRequest[][];
   readonly unary: ReportRequest[];
+  readonly endedCleanly: boolean[];
   readonly logs: string[];
   close(): void;
 }
@@ -34,10 +35,12 @@ after(() => {
 });
 
 /** A grpc-js Telemetry server whose streams answer with `answer`; `streaming: false`: a controller from before ReportStream. */
-async function fakeController(answer: (request: ReportRequest) => Answer, streaming = true): Promise<FakeController> {
+async function fakeController(answer: (request: ReportRequest) => Answer, streaming = true, serverOptions: grpc.ServerOptions = {}): Promise<FakeController> {
   const streams: ReportRequest[][] = [];
   const unary: ReportRequest[] = [];
-  const server = new grpc.Server();
+  /** Per stream: whether it ended cleanly (the client ended its side). */
+  const endedCleanly: boolean[] = [];
+  const server = new grpc.Server(serverOptions);
   const definition = streaming ? service : { Report: service['Report'] as grpc.MethodDefinition<object, object> };
   server.addService(definition, {
     Report: (call: grpc.ServerUnaryCall<ReportRequest, object>, callback: grpc.sendUnaryData<object>) => {
@@ -48,7 +51,8 @@ async function fakeController(answer: (request: ReportRequest) => Answer, stream
       ? {
           ReportStream: (call: grpc.ServerDuplexStream<ReportRequest, ReportResponse>) => {
             const mine: ReportRequest[] = [];
-            streams.push(mine);
+            const index = streams.push(mine) - 1;
+            endedCleanly[index] = false;
             call.on('data', (request: ReportRequest) => {
               mine.push(request);
               const what = answer(request);
@@ -56,7 +60,10 @@ async function fakeController(answer: (request: ReportRequest) => Answer, stream
               if ('fail' in what) return call.emit('error', { code: what.fail, details: 'the stream broke' });
               call.write(what);
             });
-            call.on('end', () => call.end());
+            call.on('end', () => {
+              endedCleanly[index] = true;
+              call.end();
+            });
             call.on('error', () => {});
           },
         }
@@ -68,7 +75,7 @@ async function fakeController(answer: (request: ReportRequest) => Answer, stream
   const channel = new GrpcChannel({ authority: `127.0.0.1:${port}`, connect: () => net.connect({ host: '127.0.0.1', port }) });
   const logs: string[] = [];
   const sender = new StreamingReportSender(channel, new Logger('info', 'plain', 'test', (line) => logs.push(line)), () => channel.close());
-  const fake = { sender, streams, unary, logs, close: () => (sender.close(), server.forceShutdown()) };
+  const fake = { sender, streams, unary, logs, endedCleanly, close: () => (sender.close(), server.forceShutdown()) };
   running.push(fake);
   return fake;
 }
@@ -127,6 +134,21 @@ describe('StreamingReportSender', { timeout: 20_000 }, () => {
     const fake = await fakeController((request) => ({ sequence: (request.sequence ?? 0) + 100 }));
     await assert.rejects(fake.sender.report(report(1), 5000), (error) => codeOf(error) === Status.INTERNAL && /answered report 101 where report 1 was due/.test((error as Error).message));
     assert.equal(fake.streams.length, 1);
+  });
+
+  it('moves to a new connection once the controller sent GOAWAY on the old one, ending the old stream cleanly', async () => {
+    // grpc-js sends GOAWAY when a connection is ~300 ms old and then lets its streams go on.
+    const fake = await fakeController(echo, true, { 'grpc.max_connection_age_ms': 300 });
+    await fake.sender.report(report(1), 5000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await fake.sender.report(report(2), 5000);
+    assert.deepEqual(
+      fake.streams.map((s) => s.map((r) => r.sequence)),
+      [[1], [2]],
+    );
+    const deadline = Date.now() + 5000;
+    while (fake.endedCleanly[0] !== true && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(fake.endedCleanly[0], true);
   });
 
   it('falls back to unary Report for good when the controller answers UNIMPLEMENTED, and says so once', async () => {
