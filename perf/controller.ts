@@ -1,7 +1,9 @@
 // The controller section of `npm run perf`: 1,000 concurrent Destination.Get watch streams on one
 // controller (memory per stream; time for an endpoint change in the discovery file to reach every
 // stream), then Telemetry.Report ingestion (reports/s, controller CPU per report), then a paced
-// 2,000-proxy mesh (CPU share of a core, stat latency, memory; lib/mesh-ingest.ts). See docs/performance.md.
+// 2,000-proxy mesh (CPU share of a core, stat latency, memory; lib/mesh-ingest.ts), its reports on
+// ReportStream as proxies send them, and/or as unary Report calls to compare (`--mesh-transport`).
+// See docs/performance.md.
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -9,7 +11,7 @@ import { loadProto, lookup } from '../src/api/proto.ts';
 import { TELEMETRY_PROTO, TELEMETRY_SERVICE } from '../src/api/telemetry-messages.ts';
 import type { ReportRequest } from '../src/api/telemetry-messages.ts';
 import { BENCH_NAMESPACE, BENCH_SERVICE, FIRST_ENDPOINT_PORT, MESH_2000, benchReport, benchRequestScopes, discoveryYaml, readyAddress, readyProxyApi, spread } from './lib/controller-load.ts';
-import { DEFAULT_MESH_OPTIONS, benchMeshIngest, type MeshIngestResult } from './lib/mesh-ingest.ts';
+import { DEFAULT_MESH_OPTIONS, benchMeshIngest, type MeshIngestResult, type MeshTransport } from './lib/mesh-ingest.ts';
 import type { Spread } from './lib/controller-load.ts';
 import { memory, sleep, start, stop, timeout, treeCpuSeconds } from './lib/procs.ts';
 
@@ -25,6 +27,8 @@ export interface ControllerBenchOptions {
   telemetryClients: number;
   telemetrySeconds: number;
   settleMs: number;
+  /** The paced mesh, once per entry, in this order, against the same controller (ReportStream / unary Report). */
+  meshTransports: readonly MeshTransport[];
   log: (line: string) => void;
 }
 
@@ -51,14 +55,19 @@ export interface ControllerResult {
     controllerCpuUsPerReport: number;
     reportBytes: number;
   };
-  /** A 2,000-proxy mesh reporting every 5 s, paced: CPU share, stat latency and memory (mesh-ingest.ts). */
+  /**
+   * A 2,000-proxy mesh reporting every 5 s, paced: CPU share, stat latency and memory (mesh-ingest.ts);
+   * the run that sent reports as proxies do (on ReportStream) when there was one.
+   */
   mesh?: MeshIngestResult;
+  /** Every mesh run, in the order run (one per transport asked for). */
+  meshRuns?: MeshIngestResult[];
 }
 
 type GetCall = grpc.ClientReadableStream<{ add?: { addrs?: Array<{ addr?: { port?: number } }> } }>;
 
 export function defaultControllerOptions(root: string, dir: string, core: number | undefined, log: (line: string) => void): ControllerBenchOptions {
-  return { root, dir, core, streams: 1000, channels: 10, endpoints: 3, changes: 3, telemetryClients: 16, telemetrySeconds: 5, settleMs: 1000, log };
+  return { root, dir, core, streams: 1000, channels: 10, endpoints: 3, changes: 3, telemetryClients: 16, telemetrySeconds: 5, settleMs: 1000, meshTransports: ['stream'], log };
 }
 
 async function waitReady(p: ReturnType<typeof start>, ms: number): Promise<string> {
@@ -179,8 +188,15 @@ export async function benchController(o: ControllerBenchOptions): Promise<Contro
     const publicApi = readyAddress(ctl.stderrTail(), 'public-api');
     const admin = readyAddress(ctl.stderrTail(), 'admin');
     if (publicApi === null || admin === null) throw new Error('the controller did not say where its public API and admin server are');
-    result.mesh = await benchMeshIngest({ ...DEFAULT_MESH_OPTIONS, shape: MESH_2000 }, { proxyApi: addr, publicApi, admin }, ctl.pid, o.log);
-    if (ctl.child.exitCode !== null) throw new Error(`controller died: ${ctl.stderrTail().trim().slice(-600)}`);
+    result.meshRuns = [];
+    for (const transport of o.meshTransports) {
+      result.meshRuns.push(await benchMeshIngest({ ...DEFAULT_MESH_OPTIONS, shape: MESH_2000, transport }, { proxyApi: addr, publicApi, admin }, ctl.pid, o.log));
+      if (ctl.child.exitCode !== null) throw new Error(`controller died: ${ctl.stderrTail().trim().slice(-600)}`);
+    }
+    result.mesh = result.meshRuns.find((m) => m.transport === 'stream') ?? result.meshRuns[0];
+    if (result.meshRuns.length > 1) {
+      o.log(`controller mesh: ${result.meshRuns.map((m) => `${m.transport} ${m.cpuPercentOfCore.toFixed(1)} % (${Math.round(m.cpuUsPerReport)} µs/report)`).join(' vs ')}`);
+    }
     result.ok = true;
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);

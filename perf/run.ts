@@ -390,7 +390,7 @@ async function main(): Promise<void> {
       log('\n── Controller: Destination watch streams and telemetry ingestion');
       await waitQuiet(o.quiet.threshold, o.quiet.maxWaitMs);
       const dir = mkdtempSync(join(scratch, 'controller-'));
-      controller = await benchController(defaultControllerOptions(root, dir, o.pin ? PROXY_CORE : undefined, log));
+      controller = await benchController({ ...defaultControllerOptions(root, dir, o.pin ? PROXY_CORE : undefined, log), meshTransports: o.meshTransports });
     }
     freezesAfter = await freezes();
   } finally {

@@ -52,3 +52,11 @@ test('--only handshakes runs the mTLS handshake section alone; default runs it t
   assert.equal(parseArgs(['--only', 'h2c']).handshakes, false);
   assert.throws(() => parseArgs(['--only', 'handshake']), /expected h1, h2c, grpc, controller, handshakes/);
 });
+
+test('--mesh-transport: the controller mesh on ReportStream by default, unary Report calls to compare, in the order given', () => {
+  assert.deepEqual(parseArgs([]).meshTransports, ['stream']);
+  assert.deepEqual(parseArgs(['--mesh-transport', 'unary,stream']).meshTransports, ['unary', 'stream']);
+  assert.deepEqual(parseArgs(['--mesh-transport', 'unary']).meshTransports, ['unary']);
+  assert.throws(() => parseArgs(['--mesh-transport', 'carrier-pigeon']), /stream and\/or unary/);
+  assert.throws(() => parseArgs(['--mesh-transport', '']), /stream and\/or unary/);
+});

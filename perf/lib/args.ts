@@ -6,6 +6,8 @@ export interface PerfOptions {
   protocols: Protocol[];
   /** Run the controller section (Destination watch streams, telemetry ingestion). */
   controller: boolean;
+  /** The controller's paced mesh: how its reports go, one run per entry in this order (`--mesh-transport`). */
+  meshTransports: Array<'stream' | 'unary'>;
   /** Run the handshake section (new connections per second into an inbound proxy, plaintext vs mTLS). */
   handshakes: boolean;
   /** Target names to run, or null for all. `direct` is always added (it is the baseline). */
@@ -48,6 +50,9 @@ export const USAGE = `npm run perf -- [options]
   --only h1,h2c,grpc,controller,handshakes
                           sections to run (default: all): protocols, and/or the controller benchmark,
                           and/or mTLS handshakes (also skipped when --targets leaves out sluice-mesh-2-mtls)
+  --mesh-transport LIST   the controller's 2,000-proxy mesh sends its reports on ReportStream (stream, the
+                          default, as proxies do) and/or as unary Report calls; one run per entry, in
+                          order, against the same controller (e.g. unary,stream to compare)
   --targets a,b           targets to run (default: all; 'direct' is always added as the baseline)
                           names: direct sluice sluice-2 sluice-mesh sluice-mesh-2 sluice-w0 haproxy
                                  haproxy-2 nginx node-tcp-pipe node-naive-http node-naive-h2
@@ -85,6 +90,7 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
   const o: PerfOptions = {
     protocols: [...PROTOCOLS],
     controller: true,
+    meshTransports: ['stream'],
     handshakes: true,
     targets: null,
     rates: [1000, 5000],
@@ -133,6 +139,12 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
         o.controller = ps.includes('controller');
         o.handshakes = ps.includes('handshakes');
         o.protocols = ps.filter((p) => !sections.includes(p)) as Protocol[];
+        break;
+      }
+      case '--mesh-transport': {
+        const ts = list(value());
+        if (ts.length === 0 || ts.some((t) => t !== 'stream' && t !== 'unary')) throw new Error(`--mesh-transport takes stream and/or unary, e.g. unary,stream`);
+        o.meshTransports = ts as Array<'stream' | 'unary'>;
         break;
       }
       case '--targets':

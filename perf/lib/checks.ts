@@ -201,7 +201,7 @@ export function controllerChecks(controller: ControllerResult | undefined): Targ
       'controller telemetry ingestion, 2,000 proxies every 5 s, CPU share of one core (all reports answered)',
       '≤ 25 %',
       m === undefined ? null : m.cpuPercentOfCore,
-      (v) => `${v.toFixed(1)} % (${Math.round(m?.reportsPerSecond ?? 0)} of ${Math.round(m?.targetReportsPerSecond ?? 0)} calls/s, ${m?.errors ?? 0} errors)`,
+      (v) => `${v.toFixed(1)} % (${Math.round(m?.reportsPerSecond ?? 0)} of ${Math.round(m?.targetReportsPerSecond ?? 0)} reports/s${m?.transport === undefined ? '' : ` as ${m.transport === 'stream' ? 'ReportStream messages' : 'Report calls'}`}, ${m?.errors ?? 0} errors)`,
       (v) => v <= 25 && keptUp === true,
     ),
     check('controller stat over the whole 2,000-proxy mesh, p50', '≤ 50 ms', m === undefined ? null : m.statMs.p50, (v) => `${v.toFixed(1)} ms`, (v) => v <= 50),

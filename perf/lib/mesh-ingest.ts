@@ -2,8 +2,10 @@
 // `meshReports`, 2,000 by default) reporting every 5 s, paced as real proxies are (not as fast as
 // possible), for a bounded time. Measures the controller's CPU as a share of one core while it ingests
 // that mesh, how long `stat` over the whole mesh takes at that size, and the controller's memory.
-// Each proxy sends one call per interval, its outbound report batched in its inbound one, as Sluice's
-// proxies do (`batched: false`: one call per direction, as they did before). Reports are encoded once
+// Each proxy sends one report per interval, its outbound report batched in its inbound one, as Sluice's
+// proxies do (`batched: false`: one per direction, as they did before), as a message on its own
+// long-lived Telemetry.ReportStream — 2,000 streams, each answered report by report, as 2,000 proxies
+// keep them (`transport: 'unary'`: one Report call per report, as proxies did before). Reports are encoded once
 // per proxy and direction; each send only appends sequence numbers, so the generator costs little next
 // to what it measures.
 import * as grpc from '@grpc/grpc-js';
@@ -26,7 +28,13 @@ export interface MeshIngestOptions {
   readonly hdrForm: 'plain' | 'compressed';
   /** One call per proxy and interval carrying both directions (true), or one call per direction. */
   readonly batched: boolean;
+  /** Reports as messages on one ReportStream per simulated proxy, or as unary Report calls. */
+  readonly transport: MeshTransport;
+  /** HTTP/2 connections the simulated proxies share (the streams or calls spread over them). */
+  readonly connections: number;
 }
+
+export type MeshTransport = 'stream' | 'unary';
 
 export interface MeshIngestResult {
   proxies: number;
@@ -34,6 +42,11 @@ export interface MeshIngestResult {
   seconds: number;
   /** Calls carrying both directions (true) or one call per direction (false). */
   batched: boolean;
+  /** How the reports went (absent in results from before ReportStream: unary). */
+  transport?: MeshTransport;
+  /** Streams open at the end (stream transport), and HTTP/2 connections under them or the calls. */
+  streams?: number;
+  connections?: number;
   /** Report calls sent and answered while measuring, per second. */
   reportsPerSecond: number;
   /** What the pacing asked for (proxies / interval, × 2 without batching). */
@@ -53,7 +66,16 @@ export interface MeshIngestResult {
   storeBytes: number;
 }
 
-export const DEFAULT_MESH_OPTIONS: Omit<MeshIngestOptions, 'shape'> = { intervalMs: 5000, warmupSeconds: 6, seconds: 15, statRepeats: 7, hdrForm: 'plain', batched: true };
+export const DEFAULT_MESH_OPTIONS: Omit<MeshIngestOptions, 'shape'> = {
+  intervalMs: 5000,
+  warmupSeconds: 6,
+  seconds: 15,
+  statRepeats: 7,
+  hdrForm: 'plain',
+  batched: true,
+  transport: 'stream',
+  connections: 4,
+};
 
 /** Re-encodes a report's latency histograms in the library's compressed form. */
 function compressHistograms(report: ReportRequest): ReportRequest {
@@ -90,7 +112,8 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
   const { proxyApi, publicApi } = addrs;
   const Telemetry = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE);
   const method = Telemetry.service['Report'];
-  if (method === undefined) throw new Error('Telemetry.Report is not in the loaded protos');
+  const streamPath = Telemetry.service['ReportStream']?.path;
+  if (method === undefined || streamPath === undefined) throw new Error('Telemetry.Report or ReportStream is not in the loaded protos');
   const proxies = o.shape.deployments * o.shape.podsPer;
   const reportBytes: [number, number] = [0, 0];
   /** Per call: the encoded report(s) it carries. */
@@ -105,7 +128,7 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
     const call = calls[k] as readonly [Buffer] | readonly [Buffer, Buffer];
     return call.length === 2 ? batchedWithSequence(call[0], call[1], sequence) : withSequence(call[0], sequence);
   };
-  const clients = Array.from({ length: 4 }, () => new grpc.Client(proxyApi, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+  const clients = Array.from({ length: o.connections }, () => new grpc.Client(proxyApi, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
   // Sequences go on from the previous run's against the same controller (else it takes them for retries).
   const sequences = new Array<number>(calls.length).fill(lastSequence);
   let sent = 0;
@@ -113,10 +136,41 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
   let errors = 0;
   let measuring = false;
   let outstanding = 0;
+  const failed = (error: Error): void => {
+    if (!measuring) return;
+    if (errors++ === 0) log(`controller mesh: first error: ${error.message}`);
+  };
+  /** Stream transport: each simulated proxy's stream (opened on its first report) and its reports awaiting an answer. */
+  const streams = new Array<grpc.ClientDuplexStream<Buffer, Buffer> | undefined>(calls.length);
+  const unanswered = new Array<number>(calls.length).fill(0);
+  const streamFor = (k: number): grpc.ClientDuplexStream<Buffer, Buffer> => {
+    const open = streams[k];
+    if (open !== undefined) return open;
+    const stream = (clients[k % clients.length] as grpc.Client).makeBidiStreamRequest(streamPath, (b: Buffer) => b, (b: Buffer) => b);
+    streams[k] = stream;
+    stream.on('data', () => {
+      unanswered[k]!--;
+      outstanding--;
+      if (measuring) answered++;
+    });
+    stream.on('error', (error: Error) => {
+      // What was sent on it is lost (a real proxy would send it again on a new stream).
+      if (streams[k] === stream) streams[k] = undefined;
+      outstanding -= unanswered[k]!;
+      unanswered[k] = 0;
+      if ((error as grpc.ServiceError).code !== grpc.status.CANCELLED) failed(error);
+    });
+    return stream;
+  };
   const send = (k: number): void => {
     const body = encodedCall(k, ++sequences[k]!);
     outstanding++;
     if (measuring) sent++;
+    if (o.transport === 'stream') {
+      unanswered[k]!++;
+      streamFor(k).write(body);
+      return;
+    }
     (clients[k % clients.length] as grpc.Client).makeUnaryRequest(
       method.path,
       (b: Buffer) => b,
@@ -125,9 +179,8 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
       { deadline: Date.now() + 10_000 },
       (error) => {
         outstanding--;
-        if (!measuring) return;
-        if (error === null) answered++;
-        else if (errors++ === 0) log(`controller mesh: first error: ${error.message}`);
+        if (error !== null) failed(error);
+        else if (measuring) answered++;
       },
     );
   };
@@ -166,8 +219,10 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
     const storeBytes = await metric(addrs.admin, 'sluice_controller_telemetry_bytes');
     const reportsPerSecond = answered / seconds;
     const cpuPercentOfCore = ((cpu1 - cpu0) / seconds) * 100;
+    const openStreams = streams.filter((s) => s !== undefined).length;
+    const how = o.transport === 'stream' ? `${openStreams} ReportStream streams` : 'unary Report calls';
     log(
-      `controller mesh: ${proxies} proxies every ${o.intervalMs / 1000} s: ${Math.round(reportsPerSecond)} calls/s answered ` +
+      `controller mesh: ${proxies} proxies every ${o.intervalMs / 1000} s as ${how} on ${o.connections} connections: ${Math.round(reportsPerSecond)} reports/s answered ` +
         `(${Math.round((calls.length * 1000) / o.intervalMs)} asked${lagged > 0 ? `, generator held back ${lagged} ticks` : ''}), ` +
         `controller CPU ${cpuPercentOfCore.toFixed(1)} % of a core, ${errors} errors, RSS ${(rssBytes / 1e6).toFixed(0)} MB, ` +
         `store ${storeKeys} keys ${(storeBytes / 1e6).toFixed(0)} MB`,
@@ -202,6 +257,9 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
       cpuUsPerReport: answered === 0 ? 0 : ((cpu1 - cpu0) * 1e6) / answered,
       reportBytes,
       batched: o.batched,
+      transport: o.transport,
+      ...(o.transport === 'stream' ? { streams: openStreams } : {}),
+      connections: o.connections,
       statMs,
       rssBytes,
       storeKeys,
@@ -209,6 +267,7 @@ export async function benchMeshIngest(o: MeshIngestOptions, addrs: ControllerAdd
     };
   } finally {
     clearInterval(timer);
+    for (const stream of streams) stream?.end();
     for (const c of clients) c.close();
     lastSequence = Math.max(lastSequence, ...sequences);
   }

@@ -91,13 +91,20 @@ export function controllerTable(c: ControllerResult): string {
   }
   const m = c.mesh;
   if (m !== undefined) {
-    // Results from before batching have no `batched`: they sent one call per direction.
-    const calls = m.batched === true ? 'calls (both directions in one)' : 'calls (one per direction)';
+    // Results from before batching have no `batched`: they sent one call per direction; from before
+    // ReportStream no `transport`: unary calls.
+    const unit = m.transport === 'stream' ? `messages on ${fmtInt(m.streams ?? 0)} ReportStream streams` : 'Report calls';
+    const calls = m.batched === true ? `${unit} (both directions in one)` : `${unit} (one per direction)`;
     lines.push(`| mesh: ${fmtInt(m.proxies)} proxies reporting every ${m.intervalMs / 1000} s, ${calls} answered / asked | ${fmtInt(m.reportsPerSecond)} / ${fmtInt(m.targetReportsPerSecond)} per s (${fmtInt(m.reportBytes[0])} + ${fmtInt(m.reportBytes[1])} B per proxy) |`);
     lines.push(`| mesh: controller CPU while ingesting | ${m.cpuPercentOfCore.toFixed(1)} % of a core (${fmtInt(m.cpuUsPerReport)} µs/call) |`);
     lines.push(`| mesh: stat deploy over the whole mesh (${fmtInt(m.statMs.rows)} rows, 1m), p50 / max | ${m.statMs.p50.toFixed(1)} / ${m.statMs.max.toFixed(1)} ms |`);
     lines.push(`| mesh: controller RSS; telemetry store keys, estimated bytes | ${fmtMb(m.rssBytes)} MB; ${fmtInt(m.storeKeys)}, ${fmtMb(m.storeBytes)} MB |`);
     lines.push(`| mesh: errors | ${fmtInt(m.errors)} |`);
+    for (const other of c.meshRuns ?? []) {
+      if (other === m) continue;
+      const how = other.transport === 'stream' ? 'on ReportStream' : 'as unary Report calls';
+      lines.push(`| mesh, reports ${how} (for comparison, same controller): controller CPU | ${other.cpuPercentOfCore.toFixed(1)} % of a core (${fmtInt(other.cpuUsPerReport)} µs/report, ${fmtInt(other.reportsPerSecond)} / ${fmtInt(other.targetReportsPerSecond)} per s, ${fmtInt(other.errors)} errors) |`);
+    }
   }
   return lines.join('\n');
 }

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addedWithAll, computeChecks, p99Added } from './checks.ts';
-import { checksTable, fmtRate, protocolTable, renderMarkdown } from './report-md.ts';
+import { checksTable, controllerTable, fmtRate, protocolTable, renderMarkdown } from './report-md.ts';
+import type { MeshIngestResult } from './mesh-ingest.ts';
 import { escapeXml, latencyLabel, ninesLabel, renderLatencySvg } from './report-svg.ts';
 import type { OpenLoopResult, PerfReport, Protocol, RunResult } from './types.ts';
 
@@ -175,4 +176,32 @@ test('axis labels', () => {
   assert.equal(latencyLabel(1000), '1 ms');
   assert.equal(latencyLabel(1e6), '1 s');
   assert.equal(escapeXml('"<&>"'), '&quot;&lt;&amp;&gt;&quot;');
+});
+
+test('the controller table says how the mesh sent its reports, and shows the run kept for comparison', () => {
+  const mesh = (transport: 'stream' | 'unary', cpu: number): MeshIngestResult => ({
+    proxies: 2000,
+    intervalMs: 5000,
+    seconds: 15,
+    batched: true,
+    transport,
+    ...(transport === 'stream' ? { streams: 2000 } : {}),
+    connections: 4,
+    reportsPerSecond: 400,
+    targetReportsPerSecond: 400,
+    errors: 0,
+    cpuPercentOfCore: cpu,
+    cpuUsPerReport: cpu * 25,
+    reportBytes: [3000, 2000],
+    statMs: { p50: 20, max: 30, rows: 200 },
+    rssBytes: 500e6,
+    storeKeys: 46000,
+    storeBytes: 140e6,
+  });
+  const stream = mesh('stream', 16.2);
+  const unary = mesh('unary', 27.9);
+  const table = controllerTable({ ok: true, streams: 1000, channels: 10, endpoints: 3, rssIdle: 0, rssWithStreams: 0, bytesPerStream: 0, allSubscribedMs: 0, propagation: [], mesh: stream, meshRuns: [unary, stream] });
+  assert.match(table, /messages on 2,000 ReportStream streams \(both directions in one\) answered \/ asked/);
+  assert.match(table, /\| mesh: controller CPU while ingesting \| 16\.2 % of a core/);
+  assert.match(table, /\| mesh, reports as unary Report calls \(for comparison, same controller\): controller CPU \| 27\.9 % of a core \(698 µs\/report/);
 });

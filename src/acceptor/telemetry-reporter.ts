@@ -1,7 +1,8 @@
 // Telemetry push: every report interval the main thread collects what each serving thread counted
-// since the last collection and sends one `Telemetry.Report` call to the controller: the inbound report,
-// with the outbound one batched inside it (one call per interval instead of two: at 2,000 proxies the
-// controller's cost per call is most of its ingestion cost, docs/performance.md).
+// since the last collection and sends one report to the controller: the inbound report, with the
+// outbound one batched inside it (one message per interval instead of two: at 2,000 proxies the
+// controller's cost per call is most of its ingestion cost, docs/performance.md), as a message on the
+// proxy's long-lived `Telemetry.ReportStream` (or a `Report` call to an older controller).
 //
 // Nothing here can hold up serving: collection is one message per worker, sending is asynchronous,
 // and a tick that is still running when the next is due makes that one skip. When the controller cannot
@@ -21,7 +22,7 @@ import type { WorkerContext } from '../workers/proxy/context.ts';
 import { buildReport, SeriesAccumulator } from './telemetry-accumulator.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { acquireControlChannel } from './grpc/control-channels.ts';
-import { TelemetryReport } from './grpc/control-methods.ts';
+import { StreamingReportSender } from './telemetry-stream-sender.ts';
 
 /**
  * Series kept per direction while the controller is away; beyond it new series are dropped (and
@@ -250,16 +251,13 @@ export class TelemetryReporter {
 
 /**
  * Sends reports to the controller's Telemetry service over the proxy's own gRPC client, on the channel
- * it shares with Destination. A failed call rejects with a GrpcError, whose `code` is the gRPC status.
+ * it shares with Destination: on one long-lived ReportStream, or unary Report calls against a controller
+ * without it (telemetry-stream-sender.ts). A failed report rejects with a GrpcError, whose `code` is the
+ * gRPC status.
  */
-export function grpcReportSender(addr: HostPort): ReportSender {
+export function grpcReportSender(addr: HostPort, log: Logger): StreamingReportSender {
   const control = acquireControlChannel(addr);
-  return {
-    report: async (request, timeoutMs) => {
-      await control.channel.unary(TelemetryReport, request, { timeoutMs });
-    },
-    close: () => control.release(),
-  };
+  return new StreamingReportSender(control.channel, log, () => control.release());
 }
 
 /**
@@ -280,7 +278,7 @@ export function startTelemetryReporter(
     const collector = local === undefined ? undefined : new TelemetryCollector(local.metrics.registry, () => local.tracker.flush());
     collect = async () => (collector === undefined ? [] : [collector.collect()]);
   }
-  const reporter = new TelemetryReporter({ config, log, collect, sender: grpcReportSender(config.svcAddr) });
+  const reporter = new TelemetryReporter({ config, log, collect, sender: grpcReportSender(config.svcAddr, log) });
   reporter.start();
   void reporter.tick();
   log.info('reporting telemetry', { addr: formatHostPort(config.svcAddr), intervalMs: config.reportIntervalMs });

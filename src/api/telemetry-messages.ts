@@ -28,6 +28,17 @@ export interface ReportRequest {
   batched?: ReportRequest[];
 }
 
+/** Empty from `Report`; on a `ReportStream`, one per report, in order (proto/telemetry.proto). */
+export interface ReportResponse {
+  /** The answered report's `sequence`; absent when the controller does not say (it keeps nothing). */
+  sequence?: number;
+  /** Applied before (a retry): not counted again. */
+  already_applied?: boolean;
+  /** Not zero: the report could not be applied, with the gRPC status code a `Report` call would have had. */
+  error_code?: number;
+  error_message?: string;
+}
+
 export interface ProcessInfo {
   node?: string;
   scheduled_instance?: string;

@@ -8,6 +8,7 @@ import type { DiscoveryBackend, PodInfo } from '../../src/control/discovery/type
 import { publicApiComponent } from '../../src/control/public-api/component.ts';
 import { telemetryComponent, telemetryStore } from '../../src/control/telemetry/component.ts';
 import type { TelemetryStore } from '../../src/control/telemetry/store.ts';
+import type { FamilySnapshot } from '../../src/telemetry/metrics.ts';
 
 export interface RunningController {
   readonly ctx: ControllerContext;
@@ -16,6 +17,8 @@ export interface RunningController {
   readonly proxyApi: string;
   /** `127.0.0.1:port` of the public API. */
   readonly publicApi: string;
+  /** What the components would show on the admin server's /metrics now. */
+  metrics(): FamilySnapshot[];
   close(): Promise<void>;
 }
 
@@ -72,6 +75,7 @@ export async function startController(
     logFormat: 'plain',
   };
   const closers: Array<() => void | Promise<void>> = [];
+  const metricSources: Array<() => readonly FamilySnapshot[]> = [];
   const proxyApi = new grpc.Server();
   const ctx: ControllerContext = {
     config,
@@ -80,7 +84,7 @@ export async function startController(
     proxyApi,
     publicApi: new PublicApiRegistry(),
     addresses: {},
-    addMetrics: () => {},
+    addMetrics: (source) => metricSources.push(source),
     onClose: (close) => closers.push(close),
   };
   for (const component of components) await component(ctx);
@@ -92,6 +96,7 @@ export async function startController(
     store: telemetryStore(ctx),
     proxyApi: `127.0.0.1:${port}`,
     publicApi: ctx.addresses['public-api'] ?? '',
+    metrics: () => metricSources.flatMap((source) => source()),
     close: async () => {
       for (const close of closers.reverse()) await close();
       proxyApi.forceShutdown();

@@ -1,5 +1,6 @@
 // One gRPC call on the lean HTTP/2 engine, from request head to status: the request message framed and
-// sent with END_STREAM (the control plane's calls are unary or server-streaming), response messages
+// sent with END_STREAM (unary and server-streaming calls), or, for a call that streams its requests
+// (Telemetry.ReportStream), each message as the caller writes it until it ends its side; response messages
 // reassembled and decoded as DATA arrives, the status taken from trailers, a trailers-only head, an HTTP
 // status, a reset or a lost connection, and a deadline enforced here (a timer per call: control-plane
 // calls are few). Every call ends exactly once, with a status; nothing is reported after it.
@@ -43,10 +44,31 @@ export interface ClientCallHandle {
   cancel(): void;
 }
 
-export class ClientCall implements ClientCallHandle {
+/** A call whose requests are streamed: written one by one, then the caller's side ended. */
+export interface ClientStreamHandle<Req> extends ClientCallHandle {
+  /**
+   * Sends one request message (held until the stream is open). False when the call has ended or its
+   * side was ended: nothing was sent. Encoding errors are thrown (the caller's).
+   */
+  write(request: Req): boolean;
+  /** Ends our side (END_STREAM); responses and the status still come. */
+  end(): void;
+  /** The call ended (its status was reported). */
+  readonly done: boolean;
+  /** Its connection takes no new calls (GOAWAY, or lost): a caller keeping the call long should move. */
+  readonly retired: boolean;
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+export class ClientCall implements ClientStreamHandle<unknown> {
   private readonly host: CallHost;
   private readonly method: MethodDescriptor<unknown, unknown>;
-  private readonly request: Buffer;
+  /** The one request of a unary or server-streaming call; undefined when requests are streamed. */
+  private readonly request: Buffer | undefined;
+  /** Streamed requests written before the stream was open. */
+  private readonly outbox: Buffer[] = [];
+  private halfClosed = false;
   private readonly observer: CallObserver<unknown>;
   private readonly timeoutMs: number | undefined;
   private readonly assembler: MessageAssembler;
@@ -57,18 +79,39 @@ export class ClientCall implements ClientCallHandle {
   private retried = false;
   private ended = false;
 
-  constructor(host: CallHost, method: MethodDescriptor<unknown, unknown>, request: unknown, observer: CallObserver<unknown>, options: CallOptions) {
+  /** `streamRequests`: `request` is ignored; the caller writes requests with `write()` and ends with `end()`. */
+  constructor(host: CallHost, method: MethodDescriptor<unknown, unknown>, request: unknown, observer: CallObserver<unknown>, options: CallOptions, streamRequests = false) {
     this.host = host;
     this.method = method;
     this.observer = observer;
     this.timeoutMs = options.timeoutMs;
     this.assembler = new MessageAssembler(host.maxMessageBytes);
     // Encoding errors are the caller's: thrown before anything is sent.
-    this.request = frameMessage(method.encode(request));
+    this.request = streamRequests ? undefined : frameMessage(method.encode(request));
   }
 
   get done(): boolean {
     return this.ended;
+  }
+
+  get retired(): boolean {
+    return this.link?.retired ?? false;
+  }
+
+  write(request: unknown): boolean {
+    if (this.request !== undefined) throw new Error(`${this.method.path} does not stream its requests`);
+    const frame = frameMessage(this.method.encode(request));
+    if (this.ended || this.halfClosed) return false;
+    const stream = this.stream;
+    if (stream === undefined) this.outbox.push(frame);
+    else (this.link as Link).conn.sendData(stream, frame, false);
+    return true;
+  }
+
+  end(): void {
+    if (this.request !== undefined || this.ended || this.halfClosed) return;
+    this.halfClosed = true;
+    if (this.stream !== undefined) (this.link as Link).conn.sendData(this.stream, NO_BYTES, true);
   }
 
   start(): void {
@@ -91,7 +134,9 @@ export class ClientCall implements ClientCallHandle {
     if (this.timeoutMs !== undefined) headers.push('grpc-timeout', encodeGrpcTimeout(this.timeoutMs));
     const stream = link.conn.openStream(headers, false, this);
     this.stream = stream;
-    link.conn.sendData(stream, this.request, true);
+    if (this.request !== undefined) return void link.conn.sendData(stream, this.request, true);
+    for (const frame of this.outbox.splice(0)) link.conn.sendData(stream, frame, false);
+    if (this.halfClosed) link.conn.sendData(stream, NO_BYTES, true);
   }
 
   /** The link failed before a stream could be opened (connect refused, closed, GOAWAY). */
@@ -137,8 +182,9 @@ export class ClientCall implements ClientCallHandle {
     if (this.ended) return;
     // (The engine may have closed a connection whose last stream GOAWAY refused before reporting it, so
     // a refusal is a refusal even with the connection gone.)
-    if (h2Code === ErrorCode.REFUSED_STREAM && !this.headersSeen && !this.retried) {
+    if (h2Code === ErrorCode.REFUSED_STREAM && !this.headersSeen && !this.retried && this.request !== undefined) {
       // Not processed (GOAWAY, or the server shedding): safe to send again, once, on a fresh connection.
+      // (Not a call that streams its requests: those already sent are gone; its caller sends them again.)
       this.retried = true;
       this.host.retire(this.link as Link);
       this.link = undefined;
@@ -172,7 +218,9 @@ export class ClientCall implements ClientCallHandle {
     this.ended = true;
     clearTimeout(this.timer);
     const stream = this.stream;
-    if (reset && stream !== undefined && !stream.closed) this.link?.conn.reset(stream, ErrorCode.CANCEL);
+    // A call that streams its requests and still has its side open must close it: nothing else would.
+    const ourSideOpen = this.request === undefined && stream !== undefined && !stream.localEnded && !stream.endAfterQueue;
+    if ((reset || ourSideOpen) && stream !== undefined && !stream.closed) this.link?.conn.reset(stream, ErrorCode.CANCEL);
     this.link?.detach(this);
     this.observer.status(status);
   }

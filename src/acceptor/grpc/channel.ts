@@ -2,16 +2,16 @@
 // @grpc/grpc-js + protobufjs (~25 MB of memory in every meshed proxy for a handful of calls). One HTTP/2
 // connection at a time, made on first use through the `connect` function it was given (plain TCP today;
 // mTLS to the controller plugs in there without a change here), replaced once it fails or the server
-// sends GOAWAY. Unary and server-streaming calls only: all the proxy's control-plane APIs are of those
-// kinds. Reconnecting is the callers' business (ControlStream's backoff, the telemetry interval): a
+// sends GOAWAY. Unary and server-streaming calls (Destination, inbound policy, Identity, Telemetry.Report),
+// and calls that stream their requests too (Telemetry.ReportStream: a message per report). Reconnecting is the callers' business (ControlStream's backoff, the telemetry interval): a
 // failed connection fails its calls with UNAVAILABLE, and the next call makes a new one.
 import type net from 'node:net';
-import { ClientCall, type CallHost, type CallObserver, type CallOptions, type ClientCallHandle, type MethodDescriptor } from './call.ts';
+import { ClientCall, type CallHost, type CallObserver, type CallOptions, type ClientCallHandle, type ClientStreamHandle, type MethodDescriptor } from './call.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './framing.ts';
 import { Link } from './link.ts';
 import { GrpcError, Status, type GrpcStatus } from './status.ts';
 
-export type { CallObserver, CallOptions, ClientCallHandle, MethodDescriptor } from './call.ts';
+export type { CallObserver, CallOptions, ClientCallHandle, ClientStreamHandle, MethodDescriptor } from './call.ts';
 
 export interface ChannelOptions {
   /** Opens a new socket to the server (connected or connecting); TLS sockets are net.Sockets too. */
@@ -53,6 +53,18 @@ export class GrpcChannel implements CallHost {
    */
   serverStream<Req, Res>(method: MethodDescriptor<Req, Res>, request: Req, observer: CallObserver<Res>, options: CallOptions = {}): ClientCallHandle {
     const call = new ClientCall(this, method as MethodDescriptor<unknown, unknown>, request, observer as CallObserver<unknown>, options);
+    call.start();
+    return call;
+  }
+
+  /**
+   * A call that streams requests both ways (bidirectional, or client-streaming): write requests on the
+   * handle as they come, end it when done; `observer` as for serverStream. Requests written before the
+   * stream is open wait for it. A refused stream is not sent again here (its requests are the caller's
+   * to resend, on a new call).
+   */
+  bidiStream<Req, Res>(method: MethodDescriptor<Req, Res>, observer: CallObserver<Res>, options: CallOptions = {}): ClientStreamHandle<Req> {
+    const call = new ClientCall(this, method as MethodDescriptor<unknown, unknown>, undefined, observer as CallObserver<unknown>, options, true);
     call.start();
     return call;
   }

@@ -2,7 +2,7 @@
 // that write requests and read responses in the objects the rest of the proxy already works with.
 // Destination's 64-bit fields come as decimal strings (IPv6 halves are fixed64, which a JS number would
 // round), Telemetry's as numbers, exactly as the proto-loader options these replaced.
-import type { ReportRequest } from '../../api/telemetry-messages.ts';
+import type { ReportRequest, ReportResponse as ReportResponseMsg } from '../../api/telemetry-messages.ts';
 import type { ProfileMsg, UpdateMsg } from '../destination-decode.ts';
 import type { MethodDescriptor } from './call.ts';
 import { DestinationProfile, GetDestination, Update } from './destination-schema.ts';
@@ -35,6 +35,13 @@ export const TelemetryReport: MethodDescriptor<ReportRequest, object> = {
   path: '/sluice.proxy.telemetry.Telemetry/Report',
   encode: (request) => encodeMessage(ReportRequestSpec, request),
   decode: (bytes) => decodeMessage(ReportResponse, bytes, { longs: 'number' }),
+};
+
+/** Reports on one long-lived stream, each answered in order (use with GrpcChannel.bidiStream). */
+export const TelemetryReportStream: MethodDescriptor<ReportRequest, ReportResponseMsg> = {
+  path: '/sluice.proxy.telemetry.Telemetry/ReportStream',
+  encode: (request) => encodeMessage(ReportRequestSpec, request),
+  decode: (bytes) => decodeMessage(ReportResponse, bytes, { longs: 'number' }) as ReportResponseMsg,
 };
 
 export interface PortSpecMsg {

@@ -1,6 +1,6 @@
 // Field tables (protobuf-schema.ts) of sluice.proxy.telemetry (proto/telemetry.proto): the ReportRequest
 // the proxy pushes, encoded from the objects telemetry-accumulator.ts builds (src/api/telemetry-messages.ts),
-// and the empty ReportResponse.
+// and the ReportResponse (empty from `Report`; one per report on a `ReportStream`).
 import { IPAddress, TcpAddress } from './common-schema.ts';
 import { field, message } from './protobuf-schema.ts';
 
@@ -94,4 +94,10 @@ export const ReportRequest = message(`${P}.ReportRequest`, [
   field(14, 'batched', 'message', { repeated: true, message: () => ReportRequest }),
 ]);
 
-export const ReportResponse = message(`${P}.ReportResponse`, []);
+/** Empty from `Report`; on a ReportStream, what became of the report it answers. */
+export const ReportResponse = message(`${P}.ReportResponse`, [
+  field(10, 'sequence', 'uint64'),
+  field(11, 'already_applied', 'bool'),
+  field(12, 'error_code', 'uint32'),
+  field(13, 'error_message', 'string'),
+]);

@@ -1,13 +1,13 @@
-// The controller's Telemetry service (`sluice.proxy.telemetry.Telemetry/Report`, on the proxy API port)
-// and the store it fills, which the public API reads.
+// The controller's Telemetry service (`sluice.proxy.telemetry.Telemetry`: `Report` and `ReportStream`,
+// on the proxy API port; report-service.ts) and the store it fills, which the public API reads.
 import type * as grpc from '@grpc/grpc-js';
 import { loadProto, lookup } from '../../api/proto.ts';
-import { TELEMETRY_PROTO, TELEMETRY_SERVICE, type ReportRequest } from '../../api/telemetry-messages.ts';
+import { TELEMETRY_PROTO, TELEMETRY_SERVICE } from '../../api/telemetry-messages.ts';
 import type { Component, ControllerContext } from '../context.ts';
-import { applyReportCall } from './apply.ts';
 import { PeerIdentities } from './peer-identities.ts';
 import { ReportDecodeCaches } from './report-decode.ts';
-import { FORWARDED_HEADER, PeerForwarder } from './peers.ts';
+import { PeerForwarder } from './peers.ts';
+import { reportHandler, reportStreamHandler, type ReportIngestDeps, type StreamCounters } from './report-service.ts';
 import { TelemetryStore } from './store.ts';
 
 /** How often old slots are folded and expired. */
@@ -76,32 +76,29 @@ export const telemetryComponent: Component = (ctx) => {
     { name: 'sluice_controller_telemetry_reports_total', help: 'Telemetry reports applied.', kind: 'counter', series: [['', store.counters.reports]] },
   ]);
   const loaded = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE).service;
-  // Same service, but Report requests reach the handler as bytes: they are decoded once, by the
-  // controller's own decoder (apply.ts), not by grpc-js's protobufjs deserializer.
-  const service: grpc.ServiceDefinition = { ...loaded, Report: { ...(loaded['Report'] as grpc.MethodDefinition<Buffer, object>), requestDeserialize: (bytes: Buffer) => bytes } };
-  const decodeCaches = new ReportDecodeCaches();
-  ctx.proxyApi.addService(service, {
-    Report: (call: grpc.ServerUnaryCall<Buffer, object>, callback: grpc.sendUnaryData<object>) => {
-      // With Prometheus answering the public API, what proxies push is not kept: that memory is the point.
-      if (ctx.config.prometheusUrl !== undefined) {
-        callback(null, {});
-        return;
-      }
-      let report: ReportRequest | undefined;
-      try {
-        const result = applyReportCall(call.request, store, peerIdentities, Date.now(), decodeCaches);
-        report = result.report;
-        // Reports straight from a proxy go on to the other replicas; reports a peer forwarded stop here.
-        const forwarded = call.metadata.get(FORWARDED_HEADER).length > 0;
-        if (result.applied && !forwarded) peers?.forward(report);
-        if (!result.applied) ctx.log.debug('telemetry report already applied (a retry)', { instance: report.instance_id ?? '', sequence: report.sequence ?? 0 });
-        callback(null, {});
-      } catch (error) {
-        ctx.log.warn('cannot apply telemetry report', { error: (error as Error).message, pod: report?.process?.scheduled_instance ?? '' });
-        callback({ code: 3, details: `cannot apply report: ${(error as Error).message}` } as grpc.ServiceError, null);
-      }
-    },
-  });
+  // Same service, but requests reach the handlers as bytes: they are decoded once, by the controller's
+  // own decoder (apply.ts), not by grpc-js's protobufjs deserializer; stream answers are written by
+  // hand (report-service.ts) and go out as they are.
+  const raw = (bytes: Buffer): Buffer => bytes;
+  const service: grpc.ServiceDefinition = {
+    ...loaded,
+    Report: { ...(loaded['Report'] as grpc.MethodDefinition<Buffer, object>), requestDeserialize: raw },
+    ReportStream: { ...(loaded['ReportStream'] as grpc.MethodDefinition<Buffer, Buffer>), requestDeserialize: raw, responseSerialize: raw },
+  };
+  const deps: ReportIngestDeps = {
+    store,
+    identities: peerIdentities,
+    caches: new ReportDecodeCaches(),
+    log: ctx.log,
+    peers,
+    keepNothing: ctx.config.prometheusUrl !== undefined,
+  };
+  const streams: StreamCounters = { open: 0, opened: 0 };
+  ctx.addMetrics(() => [
+    { name: 'sluice_controller_telemetry_streams', help: 'Telemetry.ReportStream streams open (one per proxy that reports on a stream).', kind: 'gauge', series: [['', streams.open]] },
+    { name: 'sluice_controller_telemetry_streams_opened_total', help: 'Telemetry.ReportStream streams opened.', kind: 'counter', series: [['', streams.opened]] },
+  ]);
+  ctx.proxyApi.addService(service, { Report: reportHandler(deps), ReportStream: reportStreamHandler(deps, streams) });
   const timer = setInterval(() => {
     store.maintain();
     peerIdentities.maintain(Date.now());
