@@ -15,8 +15,7 @@
 // kept like keys but not counted as series), so `stat` of workloads and namespaces reads one series
 // per workload instead of one per pod. docs/performance.md has the figures at 2,000 proxies.
 import type { ReportRequest, RequestScope } from '../../api/telemetry-messages.ts';
-import { decodeLatencyHdrInto } from '../../telemetry/hdr-codec.ts';
-import { indexOfMicros } from '../../telemetry/exact-latency.ts';
+import { latencyPairsInto } from './latency-pairs.ts';
 import { SparseLatency } from './sparse-latency.ts';
 import type { TelemetryBackend, TelemetryView } from './view.ts';
 import {
@@ -245,30 +244,12 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     }
   }
 
-  /**
-   * A response scope's latencies as flat `[index, count …]` pairs in `this.pairs` (one scratch array for
-   * every histogram: nothing allocated per scope); returns how many numbers it wrote (0: none).
-   */
+  /** A response scope's latencies as pairs in `this.pairs` (latency-pairs.ts); how many numbers. */
   private latencyOf(hdr: Uint8Array | undefined, buckets: readonly number[] | undefined, bounds: readonly number[]): number {
-    if (hdr !== undefined && hdr.length > 0) {
-      try {
-        const data = Buffer.isBuffer(hdr) ? hdr : Buffer.from(hdr.buffer, hdr.byteOffset, hdr.byteLength);
-        return decodeLatencyHdrInto(data, 0, data.length, this.pairs);
-      } catch {
-        this.counters.badHistograms++;
-      }
-    }
-    // A reporter without exact latencies (Conduit's shape): each bucket counted at its upper bound.
-    if (buckets === undefined) return 0;
-    let length = 0;
-    for (let i = 0; i < buckets.length; i++) {
-      const count = buckets[i] ?? 0;
-      if (count <= 0) continue;
-      const tenthMs = bounds[i] ?? bounds[bounds.length - 1] ?? 0;
-      this.pairs[length++] = indexOfMicros(tenthMs >= 0xffffffff ? 60_000_000 : tenthMs * 100);
-      this.pairs[length++] = count;
-    }
-    return length;
+    const length = latencyPairsInto(this.pairs, hdr, buckets, bounds);
+    if (length >= 0) return length;
+    this.counters.badHistograms++;
+    return latencyPairsInto(this.pairs, undefined, buckets, bounds);
   }
 
   /**
