@@ -26,8 +26,8 @@ export interface KeyState {
   dropped: boolean;
 }
 
-/** An open-connection gauge of a proxy's last report, for the key it counts under. */
+/** An open-connection gauge of a proxy's last report, for the key it counts under (updated in place: reporters.ts). */
 export interface Gauge {
-  readonly key: StatKey;
-  readonly open: number;
+  key: StatKey;
+  open: number;
 }

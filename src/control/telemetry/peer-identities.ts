@@ -44,7 +44,11 @@ interface PodIdentity {
 export class PeerIdentities {
   private readonly entries = new Map<string, Entry>();
   private readonly pods = new Map<string, PodIdentity>();
-  /** Per reporting proxy and direction: the entries of its last report, in order. */
+  /**
+   * Per reporting proxy and direction: the entries of its last report, in order, overwritten in place
+   * by the next report's (a record made anew per report lived long enough to be promoted out of the
+   * young generation, and died there).
+   */
   private readonly recent = new Map<string, { at: number; entries: Entry[]; ctxs: object[] }>();
   private readonly maxEntries: number;
 
@@ -65,18 +69,19 @@ export class PeerIdentities {
     const identity = report.process?.identity ?? '';
     if (identity !== '') this.rememberPod(`${namespace}/${pod}`, identity, at);
     const prefix = `${direction}\0${namespace}\0${pod}\0${workload}`;
-    const recent = this.recent.get(prefix);
-    const previous = recent?.entries;
-    const seen: Entry[] = [];
+    let recent = this.recent.get(prefix);
+    if (recent === undefined) recent = { at, entries: [], ctxs: [] };
+    else this.recent.delete(prefix);
+    recent.at = at;
     // The context each entry came from: the controller's decoder shares one object per distinct context
     // bytes (report-decode.ts), so the same object at the same place as last time is the same entry.
-    const seenCtxs: object[] = [];
+    const { entries: seen, ctxs: seenCtxs } = recent;
+    let count = 0;
     const visit = (scope: ScopeKind, ctx: RequestCtx | TransportReport): void => {
-      const cached = previous?.[seen.length];
-      if (cached !== undefined && !cached.dropped && recent?.ctxs[seen.length] === ctx) {
+      const cached = seen[count];
+      if (cached !== undefined && !cached.dropped && seenCtxs[count] === ctx) {
         if (cached.lastSeen < at) cached.lastSeen = at;
-        seen.push(cached);
-        seenCtxs.push(ctx);
+        count++;
         return;
       }
       // Outbound, only what has a destination can be an edge; inbound, the reporter is the destination.
@@ -100,16 +105,17 @@ export class PeerIdentities {
         }
       }
       if (entry.lastSeen < at) entry.lastSeen = at;
-      seen.push(entry);
-      seenCtxs.push(ctx);
+      seen[count] = entry;
+      seenCtxs[count++] = ctx;
     };
     for (const scope of report.requests ?? []) {
       const ctx = scope.ctx;
       if (ctx !== undefined && ctx.route_scope !== true) visit('svc', ctx);
     }
     for (const transport of direction === 'inbound' ? (report.server_transports ?? []) : (report.client_transports ?? [])) visit('tcp', transport);
-    this.recent.delete(prefix);
-    this.recent.set(prefix, { at, entries: seen, ctxs: seenCtxs });
+    seen.length = count;
+    seenCtxs.length = count;
+    this.recent.set(prefix, recent);
     if (this.recent.size > this.maxEntries) this.recent.delete(this.recent.keys().next().value as string);
   }
 

@@ -15,8 +15,7 @@
 // kept like keys but not counted as series), so `stat` of workloads and namespaces reads one series
 // per workload instead of one per pod. docs/performance.md has the figures at 2,000 proxies.
 import type { ReportRequest, RequestScope } from '../../api/telemetry-messages.ts';
-import { decodeLatencyHdrInto } from '../../telemetry/hdr-codec.ts';
-import { indexOfMicros } from '../../telemetry/exact-latency.ts';
+import { latencyPairsInto } from './latency-pairs.ts';
 import { SparseLatency } from './sparse-latency.ts';
 import type { TelemetryBackend, TelemetryView } from './view.ts';
 import {
@@ -33,7 +32,9 @@ import {
   type ScopeKind,
   type StatKey,
 } from './keys.ts';
-import { COARSE_SLOT_MS, FINE_RETENTION_MS, FINE_SLOT_MS, RETENTION_MS, type Gauge, type KeyState } from './key-state.ts';
+import { COARSE_SLOT_MS, FINE_RETENTION_MS, FINE_SLOT_MS, RETENTION_MS, type KeyState } from './key-state.ts';
+import { LatencyPool } from './latency-pool.ts';
+import { Reporters, setGauge, type RecentKeys } from './reporters.ts';
 import { addTransport, emptySlot, mergeSlot, type Slot } from './slots.ts';
 import { aggregateStates, queryWindow } from './store-query.ts';
 
@@ -50,6 +51,8 @@ export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
  */
 const KEY_BYTES = 1400;
 const SLOT_BYTES = 300;
+/** Slots of discarded time slices kept for new ones (a new slice of this mesh makes ~46,000). */
+const MAX_SPARE_SLOTS = 65_536;
 
 /** The reporting side of a report's keys, and its part of their ids. */
 interface Origin {
@@ -58,16 +61,14 @@ interface Origin {
   readonly workload: string;
   readonly direction: Direction;
   readonly prefix: string;
-  /** The keys of this proxy's previous report in this direction, and this report's so far. */
-  readonly previous: readonly KeyState[] | undefined;
-  readonly states: KeyState[];
   /**
-   * The request context object each of those keys came from (undefined for transports): the
+   * The keys of this proxy's previous report in this direction, overwritten in place by this report's
+   * (`count` so far), and the request context object each came from (undefined for transports): the
    * controller's decoder hands out the same object for the same bytes (report-decode.ts), so the same
    * object at the same place as last time is the same key, without comparing a string.
    */
-  readonly previousCtxs: ReadonlyArray<object | undefined> | undefined;
-  readonly ctxs: Array<object | undefined>;
+  readonly recent: RecentKeys;
+  count: number;
   /** This report's workload rollups, by scope, once looked up. */
   rollups: Partial<Record<ScopeKind, KeyState>> | undefined;
 }
@@ -110,9 +111,11 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   /** Per-workload rollups (ROLLED_UP), apart from the keys: `maxKeys` bounds series; these are at most one per workload and class. */
   private readonly rollups = new Map<string, KeyState>();
   private bytes = 0;
-  private readonly sequences = new Map<string, { sequence: number; at: number }>();
-  private readonly gauges = new Map<string, { at: number; intervalMs: number; entries: Gauge[] }>();
-  private readonly pods = new Map<string, PodReport>();
+  /** Per reporting proxy: sequences, pods, gauges and the keys of its last report (reporters.ts). */
+  private readonly reporters = new Reporters();
+  /** Where the slots' latencies are kept, and slots of discarded slices for reuse (slot, discardSlot). */
+  private readonly latencyPool = new LatencyPool();
+  private readonly spareSlots: Slot[] = [];
   /**
    * Time slices: the keys holding a slot of each fine (10 s) and coarse (minute) index. Arrays, not
    * Sets (a slice of this mesh holds ~46,000 keys: growing a Set that size cost more than the rest of
@@ -122,8 +125,6 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   private readonly coarseTimes = new Map<number, KeyState[]>();
   /** Keys by direction and scope, so that a query reads only the classes it can use. */
   private readonly byClass = new Map<string, Set<KeyState>>();
-  /** Per reporting proxy and direction: the keys of its last report, in order (see keyState). */
-  private readonly recentKeys = new Map<string, { at: number; states: KeyState[]; ctxs: Array<object | undefined> }>();
   /** Scratch for one histogram's latency pairs at a time (latencyOf). */
   private readonly pairs: number[] = [];
   /** A rollup reported before this time was dropped whole (evicted): windows starting earlier read keys. */
@@ -161,41 +162,25 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   ingest(report: ReportRequest, receivedAt = this.now()): boolean {
     const direction: Direction = report.proxy === 'OUTBOUND' ? 'outbound' : 'inbound';
     const instance = report.instance_id ?? '';
-    const sequence = report.sequence ?? 0;
-    if (instance !== '' && sequence > 0) {
-      const seqKey = `${instance}\0${direction}`;
-      const seen = this.sequences.get(seqKey);
-      if (seen !== undefined && sequence <= seen.sequence) {
-        seen.at = receivedAt;
-        this.counters.duplicateReports++;
-        return false;
-      }
-      // Updated in place: these per-proxy maps are not kept in report order (their bound, far above any
-      // mesh's proxy count, drops the first reported; `maintain` drops the silent by time).
-      if (seen === undefined) this.sequences.set(seqKey, { sequence, at: receivedAt });
-      else {
-        seen.sequence = sequence;
-        seen.at = receivedAt;
-      }
+    if (this.reporters.isRetry(instance, direction, report.sequence ?? 0, receivedAt)) {
+      this.counters.duplicateReports++;
+      return false;
     }
     this.counters.reports++;
     const namespace = report.process?.scheduled_namespace ?? '';
     const pod = report.process?.scheduled_instance ?? '';
     const workload = report.process?.workload ?? '';
     const reportIntervalMs = report.report_interval_ms ?? 0;
-    const podKey = `${namespace}/${pod}`;
-    const prior = this.pods.get(podKey);
-    this.pods.delete(podKey);
-    this.pods.set(podKey, { namespace, pod, workload, lastReport: receivedAt, firstReport: prior?.firstReport ?? receivedAt, reportIntervalMs });
+    this.reporters.notePod(namespace, pod, workload, receivedAt, reportIntervalMs);
 
     const prefix = [namespace, pod, workload, direction].join('\0');
-    const previous = this.recentKeys.get(prefix);
-    const origin: Origin = { namespace, pod, workload, direction, prefix, previous: previous?.states, states: [], previousCtxs: previous?.ctxs, ctxs: [], rollups: undefined };
+    const origin: Origin = { namespace, pod, workload, direction, prefix, recent: this.reporters.recent(prefix, receivedAt), count: 0, rollups: undefined };
     const bounds = report.histogram_bucket_bounds_tenth_ms ?? [];
     for (const scope of report.requests ?? []) this.ingestScope(origin, scope, bounds, receivedAt);
 
     const transports = direction === 'inbound' ? (report.server_transports ?? []) : (report.client_transports ?? []);
-    const gauges: Gauge[] = [];
+    const gauges = this.reporters.gaugeRecord(`${instance === '' ? `${namespace}/${pod}` : instance}\0${direction}`, receivedAt, reportIntervalMs);
+    let gaugeCount = 0;
     for (const transport of transports) {
       const state = this.keyState(origin, 'tcp', '', '', transport.dst_labels, undefined, receivedAt);
       const slot = state === undefined ? undefined : this.slot(state, receivedAt);
@@ -207,11 +192,12 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       }
       if ((transport.open_connections ?? 0) > 0) {
         const key = state?.key ?? newKey(origin, 'tcp', '', '', transport.dst_labels);
-        gauges.push({ key, open: transport.open_connections ?? 0 });
+        setGauge(gauges, gaugeCount++, key, transport.open_connections ?? 0);
       }
     }
-    this.recentKeys.set(prefix, { at: receivedAt, states: origin.states, ctxs: origin.ctxs });
-    this.gauges.set(`${instance === '' ? podKey : instance}\0${direction}`, { at: receivedAt, intervalMs: reportIntervalMs, entries: gauges });
+    gauges.entries.length = gaugeCount;
+    origin.recent.states.length = origin.count;
+    origin.recent.ctxs.length = origin.count;
     this.enforceBounds();
     return true;
   }
@@ -251,37 +237,19 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     if (tls) slot.tlsRequests += success + failure;
     if (pairsLength > 0) {
       const before = slot.latency?.bytes ?? 0;
-      (slot.latency ??= new SparseLatency()).addPairs(this.pairs, pairsLength);
+      (slot.latency ??= new SparseLatency(0, this.latencyPool)).addPairs(this.pairs, pairsLength);
       const grown = slot.latency.bytes - before;
       state.bytes += grown;
       this.bytes += grown;
     }
   }
 
-  /**
-   * A response scope's latencies as flat `[index, count …]` pairs in `this.pairs` (one scratch array for
-   * every histogram: nothing allocated per scope); returns how many numbers it wrote (0: none).
-   */
+  /** A response scope's latencies as pairs in `this.pairs` (latency-pairs.ts); how many numbers. */
   private latencyOf(hdr: Uint8Array | undefined, buckets: readonly number[] | undefined, bounds: readonly number[]): number {
-    if (hdr !== undefined && hdr.length > 0) {
-      try {
-        const data = Buffer.isBuffer(hdr) ? hdr : Buffer.from(hdr.buffer, hdr.byteOffset, hdr.byteLength);
-        return decodeLatencyHdrInto(data, 0, data.length, this.pairs);
-      } catch {
-        this.counters.badHistograms++;
-      }
-    }
-    // A reporter without exact latencies (Conduit's shape): each bucket counted at its upper bound.
-    if (buckets === undefined) return 0;
-    let length = 0;
-    for (let i = 0; i < buckets.length; i++) {
-      const count = buckets[i] ?? 0;
-      if (count <= 0) continue;
-      const tenthMs = bounds[i] ?? bounds[bounds.length - 1] ?? 0;
-      this.pairs[length++] = indexOfMicros(tenthMs >= 0xffffffff ? 60_000_000 : tenthMs * 100);
-      this.pairs[length++] = count;
-    }
-    return length;
+    const length = latencyPairsInto(this.pairs, hdr, buckets, bounds);
+    if (length >= 0) return length;
+    this.counters.badHistograms++;
+    return latencyPairsInto(this.pairs, undefined, buckets, bounds);
   }
 
   /**
@@ -293,11 +261,13 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     if (at <= this.now() - RETENTION_MS) return undefined;
     // A proxy lists its series in the same order every report: the key at the same place last time is
     // most often this one, and comparing strings is cheaper than building and hashing the id.
-    const position = origin.states.length;
-    const cached = origin.previous?.[position];
-    origin.ctxs.push(ctx);
+    const { states, ctxs } = origin.recent;
+    const position = origin.count++;
+    const cached = states[position];
+    const cachedCtx = ctxs[position];
+    ctxs[position] = ctx;
     let state: KeyState | undefined;
-    if (cached !== undefined && !cached.dropped && ctx !== undefined && origin.previousCtxs?.[position] === ctx) {
+    if (cached !== undefined && !cached.dropped && ctx !== undefined && cachedCtx === ctx) {
       state = cached;
     } else if (cached !== undefined && !cached.dropped && cached.key.scope === kind && cached.key.authority === authority && cached.key.route === route && sameDestination(cached.key, dstLabels)) {
       state = cached;
@@ -306,7 +276,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       const id = `${origin.prefix}\0${kind}\0${authority}\0${route}\0${dst.dstNamespace}\0${dst.dstWorkload}\0${dst.dstPod}\0${dst.dstService}`;
       state = this.keys.get(id) ?? this.newState(origin, kind, authority, route, dst, id, at);
     }
-    origin.states.push(state);
+    states[position] = state;
     if (state.lastReport < at) state.lastReport = at;
     return state;
   }
@@ -359,7 +329,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     const slots = fine ? state.fine : state.coarse;
     let slot = slots.get(index);
     if (slot === undefined) {
-      slot = emptySlot();
+      slot = this.spareSlots.pop() ?? emptySlot();
       slots.set(index, slot);
       listIn(fine ? this.fineTimes : this.coarseTimes, index, state);
       state.bytes += SLOT_BYTES;
@@ -370,6 +340,20 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       state.slot = slot;
     }
     return slot;
+  }
+
+  /**
+   * A slot no key holds any more: its latencies go back to the pool (unless `latencyKept`: handed to
+   * another slot) and the slot is kept for a new one (`slot`), so that time slices that come as others
+   * go allocate nothing that outlives a report.
+   */
+  private discardSlot(slot: Slot, latencyKept: boolean): void {
+    if (!latencyKept) slot.latency?.release();
+    if (this.spareSlots.length >= MAX_SPARE_SLOTS) return;
+    slot.requests = slot.success = slot.failure = slot.tlsRequests = 0;
+    slot.opened = slot.closed = slot.readBytes = slot.writeBytes = 0;
+    slot.latency = undefined;
+    this.spareSlots.push(slot);
   }
 
   /**
@@ -416,6 +400,8 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     this.mapOf(state).delete(state.id);
     this.bytes -= state.bytes;
     state.dropped = true;
+    for (const slot of state.fine.values()) this.discardSlot(slot, false);
+    for (const slot of state.coarse.values()) this.discardSlot(slot, false);
     state.fine.clear();
     state.coarse.clear();
     state.slot = undefined;
@@ -435,11 +421,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       else break;
     }
     // Per-proxy bookkeeping is bounded by the same key limit (first reported first).
-    if (this.sequences.size > this.maxKeys || this.gauges.size > this.maxKeys || this.pods.size > this.maxKeys || this.recentKeys.size > this.maxKeys) {
-      for (const map of [this.sequences, this.gauges, this.pods, this.recentKeys] as Array<Map<string, unknown>>) {
-        while (map.size > this.maxKeys) map.delete(map.keys().next().value as string);
-      }
-    }
+    this.reporters.bound(this.maxKeys);
   }
 
   private dropOldestSlice(): void {
@@ -460,6 +442,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       const freed = SLOT_BYTES + (slot.latency?.bytes ?? 0);
       state.bytes -= freed;
       this.bytes -= freed;
+      this.discardSlot(slot, false);
       if (state.fine.size === 0 && state.coarse.size === 0) {
         this.mapOf(state).delete(state.id);
         this.bytes -= state.bytes;
@@ -500,10 +483,13 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
           listIn(this.coarseTimes, coarseIndex, state);
         } else {
           const before = (into.latency?.bytes ?? 0) + (slot.latency?.bytes ?? 0);
+          // Merging into a slot without latencies hands it the folded slot's (kept, not released).
+          const handedOver = into.latency === undefined;
           mergeSlot(into, slot);
           const freed = before - (into.latency?.bytes ?? 0) + SLOT_BYTES;
           state.bytes -= freed;
           this.bytes -= freed;
+          this.discardSlot(slot, handedOver);
         }
       }
     }
@@ -517,14 +503,12 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
         const freed = SLOT_BYTES + (slot.latency?.bytes ?? 0);
         state.bytes -= freed;
         this.bytes -= freed;
+        this.discardSlot(slot, false);
         if (state.fine.size === 0 && state.coarse.size === 0) emptied.add(state);
       }
     }
     for (const state of emptied) if (state.fine.size === 0 && state.coarse.size === 0 && this.mapOf(state).get(state.id) === state) this.drop(state);
-    for (const [key, seen] of this.sequences) if (seen.at <= now - RETENTION_MS) this.sequences.delete(key);
-    for (const [key, gauge] of this.gauges) if (gauge.at <= now - RETENTION_MS) this.gauges.delete(key);
-    for (const [key, pod] of this.pods) if (pod.lastReport <= now - RETENTION_MS) this.pods.delete(key);
-    for (const [key, recent] of this.recentKeys) if (recent.at <= now - RETENTION_MS) this.recentKeys.delete(key);
+    this.reporters.maintain(now);
   }
 
   /**
@@ -535,7 +519,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   query(windowMs: number, groupOf: (key: StatKey) => string | undefined, now = this.now(), only?: KeyClasses): QueryResult {
     const window = queryWindow(windowMs, now);
     const states = this.statesOf(only, window.firstStart >= this.rollupsWholeSince);
-    return aggregateStates(states, this.gauges.values(), window, groupOf, now, Math.max(this.startedAt, this.horizon));
+    return aggregateStates(states, this.reporters.gauges.values(), window, groupOf, now, Math.max(this.startedAt, this.horizon));
   }
 
   /** The keys of the given classes (all keys when none are given), or their rollups where asked and kept. */
@@ -555,11 +539,11 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
 
   /** Every pod that reported within the hour, with when it last did. */
   reportingPods(): PodReport[] {
-    return [...this.pods.values()];
+    return [...this.reporters.pods.values()];
   }
 
   podReport(namespace: string, pod: string): PodReport | undefined {
-    return this.pods.get(`${namespace}/${pod}`);
+    return this.reporters.pods.get(`${namespace}/${pod}`);
   }
 
   describe(): string {
