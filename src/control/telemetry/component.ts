@@ -77,8 +77,8 @@ export const telemetryComponent: Component = (ctx) => {
   ]);
   const loaded = lookup<grpc.ServiceClientConstructor>(loadProto(TELEMETRY_PROTO), TELEMETRY_SERVICE).service;
   // Same service, but requests reach the handlers as bytes: they are decoded once, by the controller's
-  // own decoder (apply.ts), not by grpc-js's protobufjs deserializer; stream answers are written by
-  // hand (report-service.ts) and go out as they are.
+  // own decoder (apply.ts), not by grpc-js's protobufjs deserializer; stream answers are encoded by
+  // report-service.ts and go out as they are.
   const raw = (bytes: Buffer): Buffer => bytes;
   const service: grpc.ServiceDefinition = {
     ...loaded,
