@@ -8,7 +8,7 @@ import type { BasicStats, Resource, StatRow, StatSummaryRequest, StatSummaryResp
 import type { PodInfo } from '../discovery/types.ts';
 import type { Aggregate, StatKey } from '../telemetry/store.ts';
 import type { TelemetryView } from '../telemetry/view.ts';
-import { latencyPercentiles } from '../telemetry/keys.ts';
+import { latencyPercentiles, rateSeconds } from '../telemetry/keys.ts';
 import {
   canonicalType,
   destinationName,
@@ -215,7 +215,7 @@ function statRows(
       running_pod_count: running,
       failed_pod_count: failed,
       errors_by_pod: {},
-      window_seconds: result.seconds,
+      window_seconds: rateSeconds(result.groups.get(`${id}\u0001svc`) ?? result.groups.get(`${id}\u0001tcp`), result.seconds),
     };
     if (type === 'pod') row.status = pods[0]?.phase ?? (running > 0 ? 'Running' : '');
     if (request.skip_stats !== true) {

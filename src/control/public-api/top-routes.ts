@@ -5,6 +5,7 @@
 // request metrics.
 import type { RouteRow, RouteTable, TopRoutesRequest, TopRoutesResponse } from '../../api/public-messages.ts';
 import type { Aggregate, StatKey } from '../telemetry/store.ts';
+import { rateSeconds } from '../telemetry/keys.ts';
 import { authorityNamesService, matchesSource, sourceName, type ResourceRef } from './resources.ts';
 import { basicStats, parseWindow, RequestError, resourceRef, type StatSources } from './stat-summary.ts';
 
@@ -76,7 +77,7 @@ export function topRoutes(sources: StatSources, request: TopRoutesRequest): TopR
             authority,
             time_window: window.label,
             stats: effective.success + effective.failure > 0 ? basicStats(effective, byScope.get('actual')) : null,
-            window_seconds: result.seconds,
+            window_seconds: rateSeconds(effective, result.seconds),
           });
         }
       }

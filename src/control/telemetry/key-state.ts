@@ -2,6 +2,7 @@
 // (store-query.ts).
 import type { StatKey } from './keys.ts';
 import type { Slot } from './slots.ts';
+import type { CoverageWindow } from './coverage.ts';
 
 export const FINE_SLOT_MS = 10_000;
 export const COARSE_SLOT_MS = 60_000;
@@ -24,6 +25,8 @@ export interface KeyState {
   slot: Slot | undefined;
   /** No longer in the store (a cached reference must not be used). */
   dropped: boolean;
+  /** The time its proxy's (or, for a rollup, its workload's) reports cover: scales its counts in a query (coverage.ts). */
+  coverage: { factor(window: CoverageWindow): number } | undefined;
 }
 
 /** An open-connection gauge of a proxy's last report, for the key it counts under (updated in place: reporters.ts). */

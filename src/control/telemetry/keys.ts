@@ -44,6 +44,17 @@ export interface Aggregate {
    * made from them only when read.
    */
   readonly sparseLatency?: SparseLatency | undefined;
+  /**
+   * The embedded store's correction for the time its counts cover (coverage.ts): a rate is the counts
+   * over `rateSeconds(agg, seconds)`. Undefined (Prometheus's answers) or 1: the window's seconds.
+   */
+  readonly coverageScale?: number;
+}
+
+/** The seconds to divide an aggregate's counts by for a rate: the window's, corrected by its coverage. */
+export function rateSeconds(agg: Aggregate | undefined, seconds: number): number {
+  const scale = agg?.coverageScale;
+  return scale !== undefined && scale > 0 ? seconds / scale : seconds;
 }
 
 /** Which keys a query can use at all: reading only those saves visiting the rest of a large mesh. */

@@ -9,6 +9,7 @@
 // for RETENTION_MS.
 import type { Direction, PodReport, StatKey } from './keys.ts';
 import { RETENTION_MS, type Gauge, type KeyState } from './key-state.ts';
+import { ProxyCoverage, WorkloadCoverage } from './coverage.ts';
 
 /** A proxy's keys of one direction, in report order, and the request contexts they came from. */
 export interface RecentKeys {
@@ -32,6 +33,10 @@ export class Reporters {
   readonly gauges = new Map<string, GaugeRecord>();
   readonly pods = new Map<string, Mutable<PodReport>>();
   private readonly recentKeys = new Map<string, RecentKeys>();
+  /** The time each proxy's reports cover (by the origin prefix: namespace, pod, workload, direction). */
+  private readonly proxyCoverage = new Map<string, ProxyCoverage>();
+  /** The same per workload and direction, for rollups. */
+  private readonly workloadCoverage = new Map<string, WorkloadCoverage>();
 
   /**
    * Whether a report with this instance, direction and sequence was applied already (a retry), noting
@@ -76,6 +81,22 @@ export class Reporters {
     return recent;
   }
 
+  /**
+   * Notes the time a report covers (`coveredMs` before `at`) for its proxy and direction (`prefix`),
+   * and returns the proxy's coverage and that of its workload and direction.
+   */
+  cover(prefix: string, workloadKey: string, at: number, coveredMs: number, intervalMs: number): { proxy: ProxyCoverage; workload: WorkloadCoverage } {
+    let proxy = this.proxyCoverage.get(prefix);
+    let workload = this.workloadCoverage.get(workloadKey);
+    if (workload === undefined) this.workloadCoverage.set(workloadKey, (workload = new WorkloadCoverage()));
+    if (proxy === undefined) {
+      this.proxyCoverage.set(prefix, (proxy = new ProxyCoverage()));
+      workload.proxies.add(proxy);
+    }
+    proxy.add(at, coveredMs, intervalMs);
+    return { proxy, workload };
+  }
+
   /** The gauge record of a proxy and direction (`id`), its entries to be overwritten (see setGauge). */
   gaugeRecord(id: string, at: number, intervalMs: number): GaugeRecord {
     let record = this.gauges.get(id);
@@ -87,9 +108,21 @@ export class Reporters {
 
   /** Bounds every map to `max` entries, the first recorded going first. */
   bound(max: number): void {
-    if (this.sequences.size <= max && this.gauges.size <= max && this.pods.size <= max && this.recentKeys.size <= max) return;
+    if (this.sequences.size <= max && this.gauges.size <= max && this.pods.size <= max && this.recentKeys.size <= max && this.proxyCoverage.size <= max) return;
     for (const map of [this.sequences, this.gauges, this.pods, this.recentKeys] as Array<Map<string, unknown>>) {
       while (map.size > max) map.delete(map.keys().next().value as string);
+    }
+    while (this.proxyCoverage.size > max) this.forgetCoverage(this.proxyCoverage.keys().next().value as string);
+  }
+
+  private forgetCoverage(prefix: string): void {
+    const proxy = this.proxyCoverage.get(prefix);
+    this.proxyCoverage.delete(prefix);
+    if (proxy === undefined) return;
+    for (const [key, workload] of this.workloadCoverage) {
+      if (!workload.proxies.delete(proxy)) continue;
+      if (workload.proxies.size === 0) this.workloadCoverage.delete(key);
+      break;
     }
   }
 
@@ -99,6 +132,7 @@ export class Reporters {
     for (const [key, gauge] of this.gauges) if (gauge.at <= now - RETENTION_MS) this.gauges.delete(key);
     for (const [key, pod] of this.pods) if (pod.lastReport <= now - RETENTION_MS) this.pods.delete(key);
     for (const [key, recent] of this.recentKeys) if (recent.at <= now - RETENTION_MS) this.recentKeys.delete(key);
+    for (const [key, coverage] of this.proxyCoverage) if (coverage.last <= now - RETENTION_MS) this.forgetCoverage(key);
   }
 }
 

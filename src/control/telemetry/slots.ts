@@ -31,6 +31,13 @@ class SlotAggregate implements Aggregate {
   writeBytes = 0;
   openConnections = 0;
   sparseLatency: SparseLatency | undefined = undefined;
+  /** Requests and connection events summed, and the same each times its key's coverage factor. */
+  weight = 0;
+  weighted = 0;
+
+  get coverageScale(): number {
+    return this.weight > 0 ? this.weighted / this.weight : 1;
+  }
   private dense: Float64Array | undefined = undefined;
 
   get latency(): Float64Array | undefined {
@@ -74,7 +81,11 @@ export function addTransport(slot: Slot, transport: { connects?: number; disconn
   slot.writeBytes += transport.write_bytes ?? 0;
 }
 
-export function addSlot(agg: Aggregate, slot: Slot): void {
+/**
+ * Adds a slot's counts to a query's aggregate; `factor` is its key's coverage factor (coverage.ts),
+ * weighted into the aggregate's coverageScale by the slot's requests and connection events.
+ */
+export function addSlot(agg: Aggregate, slot: Slot, factor = 1): void {
   if (!(agg instanceof SlotAggregate)) throw new Error('addSlot sums into an aggregate made by emptyAggregate');
   agg.requests += slot.requests;
   agg.success += slot.success;
@@ -84,6 +95,9 @@ export function addSlot(agg: Aggregate, slot: Slot): void {
   agg.closed += slot.closed;
   agg.readBytes += slot.readBytes;
   agg.writeBytes += slot.writeBytes;
+  const weight = slot.requests + slot.opened + slot.closed;
+  agg.weight += weight;
+  agg.weighted += weight * factor;
   if (slot.latency === undefined || slot.latency.size === 0) return;
   // Summed sparse: a row's latencies are a few dozen distinct values (see Aggregate.sparseLatency).
   (agg.sparseLatency ??= new SparseLatency()).merge(slot.latency);

@@ -3,6 +3,7 @@
 import type { Aggregate, QueryResult, StatKey } from './keys.ts';
 import { COARSE_SLOT_MS, FINE_RETENTION_MS, FINE_SLOT_MS, RETENTION_MS, type Gauge, type KeyState } from './key-state.ts';
 import { addSlot, emptyAggregate } from './slots.ts';
+import type { CoverageWindow } from './coverage.ts';
 
 /** A query window on the slot grid: 10-second slots up to 10 minutes, minute slots as well beyond. */
 export interface QueryWindow {
@@ -27,6 +28,8 @@ export function queryWindow(windowMs: number, now: number): QueryWindow {
  * Sums the slots of `states` within the window per group (`groupOf`; undefined = leave out), and the
  * open-connection gauges of proxies that reported within it. `dataSince`: the store's start, or the
  * time before which it dropped data to stay within its bound (the window's seconds are cut to it).
+ * Within the fine slots a key's counts are scaled by its coverage factor (coverage.ts), so that
+ * requests / seconds is the rate over the time its reports cover. `stamp`: distinct per query.
  */
 export function aggregateStates(
   states: Iterable<KeyState>,
@@ -35,8 +38,12 @@ export function aggregateStates(
   groupOf: (key: StatKey) => string | undefined,
   now: number,
   dataSince: number,
+  stamp = 0,
 ): QueryResult {
   const { fineOnly, firstStart, fineFirst, coarseFirst, fineLast } = window;
+  // Less than the window when the store is younger, or dropped older slices to stay within maxBytes.
+  const seconds = Math.max(1, (now - Math.max(firstStart, Math.min(dataSince, now - FINE_SLOT_MS))) / 1000);
+  const coverage: CoverageWindow = { stamp, start: now - seconds * 1000, now, fineFirst, fineLast };
   const groups = new Map<string, Aggregate>();
   const aggregate = (group: string): Aggregate => {
     let agg = groups.get(group);
@@ -51,14 +58,15 @@ export function aggregateStates(
     const group = groupOf(state.key);
     if (group === undefined) continue;
     const agg = aggregate(group);
+    const factor = fineOnly ? (state.coverage?.factor(coverage) ?? 1) : 1;
     // Short windows look up their few slots; long ones walk what the key holds.
     if (fineOnly && fineLast - fineFirst < state.fine.size) {
       for (let index = fineFirst; index <= fineLast; index++) {
         const slot = state.fine.get(index);
-        if (slot !== undefined) addSlot(agg, slot);
+        if (slot !== undefined) addSlot(agg, slot, factor);
       }
     } else {
-      for (const [index, slot] of state.fine) if (index >= fineFirst) addSlot(agg, slot);
+      for (const [index, slot] of state.fine) if (index >= fineFirst) addSlot(agg, slot, factor);
     }
     if (!fineOnly) for (const [index, slot] of state.coarse) if (index >= coarseFirst) addSlot(agg, slot);
   }
@@ -71,7 +79,5 @@ export function aggregateStates(
       if (group !== undefined) aggregate(group).openConnections += entry.open;
     }
   }
-  // Less than the window when the store is younger, or dropped older slices to stay within maxBytes.
-  const seconds = Math.max(1, (now - Math.max(firstStart, Math.min(dataSince, now - FINE_SLOT_MS))) / 1000);
   return { seconds, groups };
 }

@@ -35,6 +35,7 @@ import {
 import { COARSE_SLOT_MS, FINE_RETENTION_MS, FINE_SLOT_MS, RETENTION_MS, type KeyState } from './key-state.ts';
 import { LatencyPool } from './latency-pool.ts';
 import { Reporters, setGauge, type RecentKeys } from './reporters.ts';
+import type { ProxyCoverage, WorkloadCoverage } from './coverage.ts';
 import { addTransport, emptySlot, mergeSlot, type Slot } from './slots.ts';
 import { aggregateStates, queryWindow } from './store-query.ts';
 
@@ -71,6 +72,8 @@ interface Origin {
   count: number;
   /** This report's workload rollups, by scope, once looked up. */
   rollups: Partial<Record<ScopeKind, KeyState>> | undefined;
+  /** The time this proxy's reports cover, and its workload's (rates are scaled by them: coverage.ts). */
+  readonly coverage: { readonly proxy: ProxyCoverage; readonly workload: WorkloadCoverage };
 }
 
 function newKey(origin: Origin, kind: ScopeKind, authority: string, route: string, dstLabels: Readonly<Record<string, string>> | undefined): StatKey {
@@ -174,9 +177,15 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     this.reporters.notePod(namespace, pod, workload, receivedAt, reportIntervalMs);
 
     const prefix = [namespace, pod, workload, direction].join('\0');
-    const origin: Origin = { namespace, pod, workload, direction, prefix, recent: this.reporters.recent(prefix, receivedAt), count: 0, rollups: undefined };
+    const coveredMs = (report.interval_ms ?? 0) > 0 ? (report.interval_ms as number) : reportIntervalMs;
+    const coverage = this.reporters.cover(prefix, `${namespace}\0${workload}\0${direction}`, receivedAt, coveredMs, reportIntervalMs);
+    const origin: Origin = { namespace, pod, workload, direction, prefix, recent: this.reporters.recent(prefix, receivedAt), count: 0, rollups: undefined, coverage };
     const bounds = report.histogram_bucket_bounds_tenth_ms ?? [];
-    for (const scope of report.requests ?? []) this.ingestScope(origin, scope, bounds, receivedAt);
+    let events = 0;
+    for (const scope of report.requests ?? []) {
+      this.ingestScope(origin, scope, bounds, receivedAt);
+      if (scope.ctx?.route_scope !== true) events += scope.count ?? 0;
+    }
 
     const transports = direction === 'inbound' ? (report.server_transports ?? []) : (report.client_transports ?? []);
     const gauges = this.reporters.gaugeRecord(`${instance === '' ? `${namespace}/${pod}` : instance}\0${direction}`, receivedAt, reportIntervalMs);
@@ -184,6 +193,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     for (const transport of transports) {
       const state = this.keyState(origin, 'tcp', '', '', transport.dst_labels, undefined, receivedAt);
       const slot = state === undefined ? undefined : this.slot(state, receivedAt);
+      events += (transport.connects ?? 0) + (transport.disconnect_count ?? 0);
       if (slot !== undefined) {
         addTransport(slot, transport);
         const rollup = this.rollupState(origin, 'tcp', receivedAt);
@@ -196,6 +206,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       }
     }
     gauges.entries.length = gaugeCount;
+    coverage.proxy.countEvents(receivedAt, events);
     origin.recent.states.length = origin.count;
     origin.recent.ctxs.length = origin.count;
     this.enforceBounds();
@@ -275,6 +286,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
       const dst = dstLabels === undefined ? NO_DESTINATION : destination(dstLabels);
       const id = `${origin.prefix}\0${kind}\0${authority}\0${route}\0${dst.dstNamespace}\0${dst.dstWorkload}\0${dst.dstPod}\0${dst.dstService}`;
       state = this.keys.get(id) ?? this.newState(origin, kind, authority, route, dst, id, at);
+      state.coverage = origin.coverage.proxy;
     }
     states[position] = state;
     if (state.lastReport < at) state.lastReport = at;
@@ -289,7 +301,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   private addState(key: StatKey, id: string, cls: string, at: number): KeyState {
     const rollup = isRollupClass(cls);
     if (!rollup && this.keys.size >= this.maxKeys) this.evictLeastRecentKeys();
-    const state: KeyState = { key, id, cls, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES, slotIndex: NaN, slot: undefined, dropped: false };
+    const state: KeyState = { key, id, cls, lastReport: at, fine: new Map(), coarse: new Map(), bytes: KEY_BYTES, slotIndex: NaN, slot: undefined, dropped: false, coverage: undefined };
     this.bytes += KEY_BYTES;
     (rollup ? this.rollups : this.keys).set(id, state);
     index_(this.byClass, cls, state);
@@ -311,6 +323,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
         const key: StatKey = { namespace: origin.namespace, pod: '', workload: origin.workload, direction: origin.direction, scope: kind, authority: '', route: '', ...NO_DESTINATION };
         state = this.addState(key, id, rollupClass(cls), at);
       }
+      state.coverage = origin.coverage.workload;
       (origin.rollups ??= {})[kind] = state;
     }
     if (state.lastReport < at) state.lastReport = at;
@@ -516,10 +529,12 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
    * (store-query.ts). `only` limits the keys visited to the classes `groupOf` can accept (an
    * optimisation: the answer is the same).
    */
+  private queries = 0;
+
   query(windowMs: number, groupOf: (key: StatKey) => string | undefined, now = this.now(), only?: KeyClasses): QueryResult {
     const window = queryWindow(windowMs, now);
     const states = this.statesOf(only, window.firstStart >= this.rollupsWholeSince);
-    return aggregateStates(states, this.reporters.gauges.values(), window, groupOf, now, Math.max(this.startedAt, this.horizon));
+    return aggregateStates(states, this.reporters.gauges.values(), window, groupOf, now, Math.max(this.startedAt, this.horizon), ++this.queries);
   }
 
   /** The keys of the given classes (all keys when none are given), or their rollups where asked and kept. */
