@@ -1,24 +1,32 @@
 // Fault matrix, capacity rows: more HTTP/2 streams than an endpoint and the proxy's queue can hold (the
-// proxy sheds exactly the excess with 503 / RESOURCE_EXHAUSTED, serves the rest, and recovers), and a
-// flood of distinct authorities (or TLS SNIs) whose metric labels stay within their budget of 1,000
-// values per label, with the process's memory growth bounded.
+// proxy sheds exactly the excess with 503 / RESOURCE_EXHAUSTED, serves the rest, and recovers) — for
+// h2c and gRPC on one proxy, for HTTP/1.1 on the mesh hop, where the outbound proxy carries HTTP/1.1
+// requests to a peer proxy as streams of one HTTP/2 connection (orig-proto) — and a flood of distinct
+// authorities (or TLS SNIs) whose metric labels stay within their budget of 1,000 values per label,
+// with the process's memory growth bounded.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
+import { ERROR_RESPONSES } from '../../src/core/errors.ts';
+import { MESH_TRANSPORT_ALPN } from '../../src/workers/transport/local-identity.ts';
 import { eventually } from '../support/backends.ts';
 import { listen } from '../support/net.ts';
 import { metricValue } from '../support/proxy.ts';
 import { startBackend, type Backend } from './backend.ts';
 import { h2Request, http1Request, summarize, type Outcome, type Protocol } from './load.ts';
 import { Results, startTopology, type Row, type Running } from './matrix.ts';
+import { CLIENT_IDENTITY, MESH_AUTHORITY, startMeshHop } from './mesh-hop.ts';
 
 const results = new Results('capacity');
 
 const OVER: Row = 'load above capacity';
 describe(OVER, () => {
-  /** Streams the proxy holds per upstream connection beyond the endpoint's own limit (h2/upstreams.ts). */
+  /**
+   * Streams the proxy holds per upstream connection beyond the endpoint's own limit (MAX_WAITING_STREAMS
+   * in h2/upstreams.ts; the orig-proto streams of HTTP/1.1 requests queue on the same connections).
+   */
   const QUEUE = 256;
   const SENT = 400;
 
@@ -105,12 +113,88 @@ describe(OVER, () => {
     });
   }
 
-  for (const [protocol, why] of [
-    ['http1', 'HTTP/1.1 has no request queue to overflow: each request in flight holds its own upstream connection, so load is bounded by the client\'s own connections and is never shed'],
-    ['tcp', 'a TCP connection is one upstream connection: nothing is queued in the proxy, so there is nothing to shed'],
-  ] as const) {
-    it(`${protocol}: does not apply`, () => results.notApplicable(OVER, protocol, why));
-  }
+  it(`http1: over the mesh hop, of ${SENT} HTTP/1.1 requests to a peer proxy that takes one stream at a time, 1 + ${QUEUE} are served and exactly ${SENT - 1 - QUEUE} shed; then it recovers`, { timeout: 90_000 }, async (t) => {
+    // The peer: HTTP/2 inside the mesh TLS, one stream at a time, requests held until released.
+    let holding = true;
+    const held: Array<() => void> = [];
+    let received = 0;
+    const origProto = new Map<string, number>();
+    const server = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
+    server.on('session', (s) => s.on('error', () => {}));
+    server.on('stream', (stream, headers) => {
+      received++;
+      const marked = String(headers['l5d-orig-proto'] ?? '(none)');
+      origProto.set(marked, (origProto.get(marked) ?? 0) + 1);
+      stream.on('error', () => {});
+      const path = String(headers[':path']);
+      stream.resume();
+      stream.on('end', () => {
+        const answer = (): void => {
+          if (stream.destroyed) return;
+          stream.respond({ ':status': 200 });
+          stream.end(`ok ${path}`);
+        };
+        if (holding && path !== '/warm') held.push(answer);
+        else answer();
+      });
+    });
+    const hop = await startMeshHop(server);
+    t.after(() => hop.stop());
+    // The mesh connection is open and the peer's SETTINGS (one stream at a time) known before the burst.
+    const warm = await http1Request(hop.port, MESH_AUTHORITY, '/warm', 'warm');
+    assert.equal(warm.kind, 'ok', `the warm-up request was answered: ${JSON.stringify(warm)}\n${hop.proxy.logs()}`);
+
+    // Each request on a connection of its own: all of them are in flight at the proxy at once.
+    const outcomes: Outcome[] = [];
+    const all = Array.from({ length: SENT }, (_, i) =>
+      http1Request(hop.port, MESH_AUTHORITY, `/load/http1-${i}`, `http1-${i}`).then((o) => {
+        outcomes.push(o);
+        return o;
+      }),
+    );
+    await eventually(() => outcomes.length >= SENT - 1 - QUEUE, 30_000, 'the excess to be shed');
+    const shedFirst = outcomes.length;
+    holding = false;
+    for (const answer of held.splice(0)) answer();
+    const burst = await Promise.all(all);
+    /** Requests of the burst the peer saw: the shed ones never left the proxy. */
+    const receivedInBurst = received - 1;
+    // Shed as overloaded (its queue to the peer full), not for any other reason (fail-fast, say).
+    const shed = burst.filter((o) => o.kind === 'status' && o.status === 503 && o.proxyError === ERROR_RESPONSES.overloaded.message);
+    const served = burst.filter((o) => o.kind === 'ok');
+    // Recovery: with the peer free again, a further 50 requests all succeed.
+    const afterwards = await Promise.all(Array.from({ length: 50 }, (_, i) => http1Request(hop.port, MESH_AUTHORITY, `/load/after-${i}`, `after-${i}`)));
+    const recovered = afterwards.every((o) => o.kind === 'ok');
+    const meshTls = hop.connections.every((c) => c.authorized && c.alpn === MESH_TRANSPORT_ALPN && c.clientIdentity === CLIENT_IDENTITY);
+    const pass =
+      shed.length === SENT - 1 - QUEUE && served.length === 1 + QUEUE && receivedInBurst === 1 + QUEUE && recovered && shedFirst === SENT - 1 - QUEUE && meshTls && origProto.get('HTTP/1.1') === received;
+    results.record({
+      row: OVER,
+      column: 'http1',
+      topology: 'mesh hop',
+      expected: `${SENT} HTTP/1.1 requests at once (one connection each) to a service Destination resolves to one meshed endpoint (identity + h2 hint); the proxy (a real process with an identity from the controller) carries them as HTTP/2 streams (l5d-orig-proto) over one mTLS connection to a peer with SETTINGS_MAX_CONCURRENT_STREAMS 1: 1 in flight + ${QUEUE} queued served, exactly ${SENT - 1 - QUEUE} shed with 503 + sluice-proxy-error "${ERROR_RESPONSES.overloaded.message}" before anything is answered; the next 50 all succeed`,
+      measured: {
+        burst: summarize(burst),
+        shedBeforeRelease: shedFirst,
+        proxyErrors: [...new Set(shed.map((o) => o.proxyError))],
+        upstreamReceived: receivedInBurst,
+        origProto: Object.fromEntries(origProto),
+        meshConnections: hop.connections.length,
+        after: summarize(afterwards),
+      },
+      pass,
+    });
+    assert.ok(meshTls, JSON.stringify(hop.connections));
+    assert.deepEqual(Object.fromEntries(origProto), { 'HTTP/1.1': received }, 'every request crossed as an upgraded HTTP/1.1 request');
+    assert.equal(shedFirst, SENT - 1 - QUEUE, 'the excess was shed while the peer was busy');
+    assert.equal(shed.length, SENT - 1 - QUEUE, JSON.stringify(summarize(burst)));
+    assert.equal(served.length, 1 + QUEUE);
+    assert.equal(receivedInBurst, 1 + QUEUE, 'no shed request reached the peer');
+    assert.ok(recovered, JSON.stringify(summarize(afterwards)));
+  });
+
+  it('tcp: does not apply', () =>
+    results.notApplicable(OVER, 'tcp', 'a TCP connection is one upstream connection: nothing is queued in the proxy, so there is nothing to shed'));
 });
 
 const FLOOD: Row = 'a flood of distinct authorities';

@@ -22,7 +22,12 @@ export const ROWS = [
 ] as const;
 export type Row = (typeof ROWS)[number];
 export const COLUMNS: readonly Protocol[] = ['http1', 'h2c', 'grpc', 'tcp'];
-export type Topology = '1 worker' | '2 workers' | 'chain';
+/**
+ * Where a cell ran: one proxy process with one or two workers, two proxies in a chain (outbound, then
+ * inbound), or the mesh hop (mesh-hop.ts: an outbound proxy with an identity, a service resolved through
+ * Destination to one meshed endpoint that terminates the mesh TLS and speaks HTTP/2).
+ */
+export type Topology = '1 worker' | '2 workers' | 'chain' | 'mesh hop';
 
 export interface CellResult {
   readonly row: Row;
@@ -79,9 +84,10 @@ export interface Running {
 /**
  * Starts `topology` in front of `upstream` (host:port). Requests name the entry proxy's own outbound
  * listener as their authority, so the proxy sends them to its forward address: the upstream, or in the
- * chain the second proxy's inbound listener, which forwards to the upstream.
+ * chain the second proxy's inbound listener, which forwards to the upstream. The mesh hop has a
+ * starter of its own (mesh-hop.ts).
  */
-export async function startTopology(topology: Topology, upstream: string, env: Record<string, string> = {}, command?: readonly [string, ...string[]]): Promise<Running> {
+export async function startTopology(topology: Exclude<Topology, 'mesh hop'>, upstream: string, env: Record<string, string> = {}, command?: readonly [string, ...string[]]): Promise<Running> {
   const proxies: RunningProxy[] = [];
   const stopAll = async (): Promise<void> => {
     await Promise.all(proxies.map((p) => p.stop('SIGKILL')));

@@ -40,8 +40,9 @@ const LIFETIME = '15s';
  * Requests per second per protocol. Modest on purpose: what matters is that requests are in flight at
  * every switch (one every ~7 ms over the three), not throughput. On the shared 2-core machine (load
  * average 10–16 while this was written) 100 per second passed twice, but the proxies stalled for
- * seconds at times: past 100 + 256 queued gRPC streams the client proxy sheds (`overloaded`), failure
- * accrual then ejects the only endpoint and hundreds fail fast — load shedding, not the rotation.
+ * seconds at times: past 100 + 256 queued gRPC streams the client proxy sheds (`overloaded`) — load
+ * shedding, not the rotation. (Failure accrual then also ejected the only endpoint and hundreds failed
+ * fast; sheds no longer count as the endpoint's failures: src/workers/proxy/load-shedding.test.ts.)
  */
 const RATE = 50;
 /** Long enough for two renewals after the load starts (the rotations wait for them). */

@@ -194,6 +194,25 @@ describe('FailureAccrual (consecutive failures)', () => {
     assert.equal(accrual.state(), 'probing');
   });
 
+  it('a withdrawn request (shed by the proxy, never sent) is no outcome; a withdrawn probe frees the probe slot', () => {
+    const c = clock();
+    const accrual = new FailureAccrual(config, c.now, () => 0);
+    for (let i = 0; i < 6; i++) accrual.failure();
+    for (let i = 0; i < 100; i++) {
+      accrual.dispatched();
+      accrual.withdrawn();
+    }
+    assert.equal(accrual.state(), 'ready', 'withdrawals neither eject nor reset the count');
+    accrual.failure();
+    assert.equal(accrual.state(), 'ejected', 'the 7th failure in a row still ejects');
+    c.advance(1000);
+    accrual.dispatched();
+    assert.equal(accrual.available(), false);
+    accrual.withdrawn();
+    assert.equal(accrual.state(), 'probing', 'still to be probed');
+    assert.equal(accrual.available(), true, 'the next request may probe');
+  });
+
   it('with maxFailures 0 never ejects', () => {
     const accrual = new FailureAccrual({ ...config, maxFailures: 0 }, clock().now);
     for (let i = 0; i < 100; i++) accrual.failure();
@@ -222,6 +241,20 @@ describe('EndpointSet', () => {
     const set = new EndpointSet(accrual, clock().now);
     set.update([{ host: '10.0.0.1', port: 80, labels: {} }, { host: '10.0.0.1', port: 80, labels: {} }]);
     assert.equal(set.endpoints.length, 1);
+  });
+
+  it('an endpoint whose requests are withdrawn keeps its latency estimate and load, and stays available', () => {
+    const set = new EndpointSet(accrual, clock().now, () => 0);
+    set.update([{ host: '10.0.0.1', port: 80, labels: {} }]);
+    const only = set.endpoints[0];
+    only?.ewma.observe(200);
+    for (let i = 0; i < 20; i++) {
+      only?.dispatched();
+      only?.withdrawn();
+    }
+    assert.equal(only?.ewma.estimate(), 200, 'no latency observed for a request never sent');
+    assert.equal(only?.ewma.pending, 0);
+    assert.equal(set.pick(), only);
   });
 
   it('says no_endpoints for an empty set and fail_fast when every endpoint is ejected', () => {

@@ -67,6 +67,12 @@ export class Endpoint implements Candidate {
     this.ewma.observe(rttMs);
   }
 
+  /** A request dispatched to it was shed by this proxy before it was sent: no latency, no outcome. */
+  withdrawn(): void {
+    this.ewma.pending = Math.max(0, this.ewma.pending - 1);
+    this.accrual.withdrawn();
+  }
+
   /** A TCP connection is established after `rttMs`; it stays pending (load) until it closes. */
   connected(rttMs: number): void {
     this.ewma.observe(rttMs);

@@ -42,6 +42,16 @@ export class FailureAccrual {
     if (this.state() === 'probing') this.probeInFlight = true;
   }
 
+  /**
+   * A request dispatched to it never reached it: this proxy shed it (its queue to the endpoint was
+   * full). Neither a success nor a failure; if it was the probe, the next request may probe instead.
+   * (Requests sent before an ejection are the only others in flight then: a withdrawal among them
+   * costs at most one extra probe.)
+   */
+  withdrawn(): void {
+    if (this.state() === 'probing') this.probeInFlight = false;
+  }
+
   success(): void {
     this.failures = 0;
     this.probeInFlight = false;

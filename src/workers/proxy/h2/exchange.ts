@@ -298,7 +298,9 @@ export class H2Exchange implements UpstreamStreamOwner {
   /** An attempt ended without a response head: retry it when the route allows, else answer the error. */
   private attemptFailed(kind: ProxyErrorKind): void {
     this.ustream = undefined;
-    const rtt = this.settle(true);
+    // Shed here (the queue to the endpoint was full): it never reached the endpoint, so it is no failure
+    // of it. Counted as one, a burst above capacity ejected the endpoint and failed what followed fast.
+    const rtt = kind === 'overloaded' ? this.withdraw() : this.settle(true);
     if (!this.retryAfter(ERROR_RESPONSES[kind].status, -1, true, rtt, kind)) this.fail(kind);
   }
 
@@ -322,6 +324,16 @@ export class H2Exchange implements UpstreamStreamOwner {
       if (failed !== undefined) endpoint.outcome(failed);
     }
     return rtt;
+  }
+
+  /** The attempt in flight was shed before it was sent, after the returned time. */
+  private withdraw(): number {
+    const endpoint = this.endpoint;
+    if (endpoint !== undefined) {
+      this.endpoint = undefined;
+      endpoint.withdrawn();
+    }
+    return performance.now() - this.attemptStart;
   }
 
   /** The response went through whole (or was cut): counted once, with its gRPC status if any. */

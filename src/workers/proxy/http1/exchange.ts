@@ -294,7 +294,9 @@ export class Exchange implements UpstreamOwner {
 
   /** The attempt in flight failed before its response began: retry it, or answer the error. */
   private attemptFailed(kind: ProxyErrorKind): void {
-    const rtt = this.settle(true);
+    // Shed here (the queue to the endpoint was full): it never reached the endpoint, so it is no failure
+    // of it. Counted as one, a burst above capacity ejected the endpoint and failed what followed fast.
+    const rtt = kind === 'overloaded' ? this.withdraw() : this.settle(true);
     if (!this.retryAfter(ERROR_RESPONSES[kind].status, true, rtt, kind)) this.fail(kind);
   }
 
@@ -322,6 +324,16 @@ export class Exchange implements UpstreamOwner {
       endpoint.outcome(failed);
     }
     return rtt;
+  }
+
+  /** The attempt in flight was shed before it was sent, after the returned time. */
+  private withdraw(): number {
+    const endpoint = this.endpoint;
+    if (endpoint !== undefined) {
+      this.endpoint = undefined;
+      endpoint.withdrawn();
+    }
+    return performance.now() - this.attemptStart;
   }
 
   /** Answers with a proxy-synthesized error and counts it, then the connection goes on (or closes). */

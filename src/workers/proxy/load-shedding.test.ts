@@ -1,0 +1,119 @@
+// Load shed by the outbound proxy is not a failure of the endpoint. A Destination-resolved service whose
+// only endpoint takes one HTTP/2 stream at a time: past the one in flight and the queue of 256 waiting
+// for it, requests are shed with 503 `overloaded` — by this proxy, before they reach the endpoint. Were
+// those counted by failure accrual, 7 of them would eject the endpoint and everything after the burst
+// would fail fast ("every endpoint is ejected") for the whole penalty. Both paths that queue for a stream
+// are covered: h2c (h2/exchange.ts) and HTTP/1.1 carried across the mesh hop as HTTP/2 (orig-proto).
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { describe, it } from 'node:test';
+import { eventually, send, type Reply } from '../../../test/support/backends.ts';
+import { listen } from '../../../test/support/net.ts';
+import { ERROR_RESPONSES, PROXY_ERROR_HEADER } from '../../core/errors.ts';
+import { MAX_WAITING_STREAMS } from './h2/upstreams.ts';
+import { resolved, startInProcessProxy } from './mesh-tls.testkit.ts';
+
+const WEB = 'web.default.svc.cluster.local';
+const EXCESS = 20;
+
+/** An h2c endpoint allowing one stream at a time; it holds every request but /warm until release(). */
+async function startOneAtATime(): Promise<{ port: number; received: () => number; release(): void; close(): void }> {
+  let holding = true;
+  let received = 0;
+  const held: Array<() => void> = [];
+  const server = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
+  server.on('session', (s) => s.on('error', () => {}));
+  server.on('stream', (stream, headers) => {
+    received++;
+    stream.on('error', () => {});
+    stream.resume();
+    const answer = (): void => {
+      if (stream.destroyed) return;
+      stream.respond({ ':status': 200 });
+      stream.end('ok');
+    };
+    stream.on('end', () => (holding && headers[':path'] !== '/warm' ? held.push(answer) : answer()));
+  });
+  const port = await listen(server);
+  return {
+    port,
+    received: () => received,
+    release: () => {
+      holding = false;
+      for (const answer of held.splice(0)) answer();
+    },
+    close: () => server.close(),
+  };
+}
+
+/** One h2c GET on `session`: status and the proxy's error header. */
+function h2Send(session: http2.ClientHttp2Session, path: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':authority': WEB, ':path': path });
+    let status = 0;
+    let headers: http2.IncomingHttpHeaders = {};
+    let body = '';
+    stream.on('response', (h) => {
+      headers = h;
+      status = Number(h[':status']);
+    });
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => (body += c));
+    stream.on('end', () => resolve({ status, headers: headers as Reply['headers'], body }));
+    stream.on('error', reject);
+    stream.end();
+  });
+}
+
+describe('load shed by the proxy does not eject the endpoint', { timeout: 60_000 }, () => {
+  for (const protocol of ['h2c', 'http1 (orig-proto)'] as const) {
+    it(`${protocol}: after a burst above capacity the endpoint is still in the balancer and serves the next request`, async (t) => {
+      const endpoint = await startOneAtATime();
+      t.after(() => endpoint.close());
+      // An ejection would outlast the test: a request after the burst would then fail fast.
+      const proxy = await startInProcessProxy({ SLUICE_PROXY_OUTBOUND_FAILURE_ACCRUAL_CONSECUTIVE_MIN_PENALTY: '60s' }, undefined);
+      t.after(() => proxy.close());
+      // Hinted h2: HTTP/1.1 requests cross as HTTP/2 streams (plaintext here; mesh TLS changes nothing of this).
+      proxy.destinations.set(`${WEB}:80`, resolved({ host: '127.0.0.1', port: endpoint.port, labels: {}, protocolHint: 'h2' }));
+      await proxy.stacks.outboundReady;
+      const sessions: http2.ClientHttp2Session[] = [];
+      t.after(() => sessions.forEach((s) => s.destroy()));
+      const request = (path: string, i: number): Promise<Reply> => {
+        if (protocol !== 'h2c') return send(proxy.outboundPort, `${WEB}:80`, { path });
+        // The proxy takes 100 streams per client connection.
+        while (sessions.length <= Math.floor(i / 100)) {
+          const s = http2.connect(`http://127.0.0.1:${proxy.outboundPort}`);
+          s.on('error', () => {});
+          sessions.push(s);
+        }
+        return h2Send(sessions[Math.floor(i / 100)] as http2.ClientHttp2Session, path);
+      };
+
+      assert.equal((await request('/warm', 0)).status, 200, 'the upstream connection and its SETTINGS are known');
+      const answered: Reply[] = [];
+      const burst = Array.from({ length: 1 + MAX_WAITING_STREAMS + EXCESS }, (_, i) =>
+        request(`/burst/${i}`, i).then((r) => {
+          answered.push(r);
+          return r;
+        }),
+      );
+      await eventually(() => answered.length >= EXCESS, 20_000, 'the excess to be shed');
+      const overloaded = ERROR_RESPONSES.overloaded.message;
+      assert.deepEqual(
+        answered.map((r) => `${r.status} ${String(r.headers[PROXY_ERROR_HEADER])}`),
+        Array.from({ length: EXCESS }, () => `503 ${overloaded}`),
+        'the excess is shed as overloaded',
+      );
+      // More than 7 sheds in a row, and the endpoint is still there: one more is shed the same way, not failed fast.
+      const more = await request('/more', 1 + MAX_WAITING_STREAMS + EXCESS);
+      assert.deepEqual([more.status, more.headers[PROXY_ERROR_HEADER]], [503, overloaded]);
+      assert.equal(endpoint.received(), 2, 'the warm-up and the one in flight reached the endpoint');
+
+      endpoint.release();
+      const replies = await Promise.all(burst);
+      assert.equal(replies.filter((r) => r.status === 200).length, 1 + MAX_WAITING_STREAMS);
+      const next = await request('/next', 0);
+      assert.equal(next.status, 200, `served, not failed fast: ${String(next.headers[PROXY_ERROR_HEADER])}`);
+    });
+  }
+});
