@@ -8,6 +8,7 @@
 //   - in-process: the public API's StatSummary handler called in process (HistorySampler's call).
 // `--only <path>` measures one of them (under --cpu-prof, say).
 // Rounds of the two alternate. Not a load test: a few dozen rounds, a few seconds.
+import { PerformanceObserver } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
 import { TELEMETRY_PROTO, TELEMETRY_SERVICE } from '../src/api/telemetry-messages.ts';
 import { loadProto, lookup } from '../src/api/proto.ts';
@@ -57,20 +58,33 @@ if (Object.keys(modes).length === 0) throw new Error(`--only must be one of ${Ob
 const history = new StatHistory();
 const cpu: Record<string, number[]> = {};
 const wall: Record<string, number[]> = {};
+const gc: Record<string, number[]> = {};
+/** Main-thread GC pauses (ms) since the last read. */
+let gcMs = 0;
+const observer = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMs += entry.duration;
+});
+observer.observe({ entryTypes: ['gc'] });
 let rows = 0;
 let jsonBytes = 0;
 for (let round = -1; round < rounds; round++) {
   for (const [name, call] of Object.entries(modes)) {
     ingestUntil(Date.now());
+    // GC entries are delivered asynchronously: let those of the ingestion arrive before the round.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    gcMs = 0;
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
     const answers = await Promise.all(SAMPLE_REQUESTS.map(call));
     history.record(Date.now(), answers);
     const used = process.cpuUsage(cpu0);
+    const elapsed = performance.now() - wall0;
+    await new Promise((resolve) => setTimeout(resolve, 20));
     // Round -1 warms both paths up (JIT, the HTTP connection): not counted.
     if (round < 0) continue;
     (cpu[name] ??= []).push(used.user + used.system);
-    (wall[name] ??= []).push(performance.now() - wall0);
+    (wall[name] ??= []).push(elapsed);
+    (gc[name] ??= []).push(gcMs);
     if (name === Object.keys(modes)[0]) {
       rows = answers.reduce((n, a) => n + (a.ok?.stat_tables ?? []).reduce((m, t) => m + (t.pod_group?.rows?.length ?? 0), 0), 0);
       jsonBytes = answers.reduce((n, a) => n + JSON.stringify(a).length, 0);
@@ -83,7 +97,23 @@ for (const name of Object.keys(modes)) {
   const us = cpu[name] ?? [];
   console.log(
     `${name.padEnd(11)} CPU per round: median ${(median(us) / 1000).toFixed(1)} ms, mean ${(us.reduce((a, b) => a + b, 0) / us.length / 1000).toFixed(1)} ms ` +
-      `(${us.map((u) => (u / 1000).toFixed(0)).join(' ')}); wall median ${median(wall[name] ?? []).toFixed(1)} ms`,
+      `(${us.map((u) => (u / 1000).toFixed(0)).join(' ')}); wall median ${median(wall[name] ?? []).toFixed(1)} ms; ` +
+      `GC pauses median ${median(gc[name] ?? []).toFixed(1)} ms`,
   );
 }
+observer.disconnect();
+// Where an in-process round goes: each request on its own (they run one after the other anyway).
+const inProcess = allModes['in-process'] as StatSummaryCall;
+const perRequest: number[][] = SAMPLE_REQUESTS.map(() => []);
+for (let round = 0; round < Math.min(rounds, 5); round++) {
+  ingestUntil(Date.now());
+  for (const [i, request] of SAMPLE_REQUESTS.entries()) {
+    const cpu0 = process.cpuUsage();
+    await inProcess(request);
+    const used = process.cpuUsage(cpu0);
+    perRequest[i]?.push(used.user + used.system);
+  }
+}
+const label = (r: StatSummaryRequest): string => `${r.selector?.resource?.type}${r.from_resource !== undefined ? ` --from ${r.from_resource.type}` : ''}`;
+console.log(`in-process CPU per request (median): ${SAMPLE_REQUESTS.map((r, i) => `${label(r)} ${(median(perRequest[i] ?? []) / 1000).toFixed(1)} ms`).join(', ')}`);
 await running.close();
