@@ -3,7 +3,8 @@
 // telemetry store filled like the controller benchmark's 2,000-proxy mesh (lib/controller-load.ts
 // meshReports, ingested as the Telemetry handler does, and kept being ingested between rounds at the
 // mesh's 400 calls/s so the 10-s window stays full). The controller's telemetry and public API
-// components run in this process on loopback ports; each round is measured with process.cpuUsage:
+// components run in this process on loopback ports; each round (HistorySampler.sampleOnce, as the
+// dashboard runs it) is measured with process.cpuUsage, with StatSummary answered:
 //   - http: through the public API's HTTP/JSON side (PublicApiClient), as the dashboard sampled before;
 //   - in-process: the public API's StatSummary handler called in process (HistorySampler's call).
 // `--only <path>` measures one of them (under --cpu-prof, say).
@@ -15,7 +16,8 @@ import { loadProto, lookup } from '../src/api/proto.ts';
 import type { StatSummaryRequest, StatSummaryResponse } from '../src/api/public-messages.ts';
 import { PublicApiClient } from '../src/control/dashboard/api-client.ts';
 import { SAMPLE_REQUESTS, StatHistory } from '../src/control/dashboard/history.ts';
-import { inProcessStatSummary, type StatSummaryCall } from '../src/control/dashboard/sampler.ts';
+import { HistorySampler, inProcessStatSummary, type StatSummaryCall } from '../src/control/dashboard/sampler.ts';
+import { Logger } from '../src/log/logger.ts';
 import { applyReportCall } from '../src/control/telemetry/apply.ts';
 import { PeerIdentities } from '../src/control/telemetry/peer-identities.ts';
 import { ReportDecodeCaches } from '../src/control/telemetry/report-decode.ts';
@@ -56,6 +58,8 @@ const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefi
 const modes = Object.fromEntries(Object.entries(allModes).filter(([name]) => only === undefined || name === only));
 if (Object.keys(modes).length === 0) throw new Error(`--only must be one of ${Object.keys(allModes).join(', ')}`);
 const history = new StatHistory();
+const log = new Logger('warn', 'plain', 'dashboard');
+const samplers: Record<string, HistorySampler> = {};
 const cpu: Record<string, number[]> = {};
 const wall: Record<string, number[]> = {};
 const gc: Record<string, number[]> = {};
@@ -65,18 +69,15 @@ const observer = new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) gcMs += entry.duration;
 });
 observer.observe({ entryTypes: ['gc'] });
-let rows = 0;
-let jsonBytes = 0;
 for (let round = -1; round < rounds; round++) {
-  for (const [name, call] of Object.entries(modes)) {
+  for (const [name, call] of Object.entries(modes) as Array<[string, StatSummaryCall]>) {
     ingestUntil(Date.now());
     // GC entries are delivered asynchronously: let those of the ingestion arrive before the round.
     await new Promise((resolve) => setTimeout(resolve, 20));
     gcMs = 0;
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
-    const answers = await Promise.all(SAMPLE_REQUESTS.map(call));
-    history.record(Date.now(), answers);
+    await (samplers[name] ??= new HistorySampler({ history, statSummary: call, log })).sampleOnce();
     const used = process.cpuUsage(cpu0);
     const elapsed = performance.now() - wall0;
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -85,12 +86,13 @@ for (let round = -1; round < rounds; round++) {
     (cpu[name] ??= []).push(used.user + used.system);
     (wall[name] ??= []).push(elapsed);
     (gc[name] ??= []).push(gcMs);
-    if (name === Object.keys(modes)[0]) {
-      rows = answers.reduce((n, a) => n + (a.ok?.stat_tables ?? []).reduce((m, t) => m + (t.pod_group?.rows?.length ?? 0), 0), 0);
-      jsonBytes = answers.reduce((n, a) => n + JSON.stringify(a).length, 0);
-    }
   }
 }
+// What one round reads and (over HTTP) carries.
+const answers = await Promise.all(SAMPLE_REQUESTS.map((request) => http.call('StatSummary', JSON.stringify(request))));
+const jsonBytes = answers.reduce((n, a) => n + a.body.length, 0);
+const rows = answers.reduce((n, a) => n + (JSON.parse(a.body) as StatSummaryResponse).ok!.stat_tables!.reduce((m, t) => m + (t.pod_group?.rows?.length ?? 0), 0), 0);
+for (const [name, sampler] of Object.entries(samplers)) if (sampler.counters.failed > 0) throw new Error(`${name}: ${sampler.counters.failed} rounds failed`);
 const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 console.log(`store: ${running.store.describe()}; one round = ${SAMPLE_REQUESTS.length} StatSummary requests, ${rows} rows, ${(jsonBytes / 1e6).toFixed(2)} MB of JSON`);
 for (const name of Object.keys(modes)) {
