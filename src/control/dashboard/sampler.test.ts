@@ -1,7 +1,7 @@
 // The history's sampler calls the public API's StatSummary handler in process: for a store filled by
 // real reports (sent over gRPC to the controller's Telemetry service) it records exactly what the
 // public API's HTTP/JSON answers to the same requests would have given, and it keeps sampling through a
-// backend that fails (Prometheus answering 503), recording again once the backend answers.
+// backend that fails (Prometheus answering 503), saying so once, and records again once the backend answers.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -111,7 +111,7 @@ describe('HistorySampler', () => {
     assert.deepEqual(everything.series['pod/shop/idle-1']?.rps, [null]);
   });
 
-  it('keeps sampling while the backend fails, and records again once it answers', { timeout: 20_000 }, async () => {
+  it('keeps sampling while the backend fails, warns once, and records again once it answers', { timeout: 20_000 }, async () => {
     let failing = true;
     let queries = 0;
     const prometheus = http.createServer((req, res) => {
@@ -131,13 +131,18 @@ describe('HistorySampler', () => {
     const url = `http://127.0.0.1:${(prometheus.address() as AddressInfo).port}`;
     const fromPrometheus = await startController(podsOnlyDiscovery(() => PODS), [telemetryComponent, publicApiComponent], 0, { prometheusUrl: url });
     const history = new StatHistory(50, 60_000);
-    const sampler = new HistorySampler({ history, statSummary: inProcessStatSummary(fromPrometheus.ctx.publicApi) as StatSummaryCall, log: quiet() });
+    const lines: string[] = [];
+    const log = new Logger('info', 'plain', 'dashboard', (line) => lines.push(line));
+    const sampler = new HistorySampler({ history, statSummary: inProcessStatSummary(fromPrometheus.ctx.publicApi) as StatSummaryCall, log });
     try {
       sampler.start();
       await until('two failed rounds', 10_000, () => sampler.counters.failed >= 2);
       assert.equal(history.size, 0);
       assert.equal(sampler.counters.recorded, 0);
       assert.ok(queries > 0, 'the public API asked Prometheus');
+      // One warning for the run of failures, naming the cause, not one per round.
+      assert.equal(lines.length, 1, lines.join('\n'));
+      assert.match(lines[0] ?? '', /WARN .*history sample failed.*Prometheus/);
 
       failing = false;
       await until('a recorded round', 10_000, () => sampler.counters.recorded >= 1);
@@ -145,6 +150,7 @@ describe('HistorySampler', () => {
       const series = history.query(() => true).series;
       assert.deepEqual(series['deployment/shop/web']?.rps.slice(-1), [null]);
       assert.ok(series['pod/data/db-0'] !== undefined && series['namespace//shop'] !== undefined, Object.keys(series).join(', '));
+      assert.match(lines.at(-1) ?? '', /INFO .*history sampling works again/);
     } finally {
       sampler.stop();
       await fromPrometheus.close();

@@ -37,10 +37,15 @@ export interface SamplerOptions {
   readonly now?: () => number;
 }
 
-/** Samples into the history every `history.intervalMs` until stopped; a failed round is logged and skipped. */
+/**
+ * Samples into the history every `history.intervalMs` until stopped. A failed round is skipped (the
+ * sparklines get a gap) and the next one tried: the first failure of a run of them is a warning, the
+ * rest debug, and the first round that succeeds again says so.
+ */
 export class HistorySampler {
   private readonly options: SamplerOptions;
   private running = false;
+  private failing = false;
   private timer: NodeJS.Timeout | undefined;
   /** Rounds recorded and rounds that failed, for tests and the log. */
   readonly counters = { recorded: 0, failed: 0 };
@@ -65,9 +70,14 @@ export class HistorySampler {
       }
       history.record(t, answers);
       this.counters.recorded++;
+      if (this.failing) log.info('history sampling works again');
+      this.failing = false;
     } catch (error) {
       this.counters.failed++;
-      log.debug('history sample failed', { error: (error as Error).message });
+      const message = (error as Error).message;
+      if (this.failing) log.debug('history sample failed', { error: message });
+      else log.warn('history sample failed: the sparklines have a gap until StatSummary answers again', { error: message });
+      this.failing = true;
     } finally {
       this.running = false;
     }
