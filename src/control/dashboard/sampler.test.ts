@@ -1,7 +1,8 @@
 // The history's sampler calls the public API's StatSummary handler in process: for a store filled by
 // real reports (sent over gRPC to the controller's Telemetry service) it records exactly what the
-// public API's HTTP/JSON answers to the same requests would have given, and it keeps sampling through a
-// backend that fails (Prometheus answering 503), saying so once, and records again once the backend answers.
+// public API's HTTP/JSON answers to the same requests would have given (and the topology, which calls
+// StatSummary the same way, draws the same edges), and it keeps sampling through a backend that fails
+// (Prometheus answering 503), saying so once, and records again once the backend answers.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +16,7 @@ import { sendReport, syntheticReport } from '../telemetry/testkit.ts';
 import { PublicApiClient } from './api-client.ts';
 import { SAMPLE_REQUESTS, StatHistory } from './history.ts';
 import { HistorySampler, inProcessStatSummary, type StatSummaryCall } from './sampler.ts';
+import { topology } from './topology.ts';
 
 const quiet = (): Logger => new Logger('error', 'plain', 'test', () => {});
 
@@ -109,6 +111,22 @@ describe('HistorySampler', () => {
     assert.equal(everything.series['service/shop/emoji']?.success[0], (25 + 9) / (30 + 10));
     // A pod with no traffic is followed, with no numbers.
     assert.deepEqual(everything.series['pod/shop/idle-1']?.rps, [null]);
+  });
+
+  it('gives the topology the same edges in process as over HTTP/JSON', { timeout: 20_000 }, async () => {
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    try {
+      const client = new PublicApiClient(`http://${controller.publicApi}`);
+      const overHttp = await topology((request) => client.json<StatSummaryResponse>('StatSummary', request), '', '1m');
+      const inProcess = await topology(inProcessStatSummary(controller.ctx.publicApi) as StatSummaryCall, '', '1m');
+      assert.deepEqual(inProcess, overHttp);
+      assert.deepEqual(
+        inProcess.edges.map((e) => `${e.from} -> ${e.to}`),
+        ['deployment/shop/web -> deployment/shop/emoji', 'deployment/shop/web -> statefulset/data/db', 'statefulset/data/db -> deployment/shop/emoji'],
+      );
+    } finally {
+      mock.timers.reset();
+    }
   });
 
   it('keeps sampling while the backend fails, warns once, and records again once it answers', { timeout: 20_000 }, async () => {
