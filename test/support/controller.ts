@@ -58,6 +58,8 @@ export async function startController(
   discovery: DiscoveryBackend,
   components: readonly Component[] = [telemetryComponent, publicApiComponent],
   proxyApiPort = 0,
+  /** Flags as parsed, over the test defaults (`prometheusUrl`, say). */
+  overrides: Partial<ControllerConfig> = {},
 ): Promise<RunningController> {
   const config: ControllerConfig = {
     ...controllerDefaults(),
@@ -73,6 +75,7 @@ export async function startController(
     trustDomain: 'cluster.local',
     logLevel: 'warn',
     logFormat: 'plain',
+    ...overrides,
   };
   const closers: Array<() => void | Promise<void>> = [];
   const metricSources: Array<() => readonly FamilySnapshot[]> = [];

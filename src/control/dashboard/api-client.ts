@@ -1,6 +1,7 @@
-// The dashboard server's client of the public API's HTTP/JSON side (`POST /api/v1/<Method>`). The
-// dashboard goes through the public API like the CLI does rather than calling the handlers in process:
-// whatever answers there (the embedded store, or Prometheus) answers the page, with the same JSON.
+// The dashboard server's client of the public API's HTTP/JSON side (`POST /api/v1/<Method>`), for what
+// the page passes through (it must get the public API's own JSON and statuses, errors included) and for
+// taps (streamed, and authorized like the CLI's). The history and the topology call StatSummary in
+// process instead (sampler.ts).
 import { jsonLines, StreamFailed } from '../../api/json-lines.ts';
 
 export class PublicApiUnavailable extends Error {

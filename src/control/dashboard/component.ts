@@ -1,16 +1,18 @@
 // The web dashboard as a controller component: its own port (`--dashboard-addr`, Linkerd's 8084), the
 // page's files from the shipped bundle, and a sampler that keeps ten minutes of history for the
-// sparklines. It reads the mesh through this controller's public API over HTTP/JSON, as the CLI does,
-// so it registers after the public API (src/control/components.ts).
+// sparklines. The history and the topology ask the public API's StatSummary handler in this process
+// (sampler.ts: the same answers without JSON over loopback); what the page passes through and taps go
+// to the public API over HTTP/JSON, as the CLI's do. It registers after the public API
+// (src/control/components.ts), whose handlers it calls.
 import { formatHostPort, type HostPort } from '../../config/parse.ts';
 import { Logger } from '../../log/logger.ts';
 import type { Component } from '../context.ts';
 import { RELEASE_VERSION } from '../public-api/handlers.ts';
 import { PublicApiClient } from './api-client.ts';
 import { loadAssets } from './assets.ts';
-import { SAMPLE_REQUESTS, StatHistory } from './history.ts';
+import { StatHistory } from './history.ts';
+import { HistorySampler, inProcessStatSummary } from './sampler.ts';
 import { startDashboardServer, type DashboardServer } from './server.ts';
-import type { StatSummaryResponse } from '../../api/public-messages.ts';
 
 /**
  * In Kubernetes the public API authorizes taps with RBAC: the dashboard taps as the controller's own
@@ -37,9 +39,10 @@ export function loopbackFor(addr: string): string {
 export const dashboardComponent: Component = async (ctx) => {
   const config = ctx.config.dashboard;
   const publicApi = ctx.addresses['public-api'];
+  const statSummary = inProcessStatSummary(ctx.publicApi);
   if (config === undefined) return;
   const log = new Logger(ctx.log.level, ctx.log.format, 'dashboard');
-  if (publicApi === undefined) {
+  if (publicApi === undefined || statSummary === undefined) {
     log.warn('no public API in this controller: the dashboard is off');
     return;
   }
@@ -55,7 +58,7 @@ export const dashboardComponent: Component = async (ctx) => {
   const assets = loadAssets();
   if (assets.size === 0) log.warn('the dashboard bundle (dist/dashboard/) is missing: the page says how to build it, the JSON endpoints work');
 
-  const start = (addr: HostPort): Promise<DashboardServer> => startDashboardServer(addr, { api, history, assets, version: RELEASE_VERSION, log });
+  const start = (addr: HostPort): Promise<DashboardServer> => startDashboardServer(addr, { api, statSummary, history, assets, version: RELEASE_VERSION, log });
   let server: DashboardServer;
   try {
     server = await start(config.addr);
@@ -69,26 +72,10 @@ export const dashboardComponent: Component = async (ctx) => {
   }
   ctx.addresses['dashboard'] = formatHostPort(server.address);
 
-  // Sampling runs whether or not a page is open, so that a page opened now has the last ten minutes.
-  let sampling = false;
-  const sample = async (): Promise<void> => {
-    if (sampling) return;
-    sampling = true;
-    try {
-      const t = Date.now();
-      const answers = await Promise.all(SAMPLE_REQUESTS.map((request) => api.json<StatSummaryResponse>('StatSummary', request)));
-      history.record(t, answers);
-    } catch (error) {
-      log.debug('history sample failed', { error: (error as Error).message });
-    } finally {
-      sampling = false;
-    }
-  };
-  const timer = setInterval(() => void sample(), history.intervalMs);
-  timer.unref();
-  void sample();
+  const sampler = new HistorySampler({ history, statSummary, log });
+  sampler.start();
   ctx.onClose(async () => {
-    clearInterval(timer);
+    sampler.stop();
     await server.close();
   });
 };

@@ -1,9 +1,9 @@
 // The last ten minutes of every resource's golden metrics, for the dashboard's sparklines. The public
 // API answers "how was it over the last window", not "how did it change", so the dashboard server
-// samples StatSummary (10 s windows) every `intervalMs` and keeps the samples in a ring per resource.
+// samples StatSummary (10 s windows) every `intervalMs` (sampler.ts) and keeps the samples in a ring per resource.
 // Kept in the server rather than the page so that a page opened now shows the minutes before it.
 import type { HistoryResponse, HistorySeries } from '../../api/dashboard-messages.ts';
-import type { StatRow, StatSummaryResponse } from '../../api/public-messages.ts';
+import type { StatRow, StatSummaryRequest, StatSummaryResponse } from '../../api/public-messages.ts';
 
 export const HISTORY_INTERVAL_MS = 10_000;
 export const HISTORY_SPAN_MS = 10 * 60_000;
@@ -109,7 +109,7 @@ export class StatHistory {
 }
 
 /** What one sampling round asks: every namespace, workload and pod, and every service as its meshed clients saw it. */
-export const SAMPLE_REQUESTS: readonly object[] = [
+export const SAMPLE_REQUESTS: readonly StatSummaryRequest[] = [
   { selector: { resource: { namespace: '', type: 'namespace', name: '' } }, time_window: '10s', none: {} },
   { selector: { resource: { namespace: '', type: 'all', name: '' } }, time_window: '10s', none: {} },
   { selector: { resource: { namespace: '', type: 'service', name: '' } }, time_window: '10s', from_resource: { namespace: '', type: 'namespace', name: '' } },

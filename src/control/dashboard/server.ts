@@ -9,12 +9,12 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import type { LiveHello } from '../../api/dashboard-messages.ts';
-import type { StatSummaryResponse } from '../../api/public-messages.ts';
 import { formatHostPort, type HostPort } from '../../config/parse.ts';
 import type { Logger } from '../../log/logger.ts';
 import { PublicApiUnavailable, type PublicApiClient } from './api-client.ts';
 import { MISSING_BUNDLE_PAGE, type Asset } from './assets.ts';
 import type { StatHistory } from './history.ts';
+import type { StatSummaryCall } from './sampler.ts';
 import { TapQueryError, tapEventView, tapRequestOf, type TapEventJson } from './tap-events.ts';
 import { topology } from './topology.ts';
 
@@ -31,7 +31,10 @@ const TOPOLOGY_CACHE_MS = 2_000;
 const WINDOWS = new Set(['10s', '1m', '10m', '1h']);
 
 export interface DashboardServerOptions {
+  /** The public API over HTTP/JSON: what the page passes through, and taps. */
   readonly api: PublicApiClient;
+  /** StatSummary in this process, for the topology (sampler.ts inProcessStatSummary). */
+  readonly statSummary: StatSummaryCall;
   readonly history: StatHistory;
   readonly assets: ReadonlyMap<string, Asset>;
   readonly version: string;
@@ -123,7 +126,7 @@ export async function startDashboardServer(addr: HostPort, options: DashboardSer
         const key = `${namespace}\u0001${window}`;
         let cached = topologyCache.get(key);
         if (cached === undefined || Date.now() - cached.at > TOPOLOGY_CACHE_MS) {
-          const answer = topology((request) => options.api.json<StatSummaryResponse>('StatSummary', request), namespace, window);
+          const answer = topology(options.statSummary, namespace, window);
           cached = { at: Date.now(), answer };
           topologyCache.set(key, cached);
           answer.catch(() => topologyCache.delete(key));

@@ -3,7 +3,7 @@
 // proxies measured them). One query per source keeps to the public API as it is; the number of
 // sources asked per refresh is bounded, and the answer says how many were left out.
 import type { TopologyEdge, TopologyNode, TopologyResponse } from '../../api/dashboard-messages.ts';
-import type { StatRow, StatSummaryResponse } from '../../api/public-messages.ts';
+import type { StatRow, StatSummaryRequest, StatSummaryResponse } from '../../api/public-messages.ts';
 
 /** Sources asked about per refresh (each is one StatSummary). */
 export const MAX_SOURCES = 100;
@@ -21,12 +21,12 @@ function workloadRows(response: StatSummaryResponse): StatRow[] {
 }
 
 /** The request listing every workload in `namespace` ('' = all) with its own (inbound) stats. */
-export function workloadsRequest(namespace: string, window: string): object {
+export function workloadsRequest(namespace: string, window: string): StatSummaryRequest {
   return { selector: { resource: { namespace, type: 'all', name: '' } }, time_window: window, none: {} };
 }
 
 /** The request for what `source` sent, grouped by destination. */
-export function fromRequest(source: TopologyNode, window: string): object {
+export function fromRequest(source: TopologyNode, window: string): StatSummaryRequest {
   return {
     selector: { resource: { namespace: '', type: 'all', name: '' } },
     time_window: window,
@@ -50,7 +50,7 @@ export function edgesFrom(source: TopologyNode, response: StatSummaryResponse): 
   return edges;
 }
 
-export type StatCall = (request: object) => Promise<StatSummaryResponse>;
+export type StatCall = (request: StatSummaryRequest) => Promise<StatSummaryResponse>;
 
 /**
  * Nodes: every workload of `namespace` and every workload an edge reaches. Sources: the workloads with

@@ -21,6 +21,8 @@ export interface RecentKeys {
 
 /** A proxy's open-connection gauges of one direction, from its last report. */
 export interface GaugeRecord {
+  /** Which side of the proxy the gauges are of: a query of the other direction skips the record. */
+  readonly direction: Direction;
   at: number;
   intervalMs: number;
   readonly entries: Gauge[];
@@ -98,9 +100,9 @@ export class Reporters {
   }
 
   /** The gauge record of a proxy and direction (`id`), its entries to be overwritten (see setGauge). */
-  gaugeRecord(id: string, at: number, intervalMs: number): GaugeRecord {
+  gaugeRecord(id: string, direction: Direction, at: number, intervalMs: number): GaugeRecord {
     let record = this.gauges.get(id);
-    if (record === undefined) this.gauges.set(id, (record = { at, intervalMs, entries: [] }));
+    if (record === undefined) this.gauges.set(id, (record = { direction, at, intervalMs, entries: [] }));
     record.at = at;
     record.intervalMs = intervalMs;
     return record;

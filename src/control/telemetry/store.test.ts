@@ -141,6 +141,33 @@ describe('TelemetryStore reports', () => {
     assert.equal(tcp?.readBytes, 800);
   });
 
+  it('offers a query only the gauges of the classes it asks for, with the same sums', () => {
+    const { store } = setUp();
+    const inbound = [{ connects: 1, open_connections: 3, read_bytes: 100, write_bytes: 50 }];
+    const outbound = [{ connects: 1, open_connections: 2, read_bytes: 10, write_bytes: 5, dst_labels: { namespace: 'shop', service: 'db' } }];
+    store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web', transports: inbound, instance: 'a', sequence: 1 }));
+    store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web', direction: 'outbound', transports: outbound, instance: 'a', sequence: 1 }));
+    const offered: string[] = [];
+    const tcpByDirection = (key: StatKey): string | undefined => {
+      offered.push(`${key.direction}/${key.scope}`);
+      return key.scope === 'tcp' ? key.direction : undefined;
+    };
+    const all = store.query(60_000, tcpByDirection);
+    assert.equal(all.groups.get('inbound')?.openConnections, 3);
+    assert.equal(all.groups.get('outbound')?.openConnections, 2);
+
+    offered.length = 0;
+    const onlyInbound = store.query(60_000, tcpByDirection, undefined, { directions: ['inbound'], scopes: ['svc', 'tcp'] });
+    assert.deepEqual([...onlyInbound.groups.keys()], ['inbound']);
+    assert.equal(onlyInbound.groups.get('inbound')?.openConnections, 3);
+    assert.ok(!offered.includes('outbound/tcp'), `outbound gauges offered to an inbound query: ${offered.join(', ')}`);
+
+    offered.length = 0;
+    const noTcp = store.query(60_000, tcpByDirection, undefined, { scopes: ['svc', 'route'] });
+    assert.equal(noTcp.groups.size, 0);
+    assert.deepEqual(offered, []);
+  });
+
   it('records when each pod last reported', () => {
     const { clock, store } = setUp();
     store.ingest(syntheticReport({ pod: 'web-1', workload: 'deployment/web' }));

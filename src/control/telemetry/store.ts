@@ -188,7 +188,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
     }
 
     const transports = direction === 'inbound' ? (report.server_transports ?? []) : (report.client_transports ?? []);
-    const gauges = this.reporters.gaugeRecord(`${instance === '' ? `${namespace}/${pod}` : instance}\0${direction}`, receivedAt, reportIntervalMs);
+    const gauges = this.reporters.gaugeRecord(`${instance === '' ? `${namespace}/${pod}` : instance}\0${direction}`, direction, receivedAt, reportIntervalMs);
     let gaugeCount = 0;
     for (const transport of transports) {
       const state = this.keyState(origin, 'tcp', '', '', transport.dst_labels, undefined, receivedAt);
@@ -534,7 +534,9 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
   query(windowMs: number, groupOf: (key: StatKey) => string | undefined, now = this.now(), only?: KeyClasses): QueryResult {
     const window = queryWindow(windowMs, now);
     const states = this.statesOf(only, window.firstStart >= this.rollupsWholeSince);
-    return aggregateStates(states, this.reporters.gauges.values(), window, groupOf, now, Math.max(this.startedAt, this.horizon), ++this.queries);
+    // Every gauge is a transport (`tcp`) key of its record's direction: a query of `only` reads the records it can use.
+    const gaugeDirections = only?.scopes !== undefined && !only.scopes.includes('tcp') ? [] : (only?.directions ?? DIRECTIONS);
+    return aggregateStates(states, this.reporters.gauges.values(), window, groupOf, now, Math.max(this.startedAt, this.horizon), gaugeDirections, ++this.queries);
   }
 
   /** The keys of the given classes (all keys when none are given), or their rollups where asked and kept. */
