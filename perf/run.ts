@@ -201,7 +201,12 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
       const kept = medianRun(pool.map((x) => x.sat));
       const best = pool.find((x) => x.sat === kept);
       if (best === undefined) throw new Error('no saturation run');
-      if (pool.length > 1) log(`${tag}: ${pool.length} saturation runs, proxy CPU µs/req ${pool.map((x) => x.sat.proxyCpuUsPerRequest?.toFixed(1) ?? '–').join(' / ')}, requests/s ${pool.map((x) => fmtInt(x.sat.rps)).join(' / ')}: the median kept`);
+      if (pool.length > 1) {
+        log(
+          `${tag}: ${pool.length} saturation runs, proxy CPU µs/req ${pool.map((x) => x.sat.proxyCpuUsPerRequest?.toFixed(1) ?? '–').join(' / ')}, ` +
+            `backend µs/req ${pool.map((x) => x.sat.backendCpuUsPerRequest.toFixed(1)).join(' / ')}, requests/s ${pool.map((x) => fmtInt(x.sat.rps)).join(' / ')}: the median at equal core speed kept`,
+        );
+      }
       const sat = best.sat;
       noisy('the saturation run', best.foreign);
       // Memory at the end of saturation: the higher of right after the kept run and now (after the last run).

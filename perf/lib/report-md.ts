@@ -30,7 +30,7 @@ function cpuCell(sat: SaturationResult | undefined): string {
 
 export function protocolTable(runs: readonly RunResult[], protocol: Protocol, rates: readonly number[]): string {
   const rows = runs.filter((r) => r.protocol === protocol);
-  const head = ['target', 'sat. req/s', 'proxy CPU µs/req', 'RSS idle MB', 'RSS after sat. MB', 'RSS peak MB'];
+  const head = ['target', 'sat. req/s', 'proxy CPU µs/req', 'backend µs/req', 'RSS idle MB', 'RSS after sat. MB', 'RSS peak MB'];
   for (const rate of rates) head.push(`@${fmtRate(rate)}/s p50 / p99 / p99.9 µs`, `@${fmtRate(rate)}/s p99 added µs`);
   head.push('errors');
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? ':--' : '--:')).join('|')}|`];
@@ -44,6 +44,7 @@ export function protocolTable(runs: readonly RunResult[], protocol: Protocol, ra
       r.target,
       sat === undefined ? '–' : fmtInt(sat.rps),
       cpuCell(sat),
+      sat === undefined ? '–' : sat.backendCpuUsPerRequest.toFixed(1),
       memCell(r, 'idle'),
       memCell(r, 'afterSaturation'),
       memCell(r, 'peak'),
@@ -127,6 +128,8 @@ export function renderMarkdown(report: PerfReport, rates: readonly number[]): st
       'fixed rates: the open-loop generator (latency from the scheduled send time). CPU µs/req = proxy CPU seconds ' +
       '(utime+stime of all its threads, both proxies for sluice-2 and sluice-mesh-2) ÷ successful requests of the saturation run; ' +
       'for the mesh targets (sluice-mesh*: clients send backend.perf.svc.cluster.local:80, resolved through the controller) the controller\'s CPU is shown apart. ' +
+      'Backend µs/req = the backend\'s CPU per request in the same run: it does the same work in every run, so it measures the core\'s speed then, ' +
+      'and the CPU and saturation checks compare targets at equal core speed (the core slows ~1.7× for minutes at a time on these VMs; docs/performance.md). ' +
       'Memory in MB (10⁶ bytes), VmRSS; "a + b" = proxy A + proxy B. p99 added = p99 − p99 of direct, same protocol and rate; ' +
       'where a freeze sentinel watched both cores, of the requests that no core freeze touched (see below), with the figure over all requests in brackets.',
   );

@@ -84,7 +84,7 @@ test('target checks pass, fail, or say not measured', () => {
   const c = computeChecks(runs);
   const by = (prefix: string) => c.find((x) => x.name.startsWith(prefix));
   assert.equal(by('HTTP/1.1 CPU per request, forward-address path (sluice)')?.pass, true);
-  assert.match(by('HTTP/1.1 CPU per request, forward-address path')?.value ?? '', /^1\.67× \(10\.0 vs 6\.0 µs\)$/);
+  assert.match(by('HTTP/1.1 CPU per request, forward-address path')?.value ?? '', /^1\.67× \(10\.0 vs 6\.0 µs; 1\.67× as measured; backend 20\.0 vs 20\.0 µs\/req in the same runs\)$/);
   assert.equal(by('HTTP/1.1 CPU per request, mesh path (sluice-mesh)')?.pass, null);
   assert.equal(by('h2c CPU per request, forward-address path')?.pass, null);
   assert.equal(by('HTTP/1.1 saturation, forward-address path')?.pass, true);
@@ -104,7 +104,7 @@ test('markdown table: one row per target, failures shown, pipes escaped', () => 
   assert.match(header, /@1k\/s p50 \/ p99 \/ p99\.9 µs/);
   const cols = header.split('|').length;
   for (const l of lines) assert.equal(l.split('|').length, cols, l);
-  assert.match(t, /\| sluice \| 12,000 \| 10\.0 \| 60\.0 \| 120\.0 \| 150\.0 \| 100 \/ 900 \/ 1,800 \| \+600 \|/);
+  assert.match(t, /\| sluice \| 12,000 \| 10\.0 \| 20\.0 \| 60\.0 \| 120\.0 \| 150\.0 \| 100 \/ 900 \/ 1,800 \| \+600 \|/);
   assert.match(t, /nginx \| failed: nginx exited \(1\): bind \/ failed/);
   assert.match(checksTable(computeChecks(runs)), /\| ✓ \|/);
   assert.equal(fmtRate(5000), '5k');
@@ -115,8 +115,8 @@ test("mesh rows show the controller's CPU apart from the proxy's", () => {
   const mesh = run('sluice-mesh', 'h1', 950, 12, 11000, 70);
   if (mesh.saturation !== undefined) mesh.saturation.controllerCpuUsPerRequest = 0.421;
   const t = protocolTable([...runs, mesh], 'h1', [1000]);
-  assert.match(t, /\| sluice-mesh \| 11,000 \| 12\.0 \(\+ controller 0\.42\) \| 70\.0 \|/);
-  assert.match(t, /\| sluice \| 12,000 \| 10\.0 \| 60\.0 \|/);
+  assert.match(t, /\| sluice-mesh \| 11,000 \| 12\.0 \(\+ controller 0\.42\) \| 20\.0 \| 70\.0 \|/);
+  assert.match(t, /\| sluice \| 12,000 \| 10\.0 \| 20\.0 \| 60\.0 \|/);
 });
 
 test('the whole markdown page names machine, commit and skipped targets', () => {

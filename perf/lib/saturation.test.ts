@@ -37,15 +37,26 @@ test('h2load: :authority replaced with -H for h2c and gRPC; gRPC posts the reque
   assert.ok(!saturationCommand({ ...base, protocol: 'grpc' }, '/tmp/body').args.some((a) => a.startsWith(':authority')));
 });
 
-test('the kept saturation run is the median by proxy CPU per request, or by requests/s without a proxy', () => {
+test('the kept saturation run is the median by proxy CPU per request at equal core speed, or by requests/s without a proxy', () => {
   const runs = [
-    { proxyCpuUsPerRequest: 61, rps: 10_100 },
-    { proxyCpuUsPerRequest: 42, rps: 14_500 },
-    { proxyCpuUsPerRequest: 50, rps: 12_000 },
+    { proxyCpuUsPerRequest: 61, rps: 10_100, backendCpuUsPerRequest: 22 },
+    { proxyCpuUsPerRequest: 42, rps: 14_500, backendCpuUsPerRequest: 22 },
+    { proxyCpuUsPerRequest: 50, rps: 12_000, backendCpuUsPerRequest: 22 },
   ];
   assert.equal(medianRun(runs), runs[2]);
   assert.equal(medianRun([runs[0]!, runs[1]!]), runs[1], 'of two, the lower middle');
-  const direct = [{ proxyCpuUsPerRequest: null, rps: 30_000 }, { proxyCpuUsPerRequest: null, rps: 41_000 }, { proxyCpuUsPerRequest: null, rps: 28_000 }];
+  // A run on a core 1.7× slower than the others is its own figure divided by that: 71.4 / 37.4 ≈ 42 / 22.
+  const slowCore = [
+    { proxyCpuUsPerRequest: 71.4, rps: 8_500, backendCpuUsPerRequest: 37.4 },
+    { proxyCpuUsPerRequest: 40, rps: 15_000, backendCpuUsPerRequest: 22 },
+    { proxyCpuUsPerRequest: 46, rps: 13_500, backendCpuUsPerRequest: 22 },
+  ];
+  assert.equal(medianRun(slowCore), slowCore[0], 'the slow-core run is in the middle once its speed is taken out');
+  const direct = [
+    { proxyCpuUsPerRequest: null, rps: 30_000, backendCpuUsPerRequest: 20 },
+    { proxyCpuUsPerRequest: null, rps: 41_000, backendCpuUsPerRequest: 20 },
+    { proxyCpuUsPerRequest: null, rps: 28_000, backendCpuUsPerRequest: 20 },
+  ];
   assert.equal(medianRun(direct), direct[0]);
   assert.equal(medianRun([]), undefined);
 });

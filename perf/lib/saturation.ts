@@ -120,13 +120,16 @@ export async function saturate(o: SaturationOptions): Promise<LoadCounts> {
 }
 
 /**
- * The run to keep of several of one target: the median by proxy CPU per request (by requests/s for a
- * target without a proxy, direct). 3-second runs of the same code move by tens of percent on a shared
- * VM; the median of a few is what a verdict can stand on. Of an even count, the lower middle.
+ * The run to keep of several of one target: the median by proxy CPU per request over the backend's in
+ * the same run (by requests/s times the backend's µs/req for a target without a proxy, direct): the
+ * core's speed changes under us for minutes at a time (checks.ts cpuRatioAtEqualSpeed), and 3-second
+ * runs of the same code move by tens of percent on a shared VM besides; the median of a few is what a
+ * verdict can stand on. Of an even count, the lower middle.
  */
-export function medianRun<T extends Pick<SaturationResult, 'proxyCpuUsPerRequest' | 'rps'>>(runs: readonly T[]): T | undefined {
+export function medianRun<T extends Pick<SaturationResult, 'proxyCpuUsPerRequest' | 'rps' | 'backendCpuUsPerRequest'>>(runs: readonly T[]): T | undefined {
   if (runs.length === 0) return undefined;
-  const key = (r: T): number => r.proxyCpuUsPerRequest ?? r.rps;
+  const speed = (r: T): number => (r.backendCpuUsPerRequest > 0 ? r.backendCpuUsPerRequest : 1);
+  const key = (r: T): number => (r.proxyCpuUsPerRequest === null ? r.rps * speed(r) : r.proxyCpuUsPerRequest / speed(r));
   const sorted = [...runs].sort((a, b) => key(a) - key(b));
   return sorted[(sorted.length - 1) >> 1];
 }
