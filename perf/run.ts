@@ -232,11 +232,15 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
         await waitQuiet(o.quiet.threshold, o.quiet.maxWaitMs);
         const n0 = mark();
         const cpu0 = sumCpu(running.proxies);
+        const be0 = cpuSeconds(backend.pid);
         const r = await openLoop(o, protocol, running, rate, loadCore, dir);
         const foreign = foreignCores(n0, mark());
         // Proxy CPU per request at this rate (warm-up included): at low rates each request pays its own
-        // wake-ups and system calls, which saturation spreads over many.
-        if (running.proxies.length > 0) r.proxyCpuUsPerRequest = ((sumCpu(running.proxies) - cpu0) * 1e6) / (rate * (o.warmupSeconds + o.fixedSeconds));
+        // wake-ups and system calls, which saturation spreads over many. The backend's beside it: the
+        // core's speed during the run (see "The core's speed changes" in docs/performance.md).
+        const sent = rate * (o.warmupSeconds + o.fixedSeconds);
+        if (running.proxies.length > 0) r.proxyCpuUsPerRequest = ((sumCpu(running.proxies) - cpu0) * 1e6) / sent;
+        r.backendCpuUsPerRequest = ((cpuSeconds(backend.pid) - be0) * 1e6) / sent;
         // Disturbed: others used the machine, or the generator itself could not keep its schedule.
         const late = r.sendLagUs.p99 > LATE_US;
         const score = foreign + (late ? 1 : 0);
@@ -258,6 +262,7 @@ async function measure(o: PerfOptions, target: Target, protocol: Protocol, backe
         `${tag}: @${fmtRate(rate)}/s p50 ${fmtInt(l.p50)} µs, p99 ${fmtInt(l.p99)} µs, p99.9 ${fmtInt(l.p999)} µs, max ${fmtInt(l.max)} µs, ` +
           `achieved ${fmtInt(r.achievedRate)}/s, errors ${r.errors}, send lag p99 ${fmtInt(r.sendLagUs.p99)} µs` +
           (r.proxyCpuUsPerRequest === undefined ? '' : `, proxy CPU ${r.proxyCpuUsPerRequest.toFixed(1)} µs/req`) +
+          (r.backendCpuUsPerRequest === undefined ? '' : `, backend ${r.backendCpuUsPerRequest.toFixed(1)} µs/req`) +
           (r.outsideFreezes === undefined
             ? ''
             : `; ${r.outsideFreezes.freezes} core freezes (${r.outsideFreezes.frozenMs} ms) touched ${r.outsideFreezes.touched} requests, the others p99 ${fmtInt(r.outsideFreezes.latency.p99)} µs`),

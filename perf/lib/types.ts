@@ -41,6 +41,8 @@ export interface OpenLoopResult {
   outsideFreezes?: { latency: LatencySummary; touched: number; freezes: number; frozenMs: number };
   /** Set by `npm run perf`, not the generator: CPU of the target's proxies per request sent at this rate, µs. */
   proxyCpuUsPerRequest?: number;
+  /** The backend's CPU per request sent during the run (warm-up included), µs: the core's speed then. */
+  backendCpuUsPerRequest?: number;
 }
 
 export interface SaturationResult {
