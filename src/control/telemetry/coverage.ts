@@ -66,22 +66,21 @@ export class ProxyCoverage {
     if (this.slotOf[i] === slot) (this.eventsOf[i] as number) += n;
   }
 
-  /** Requests and connection events of the reports that arrived in fine slots `fineFirst`..`fineLast`. */
-  events(fineFirst: number, fineLast: number): number {
-    let sum = 0;
-    for (let i = 0; i < RING; i++) {
-      const slot = this.slotOf[i] as number;
-      if (slot >= fineFirst && slot <= fineLast) sum += this.eventsOf[i] as number;
-    }
-    return sum;
-  }
-
   /** Milliseconds covered by the reports that arrived in fine slots `fineFirst`..`fineLast`. */
   covered(fineFirst: number, fineLast: number): number {
+    return this.sum(this.coveredMs, fineFirst, fineLast);
+  }
+
+  /** Requests and connection events of the reports that arrived in fine slots `fineFirst`..`fineLast`. */
+  events(fineFirst: number, fineLast: number): number {
+    return this.sum(this.eventsOf, fineFirst, fineLast);
+  }
+
+  private sum(ring: Float64Array, fineFirst: number, fineLast: number): number {
     let sum = 0;
     for (let i = 0; i < RING; i++) {
       const slot = this.slotOf[i] as number;
-      if (slot >= fineFirst && slot <= fineLast) sum += this.coveredMs[i] as number;
+      if (slot >= fineFirst && slot <= fineLast) sum += ring[i] as number;
     }
     return sum;
   }
