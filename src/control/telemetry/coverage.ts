@@ -40,6 +40,8 @@ export class ProxyCoverage {
   private readonly slotOf = new Float64Array(RING).fill(NaN);
   private stamp = -1;
   private factorValue = 1;
+  /** The last query's figures (see measure), reused in place. */
+  private readonly window = { coveredMs: 0, events: 0, factor: 1, liveMs: 0 };
 
   /** A report that arrived at `at` and covers the `coveredMs` before it; its proxy reports every `intervalMs`. */
   add(at: number, coveredMs: number, intervalMs: number): void {
@@ -76,11 +78,12 @@ export class ProxyCoverage {
     return this.sum(this.eventsOf, fineFirst, fineLast);
   }
 
+  /** Visits only the window's slots (7 for a minute), each at its place in the ring. */
   private sum(ring: Float64Array, fineFirst: number, fineLast: number): number {
     let sum = 0;
-    for (let i = 0; i < RING; i++) {
-      const slot = this.slotOf[i] as number;
-      if (slot >= fineFirst && slot <= fineLast) sum += ring[i] as number;
+    for (let slot = Math.max(fineFirst, fineLast - RING + 1); slot <= fineLast; slot++) {
+      const i = slot % RING;
+      if (this.slotOf[i] === slot) sum += ring[i] as number;
     }
     return sum;
   }
@@ -99,11 +102,20 @@ export class ProxyCoverage {
 
   /** The factor for this proxy's keys in `window`: live over covered time, 1 when nothing is covered. */
   factor(window: CoverageWindow): number {
+    this.measure(window);
+    return this.factorValue;
+  }
+
+  /** This proxy's covered time, events and factor in `window`, worked out once per query. */
+  measure(window: CoverageWindow): { readonly coveredMs: number; readonly events: number; readonly factor: number; readonly liveMs: number } {
     if (this.stamp !== window.stamp) {
       this.stamp = window.stamp;
-      this.factorValue = ratio(this.live(window.start, window.now), this.covered(window.fineFirst, window.fineLast));
+      this.window.coveredMs = this.covered(window.fineFirst, window.fineLast);
+      this.window.events = this.events(window.fineFirst, window.fineLast);
+      this.window.liveMs = this.live(window.start, window.now);
+      this.factorValue = this.window.factor = ratio(this.window.liveMs, this.window.coveredMs);
     }
-    return this.factorValue;
+    return this.window;
   }
 }
 
@@ -124,13 +136,12 @@ export class WorkloadCoverage {
       let live = 0;
       let covered = 0;
       for (const proxy of this.proxies) {
-        const c = proxy.covered(window.fineFirst, window.fineLast);
-        if (c === 0) continue;
-        const e = proxy.events(window.fineFirst, window.fineLast);
-        events += e;
-        weighted += e * proxy.factor(window);
-        covered += c;
-        live += proxy.live(window.start, window.now);
+        const m = proxy.measure(window);
+        if (m.coveredMs === 0) continue;
+        events += m.events;
+        weighted += m.events * m.factor;
+        covered += m.coveredMs;
+        live += m.liveMs;
       }
       this.factorValue = events > 0 ? weighted / events : ratio(live, covered);
     }
