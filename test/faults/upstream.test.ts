@@ -12,7 +12,12 @@ import type { Outcome, Protocol } from './load.ts';
 import { Results, startTopology, type Row, type Running, type Topology } from './matrix.ts';
 
 const results = new Results('upstream');
-const TIMEOUTS = { SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT: '1000ms', SLUICE_PROXY_OUTBOUND_CONNECT_TIMEOUT: '1000ms', SLUICE_PROXY_INBOUND_CONNECT_TIMEOUT: '1000ms' };
+/**
+ * The response timeout is longer than the connect timeout: a request to an upstream whose SYNs vanish
+ * must end on the connect timeout. With both at 1 s the two deadlines raced, and on a loaded machine
+ * the response timeout sometimes fired first (504 "response timed out" for the vanished victim).
+ */
+const TIMEOUTS = { SLUICE_PROXY_HTTP_RESPONSE_TIMEOUT: '1500ms', SLUICE_PROXY_OUTBOUND_CONNECT_TIMEOUT: '1000ms', SLUICE_PROXY_INBOUND_CONNECT_TIMEOUT: '1000ms' };
 
 let backend: Backend;
 let deadPort = 0;
