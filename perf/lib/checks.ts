@@ -83,14 +83,23 @@ export interface SpeedAdjusted {
 
 /** `a` over `b` where each is a CPU-like figure that scales with the core's slowness (the backend's µs/req). */
 export function cpuRatioAtEqualSpeed(a: number | null | undefined, aBackendUs: number | undefined, b: number | null | undefined, bBackendUs: number | undefined): SpeedAdjusted | null {
-  if (a == null || b == null || b <= 0 || aBackendUs === undefined || bBackendUs === undefined || aBackendUs <= 0 || bBackendUs <= 0) return null;
-  return { ratio: a / aBackendUs / (b / bBackendUs), raw: a / b, speedUp: bBackendUs / aBackendUs };
+  return atEqualSpeed(a, aBackendUs, b, bBackendUs, (value, backendUs) => value / backendUs);
 }
 
 /** Requests/s ratio at equal core speed: a run's rate times the backend's µs/req (the core's slowness) in it. */
 export function rpsRatioAtEqualSpeed(a: number | null | undefined, aBackendUs: number | undefined, b: number | null | undefined, bBackendUs: number | undefined): SpeedAdjusted | null {
+  return atEqualSpeed(a, aBackendUs, b, bBackendUs, (value, backendUs) => value * backendUs);
+}
+
+function atEqualSpeed(
+  a: number | null | undefined,
+  aBackendUs: number | undefined,
+  b: number | null | undefined,
+  bBackendUs: number | undefined,
+  adjust: (value: number, backendUs: number) => number,
+): SpeedAdjusted | null {
   if (a == null || b == null || b <= 0 || aBackendUs === undefined || bBackendUs === undefined || aBackendUs <= 0 || bBackendUs <= 0) return null;
-  return { ratio: (a * aBackendUs) / (b * bBackendUs), raw: a / b, speedUp: bBackendUs / aBackendUs };
+  return { ratio: adjust(a, aBackendUs) / adjust(b, bBackendUs), raw: a / b, speedUp: bBackendUs / aBackendUs };
 }
 
 /** "at equal core speed (…; 2.71× as measured, backend 39.5 vs 21.8 µs/req)". */

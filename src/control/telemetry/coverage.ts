@@ -39,7 +39,6 @@ export class ProxyCoverage {
   private readonly eventsOf = new Float64Array(RING);
   private readonly slotOf = new Float64Array(RING).fill(NaN);
   private stamp = -1;
-  private factorValue = 1;
   /** The last query's figures (see measure), reused in place. */
   private readonly window = { coveredMs: 0, events: 0, factor: 1, liveMs: 0 };
 
@@ -70,22 +69,23 @@ export class ProxyCoverage {
 
   /** Milliseconds covered by the reports that arrived in fine slots `fineFirst`..`fineLast`. */
   covered(fineFirst: number, fineLast: number): number {
-    return this.sum(this.coveredMs, fineFirst, fineLast);
+    const sums = { coveredMs: 0, events: 0 };
+    this.sumInto(sums, fineFirst, fineLast);
+    return sums.coveredMs;
   }
 
-  /** Requests and connection events of the reports that arrived in fine slots `fineFirst`..`fineLast`. */
-  events(fineFirst: number, fineLast: number): number {
-    return this.sum(this.eventsOf, fineFirst, fineLast);
-  }
-
-  /** Visits only the window's slots (7 for a minute), each at its place in the ring. */
-  private sum(ring: Float64Array, fineFirst: number, fineLast: number): number {
-    let sum = 0;
+  /** Sums covered time and events of the window's slots (7 for a minute, each at its place in the ring) into `into`. */
+  private sumInto(into: { coveredMs: number; events: number }, fineFirst: number, fineLast: number): void {
+    let covered = 0;
+    let events = 0;
     for (let slot = Math.max(fineFirst, fineLast - RING + 1); slot <= fineLast; slot++) {
       const i = slot % RING;
-      if (this.slotOf[i] === slot) sum += ring[i] as number;
+      if (this.slotOf[i] !== slot) continue;
+      covered += this.coveredMs[i] as number;
+      events += this.eventsOf[i] as number;
     }
-    return sum;
+    into.coveredMs = covered;
+    into.events = events;
   }
 
   /**
@@ -102,18 +102,16 @@ export class ProxyCoverage {
 
   /** The factor for this proxy's keys in `window`: live over covered time, 1 when nothing is covered. */
   factor(window: CoverageWindow): number {
-    this.measure(window);
-    return this.factorValue;
+    return this.measure(window).factor;
   }
 
   /** This proxy's covered time, events and factor in `window`, worked out once per query. */
   measure(window: CoverageWindow): { readonly coveredMs: number; readonly events: number; readonly factor: number; readonly liveMs: number } {
     if (this.stamp !== window.stamp) {
       this.stamp = window.stamp;
-      this.window.coveredMs = this.covered(window.fineFirst, window.fineLast);
-      this.window.events = this.events(window.fineFirst, window.fineLast);
+      this.sumInto(this.window, window.fineFirst, window.fineLast);
       this.window.liveMs = this.live(window.start, window.now);
-      this.factorValue = this.window.factor = ratio(this.window.liveMs, this.window.coveredMs);
+      this.window.factor = ratio(this.window.liveMs, this.window.coveredMs);
     }
     return this.window;
   }

@@ -19,6 +19,13 @@ export interface RecentKeys {
   readonly ctxs: Array<object | undefined>;
 }
 
+/** A proxy's coverage (one direction), and its workload's, which it is counted in. */
+export interface CoverageEntry {
+  readonly proxy: ProxyCoverage;
+  readonly workload: WorkloadCoverage;
+  readonly workloadKey: string;
+}
+
 /** A proxy's open-connection gauges of one direction, from its last report. */
 export interface GaugeRecord {
   /** Which side of the proxy the gauges are of: a query of the other direction skips the record. */
@@ -36,7 +43,7 @@ export class Reporters {
   readonly pods = new Map<string, Mutable<PodReport>>();
   private readonly recentKeys = new Map<string, RecentKeys>();
   /** The time each proxy's reports cover (by the origin prefix: namespace, pod, workload, direction). */
-  private readonly proxyCoverage = new Map<string, ProxyCoverage>();
+  private readonly proxyCoverage = new Map<string, CoverageEntry>();
   /** The same per workload and direction, for rollups. */
   private readonly workloadCoverage = new Map<string, WorkloadCoverage>();
 
@@ -87,16 +94,19 @@ export class Reporters {
    * Notes the time a report covers (`coveredMs` before `at`) for its proxy and direction (`prefix`),
    * and returns the proxy's coverage and that of its workload and direction.
    */
-  cover(prefix: string, workloadKey: string, at: number, coveredMs: number, intervalMs: number): { proxy: ProxyCoverage; workload: WorkloadCoverage } {
-    let proxy = this.proxyCoverage.get(prefix);
-    let workload = this.workloadCoverage.get(workloadKey);
-    if (workload === undefined) this.workloadCoverage.set(workloadKey, (workload = new WorkloadCoverage()));
-    if (proxy === undefined) {
-      this.proxyCoverage.set(prefix, (proxy = new ProxyCoverage()));
-      workload.proxies.add(proxy);
+  cover(prefix: string, namespace: string, workload: string, direction: Direction, at: number, coveredMs: number, intervalMs: number): CoverageEntry {
+    let entry = this.proxyCoverage.get(prefix);
+    if (entry === undefined) {
+      // The key of its workload is built once per proxy, not per report.
+      const workloadKey = `${namespace}\0${workload}\0${direction}`;
+      let shared = this.workloadCoverage.get(workloadKey);
+      if (shared === undefined) this.workloadCoverage.set(workloadKey, (shared = new WorkloadCoverage()));
+      entry = { proxy: new ProxyCoverage(), workload: shared, workloadKey };
+      shared.proxies.add(entry.proxy);
+      this.proxyCoverage.set(prefix, entry);
     }
-    proxy.add(at, coveredMs, intervalMs);
-    return { proxy, workload };
+    entry.proxy.add(at, coveredMs, intervalMs);
+    return entry;
   }
 
   /** The gauge record of a proxy and direction (`id`), its entries to be overwritten (see setGauge). */
@@ -118,14 +128,11 @@ export class Reporters {
   }
 
   private forgetCoverage(prefix: string): void {
-    const proxy = this.proxyCoverage.get(prefix);
+    const entry = this.proxyCoverage.get(prefix);
+    if (entry === undefined) return;
     this.proxyCoverage.delete(prefix);
-    if (proxy === undefined) return;
-    for (const [key, workload] of this.workloadCoverage) {
-      if (!workload.proxies.delete(proxy)) continue;
-      if (workload.proxies.size === 0) this.workloadCoverage.delete(key);
-      break;
-    }
+    entry.workload.proxies.delete(entry.proxy);
+    if (entry.workload.proxies.size === 0) this.workloadCoverage.delete(entry.workloadKey);
   }
 
   /** Drops the records of proxies that did not report for RETENTION_MS. */
@@ -134,7 +141,7 @@ export class Reporters {
     for (const [key, gauge] of this.gauges) if (gauge.at <= now - RETENTION_MS) this.gauges.delete(key);
     for (const [key, pod] of this.pods) if (pod.lastReport <= now - RETENTION_MS) this.pods.delete(key);
     for (const [key, recent] of this.recentKeys) if (recent.at <= now - RETENTION_MS) this.recentKeys.delete(key);
-    for (const [key, coverage] of this.proxyCoverage) if (coverage.last <= now - RETENTION_MS) this.forgetCoverage(key);
+    for (const [key, entry] of this.proxyCoverage) if (entry.proxy.last <= now - RETENTION_MS) this.forgetCoverage(key);
   }
 }
 

@@ -178,7 +178,7 @@ export class TelemetryStore implements TelemetryView, TelemetryBackend {
 
     const prefix = [namespace, pod, workload, direction].join('\0');
     const coveredMs = (report.interval_ms ?? 0) > 0 ? (report.interval_ms as number) : reportIntervalMs;
-    const coverage = this.reporters.cover(prefix, `${namespace}\0${workload}\0${direction}`, receivedAt, coveredMs, reportIntervalMs);
+    const coverage = this.reporters.cover(prefix, namespace, workload, direction, receivedAt, coveredMs, reportIntervalMs);
     const origin: Origin = { namespace, pod, workload, direction, prefix, recent: this.reporters.recent(prefix, receivedAt), count: 0, rollups: undefined, coverage };
     const bounds = report.histogram_bucket_bounds_tenth_ms ?? [];
     let events = 0;
