@@ -72,13 +72,11 @@ function ratio(a: number | null | undefined, b: number | null | undefined): numb
  * stayed so for minutes (docs/performance.md, "The core's speed changes"). Two saturation runs made
  * minutes apart are therefore compared at equal core speed: the backend does the same work per request
  * in every run, so its CPU per request in the same run is that run's measure of the core's speed.
- * `speedUp` > 1: the second run's core was slower by that much.
  */
 export interface SpeedAdjusted {
   readonly ratio: number;
+  /** The ratio as measured. */
   readonly raw: number;
-  /** How much slower the core was in the second run than in the first (backend CPU per request). */
-  readonly speedUp: number;
 }
 
 /** `a` over `b` where each is a CPU-like figure that scales with the core's slowness (the backend's µs/req). */
@@ -99,7 +97,7 @@ function atEqualSpeed(
   adjust: (value: number, backendUs: number) => number,
 ): SpeedAdjusted | null {
   if (a == null || b == null || b <= 0 || aBackendUs === undefined || bBackendUs === undefined || aBackendUs <= 0 || bBackendUs <= 0) return null;
-  return { ratio: adjust(a, aBackendUs) / adjust(b, bBackendUs), raw: a / b, speedUp: bBackendUs / aBackendUs };
+  return { ratio: adjust(a, aBackendUs) / adjust(b, bBackendUs), raw: a / b };
 }
 
 /** "at equal core speed (…; 2.71× as measured, backend 39.5 vs 21.8 µs/req)". */
