@@ -140,9 +140,18 @@ try {
         const cpu = t.proxies.reduce((s, p) => s + cpuSeconds(p.pid), 0) - cpu0;
         const l = run.result.latency;
         const bursts = slowBursts(run.slow, 5);
+        // The tail's shape from the slow log: a uniform shift (per-request cost) or a few outliers (stalls).
+        const desc = run.slow.map((x) => x.us).sort((a, b) => b - a);
+        const measured = rate * seconds;
+        const tail = [0.9, 0.95, 0.98, 0.99, 0.995]
+          .map((q) => {
+            const k = Math.floor(measured * (1 - q));
+            return `p${q * 100} ${k < desc.length ? desc[k] : `<${slowUs}`}`;
+          })
+          .join(' ');
         console.log(
           `${name.padEnd(20)} p50 ${l.p50} p99 ${l.p99} p99.9 ${l.p999} max ${l.max} µs · errors ${run.result.errors} · send lag p99 ${run.result.sendLagUs.p99} µs · ` +
-            `proxy CPU ${((cpu * 1e6) / (rate * (seconds + 1))).toFixed(1)} µs/req · ≥${slowUs} µs: ${run.slow.length} in ${bursts.length} bursts`,
+            `proxy CPU ${((cpu * 1e6) / (rate * (seconds + 1))).toFixed(1)} µs/req · ≥${slowUs} µs: ${run.slow.length} in ${bursts.length} bursts\n  tail µs: ${tail}`,
         );
         const slices = sched ? parseTimehist(spawnSync('perf', ['sched', 'timehist', '-i', schedFile], { encoding: 'utf8', maxBuffer: 512 << 20 }).stdout) : [];
         const t0s = Number(run.t0Ns) / 1e9;

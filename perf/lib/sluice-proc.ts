@@ -1,6 +1,6 @@
 // Starting Sluice for the benchmark and the profiler: the proxy's environment on free loopback ports,
 // waiting for it to be ready, a controller with file discovery for the mesh path, and reading /metrics.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { start, stop, sleep } from './procs.ts';
@@ -109,7 +109,12 @@ export interface SluiceInstance extends SluicePorts {
 export async function startSluice(root: string, name: string, core: number | undefined, routing: SluiceRouting, chosen?: SluicePorts): Promise<SluiceInstance> {
   const ports = chosen ?? (await sluicePorts());
   const bin = join(root, ...SLUICE_BIN);
-  const proc = start(name, process.execPath, [...shebangNodeOptions(bin), bin], { core, env: sluiceEnv(ports, routing) });
+  // SLUICE_PERF_PROXY_NODE_ARGS: extra Node options for experiments (e.g. `--perf-basic-prof` for `perf report`).
+  const extra = process.env['SLUICE_PERF_PROXY_NODE_ARGS']?.split(' ').filter((w) => w !== '') ?? [];
+  // SLUICE_PERF_PROXY_STDOUT=<dir>: the proxy's stdout (where V8's --trace-* options print) to <dir>/<name>.out.
+  const outDir = process.env['SLUICE_PERF_PROXY_STDOUT'];
+  const onStdout = outDir === undefined ? undefined : (chunk: Buffer): void => appendFileSync(join(outDir, `${name}.out`), chunk);
+  const proc = start(name, process.execPath, [...shebangNodeOptions(bin), ...extra, bin], { core, env: sluiceEnv(ports, routing), ...(onStdout === undefined ? {} : { onStdout }) });
   try {
     await waitSluiceReady(proc, ports.admin);
   } catch (err) {
