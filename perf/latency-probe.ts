@@ -94,11 +94,13 @@ const backend = start(`backend-${protocol}`, process.execPath, [join(root, 'perf
 try {
   await waitWorking(protocol, backendPort, 10_000, { gone: () => null });
   for (let r = 0; r < repeat; r++) {
-    for (const name of targets) {
+    for (const spec of targets) {
+      // `name@/other/checkout`: the target as another checkout builds it (an A/B of two versions in one run).
+      const [name, targetRoot] = spec.split('@') as [string, string | undefined];
       const target = TARGETS.find((t) => t.name === name);
       if (target === undefined) throw new Error(`unknown target ${name}`);
       const dir = mkdtempSync(join(scratch, `${name}-`));
-      const t = await target.start({ protocol, backendPort, core: PROXY_CORE, controlCore: LOAD_CORE, root, dir });
+      const t = await target.start({ protocol, backendPort, core: PROXY_CORE, controlCore: LOAD_CORE, root: targetRoot ?? root, dir });
       try {
         await waitWorking(protocol, t.port, 20_000, { gone: () => firstDead(t), authority: t.authority });
         // As `npm run perf` measures fixed rates: after saturation runs (the JIT has compiled the hot path;
@@ -150,7 +152,7 @@ try {
           })
           .join(' ');
         console.log(
-          `${name.padEnd(20)} p50 ${l.p50} p99 ${l.p99} p99.9 ${l.p999} max ${l.max} µs · errors ${run.result.errors} · send lag p99 ${run.result.sendLagUs.p99} µs · ` +
+          `${spec.padEnd(20)} p50 ${l.p50} p99 ${l.p99} p99.9 ${l.p999} max ${l.max} µs · errors ${run.result.errors} · send lag p99 ${run.result.sendLagUs.p99} µs · ` +
             `proxy CPU ${((cpu * 1e6) / (rate * (seconds + 1))).toFixed(1)} µs/req · ≥${slowUs} µs: ${run.slow.length} in ${bursts.length} bursts\n  tail µs: ${tail}`,
         );
         const slices = sched ? parseTimehist(spawnSync('perf', ['sched', 'timehist', '-i', schedFile], { encoding: 'utf8', maxBuffer: 512 << 20 }).stdout) : [];
