@@ -14,10 +14,14 @@ import { keepRound, roundOrder } from './rounds.ts';
 import { failTarget, noteIfNoisy } from './target-run.ts';
 import type { Prepared } from './target-run.ts';
 import { firstDead } from '../targets.ts';
+import type { RunningTarget } from '../targets.ts';
 import type { Protocol, RoundFigures } from './types.ts';
 
+/** How one run is made: fixedRateRun, or a stand-in in the tests. */
+export type RunOnce = (b: Bench, protocol: Protocol, t: RunningTarget, backend: Started, rate: number, dir: string, tag: string) => Promise<FixedRun>;
+
 /** Runs every rate's rounds over `targets` (in place: results, notes, failures). */
-export async function fixedPhase(b: Bench, protocol: Protocol, backend: Started, targets: readonly Prepared[]): Promise<void> {
+export async function fixedPhase(b: Bench, protocol: Protocol, backend: Started, targets: readonly Prepared[], runOnce: RunOnce = fixedRateRun): Promise<void> {
   const rounds = b.o.rounds;
   if (targets.length > 0) {
     b.log(`${protocol}: fixed rates, ${rounds} round${rounds === 1 ? '' : 's'} of ${targets.map((p) => p.target.name).join(', ')} (even rounds in reverse), all of them running`);
@@ -29,7 +33,7 @@ export async function fixedPhase(b: Bench, protocol: Protocol, backend: Started,
       for (const p of roundOrder(targets, round)) {
         if (p.stopped) continue;
         try {
-          const run = await fixedRateRun(b, protocol, p.running, backend, rate, p.dir, p.tag);
+          const run = await runOnce(b, protocol, p.running, backend, rate, p.dir, p.tag);
           const dead = firstDead(p.running);
           if (dead !== null) throw new Error(`died during the ${fmtRate(rate)}/s run: ${dead}`);
           (runs.get(p) as Array<FixedRun | undefined>)[round - 1] = run;
