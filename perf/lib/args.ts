@@ -43,7 +43,7 @@ export interface PerfOptions {
   /** Run Sluice as deployed: `npm run build` first, then the built (bundled) proxy; false runs src/. */
   built: boolean;
   quiet: { threshold: number; maxWaitMs: number };
-  /** Seconds after which disturbed runs are no longer repeated (keeps the whole run near 10 minutes). */
+  /** Seconds after which disturbed runs are no longer repeated (bounds how far repetitions stretch the run). */
   budgetSeconds: number;
   quick: boolean;
   help: boolean;
