@@ -60,3 +60,14 @@ test('--mesh-transport: the controller mesh on ReportStream by default, unary Re
   assert.throws(() => parseArgs(['--mesh-transport', 'carrier-pigeon']), /stream and\/or unary/);
   assert.throws(() => parseArgs(['--mesh-transport', '']), /stream and\/or unary/);
 });
+
+test('--rounds: 2 fixed-rate rounds by default, 1 with --quick unless given, whole numbers ≥ 1 only', () => {
+  assert.equal(parseArgs([]).rounds, 2);
+  assert.equal(parseArgs(['--quick']).rounds, 1);
+  assert.equal(parseArgs(['--quick', '--rounds', '2']).rounds, 2);
+  assert.equal(parseArgs(['--rounds', '3']).rounds, 3);
+  assert.throws(() => parseArgs(['--rounds', '0']), /whole number/);
+  assert.throws(() => parseArgs(['--rounds', '1.5']), /whole number/);
+  assert.throws(() => parseArgs(['--rounds', 'two']), /whole number/);
+  assert.match(USAGE, /--rounds N/);
+});

@@ -31,6 +31,11 @@ export interface PerfOptions {
   satH2Connections: number;
   satH2Streams: number;
   pin: boolean;
+  /**
+   * Rounds of the fixed-rate phase: at each rate every target gets one run per round (even rounds in
+   * reverse order), and p99 added is taken against direct's run of the same round.
+   */
+  rounds: number;
   /** Runs of one fixed rate at most, when other processes disturbed the previous ones. */
   attempts: number;
   outDir: string | null;
@@ -38,7 +43,7 @@ export interface PerfOptions {
   /** Run Sluice as deployed: `npm run build` first, then the built (bundled) proxy; false runs src/. */
   built: boolean;
   quiet: { threshold: number; maxWaitMs: number };
-  /** Seconds after which disturbed runs are no longer repeated (keeps the whole run near 10 minutes). */
+  /** Seconds after which disturbed runs are no longer repeated (bounds how far repetitions stretch the run). */
   budgetSeconds: number;
   quick: boolean;
   help: boolean;
@@ -62,6 +67,10 @@ export const USAGE = `npm run perf -- [options]
   --warmup N              warm-up seconds before each fixed-rate run (default 1)
   --saturation-seconds N  measured seconds of each saturation run (default 3)
   --saturation-runs N     saturation runs per target and protocol, the median kept (default 3)
+  --rounds N              fixed-rate rounds (default 2, 1 with --quick): at each rate every target, direct
+                          included, gets one run per round, in target order on odd rounds and reversed
+                          on even ones, all targets of the protocol running meanwhile; p99 added is taken
+                          against direct's run of the same round, and the median round kept (of two, the worse)
   --attempts N            run a fixed rate up to N times when other processes disturbed it (default 2)
   --no-pin                do not pin processes to cores with taskset
   --no-deps               do not run scripts/system-deps.sh perf
@@ -106,6 +115,7 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
     satH2Connections: 4,
     satH2Streams: 32,
     pin: true,
+    rounds: 2,
     attempts: 2,
     outDir: null,
     installDeps: true,
@@ -166,6 +176,10 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
       case '--saturation-runs':
         o.saturationRuns = Math.round(positive(a, value()));
         break;
+      case '--rounds':
+        o.rounds = Number(value());
+        if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error('--rounds needs a whole number ≥ 1');
+        break;
       case '--attempts':
         o.attempts = Math.round(positive(a, value()));
         break;
@@ -207,6 +221,7 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
     if (!explicit.has('--saturation-runs')) o.saturationRuns = 1;
     o.settleMs = 800;
     if (!explicit.has('--attempts')) o.attempts = 1;
+    if (!explicit.has('--rounds')) o.rounds = 1;
     if (!explicit.has('--quiet-wait-ms')) o.quiet.maxWaitMs = 1000;
   }
   if (o.targets !== null && !o.targets.includes('direct')) o.targets.unshift('direct');

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHECK_RATES, computeChecks, latencyCheck } from './checks.ts';
+import { CHECK_RATES, computeChecks, errorsAt, latencyCheck, p99Added } from './checks.ts';
+import { keepRound } from './rounds.ts';
 import { fixed } from './results.testkit.ts';
 import type { OpenLoopResult, Protocol, RunResult } from './types.ts';
 
@@ -128,7 +129,7 @@ test('p99 added: ≤ 1 ms through one proxy, ≤ 2 ms through two, at both rates
     run('sluice-2', 'grpc', { p99: [900, 2000] }),
   ];
   const one = latencyCheck(runs, 'sluice-mesh', 'one proxy, mesh path', 'grpc', 1000);
-  assert.equal(one.name, 'gRPC unary p99 added over direct, one proxy, mesh path (sluice-mesh), 1k and 5k req/s, 0 errors');
+  assert.equal(one.name, 'gRPC unary p99 added over direct in the same round, one proxy, mesh path (sluice-mesh), 1k and 5k req/s, 0 errors');
   assert.deepEqual([one.limit, one.value, one.pass], ['≤ 1 ms', '1k: +900 µs, 5k: +1,100 µs', false]);
   const two = latencyCheck(runs, 'sluice-mesh-2', 'two proxies, mesh path', 'grpc', 2000);
   assert.deepEqual([two.limit, two.value, two.pass], ['≤ 2 ms', '1k: +1,900 µs, 5k: +2,001 µs', false]);
@@ -140,7 +141,7 @@ test('p99 added: ≤ 1 ms through one proxy, ≤ 2 ms through two, at both rates
   const withPeers = [...runs, run('haproxy', 'grpc', { p99: [1500, 1100] }), run('haproxy-2', 'grpc', { p99: [2600, 2000] })];
   assert.deepEqual(
     [latencyCheck(withPeers, 'sluice-mesh', 'one proxy, mesh path', 'grpc', 1000).value, latencyCheck(withPeers, 'sluice-mesh-2', 'two proxies, mesh path', 'grpc', 2000).value],
-    ['1k: +900 µs, 5k: +1,100 µs (haproxy same run: 1k: +1,000 µs, 5k: +500 µs)', '1k: +1,900 µs, 5k: +2,001 µs (haproxy-2 same run: 1k: +2,100 µs, 5k: +1,400 µs)'],
+    ['1k: +900 µs, 5k: +1,100 µs (haproxy, same rounds: 1k: +1,000 µs, 5k: +500 µs)', '1k: +1,900 µs, 5k: +2,001 µs (haproxy-2, same rounds: 1k: +2,100 µs, 5k: +1,400 µs)'],
   );
   // Every Sluice chain and protocol gets its row.
   const names = computeChecks(runs).filter((c) => c.name.includes('p99 added')).map((c) => c.name);
@@ -157,6 +158,46 @@ test('p99 added: a missing rate is "not measured" unless a measured one already 
   assert.equal(latencyCheck([direct], 'sluice', 'one proxy', 'h1', 1000).value, 'not measured');
   const failed: RunResult = { target: 'sluice', protocol: 'h1', ok: false, error: 'x', memory: [], fixed: [], notes: [] };
   assert.equal(latencyCheck([direct, failed], 'sluice', 'one proxy', 'h1', 1000).pass, null);
+});
+
+test('p99 added in rounds: against direct\'s run of the same round, every round shown, errors of every round counted', () => {
+  // Two rounds at each rate; the core is 1.8× slower in round 2 (backend 54 → 98 µs/req), so direct too
+  // is slower there. Direct's own kept run is its round-2 one (the higher p99 of two).
+  const at = (p99: number, backendUs: number, rate: number, errors = 0): OpenLoopResult => ({ ...fixed('h1', rate, p99, errors), backendCpuUsPerRequest: backendUs });
+  const directRounds = { 1000: [at(400, 54, 1000), at(900, 98, 1000)], 5000: [at(500, 54, 5000), at(1000, 98, 5000)] };
+  const inRounds = (target: string, mine: Record<1000 | 5000, OpenLoopResult[]>): RunResult => ({
+    ...run(target, 'h1', {}),
+    fixed: ([1000, 5000] as const).map((rate) => keepRound(mine[rate], target === 'direct' ? undefined : directRounds[rate]) as OpenLoopResult),
+  });
+  const runs = [
+    inRounds('direct', directRounds),
+    // At 1k: round 1 1,000 − 400 = +600, round 2 1,600 − 900 = +700; the worse of two is kept.
+    inRounds('sluice', { 1000: [at(1000, 54, 1000), at(1600, 98, 1000)], 5000: [at(1100, 54, 5000, 2), at(1200, 98, 5000)] }),
+  ];
+  const c = latencyCheck(runs, 'sluice', 'one proxy', 'h1', 1000);
+  assert.equal(c.name, 'HTTP/1.1 p99 added over direct in the same round, one proxy (sluice), 1k and 5k req/s, 0 errors');
+  // 1k: rounds +600 / +700, round 2 kept (+700), though against direct's kept run (900) round 1 would read +100.
+  // 5k: rounds +600 / +200, round 1 kept (+600); its 2 errors fail the check even had round 2 been kept.
+  assert.deepEqual([c.value, c.pass], ['1k: +700 µs (rounds +600 µs / +700 µs), 5k: +600 µs (rounds +600 µs / +200 µs), 2 errors', false]);
+  assert.equal(errorsAt(runs[1], 5000), 2);
+  assert.equal(p99Added(runs, 'sluice', 'h1', 1000), 700);
+  // Results from before rounds (no sameRoundDirect) are compared with direct's kept run, as before.
+  const old = { ...run('sluice', 'h1', {}), fixed: [at(1600, 98, 1000)] };
+  assert.equal(p99Added([runs[0] as RunResult, old], 'sluice', 'h1', 1000), 700);
+});
+
+test('p99 added in rounds with freeze sentinels: each round outside freezes, all requests of the kept round beside', () => {
+  const split = (p99: number, outside: number): OpenLoopResult => {
+    const f = fixed('h1', 1000, p99);
+    return { ...f, outsideFreezes: { latency: { ...f.latency, p99: outside }, touched: 20, freezes: 5, frozenMs: 30 } };
+  };
+  const direct = [split(3000, 400), split(2500, 450)];
+  const runs = [
+    { ...run('direct', 'h1', {}), fixed: [keepRound(direct) as OpenLoopResult] },
+    { ...run('sluice', 'h1', {}), fixed: [keepRound([split(6000, 1673), split(5000, 1510)], direct) as OpenLoopResult] },
+  ];
+  const c = latencyCheck(runs, 'sluice', 'one proxy', 'h1', 1000, [1000]);
+  assert.equal(c.value, '1k: +1,273 µs (rounds +1,273 µs / +1,060 µs; all requests: +3,000 µs)');
 });
 
 test('memory: idle 62 MB with 0 workers, 75 MB with 1; 120 MB after every saturation run, per protocol', () => {

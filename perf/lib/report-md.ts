@@ -1,6 +1,6 @@
 // latest.md: one table per protocol with every target side by side, then the target checks.
 import type { FreezeFigures } from './freezes.ts';
-import { addedWithAll, fixedAt } from './checks.ts';
+import { addedWithAll, errorsAt, fixedAt } from './checks.ts';
 import { fmtInt, fmtMb, fmtRate, fmtUs } from './fmt.ts';
 import { PROTOCOL_TITLES } from './types.ts';
 import type { PerfReport, Protocol, RunResult, SaturationResult, TargetCheck } from './types.ts';
@@ -56,7 +56,7 @@ export function protocolTable(runs: readonly RunResult[], protocol: Protocol, ra
         cells.push('–', '–');
         continue;
       }
-      errors += f.errors;
+      errors += errorsAt(r, rate);
       const l = f.latency;
       const short = f.achievedRate < rate * 0.98 ? ` (only ${fmtInt(f.achievedRate)}/s)` : '';
       cells.push(`${fmtUs(l.p50)} / ${fmtUs(l.p99)} / ${fmtUs(l.p999)}${short}`);
@@ -130,8 +130,10 @@ export function renderMarkdown(report: PerfReport, rates: readonly number[]): st
       'for the mesh targets (sluice-mesh*: clients send backend.perf.svc.cluster.local:80, resolved through the controller) the controller\'s CPU is shown apart. ' +
       'Backend µs/req = the backend\'s CPU per request in the same run: it does the same work in every run, so it measures the core\'s speed then, ' +
       'and the CPU and saturation checks compare targets at equal core speed (the core slows ~1.7× for minutes at a time on these VMs; docs/performance.md). ' +
-      'Memory in MB (10⁶ bytes), VmRSS; "a + b" = proxy A + proxy B. p99 added = p99 − p99 of direct, same protocol and rate; ' +
-      'where a freeze sentinel watched both cores, of the requests that no core freeze touched (see below), with the figure over all requests in brackets.',
+      'Memory in MB (10⁶ bytes), VmRSS; "a + b" = proxy A + proxy B. ' +
+      'Fixed rates run in rounds with every target of the protocol running: each round gives every target, direct included, one run at the rate (even rounds in reverse order). ' +
+      'p99 added = p99 − p99 of direct\'s run in the same round, same protocol and rate; the round kept (its latencies shown) is the median by p99 added, of two the worse, and every round\'s figure is in brackets (direct\'s row shows its median round by its own p99); ' +
+      'where a freeze sentinel watched both cores, of the requests that no core freeze touched (see below), with the figure over all requests in brackets too. Errors count every round.',
   );
   const split = freezeSplitLine(report.runs);
   if (split !== undefined) out.push('', split);

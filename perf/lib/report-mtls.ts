@@ -2,7 +2,7 @@
 // per protocol the two-proxy mesh chain with identities (sluice-mesh-2-mtls) against the same chain
 // without (sluice-mesh-2) on warm connections, then what new connections cost the inbound proxy
 // (perf/handshakes.ts). The figures come from the same run as the protocol tables.
-import { MTLS_PLAINTEXT, MTLS_TARGET, find, fixedAt, p99Added } from './checks.ts';
+import { MTLS_PLAINTEXT, MTLS_TARGET, errorsAt, find, p99Added } from './checks.ts';
 import { fmtInt, fmtMb, fmtRate } from './fmt.ts';
 import { PROTOCOL_TITLES, PROTOCOLS } from './types.ts';
 import type { HandshakeMode, HandshakeResult, RunResult } from './types.ts';
@@ -51,7 +51,7 @@ export function mtlsWarmTable(runs: readonly RunResult[], rates: readonly number
     ];
     let errors = mtls.saturation?.errors ?? 0;
     for (const rate of rates) {
-      errors += fixedAt(mtls, rate)?.errors ?? 0;
+      errors += errorsAt(mtls, rate);
       cells.push(pair(signedUs(p99Added(runs, MTLS_PLAINTEXT, p, rate)), signedUs(p99Added(runs, MTLS_TARGET, p, rate))));
     }
     cells.push(pair(afterSaturation(plain), afterSaturation(mtls)), fmtInt(errors));

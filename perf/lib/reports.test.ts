@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addedWithAll, computeChecks, p99Added } from './checks.ts';
+import { keepRound } from './rounds.ts';
 import { checksTable, controllerTable, fmtRate, protocolTable, renderMarkdown } from './report-md.ts';
 import type { MeshIngestResult } from './mesh-ingest.ts';
 import { escapeXml, latencyLabel, ninesLabel, renderLatencySvg } from './report-svg.ts';
@@ -89,8 +90,8 @@ test('target checks pass, fail, or say not measured', () => {
   assert.equal(by('h2c CPU per request, forward-address path')?.pass, null);
   assert.equal(by('HTTP/1.1 saturation, forward-address path')?.pass, true);
   assert.match(by('HTTP/1.1 saturation, forward-address path')?.value ?? '', /0\.60×/);
-  assert.equal(by('HTTP/1.1 p99 added over direct, one proxy, forward-address path (sluice)')?.pass, true);
-  assert.equal(by('gRPC unary p99 added over direct, one proxy, forward-address path (sluice)')?.pass, false);
+  assert.equal(by('HTTP/1.1 p99 added over direct in the same round, one proxy, forward-address path (sluice)')?.pass, true);
+  assert.equal(by('gRPC unary p99 added over direct in the same round, one proxy, forward-address path (sluice)')?.pass, false);
   assert.equal(by('idle resident memory, 1 worker')?.pass, true);
   assert.equal(by('idle resident memory, SLUICE_PROXY_WORKERS=0')?.pass, true);
   assert.equal(by('resident memory after the HTTP/1.1 saturation run')?.value, '120.0 MB (sluice)');
@@ -109,6 +110,20 @@ test('markdown table: one row per target, failures shown, pipes escaped', () => 
   assert.match(checksTable(computeChecks(runs)), /\| ✓ \|/);
   assert.equal(fmtRate(5000), '5k');
   assert.equal(fmtRate(2500), '2500');
+});
+
+test('markdown table in rounds: p99 added against direct of the same round, every round in brackets, errors of every round', () => {
+  // Direct's kept run at 1k is round 2 (p99 700); sluice's kept run is round 1, beside direct's round-1 run (p99 300).
+  const directRounds = [fixed(1000, 300), fixed(1000, 700)];
+  const sluiceRounds = [fixed(1000, 1200), { ...fixed(1000, 1000), errors: 4 }];
+  const inRounds: RunResult[] = [
+    { ...run('direct', 'h1', 0, null, 30000, 0), fixed: [keepRound(directRounds) as OpenLoopResult] },
+    { ...run('sluice', 'h1', 0, 10, 12000, 60), fixed: [keepRound(sluiceRounds, directRounds) as OpenLoopResult] },
+  ];
+  const t = protocolTable(inRounds, 'h1', [1000]);
+  assert.match(t, /\| direct \| 30,000 \| – \| 20\.0 \| – \| – \| – \| 100 \/ 700 \/ 1,400 \| – \| 0 \|/);
+  // Round 1: 1,200 − 300 = +900; round 2: 1,000 − 700 = +300; the worse (round 1) kept.
+  assert.match(t, /\| sluice \| 12,000 \| 10\.0 \| 20\.0 \| 60\.0 \| 120\.0 \| 150\.0 \| 100 \/ 1,200 \/ 2,400 \| \+900 \(rounds \+900 \/ \+300\) \| 4 \|/);
 });
 
 test("mesh rows show the controller's CPU apart from the proxy's", () => {

@@ -43,6 +43,37 @@ export interface OpenLoopResult {
   proxyCpuUsPerRequest?: number;
   /** The backend's CPU per request sent during the run (warm-up included), µs: the core's speed then. */
   backendCpuUsPerRequest?: number;
+  /**
+   * Set by `npm run perf`, which runs the fixed rates in rounds, every target once per round
+   * (lib/rounds.ts): which round this result is (1-based). Absent in results from before rounds.
+   */
+  round?: number;
+  /** Every round's run of this target at this rate, the kept one included, in round order. */
+  rounds?: RoundFigures[];
+  /** Direct's run in the same round as this one: what this result's p99 added is measured against. */
+  sameRoundDirect?: P99Sides;
+}
+
+/** The latency figures p99 added compares: all requests, and those no core freeze touched (when split). */
+export interface P99Sides {
+  latency: LatencySummary;
+  outsideFreezes?: { latency: LatencySummary } | undefined;
+}
+
+/** One round's run of a target at one rate, in short. */
+export interface RoundFigures {
+  /** 1-based. */
+  round: number;
+  /** p99 of the run, µs: of the requests no core freeze touched when the sentinels split them, else of all. */
+  p99Us: number;
+  /**
+   * p99 added over direct's run of the same round, µs (outside freezes when both runs were split, as the
+   * checks compare); null for direct itself, or when direct has no run in that round or either had no answers.
+   */
+  p99AddedUs: number | null;
+  errors: number;
+  /** The backend's CPU per request in the run: the core's speed during it. */
+  backendCpuUsPerRequest?: number | undefined;
 }
 
 export interface SaturationResult {
