@@ -78,7 +78,9 @@ export class Http1Proxy {
       keepAlive: true,
       // Idle pooled connections close after this; in-flight ones are unaffected (see Agent docs).
       timeout: ctx.config.httpPoolIdleTimeoutMs,
-      scheduling: 'lifo',
+      // The socket idle the longest first, as the fast engine's pool (upstream-pool.ts acquire): a burst's
+      // connections stay in use instead of idling out before the next burst needs them again.
+      scheduling: 'fifo',
       maxFreeSockets: 1024,
     });
     // Our connect applies the connect timeout, counts the connection in transport metrics, and
