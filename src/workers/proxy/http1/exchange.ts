@@ -46,6 +46,8 @@ export class Exchange implements UpstreamOwner {
   /** The request has no body, or all of it has been handed over. */
   requestEnded = true;
   target: HostPort | undefined;
+  /** The final response head as parsed, set as its bytes are written: a client that rebuilds it reads it. */
+  responseHeadParsed: Head | undefined;
 
   private phase = X_IDLE;
   private dest: Destination | undefined;
@@ -215,6 +217,7 @@ export class Exchange implements UpstreamOwner {
     const dropped = droppedFields(head, body === B_CHUNKED);
     const extra = this.closeClient ? 'Connection: close\r\n' : '';
     this.phase = X_RESPONDING;
+    this.responseHeadParsed = head;
     // A whole small response in this chunk (the common case): one write, without cork and writev.
     const end = wholeResponseEnd(buf.length, head.end, framing);
     if (end >= 0) {
@@ -395,9 +398,8 @@ export class Exchange implements UpstreamOwner {
 
   private dropUpstream(): void {
     const u = this.upstream;
-    if (u === undefined) return;
     this.upstream = undefined;
-    u.finish(false);
+    u?.finish(false);
   }
 
   private reset(): void {
@@ -411,7 +413,7 @@ export class Exchange implements UpstreamOwner {
     this.stats = undefined;
     this.endpoint = undefined;
     this.headOut = undefined;
-    this.respBuf = undefined;
+    this.respBuf = this.responseHeadParsed = undefined;
     this.deadline = 0;
   }
 }

@@ -7,7 +7,7 @@
 // Flow control is end to end: the peer's DATA is refunded once it went into the application's socket,
 // and the application's response waits while the stream's window is shut. Recycled: no closures per request.
 import { CHUNKED_BAD, ChunkedDecoder } from '../../http1/chunked-decoder.ts';
-import { parseHead } from '../../http1/parse.ts';
+import { parseHead, type Head } from '../../http1/parse.ts';
 import { B_CHUNKED, B_LENGTH, B_NONE, responseFraming } from '../../http1/response-framing.ts';
 import type { H2Connection } from '../../http2/connection.ts';
 import { ErrorCode } from '../../http2/frames.ts';
@@ -38,6 +38,7 @@ export interface DeadlineWatch {
 const MAX_FREE = 256;
 const MAX_RESPONSE_HEAD = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
+const HEAD_END = '\r\n\r\n';
 const CRLF = Buffer.from('\r\n', 'latin1');
 const END_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 
@@ -218,6 +219,14 @@ class DowngradedRequest implements ExchangeClient {
   writeClient(data: Buffer): void {
     if (!this.active || this.resp === R_DONE) return;
     if (this.resp === R_BODY) return this.responseBody(data, 0);
+    // The final head as the exchange parsed it comes with its bytes: only where its body begins is looked
+    // for (the exchange may have rewritten the head's hop-by-hop fields, which HTTP/2 drops anyway).
+    const parsed = this.exchange.responseHeadParsed;
+    if (parsed !== undefined && this.respBuf === undefined) {
+      this.exchange.responseHeadParsed = undefined;
+      return this.responseStart(parsed, data, data.indexOf(HEAD_END, 0, 'latin1') + 4);
+    }
+    // Otherwise (1xx heads, the proxy's own answers) the bytes are parsed.
     let buf = this.respBuf === undefined ? data : Buffer.concat([this.respBuf, data]);
     for (;;) {
       const head = parseHead(buf, false, MAX_RESPONSE_HEAD);
@@ -226,28 +235,31 @@ class DowngradedRequest implements ExchangeClient {
         return;
       }
       this.respBuf = undefined;
-      const framing = typeof head === 'string' ? 'bad' : responseFraming(head, this.isHead);
       // The exchange parsed these very bytes before writing them: never expected, but never forwarded.
-      if (typeof head === 'string' || framing === 'bad') return this.destroyAll();
-      if (head.status < 200) {
-        if (head.status !== 101) this.down.sendHeaders(this.stream, upgradedResponseHeaders(head), false);
-        if (head.end === buf.length) return;
-        buf = buf.subarray(head.end);
-        continue;
-      }
-      this.respBody = framing.body;
-      this.respRemaining = framing.length;
-      if (framing.body === B_NONE) {
-        this.resp = R_DONE;
-        this.down.sendHeaders(this.stream, upgradedResponseHeaders(head), true);
-        return;
-      }
-      if (framing.body === B_CHUNKED) this.decoder.reset();
-      this.resp = R_BODY;
-      this.down.sendHeaders(this.stream, upgradedResponseHeaders(head), false);
-      if (head.end < buf.length) this.responseBody(buf, head.end);
+      if (typeof head === 'string') return this.destroyAll();
+      if (head.status >= 200) return this.responseStart(head, buf, head.end);
+      if (responseFraming(head, this.isHead) === 'bad') return this.destroyAll();
+      if (head.status !== 101) this.down.sendHeaders(this.stream, upgradedResponseHeaders(head), false);
+      if (head.end === buf.length) return;
+      buf = buf.subarray(head.end);
+    }
+  }
+
+  /** The final response head (its bytes in `buf`, its body from `bodyAt`) becomes the stream's HEADERS. */
+  private responseStart(head: Head, buf: Buffer, bodyAt: number): void {
+    const framing = responseFraming(head, this.isHead);
+    if (framing === 'bad' || bodyAt < 4) return this.destroyAll();
+    this.respBody = framing.body;
+    this.respRemaining = framing.length;
+    if (framing.body === B_NONE) {
+      this.resp = R_DONE;
+      this.down.sendHeaders(this.stream, upgradedResponseHeaders(head), true);
       return;
     }
+    if (framing.body === B_CHUNKED) this.decoder.reset();
+    this.resp = R_BODY;
+    this.down.sendHeaders(this.stream, upgradedResponseHeaders(head), false);
+    if (bodyAt < buf.length) this.responseBody(buf, bodyAt);
   }
 
   private responseBody(buf: Buffer, from: number): void {
