@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     durationSeconds: (performance.now() - began) / 1000,
     ...(freezesBefore.length + freezesAfter.length === 0 ? {} : { freezes: { before: freezesBefore, after: freezesAfter } }),
   };
-  const outDir = o.outDir === null ? join(root, 'perf', 'results') : resolve(o.outDir);
+  const outDir = o.outDir !== null ? resolve(o.outDir) : o.partial ? join(root, 'perf', 'results', 'partial') : join(root, 'perf', 'results');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(outDir, 'latest.md'), renderMarkdown(report, o.rates));

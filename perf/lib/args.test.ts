@@ -71,3 +71,11 @@ test('--rounds: 2 fixed-rate rounds by default, 1 with --quick unless given, who
   assert.throws(() => parseArgs(['--rounds', 'two']), /whole number/);
   assert.match(USAGE, /--rounds N/);
 });
+
+test('only a full run is the committed result: --only, --targets and --quick runs are partial', () => {
+  assert.equal(parseArgs([]).partial, false);
+  assert.equal(parseArgs(['--no-deps', '--rounds', '3']).partial, false);
+  assert.equal(parseArgs(['--only', 'controller']).partial, true);
+  assert.equal(parseArgs(['--targets', 'sluice']).partial, true);
+  assert.equal(parseArgs(['--quick']).partial, true);
+});

@@ -39,6 +39,11 @@ export interface PerfOptions {
   /** Runs of one fixed rate at most, when other processes disturbed the previous ones. */
   attempts: number;
   outDir: string | null;
+  /**
+   * Some sections or targets only (--only, --targets) or --quick: without --out the report goes to
+   * perf/results/partial/, so that it never replaces the committed full run's perf/results/latest.*.
+   */
+  partial: boolean;
   installDeps: boolean;
   /** Run Sluice as deployed: `npm run build` first, then the built (bundled) proxy; false runs src/. */
   built: boolean;
@@ -76,7 +81,8 @@ export const USAGE = `npm run perf -- [options]
   --no-deps               do not run scripts/system-deps.sh perf
   --sources               run Sluice from src/ (TypeScript) instead of building and running what the
                           package and images run (dist/, the bundled proxy in dist-proxy/)
-  --out DIR               write results there instead of perf/results/
+  --out DIR               write results there instead of perf/results/ (perf/results/partial/ for a
+                          run with --only, --targets or --quick, which never replaces the full run's)
   --quiet-threshold X     wait before each phase until other processes use < X cores (default 0.15)
   --quiet-wait-ms N       … but at most N ms (default 3000; 0 = never wait)
   --budget N              stop repeating disturbed runs once the run has taken N seconds (default 420)
@@ -118,6 +124,7 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
     rounds: 2,
     attempts: 2,
     outDir: null,
+    partial: false,
     installDeps: true,
     built: true,
     quiet: { threshold: 0.15, maxWaitMs: 3000 },
@@ -225,5 +232,6 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
     if (!explicit.has('--quiet-wait-ms')) o.quiet.maxWaitMs = 1000;
   }
   if (o.targets !== null && !o.targets.includes('direct')) o.targets.unshift('direct');
+  o.partial = o.quick || explicit.has('--only') || explicit.has('--targets');
   return o;
 }
