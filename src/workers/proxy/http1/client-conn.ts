@@ -174,8 +174,10 @@ export class ClientConn implements ExchangeClient {
       const drop = dropped ?? new Array<boolean>(names.length).fill(false);
       for (let i = 0; i < names.length; i++) if (names[i] === CLIENT_ID_HEADER) drop[i] = true;
       ex.headOut = rewriteHead(buf, head, undefined, drop, this.clientIdLine);
+      ex.requestHeadParsed = undefined; // a field was added
     } else {
       ex.headOut = dropped === undefined ? buf.subarray(0, head.end) : rewriteHead(buf, head, undefined, dropped, '');
+      ex.requestHeadParsed = head;
     }
     this.buf = head.end < buf.length ? buf.subarray(head.end) : undefined;
     this.state = this.reqBody === B_NONE ? C_SENT : C_BODY;

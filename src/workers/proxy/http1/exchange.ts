@@ -23,7 +23,6 @@ import type { ExchangeClient, ExchangeEnv, Http1Mesh } from './exchange-env.ts';
 import type { AttemptUpstream, UpstreamOwner } from './upstream-pool.ts';
 
 const MAX_RESPONSE_HEAD = 64 * 1024; // node:http's limit for response heads is larger than for requests
-
 const X_IDLE = 0;
 const X_RESOLVING = 1;
 const X_WAITING = 2;
@@ -46,7 +45,8 @@ export class Exchange implements UpstreamOwner {
   /** The request has no body, or all of it has been handed over. */
   requestEnded = true;
   target: HostPort | undefined;
-  /** The final response head as parsed, set as its bytes are written: a client that rebuilds it reads it. */
+  /** Heads as parsed, beside their bytes, for a side that rebuilds them: the request's (set with headOut), the final response's (set as it is written). */
+  requestHeadParsed: Head | undefined;
   responseHeadParsed: Head | undefined;
 
   private phase = X_IDLE;
@@ -412,7 +412,7 @@ export class Exchange implements UpstreamOwner {
     this.tap = undefined;
     this.stats = undefined;
     this.endpoint = undefined;
-    this.headOut = undefined;
+    this.headOut = this.requestHeadParsed = undefined;
     this.respBuf = this.responseHeadParsed = undefined;
     this.deadline = 0;
   }

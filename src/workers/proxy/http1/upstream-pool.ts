@@ -8,10 +8,13 @@ import type { Direction } from '../../../telemetry/proxy-metrics.ts';
 import { connectUpstream } from '../../transport/connect.ts';
 import type { PeerIdentity } from '../../tls/mesh-credentials.ts';
 import type { WorkerContext } from '../context.ts';
+import type { Head } from '../../http1/parse.ts';
 import { upstreamTls } from '../mesh-tls.ts';
 
 /** The exchange using an upstream connection. */
 export interface UpstreamOwner {
+  /** The request head as parsed, when the bytes written are that head (or it less hop-by-hop fields). */
+  readonly requestHeadParsed: Head | undefined;
   onUpstreamData(chunk: Buffer): void;
   onUpstreamEnd(): void;
   onUpstreamError(error: Error): void;

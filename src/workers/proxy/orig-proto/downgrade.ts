@@ -124,6 +124,7 @@ class DowngradedRequest implements ExchangeClient {
     this.isHead = ex.method === 'HEAD';
     ex.requestEnded = endStream;
     ex.headOut = Buffer.from(rebuilt.text, 'latin1');
+    ex.requestHeadParsed = undefined;
     const { engine, watch } = this.downgrades;
     engine.startSweeper();
     watch.track(this);

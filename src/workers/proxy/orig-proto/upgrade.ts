@@ -123,13 +123,17 @@ class UpgradedStream implements AttemptUpstream, UpstreamWire, UpstreamStreamOwn
   }
 
   private writeHead(chunk: Buffer): boolean {
+    // The exchange writes the head alone, in one piece: as its client connection parsed it, it is not
+    // parsed again (the bytes may lack hop-by-hop fields, which the HTTP/2 head drops as well).
+    const parsed = this.headBuf === undefined ? this.owner?.requestHeadParsed : undefined;
     const buf = this.headBuf === undefined ? chunk : Buffer.concat([this.headBuf, chunk]);
-    const head = parseHead(buf, true, MAX_HEAD);
+    const head = parsed ?? parseHead(buf, true, MAX_HEAD);
     if (head === 'need-more') {
       this.headBuf = buf;
       return true;
     }
     this.headBuf = undefined;
+    const bodyAt = parsed === undefined && typeof head !== 'string' ? head.end : buf.length;
     const framing = typeof head === 'string' ? undefined : bodyFraming(head, true);
     if (typeof head === 'string' || framing === undefined || framing.kind === 'bad' || framing.kind === 'close') {
       // The fast engine never hands over a head it could not parse; refuse rather than guess.
@@ -145,7 +149,7 @@ class UpgradedStream implements AttemptUpstream, UpstreamWire, UpstreamStreamOwn
     this.reqEnded = this.reqFraming === F_NONE;
     if (this.reqFraming === F_CHUNKED) this.decoder.reset();
     this.state = U_QUEUED;
-    if (head.end < buf.length && !this.reqEnded) this.body(buf, head.end);
+    if (bodyAt < buf.length && !this.reqEnded) this.body(buf, bodyAt);
     this.requestStream();
     return !this.blocked;
   }
