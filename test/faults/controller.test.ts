@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../support/backends.ts';
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.ts';
-import { freePort } from '../support/net.ts';
+import { restartablePort } from '../support/net.ts';
 import { startProxy } from '../support/proxy.ts';
 import { startBackend, type Backend } from './backend.ts';
 import { lost, measuredLoad, underLoad } from './cell.ts';
@@ -43,7 +43,8 @@ describe(ROW, () => {
     it(`${protocol}: the last endpoints are kept while it is down; the change made meanwhile applies once it is back`, async (t) => {
       const file = join(dir, `mesh-${protocol}.yaml`);
       writeMesh(file, a);
-      const apiPort = await freePort();
+      // Restarted on this port while the proxy keeps reconnecting to it: outside the ephemeral range.
+      const apiPort = await restartablePort();
       const args = ['--discovery', 'file', '--discovery-file', file, '--proxy-api-addr', `127.0.0.1:${apiPort}`];
       let controller: ControllerProcess = await startControllerProcess(args);
       t.after(() => controller.stop());

@@ -1,5 +1,6 @@
 // Small helpers for tests that speak raw bytes to the proxy or run throwaway backends.
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
 /** A port nothing listens on right now (for a process that must be told its port before it starts). */
@@ -8,6 +9,36 @@ export async function freePort(): Promise<number> {
   const port = await listen(server);
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * A free port below the kernel's ephemeral range, for a server restarted on the same port while its
+ * clients keep reconnecting. In the ephemeral range a client reconnecting to the port while nothing
+ * listens can be given that very port as its own (a TCP self-connect), and the restarted server then
+ * cannot bind it (EADDRINUSE).
+ */
+export async function restartablePort(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: the common default
+  }
+  const top = low - 1;
+  const bottom = Math.max(1024, top - 10_000);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = bottom + Math.floor(Math.random() * (top - bottom));
+    const server = net.createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+  }
+  throw new Error(`no free port found between ${bottom} and ${top}`);
 }
 
 export async function listen<S extends net.Server>(server: S): Promise<number> {

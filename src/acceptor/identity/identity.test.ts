@@ -6,7 +6,6 @@
 // service that cannot prove the expected name is refused.
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { identityName, DEFAULT_IDENTITY_DOMAIN, controllerIdentityName } from '../../api/identity-name.ts';
@@ -14,6 +13,7 @@ import { createLocalToken, formatTokenKey, generateTokenKey } from '../../contro
 import { certificatesToPem } from '../../control/identity/pki.ts';
 import { eventually, tempDir, testPki, writeIssuerFiles } from '../../control/identity/testkit.ts';
 import { startControllerProcess, type ControllerProcess } from '../../../test/support/controller-process.ts';
+import { restartablePort } from '../../../test/support/net.ts';
 import { metricValue, startProxy, type RunningProxy } from '../../../test/support/proxy.ts';
 
 const WEB = identityName({ serviceAccount: 'web', namespace: 'shop' }, DEFAULT_IDENTITY_DOMAIN);
@@ -38,16 +38,6 @@ async function startIdentityController(dir: string, files: { certificate: string
   return { controller, identityAddr: match[1] as string };
 }
 
-/** A loopback port nothing listens on (bound, read, released). */
-function unusedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
-}
 
 describe('proxy identity against the real controller', { timeout: 120_000 }, () => {
   let dir = '';
@@ -167,7 +157,7 @@ describe('a proxy started before the controller', { timeout: 90_000 }, () => {
     writeFileSync(path.join(dir, 'token.key'), formatTokenKey(key));
     const tokenFile = path.join(dir, 'token');
     writeFileSync(tokenFile, createLocalToken(key, { serviceAccount: 'web', namespace: 'shop' }));
-    const addr = `127.0.0.1:${await unusedPort()}`;
+    const addr = `127.0.0.1:${await restartablePort()}`;
     const proxy = await startProxy({
       SLUICE_PROXY_WORKERS: '0',
       SLUICE_PROXY_IDENTITY_DIR: dir,
@@ -205,7 +195,7 @@ describe('a renewal while the controller is down', { timeout: 120_000 }, () => {
     writeFileSync(path.join(dir, 'token.key'), formatTokenKey(key));
     const tokenFile = path.join(dir, 'token');
     writeFileSync(tokenFile, createLocalToken(key, { serviceAccount: 'web', namespace: 'shop' }));
-    const addr = `127.0.0.1:${await unusedPort()}`;
+    const addr = `127.0.0.1:${await restartablePort()}`;
     let { controller } = await startIdentityController(dir, files, addr);
     const proxy = await startProxy({
       SLUICE_PROXY_WORKERS: '1',
