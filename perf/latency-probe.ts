@@ -38,6 +38,8 @@ const sched = argv.includes('--sched');
 const cpuRecord = argv.includes('--cpu-record');
 const PROXY_CORE = 0;
 const LOAD_CORE = 1;
+/** `--control-core N`: where the mesh targets' controller runs (default: with the generator, as `npm run perf` has it). */
+const CONTROL_CORE = Number(opt('control-core', String(LOAD_CORE)));
 
 interface Run {
   result: OpenLoopResult;
@@ -100,7 +102,7 @@ try {
       const target = TARGETS.find((t) => t.name === name);
       if (target === undefined) throw new Error(`unknown target ${name}`);
       const dir = mkdtempSync(join(scratch, `${name}-`));
-      const t = await target.start({ protocol, backendPort, core: PROXY_CORE, controlCore: LOAD_CORE, root: targetRoot ?? root, dir });
+      const t = await target.start({ protocol, backendPort, core: PROXY_CORE, controlCore: CONTROL_CORE, root: targetRoot ?? root, dir });
       try {
         await waitWorking(protocol, t.port, 20_000, { gone: () => firstDead(t), authority: t.authority });
         // As `npm run perf` measures fixed rates: after saturation runs (the JIT has compiled the hot path;
