@@ -86,10 +86,6 @@ function check(name: string, limit: string, value: number | null, fmt: (v: numbe
 const mb = (v: number): string => `${(v / MB).toFixed(1)} MB`;
 const rateName = (rate: number): string => (rate % 1000 === 0 ? `${rate / 1000}k` : String(rate));
 
-function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
-  return a == null || b == null || b <= 0 ? null : a / b;
-}
-
 /**
  * The core's speed changes under us on these VMs: with several proxies running at once and measured in
  * turn, every process on the proxy core — the backend too — became ~1.7× slower at the same moment and

@@ -38,7 +38,6 @@ async function startIdentityController(dir: string, files: { certificate: string
   return { controller, identityAddr: match[1] as string };
 }
 
-
 describe('proxy identity against the real controller', { timeout: 120_000 }, () => {
   let dir = '';
   let key: Buffer;

@@ -133,7 +133,6 @@ class UpgradedStream implements AttemptUpstream, UpstreamWire, UpstreamStreamOwn
       return true;
     }
     this.headBuf = undefined;
-    const bodyAt = parsed === undefined && typeof head !== 'string' ? head.end : buf.length;
     const framing = typeof head === 'string' ? undefined : bodyFraming(head, true);
     if (typeof head === 'string' || framing === undefined || framing.kind === 'bad' || framing.kind === 'close') {
       // The fast engine never hands over a head it could not parse; refuse rather than guess.
@@ -149,6 +148,8 @@ class UpgradedStream implements AttemptUpstream, UpstreamWire, UpstreamStreamOwn
     this.reqEnded = this.reqFraming === F_NONE;
     if (this.reqFraming === F_CHUNKED) this.decoder.reset();
     this.state = U_QUEUED;
+    // A head handed over parsed came alone; parsed here, body bytes may follow it in the same chunk.
+    const bodyAt = parsed === undefined ? head.end : buf.length;
     if (bodyAt < buf.length && !this.reqEnded) this.body(buf, bodyAt);
     this.requestStream();
     return !this.blocked;
