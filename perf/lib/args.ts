@@ -74,8 +74,9 @@ export const USAGE = `npm run perf -- [options]
   --saturation-runs N     saturation runs per target and protocol, the median kept (default 3)
   --rounds N              fixed-rate rounds (default 2, 1 with --quick): at each rate every target, direct
                           included, gets one run per round, in target order on odd rounds and reversed
-                          on even ones, all targets of the protocol running meanwhile; p99 added is taken
-                          against direct's run of the same round, and the median round kept (of two, the worse)
+                          on even ones, all targets of the protocol running meanwhile; a target's rounds are
+                          pooled (all its requests) and p99 added is taken against direct's requests of
+                          the same rounds, pooled alike
   --attempts N            run a fixed rate up to N times when other processes disturbed it (default 2)
   --no-pin                do not pin processes to cores with taskset
   --no-deps               do not run scripts/system-deps.sh perf
