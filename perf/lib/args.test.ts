@@ -61,8 +61,8 @@ test('--mesh-transport: the controller mesh on ReportStream by default, unary Re
   assert.throws(() => parseArgs(['--mesh-transport', '']), /stream and\/or unary/);
 });
 
-test('--rounds: 2 fixed-rate rounds by default, 1 with --quick unless given, whole numbers ≥ 1 only', () => {
-  assert.equal(parseArgs([]).rounds, 2);
+test('--rounds: 3 fixed-rate rounds by default, 1 with --quick unless given, whole numbers ≥ 1 only', () => {
+  assert.equal(parseArgs([]).rounds, 3);
   assert.equal(parseArgs(['--quick']).rounds, 1);
   assert.equal(parseArgs(['--quick', '--rounds', '2']).rounds, 2);
   assert.equal(parseArgs(['--rounds', '3']).rounds, 3);

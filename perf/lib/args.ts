@@ -72,11 +72,11 @@ export const USAGE = `npm run perf -- [options]
   --warmup N              warm-up seconds before each fixed-rate run (default 1)
   --saturation-seconds N  measured seconds of each saturation run (default 3)
   --saturation-runs N     saturation runs per target and protocol, the median kept (default 3)
-  --rounds N              fixed-rate rounds (default 2, 1 with --quick): at each rate every target, direct
+  --rounds N              fixed-rate rounds (default 3, 1 with --quick): at each rate every target, direct
                           included, gets one run per round, in target order on odd rounds and reversed
-                          on even ones, all targets of the protocol running meanwhile; a target's rounds are
-                          pooled (all its requests) and p99 added is taken against direct's requests of
-                          the same rounds, pooled alike
+                          on even ones, all targets of the protocol running meanwhile; p99 added is taken
+                          against direct's run of the same round, and the median round kept (of an even
+                          number, the worse of the two middle ones)
   --attempts N            run a fixed rate up to N times when other processes disturbed it (default 2)
   --no-pin                do not pin processes to cores with taskset
   --no-deps               do not run scripts/system-deps.sh perf
@@ -86,7 +86,7 @@ export const USAGE = `npm run perf -- [options]
                           run with --only, --targets or --quick, which never replaces the full run's)
   --quiet-threshold X     wait before each phase until other processes use < X cores (default 0.15)
   --quiet-wait-ms N       … but at most N ms (default 3000; 0 = never wait)
-  --budget N              stop repeating disturbed runs once the run has taken N seconds (default 420)
+  --budget N              stop repeating disturbed runs once the run has taken N seconds (default 3000)
   -h, --help`;
 
 function list(v: string): string[] {
@@ -122,14 +122,14 @@ export function parseArgs(argv: readonly string[]): PerfOptions {
     satH2Connections: 4,
     satH2Streams: 32,
     pin: true,
-    rounds: 2,
+    rounds: 3,
     attempts: 2,
     outDir: null,
     partial: false,
     installDeps: true,
     built: true,
     quiet: { threshold: 0.15, maxWaitMs: 3000 },
-    budgetSeconds: 420,
+    budgetSeconds: 3000,
     quick: false,
     help: false,
   };

@@ -129,7 +129,7 @@ test('p99 added: ≤ 1 ms through one proxy, ≤ 2 ms through two, at both rates
     run('sluice-2', 'grpc', { p99: [900, 2000] }),
   ];
   const one = latencyCheck(runs, 'sluice-mesh', 'one proxy, mesh path', 'grpc', 1000);
-  assert.equal(one.name, 'gRPC unary p99 added over direct in the same rounds, one proxy, mesh path (sluice-mesh), 1k and 5k req/s, 0 errors');
+  assert.equal(one.name, 'gRPC unary p99 added over direct in the same round, one proxy, mesh path (sluice-mesh), 1k and 5k req/s, 0 errors');
   assert.deepEqual([one.limit, one.value, one.pass], ['≤ 1 ms', '1k: +900 µs, 5k: +1,100 µs', false]);
   const two = latencyCheck(runs, 'sluice-mesh-2', 'two proxies, mesh path', 'grpc', 2000);
   assert.deepEqual([two.limit, two.value, two.pass], ['≤ 2 ms', '1k: +1,900 µs, 5k: +2,001 µs', false]);
@@ -175,7 +175,7 @@ test('p99 added in rounds: against direct\'s run of the same round, every round 
     inRounds('sluice', { 1000: [at(1000, 54, 1000), at(1600, 98, 1000)], 5000: [at(1100, 54, 5000, 2), at(1200, 98, 5000)] }),
   ];
   const c = latencyCheck(runs, 'sluice', 'one proxy', 'h1', 1000);
-  assert.equal(c.name, 'HTTP/1.1 p99 added over direct in the same rounds, one proxy (sluice), 1k and 5k req/s, 0 errors');
+  assert.equal(c.name, 'HTTP/1.1 p99 added over direct in the same round, one proxy (sluice), 1k and 5k req/s, 0 errors');
   // 1k: rounds +600 / +700, round 2 kept (+700), though against direct's kept run (900) round 1 would read +100.
   // 5k: rounds +600 / +200, round 1 kept (+600); its 2 errors fail the check even had round 2 been kept.
   assert.deepEqual([c.value, c.pass], ['1k: +700 µs (rounds +600 µs / +700 µs), 5k: +600 µs (rounds +600 µs / +200 µs), 2 errors', false]);

@@ -1,6 +1,6 @@
 // The targets of issue 6, checked against the figures of one run. CPU and throughput are ratios to
-// HAProxy measured in the same run at equal core speed; latency is added over direct's runs of the same
-// rounds (lib/rounds.ts); memory is absolute. Each check is ✓, ✗ or "not measured" (a target skipped or failed).
+// HAProxy measured in the same run at equal core speed; latency is added over direct's run of the same
+// round (lib/rounds.ts); memory is absolute. Each check is ✓, ✗ or "not measured" (a target skipped or failed).
 import type { ControllerResult } from '../controller.ts';
 import type { HandshakeResult, OpenLoopResult, P99Sides, Protocol, RunResult, TargetCheck } from './types.ts';
 
@@ -44,8 +44,8 @@ export function p99AddedOver(t: P99Sides, d: P99Sides, which: 'outside-freezes' 
 
 /**
  * p99 of `target` minus p99 of direct, same protocol and rate, µs; null if either is missing or had no
- * answers. Against direct's run(s) of the same round(s) (`sameRoundDirect`, lib/rounds.ts) when the result
- * has them — the core's speed drifts for minutes at a time, so only runs made next to each other compare —
+ * answers. Against direct's run of the same round (`sameRoundDirect`, lib/rounds.ts) when the result has
+ * one — the core's speed drifts for minutes at a time, so only runs made next to each other compare —
  * and against direct's kept run otherwise (results from before rounds).
  */
 export function p99Added(runs: readonly RunResult[], target: string, protocol: Protocol, rate: number, which: 'outside-freezes' | 'all' = 'outside-freezes'): number | null {
@@ -154,7 +154,7 @@ function throughputCheck(runs: readonly RunResult[], target: string, label: stri
 }
 
 /**
- * p99 added over direct (against direct's runs of the same rounds) ≤ `limitUs` at every rate of
+ * p99 added over direct (each run against direct's run of the same round) ≤ `limitUs` at every rate of
  * CHECK_RATES, with 0 errors at each, in any round. One row per target and protocol; "not measured" when
  * a rate is missing.
  */
@@ -166,7 +166,7 @@ export function latencyCheck(
   limitUs: number,
   rates: readonly number[] = CHECK_RATES,
 ): TargetCheck {
-  const name = `${NAMES[p]} p99 added over direct in the same rounds, ${chain} (${target}), ${rates.map(rateName).join(' and ')} req/s, 0 errors`;
+  const name = `${NAMES[p]} p99 added over direct in the same round, ${chain} (${target}), ${rates.map(rateName).join(' and ')} req/s, 0 errors`;
   const limit = `≤ ${limitUs / 1000} ms`;
   const run = find(runs, target, p);
   if (run === undefined) return { name, limit, value: 'not measured', pass: null };

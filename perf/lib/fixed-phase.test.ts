@@ -44,7 +44,7 @@ function prepared(name: string): Prepared & { stops: number } {
 
 const backend = {} as Started;
 
-test('each rate runs its rounds over every target, even rounds in reverse; without histograms a round is kept, judged against direct in the same round', async () => {
+test('each rate runs its rounds over every target, even rounds in reverse, and keeps a round judged against direct in the same round', async () => {
   const b = bench(['--rates', '1000', '--rounds', '2']);
   const targets = [prepared('direct'), prepared('sluice'), prepared('haproxy')];
   // p99 by target and round: the core is slower in round 2, for direct too.
@@ -73,7 +73,7 @@ test('each rate runs its rounds over every target, even rounds in reverse; witho
   );
   assert.equal(p99Added(runs, 'sluice', 'h1', 1000), 700);
   assert.ok(b.lines.includes('h1 · sluice: @1k/s round 2/2 p50 800 µs, p99 1,600 µs, p99.9 3,200 µs, max 4,800 µs, achieved 1,000/s, errors 0, send lag p99 10 µs'), b.lines.join('\n'));
-  assert.ok(b.lines.includes('h1 · sluice: @1k/s rounds p99 added +600 / +700 µs (backend – / – µs/req); round 2 kept'), b.lines.join('\n'));
+  assert.ok(b.lines.includes('h1 · sluice: @1k/s rounds p99 added +600 / +700 µs (backend – / – µs/req): round 2 kept'), b.lines.join('\n'));
   assert.deepEqual(
     targets.map((t) => t.stops),
     [0, 0, 0],

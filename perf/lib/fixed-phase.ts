@@ -1,22 +1,21 @@
 // The fixed-rate phase of one protocol: every prepared target is running; at each rate, `--rounds`
 // rounds, each giving every target (direct included) one open-loop run, in target order on odd rounds
-// and reversed on even ones (lib/rounds.ts). Then per target and rate its rounds are pooled into one
-// result — all their requests against all of direct's in the same rounds — and stored in `result.fixed`
-// with every round's figures beside it, so the checks compare runs made at the same moments, over more
-// requests than one run holds.
+// and reversed on even ones (lib/rounds.ts). Then per target and rate one run is kept — the round whose
+// p99 added over direct's run of the same round is the median (with two rounds the worse) — and stored
+// in `result.fixed` with every round's figures beside it, so the checks compare runs made minutes apart
+// on a core whose speed changed no more than runs made seconds apart.
 import { fmtInt, fmtRate } from './fmt.ts';
 import { describeRun, fixedRateRun } from './fixed-run.ts';
 import type { FixedRun } from './fixed-run.ts';
 import type { Started } from './procs.ts';
 import { LATE_US } from './run-context.ts';
 import type { Bench } from './run-context.ts';
-import { combineRounds, roundOrder } from './rounds.ts';
+import { keepRound, roundOrder } from './rounds.ts';
 import { failTarget, noteIfNoisy } from './target-run.ts';
 import type { Prepared } from './target-run.ts';
 import { firstDead } from '../targets.ts';
 import type { RunningTarget } from '../targets.ts';
-import type { OpenLoopResult, Protocol } from './types.ts';
-import { p99AddedOver } from './checks.ts';
+import type { Protocol, RoundFigures } from './types.ts';
 
 /** How one run is made: fixedRateRun, or a stand-in in the tests. */
 export type RunOnce = (b: Bench, protocol: Protocol, t: RunningTarget, backend: Started, rate: number, dir: string, tag: string) => Promise<FixedRun>;
@@ -50,14 +49,14 @@ export async function fixedPhase(b: Bench, protocol: Protocol, backend: Started,
     for (const p of targets) {
       if (p.stopped) continue;
       const mine = padded(runs.get(p), rounds);
-      const kept = combineRounds(
+      const kept = keepRound(
         mine.map((x) => x?.r),
         p === direct ? undefined : directRuns,
       );
       if (kept === undefined) continue;
       recordNotes(p, rate, mine);
       p.result.fixed.push(kept);
-      if (rounds > 1) b.log(`${p.tag}: @${fmtRate(rate)}/s ${roundsLine(kept)}`);
+      if (rounds > 1) b.log(`${p.tag}: @${fmtRate(rate)}/s ${keptLine(kept.rounds ?? [], kept.round ?? 0)}`);
     }
   }
 }
@@ -78,21 +77,11 @@ function recordNotes(p: Prepared, rate: number, mine: ReadonlyArray<FixedRun | u
   });
 }
 
-/** "rounds p99 added +1,273 / +1,510 µs (backend 54 / 98 µs/req); rounds 1, 2 pooled: +1,390 µs" (or "round 2 kept"). */
-function roundsLine(kept: OpenLoopResult): string {
-  const rounds = kept.rounds ?? [];
+/** "rounds p99 added +1,273 / +1,510 µs (backend 54 / 98 µs/req): round 2 kept". */
+function keptLine(rounds: readonly RoundFigures[], kept: number): string {
   const signed = (v: number | null): string => (v === null ? '–' : `${v >= 0 ? '+' : '−'}${fmtInt(Math.abs(v))}`);
   const compared = rounds.some((r) => r.p99AddedUs !== null);
   const figures = compared ? `p99 added ${rounds.map((r) => signed(r.p99AddedUs)).join(' / ')} µs` : `p99 ${rounds.map((r) => fmtInt(r.p99Us)).join(' / ')} µs`;
   const backend = rounds.map((r) => (r.backendCpuUsPerRequest === undefined ? '–' : r.backendCpuUsPerRequest.toFixed(0))).join(' / ');
-  const pooled = kept.pooledRounds;
-  const what =
-    pooled === undefined
-      ? `round ${kept.round ?? 0} kept`
-      : `rounds ${pooled.join(', ')} pooled: ${kept.sameRoundDirect === undefined ? `p99 ${fmtInt(p99Of(kept))} µs` : `p99 added ${signed(p99AddedOver(kept, kept.sameRoundDirect))} µs`}`;
-  return `rounds ${figures} (backend ${backend} µs/req); ${what}`;
-}
-
-function p99Of(r: OpenLoopResult): number {
-  return r.outsideFreezes?.latency.p99 ?? r.latency.p99;
+  return `rounds ${figures} (backend ${backend} µs/req): round ${kept} kept`;
 }

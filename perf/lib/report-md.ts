@@ -132,7 +132,7 @@ export function renderMarkdown(report: PerfReport, rates: readonly number[]): st
       'and the CPU and saturation checks compare targets at equal core speed (the core slows ~1.7× for minutes at a time on these VMs; docs/performance.md). ' +
       'Memory in MB (10⁶ bytes), VmRSS; "a + b" = proxy A + proxy B. ' +
       'Fixed rates run in rounds with every target of the protocol running: each round gives every target, direct included, one run at the rate (even rounds in reverse order). ' +
-      'A target\'s rounds are pooled: its latencies shown are those of all its requests of every round, and p99 added = that p99 − the p99 of all of direct\'s requests in the same rounds, same protocol and rate; every round\'s own figure (its run against direct\'s run of that round) is in brackets; ' +
+      'p99 added = p99 − p99 of direct\'s run in the same round, same protocol and rate; the round kept (its latencies shown) is the median by p99 added, of two the worse, and every round\'s figure is in brackets (direct\'s row shows its median round by its own p99); ' +
       'where a freeze sentinel watched both cores, of the requests that no core freeze touched (see below), with the figure over all requests in brackets too. Errors count every round.',
   );
   const split = freezeSplitLine(report.runs);

@@ -90,8 +90,8 @@ test('target checks pass, fail, or say not measured', () => {
   assert.equal(by('h2c CPU per request, forward-address path')?.pass, null);
   assert.equal(by('HTTP/1.1 saturation, forward-address path')?.pass, true);
   assert.match(by('HTTP/1.1 saturation, forward-address path')?.value ?? '', /0\.60×/);
-  assert.equal(by('HTTP/1.1 p99 added over direct in the same rounds, one proxy, forward-address path (sluice)')?.pass, true);
-  assert.equal(by('gRPC unary p99 added over direct in the same rounds, one proxy, forward-address path (sluice)')?.pass, false);
+  assert.equal(by('HTTP/1.1 p99 added over direct in the same round, one proxy, forward-address path (sluice)')?.pass, true);
+  assert.equal(by('gRPC unary p99 added over direct in the same round, one proxy, forward-address path (sluice)')?.pass, false);
   assert.equal(by('idle resident memory, 1 worker')?.pass, true);
   assert.equal(by('idle resident memory, SLUICE_PROXY_WORKERS=0')?.pass, true);
   assert.equal(by('resident memory after the HTTP/1.1 saturation run')?.value, '120.0 MB (sluice)');

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { combineRounds, keepRound, keptRoundIndex, roundOrder } from './rounds.ts';
-import { measured, requests } from './pooled-runs.test.ts';
+import { keepRound, keptRoundIndex, roundOrder } from './rounds.ts';
 import { fixed } from './results.testkit.ts';
 import type { OpenLoopResult } from './types.ts';
 
@@ -78,44 +77,4 @@ test('rounds without a run, or without direct beside them, do not decide; errors
   ]);
   // No run at all: nothing kept.
   assert.equal(keepRound([undefined, undefined], [at(400, 54), at(900, 98)]), undefined);
-});
-
-test("rounds with histograms are pooled: all the target's requests against all of direct's in the same rounds", () => {
-  // Each round alone is decided by a handful of requests near its p99; over both, by all of them.
-  const direct = [measured(requests(1000, 100, 12, 5000)), measured(requests(1000, 100))];
-  const sluice = [measured(requests(1000, 300, 12, 4000)), measured(requests(1000, 300, 12, 4000))];
-  const r = combineRounds(sluice, direct);
-  assert.ok(r !== undefined);
-  assert.deepEqual(r.pooledRounds, [1, 2]);
-  assert.equal(r.round, undefined);
-  assert.equal(r.latency.count, 2000);
-  assert.ok(r.latency.p99 >= 3990, `24 of 2,000 slow: p99 ${r.latency.p99}`);
-  assert.ok((r.sameRoundDirect?.latency.p99 ?? 0) <= 100, "direct's 12 slow of 2,000 sit beyond its p99");
-  // Round by round: round 1 reads 4,000 − 5,000 (direct's slow requests fall into its own p99), round 2 +3,900.
-  assert.deepEqual(
-    r.rounds?.map((f) => [f.round, f.p99AddedUs === null ? null : Math.sign(f.p99AddedUs)]),
-    [
-      [1, -1],
-      [2, 1],
-    ],
-  );
-  assert.equal(r.histograms, undefined);
-});
-
-test('pooling uses the rounds where direct ran beside the target; errors of every round count', () => {
-  const sluice = [measured(requests(1000, 300), [], { errors: 2 }), measured(requests(1000, 500))];
-  const r = combineRounds(sluice, [undefined, measured(requests(1000, 100))]);
-  assert.deepEqual(r?.pooledRounds, [2], 'round 1 has no direct run beside it');
-  assert.ok((r?.latency.p99 ?? 0) >= 499);
-  assert.equal(r?.errors, 2);
-  // Direct itself: its rounds pooled, nothing to compare with.
-  const d = combineRounds([measured(requests(1000, 100)), measured(requests(1000, 120))]);
-  assert.deepEqual(d?.pooledRounds, [1, 2]);
-  assert.equal(d?.sameRoundDirect, undefined);
-});
-
-test('runs without histograms fall back to keeping the median round', () => {
-  const r = combineRounds([at(1000, 54), at(1800, 98)], [at(400, 54), at(900, 98)]);
-  assert.equal(r?.round, 2);
-  assert.equal(r?.pooledRounds, undefined);
 });

@@ -39,12 +39,6 @@ export interface OpenLoopResult {
    * a core overlapped, how many did (`touched`), and the freezes inside the measured phase.
    */
   outsideFreezes?: { latency: LatencySummary; touched: number; freezes: number; frozenMs: number };
-  /**
-   * The latency histograms themselves (HdrHistogram, compressed base64): of all successful requests, and of
-   * those no freeze touched. Set by the generator; `npm run perf` pools a target's rounds with them and
-   * drops them from the results it writes.
-   */
-  histograms?: { all: string; outsideFreezes?: string };
   /** Set by `npm run perf`, not the generator: CPU of the target's proxies per request sent at this rate, µs. */
   proxyCpuUsPerRequest?: number;
   /** The backend's CPU per request sent during the run (warm-up included), µs: the core's speed then. */
@@ -54,11 +48,9 @@ export interface OpenLoopResult {
    * (lib/rounds.ts): which round this result is (1-based). Absent in results from before rounds.
    */
   round?: number;
-  /** Set instead of `round` when the result pools the runs of several rounds: which rounds (1-based). */
-  pooledRounds?: number[];
-  /** Every round's run of this target at this rate, in round order. */
+  /** Every round's run of this target at this rate, the kept one included, in round order. */
   rounds?: RoundFigures[];
-  /** Direct's run(s) of the same round(s), pooled alike: what this result's p99 added is measured against. */
+  /** Direct's run in the same round as this one: what this result's p99 added is measured against. */
   sameRoundDirect?: P99Sides;
 }
 

@@ -13,7 +13,7 @@
 // in bursts) from per-request cost (slow requests spread out). `--freezes` names the logs of freeze
 // sentinels watching the run's cores (freeze-sentinel.ts): the result then also gives the latency of the
 // requests that no freeze of a core touched (perf/lib/freeze-windows.ts).
-import { build, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
+import { build } from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
 import { dueCount, requestCount, scheduledAtNs } from './schedule.ts';
 import { H1Pool, H2Client } from './clients.ts';
@@ -124,7 +124,7 @@ function achieved(): number {
  * The latency of the measured requests that no freeze of a watched core overlapped, with what was left
  * out. The freeze logs are read now: the sentinels write each freeze as it ends.
  */
-function outsideFreezes(): { summary: OpenLoopResult['outsideFreezes']; histogram: string } | undefined {
+function outsideFreezes(): OpenLoopResult['outsideFreezes'] {
   if (latencies === undefined) return undefined;
   const windows = parseFreezeLogs(freezeLogs.map((f) => readFileSync(f, 'utf8')));
   const t0MonoMs = (t0 + monoOffsetNs) / 1e6;
@@ -138,10 +138,7 @@ function outsideFreezes(): { summary: OpenLoopResult['outsideFreezes']; histogra
     else kept.recordValue(us);
   }
   const span = freezesWithin(windows, t0MonoMs + scheduledAtNs(warmN, rate) / 1e6, t0MonoMs + (Math.max(lastOkNs, scheduledAtNs(total, rate)) / 1e6));
-  return {
-    summary: { latency: summarize(kept), touched, freezes: span.count, frozenMs: Math.round(span.frozenMs * 10) / 10 },
-    histogram: encodeIntoCompressedBase64(kept),
-  };
+  return { latency: summarize(kept), touched, freezes: span.count, frozenMs: Math.round(span.frozenMs * 10) / 10 };
 }
 
 function finish(): void {
@@ -153,7 +150,6 @@ function finish(): void {
     errors += unanswered;
     firstError ??= `${unanswered} requests unanswered ${drainMs} ms after the last send`;
   }
-  const outside = outsideFreezes();
   const result: OpenLoopResult = {
     protocol,
     rate,
@@ -166,10 +162,9 @@ function finish(): void {
     sendLagUs: { p99: sendLag.getValueAtPercentile(99), max: sendLag.maxValue },
     latency: summarize(latency),
     curve: curve(latency),
-    // For pooling a target's runs of several rounds into one distribution (lib/rounds.ts).
-    histograms: { all: encodeIntoCompressedBase64(latency), ...(outside === undefined ? {} : { outsideFreezes: outside.histogram }) },
   };
-  if (outside !== undefined) result.outsideFreezes = outside.summary;
+  const outside = outsideFreezes();
+  if (outside !== undefined) result.outsideFreezes = outside;
   if (firstError !== undefined) result.firstError = firstError;
   process.stdout.write(`${JSON.stringify(result)}\n`, () => {
     client.close();
