@@ -1,7 +1,7 @@
 // Fault matrix, capacity rows: more HTTP/2 streams than an endpoint and the proxy's queue can hold (the
 // proxy sheds exactly the excess with 503 / RESOURCE_EXHAUSTED, serves the rest, and recovers) — for
 // h2c and gRPC on one proxy, for HTTP/1.1 on the mesh hop, where the outbound proxy carries HTTP/1.1
-// requests to a peer proxy as streams of one HTTP/2 connection (orig-proto) — and a flood of distinct
+// requests to a peer proxy as HTTP/2 streams (orig-proto) — and a flood of distinct
 // authorities (or TLS SNIs) whose metric labels stay within their budget of 1,000 values per label,
 // with the process's memory growth bounded.
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import http2 from 'node:http2';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { ERROR_RESPONSES } from '../../src/core/errors.ts';
+import { MAX_CONNECTIONS_PER_ENDPOINT, MAX_WAITING_STREAMS } from '../../src/workers/proxy/h2/upstreams.ts';
 import { MESH_TRANSPORT_ALPN } from '../../src/workers/transport/local-identity.ts';
 import { eventually } from '../support/backends.ts';
 import { listen } from '../support/net.ts';
@@ -24,14 +25,16 @@ const results = new Results('capacity');
 const OVER: Row = 'load above capacity';
 describe(OVER, () => {
   /**
-   * Streams the proxy holds per upstream connection beyond the endpoint's own limit (MAX_WAITING_STREAMS
-   * in h2/upstreams.ts; the orig-proto streams of HTTP/1.1 requests queue on the same connections).
+   * Streams the proxy holds per endpoint beyond its connections' own limit (MAX_WAITING_STREAMS in
+   * h2/upstreams.ts; the orig-proto streams of HTTP/1.1 requests queue the same way), and connections it
+   * opens to one endpoint while every one is full: with a limit of 1, that many streams in flight.
    */
-  const QUEUE = 256;
+  const QUEUE = MAX_WAITING_STREAMS;
+  const CONNS = MAX_CONNECTIONS_PER_ENDPOINT;
   const SENT = 400;
 
   for (const protocol of ['h2c', 'grpc'] as const) {
-    it(`${protocol}: of ${SENT} streams to an endpoint that takes one at a time, 1 + ${QUEUE} are served and exactly ${SENT - 1 - QUEUE} shed; then it recovers`, async (t) => {
+    it(`${protocol}: of ${SENT} streams to an endpoint that takes one at a time, ${CONNS} + ${QUEUE} are served and exactly ${SENT - CONNS - QUEUE} shed; then it recovers`, async (t) => {
       // An endpoint that allows one stream at a time and holds requests until released.
       let holding = true;
       const held: Array<() => void> = [];
@@ -85,7 +88,7 @@ describe(OVER, () => {
           return o;
         }),
       );
-      await eventually(() => outcomes.length >= SENT - 1 - QUEUE, 30_000, 'the excess to be shed');
+      await eventually(() => outcomes.length >= SENT - CONNS - QUEUE, 30_000, 'the excess to be shed');
       const shedFirst = outcomes.length;
       holding = false;
       for (const answer of held.splice(0)) answer();
@@ -97,23 +100,23 @@ describe(OVER, () => {
         Array.from({ length: 50 }, (_, i) => h2Request(sessions[i % sessions.length] as http2.ClientHttp2Session, running.authority, grpc ? undefined : `/load/after-${i}`, `after-${i}`, {}, grpc)),
       );
       const recovered = afterwards.every((o) => o.kind === 'ok');
-      const pass = shed.length === SENT - 1 - QUEUE && served.length === 1 + QUEUE && recovered && shedFirst === SENT - 1 - QUEUE;
+      const pass = shed.length === SENT - CONNS - QUEUE && served.length === CONNS + QUEUE && recovered && shedFirst === SENT - CONNS - QUEUE;
       results.record({
         row: OVER,
         column: protocol,
         topology: '1 worker',
-        expected: `${SENT} streams at once to an endpoint with SETTINGS_MAX_CONCURRENT_STREAMS 1: 1 in flight + ${QUEUE} queued served, exactly ${SENT - 1 - QUEUE} shed with ${grpc ? 'grpc-status 8 RESOURCE_EXHAUSTED' : '503'} + sluice-proxy-error before anything is answered; the next 50 all succeed`,
+        expected: `${SENT} streams at once to an endpoint with SETTINGS_MAX_CONCURRENT_STREAMS 1: one in flight on each of ${CONNS} connections + ${QUEUE} queued served, exactly ${SENT - CONNS - QUEUE} shed with ${grpc ? 'grpc-status 8 RESOURCE_EXHAUSTED' : '503'} + sluice-proxy-error before anything is answered; the next 50 all succeed`,
         measured: { burst: summarize(burst), shedBeforeRelease: shedFirst, upstreamReceived: received - 1, after: summarize(afterwards) },
         pass,
       });
-      assert.equal(shedFirst, SENT - 1 - QUEUE, 'the excess was shed while the endpoint was busy');
-      assert.equal(shed.length, SENT - 1 - QUEUE, JSON.stringify(summarize(burst)));
-      assert.equal(served.length, 1 + QUEUE);
+      assert.equal(shedFirst, SENT - CONNS - QUEUE, 'the excess was shed while the endpoint was busy');
+      assert.equal(shed.length, SENT - CONNS - QUEUE, JSON.stringify(summarize(burst)));
+      assert.equal(served.length, CONNS + QUEUE);
       assert.ok(recovered, JSON.stringify(summarize(afterwards)));
     });
   }
 
-  it(`http1: over the mesh hop, of ${SENT} HTTP/1.1 requests to a peer proxy that takes one stream at a time, 1 + ${QUEUE} are served and exactly ${SENT - 1 - QUEUE} shed; then it recovers`, { timeout: 90_000 }, async (t) => {
+  it(`http1: over the mesh hop, of ${SENT} HTTP/1.1 requests to a peer proxy that takes one stream at a time, ${CONNS} + ${QUEUE} are served and exactly ${SENT - CONNS - QUEUE} shed; then it recovers`, { timeout: 90_000 }, async (t) => {
     // The peer: HTTP/2 inside the mesh TLS, one stream at a time, requests held until released.
     let holding = true;
     const held: Array<() => void> = [];
@@ -152,7 +155,7 @@ describe(OVER, () => {
         return o;
       }),
     );
-    await eventually(() => outcomes.length >= SENT - 1 - QUEUE, 30_000, 'the excess to be shed');
+    await eventually(() => outcomes.length >= SENT - CONNS - QUEUE, 30_000, 'the excess to be shed');
     const shedFirst = outcomes.length;
     holding = false;
     for (const answer of held.splice(0)) answer();
@@ -167,12 +170,12 @@ describe(OVER, () => {
     const recovered = afterwards.every((o) => o.kind === 'ok');
     const meshTls = hop.connections.every((c) => c.authorized && c.alpn === MESH_TRANSPORT_ALPN && c.clientIdentity === CLIENT_IDENTITY);
     const pass =
-      shed.length === SENT - 1 - QUEUE && served.length === 1 + QUEUE && receivedInBurst === 1 + QUEUE && recovered && shedFirst === SENT - 1 - QUEUE && meshTls && origProto.get('HTTP/1.1') === received;
+      shed.length === SENT - CONNS - QUEUE && served.length === CONNS + QUEUE && receivedInBurst === CONNS + QUEUE && recovered && shedFirst === SENT - CONNS - QUEUE && meshTls && origProto.get('HTTP/1.1') === received;
     results.record({
       row: OVER,
       column: 'http1',
       topology: 'mesh hop',
-      expected: `${SENT} HTTP/1.1 requests at once (one connection each) to a service Destination resolves to one meshed endpoint (identity + h2 hint); the proxy (a real process with an identity from the controller) carries them as HTTP/2 streams (l5d-orig-proto) over one mTLS connection to a peer with SETTINGS_MAX_CONCURRENT_STREAMS 1: 1 in flight + ${QUEUE} queued served, exactly ${SENT - 1 - QUEUE} shed with 503 + sluice-proxy-error "${ERROR_RESPONSES.overloaded.message}" before anything is answered; the next 50 all succeed`,
+      expected: `${SENT} HTTP/1.1 requests at once (one connection each) to a service Destination resolves to one meshed endpoint (identity + h2 hint); the proxy (a real process with an identity from the controller) carries them as HTTP/2 streams (l5d-orig-proto) over mTLS connections (up to ${CONNS}) to a peer with SETTINGS_MAX_CONCURRENT_STREAMS 1: one in flight on each of ${CONNS} connections + ${QUEUE} queued served, exactly ${SENT - CONNS - QUEUE} shed with 503 + sluice-proxy-error "${ERROR_RESPONSES.overloaded.message}" before anything is answered; the next 50 all succeed`,
       measured: {
         burst: summarize(burst),
         shedBeforeRelease: shedFirst,
@@ -186,10 +189,10 @@ describe(OVER, () => {
     });
     assert.ok(meshTls, JSON.stringify(hop.connections));
     assert.deepEqual(Object.fromEntries(origProto), { 'HTTP/1.1': received }, 'every request crossed as an upgraded HTTP/1.1 request');
-    assert.equal(shedFirst, SENT - 1 - QUEUE, 'the excess was shed while the peer was busy');
-    assert.equal(shed.length, SENT - 1 - QUEUE, JSON.stringify(summarize(burst)));
-    assert.equal(served.length, 1 + QUEUE);
-    assert.equal(receivedInBurst, 1 + QUEUE, 'no shed request reached the peer');
+    assert.equal(shedFirst, SENT - CONNS - QUEUE, 'the excess was shed while the peer was busy');
+    assert.equal(shed.length, SENT - CONNS - QUEUE, JSON.stringify(summarize(burst)));
+    assert.equal(served.length, CONNS + QUEUE);
+    assert.equal(receivedInBurst, CONNS + QUEUE, 'no shed request reached the peer');
     assert.ok(recovered, JSON.stringify(summarize(afterwards)));
   });
 

@@ -1,6 +1,7 @@
 // Load shed by the outbound proxy is not a failure of the endpoint. A Destination-resolved service whose
-// only endpoint takes one HTTP/2 stream at a time: past the one in flight and the queue of 256 waiting
-// for it, requests are shed with 503 `overloaded` — by this proxy, before they reach the endpoint. Were
+// only endpoint takes one HTTP/2 stream at a time per connection: the proxy opens further connections
+// while every one is full, up to 8, and past those 8 in flight and the queue of 256 waiting for them,
+// requests are shed with 503 `overloaded` — by this proxy, before they reach the endpoint. Were
 // those counted by failure accrual, 7 of them would eject the endpoint and everything after the burst
 // would fail fast ("every endpoint is ejected") for the whole penalty. Both paths that queue for a stream
 // are covered: h2c (h2/exchange.ts) and HTTP/1.1 carried across the mesh hop as HTTP/2 (orig-proto).
@@ -10,19 +11,23 @@ import { describe, it } from 'node:test';
 import { eventually, send, type Reply } from '../../../test/support/backends.ts';
 import { listen } from '../../../test/support/net.ts';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER } from '../../core/errors.ts';
-import { MAX_WAITING_STREAMS } from './h2/upstreams.ts';
+import { MAX_CONNECTIONS_PER_ENDPOINT, MAX_WAITING_STREAMS } from './h2/upstreams.ts';
 import { resolved, startInProcessProxy } from './mesh-tls.testkit.ts';
 
 const WEB = 'web.default.svc.cluster.local';
 const EXCESS = 20;
 
-/** An h2c endpoint allowing one stream at a time; it holds every request but /warm until release(). */
-async function startOneAtATime(): Promise<{ port: number; received: () => number; release(): void; close(): void }> {
+/** An h2c endpoint allowing one stream at a time per connection; it holds every request but /warm until release(). */
+async function startOneAtATime(): Promise<{ port: number; received: () => number; sessions: () => number; release(): void; close(): void }> {
   let holding = true;
   let received = 0;
+  let sessions = 0;
   const held: Array<() => void> = [];
   const server = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
-  server.on('session', (s) => s.on('error', () => {}));
+  server.on('session', (s) => {
+    sessions++;
+    s.on('error', () => {});
+  });
   server.on('stream', (stream, headers) => {
     received++;
     stream.on('error', () => {});
@@ -38,6 +43,7 @@ async function startOneAtATime(): Promise<{ port: number; received: () => number
   return {
     port,
     received: () => received,
+    sessions: () => sessions,
     release: () => {
       holding = false;
       for (const answer of held.splice(0)) answer();
@@ -91,7 +97,8 @@ describe('load shed by the proxy does not eject the endpoint', { timeout: 60_000
 
       assert.equal((await request('/warm', 0)).status, 200, 'the upstream connection and its SETTINGS are known');
       const answered: Reply[] = [];
-      const burst = Array.from({ length: 1 + MAX_WAITING_STREAMS + EXCESS }, (_, i) =>
+      const capacity = MAX_CONNECTIONS_PER_ENDPOINT + MAX_WAITING_STREAMS;
+      const burst = Array.from({ length: capacity + EXCESS }, (_, i) =>
         request(`/burst/${i}`, i).then((r) => {
           answered.push(r);
           return r;
@@ -105,13 +112,14 @@ describe('load shed by the proxy does not eject the endpoint', { timeout: 60_000
         'the excess is shed as overloaded',
       );
       // More than 7 sheds in a row, and the endpoint is still there: one more is shed the same way, not failed fast.
-      const more = await request('/more', 1 + MAX_WAITING_STREAMS + EXCESS);
+      const more = await request('/more', capacity + EXCESS);
       assert.deepEqual([more.status, more.headers[PROXY_ERROR_HEADER]], [503, overloaded]);
-      assert.equal(endpoint.received(), 2, 'the warm-up and the one in flight reached the endpoint');
+      assert.equal(endpoint.received(), 1 + MAX_CONNECTIONS_PER_ENDPOINT, 'the warm-up and one in flight per connection reached the endpoint');
+      assert.equal(endpoint.sessions(), MAX_CONNECTIONS_PER_ENDPOINT, 'no more connections than the cap, none refused and replaced');
 
       endpoint.release();
       const replies = await Promise.all(burst);
-      assert.equal(replies.filter((r) => r.status === 200).length, 1 + MAX_WAITING_STREAMS);
+      assert.equal(replies.filter((r) => r.status === 200).length, capacity);
       const next = await request('/next', 0);
       assert.equal(next.status, 200, `served, not failed fast: ${String(next.headers[PROXY_ERROR_HEADER])}`);
     });

@@ -143,7 +143,10 @@ export class H2Exchange implements UpstreamStreamOwner {
     if (ctx.taps.active && this.tap === undefined) this.startTap(addr);
     this.attemptStart = performance.now();
     this.phase = X_WAITING;
-    if (this.env.upstreams.request(addr, key, this, peerOf(ctx, this.endpoint), tlsLabels) === undefined) this.attemptFailed('overloaded');
+    const up = this.env.upstreams.request(addr, key, this, peerOf(ctx, this.endpoint), tlsLabels);
+    if (up === undefined) this.attemptFailed('overloaded');
+    // Queued: a cancel must reach this attempt's endpoint, not the one an earlier attempt used.
+    else if (this.ustream === undefined) this.up = up;
   }
 
   /** A stream slot is ours: send the head, then whatever of the body is at hand. */

@@ -1,7 +1,11 @@
-// HTTP/2 connections to upstream endpoints, one multiplexed connection per `host:port` on the lean engine
-// (client role). A stream that cannot be opened because the endpoint's SETTINGS_MAX_CONCURRENT_STREAMS is
-// reached waits in a bounded queue; past it the request is shed. After GOAWAY (or an endpoint leaving its
-// destination) new streams go to a fresh connection while the old one finishes what it carries.
+// HTTP/2 connections to upstream endpoints on the lean engine (client role): one multiplexed connection
+// per `host:port`, and another only while every one the endpoint has is at its
+// SETTINGS_MAX_CONCURRENT_STREAMS — up to MAX_CONNECTIONS_PER_ENDPOINT, as HAProxy and Envoy do. One
+// connection capped at the peer's limit (a Sluice peer advertises 100) shed a generator's burst that
+// the client side had let in (4 connections × 100 streams), and would hold back an application's 101st
+// long-lived stream. Past the cap a stream waits in the endpoint's bounded queue, served by whichever
+// connection frees a slot first; past the queue the request is shed. After GOAWAY (or an endpoint
+// leaving its destination) new streams go to a fresh connection while the old one finishes what it carries.
 import type net from 'node:net';
 import { formatHostPort, type HostPort } from '../../../config/parse.ts';
 import type { Direction } from '../../../telemetry/proxy-metrics.ts';
@@ -15,8 +19,10 @@ import { upstreamTls } from '../mesh-tls.ts';
 
 const REFUSED_STREAM = 7;
 
-/** Streams waiting for a slot on one upstream connection before new requests are shed (503). */
+/** Streams waiting for a slot on an endpoint's connections before new requests are shed (503). */
 export const MAX_WAITING_STREAMS = 256;
+/** Connections to one endpoint at once; more open only while every one is at the endpoint's stream limit. */
+export const MAX_CONNECTIONS_PER_ENDPOINT = 8;
 
 /** What an upstream connection reports to the exchange a stream belongs to (stream.ctx). */
 export interface UpstreamStreamOwner {
@@ -49,10 +55,12 @@ export class UpstreamConn implements H2Handler {
    * whose streams never overlap a sweep was retired as idle (and, on the mesh, handshook TLS anew).
    */
   usedSinceSweep = false;
-  private readonly waiting: UpstreamStreamOwner[] = [];
+  /** The endpoint's connections and queue, shared with its other connections. */
+  readonly endpoint: EndpointConns;
 
-  constructor(pool: H2Upstreams, key: string, socket: net.Socket, peer: PeerIdentity | undefined) {
+  constructor(pool: H2Upstreams, endpoint: EndpointConns, key: string, socket: net.Socket, peer: PeerIdentity | undefined) {
     this.pool = pool;
+    this.endpoint = endpoint;
     this.key = key;
     this.peer = peer;
     // Before the engine's own listener: the cause is known when the streams are reset.
@@ -62,26 +70,20 @@ export class UpstreamConn implements H2Handler {
     this.conn = new H2Connection(socket, 'client', this);
   }
 
-  /** Opens a stream for `owner` now, or queues it; false when the queue is full (shed the request). */
-  request(owner: UpstreamStreamOwner): boolean {
-    this.usedSinceSweep = true;
-    if (this.waiting.length === 0 && this.conn.canOpenStream()) {
-      owner.open(this);
-      return true;
-    }
-    if (this.waiting.length >= MAX_WAITING_STREAMS) return false;
-    this.waiting.push(owner);
-    return true;
-  }
-
   /** A queued owner gave up (its client left, or it timed out). */
   cancel(owner: UpstreamStreamOwner): void {
-    const i = this.waiting.indexOf(owner);
-    if (i >= 0) this.waiting.splice(i, 1);
+    const waiting = this.endpoint.waiting;
+    const i = waiting.indexOf(owner);
+    if (i >= 0) waiting.splice(i, 1);
   }
 
+  /** Opens streams for the endpoint's queue while this connection has slots. */
   onStreamCapacity(): void {
-    while (this.waiting.length > 0 && this.conn.canOpenStream()) (this.waiting.shift() as UpstreamStreamOwner).open(this);
+    const waiting = this.endpoint.waiting;
+    while (waiting.length > 0 && this.conn.canOpenStream()) {
+      this.usedSinceSweep = true;
+      (waiting.shift() as UpstreamStreamOwner).open(this);
+    }
   }
 
   onResponseHeaders(stream: H2Stream, headers: string[], status: number, endStream: boolean): void {
@@ -118,8 +120,10 @@ export class UpstreamConn implements H2Handler {
   onClose(error: Error | null): void {
     this.error ??= error ?? undefined;
     this.retire();
-    // Streams still queued never reached this connection: they may go to a new one.
-    const waiting = this.waiting.splice(0);
+    // With no connection left to serve them, the queued streams never reach the endpoint this way:
+    // their exchanges retry or fail with this connection's error.
+    if (this.endpoint.conns.length > 0) return;
+    const waiting = this.endpoint.waiting.splice(0);
     for (const owner of waiting) owner.noStream(this.error);
   }
 
@@ -133,10 +137,16 @@ export class UpstreamConn implements H2Handler {
   }
 }
 
+/** One endpoint's live connections (those new streams may use) and the streams waiting for a slot. */
+export class EndpointConns {
+  readonly conns: UpstreamConn[] = [];
+  readonly waiting: UpstreamStreamOwner[] = [];
+}
+
 export class H2Upstreams {
   private readonly ctx: WorkerContext;
   private readonly direction: Direction;
-  private readonly conns = new Map<string, UpstreamConn>();
+  private readonly endpoints = new Map<string, EndpointConns>();
   /** Retired connections still carrying streams: closed once empty. */
   private readonly finishing = new Set<UpstreamConn>();
 
@@ -146,48 +156,80 @@ export class H2Upstreams {
   }
 
   /**
-   * Asks for a stream to `addr` for `owner`, in mesh TLS verifying `peer` when given: the connection
-   * that opens (or queues) it, undefined when the endpoint's queue is full. A connection made for another identity (or in plaintext before the proxy
+   * Asks for a stream to `addr` for `owner`, in mesh TLS verifying `peer` when given: a connection of
+   * the endpoint, on which the owner's stream opened or against which it waits; undefined when the
+   * endpoint's queue is full. A connection made for another identity (or in plaintext before the proxy
    * held one) is retired: it finishes its streams while new ones go to a fresh connection.
    */
   request(addr: HostPort, key: string, owner: UpstreamStreamOwner, peer: PeerIdentity | undefined, tlsLabels: string): UpstreamConn | undefined {
-    let up = this.conns.get(key);
-    if (up !== undefined && up.peer?.identity !== peer?.identity) up.retire();
-    if (up === undefined || up.retired) {
-      const socket = connectUpstream(addr, this.ctx.connectTimeoutMs(this.direction), false, upstreamTls(this.ctx, peer));
-      this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', addr, tlsLabels));
-      up = new UpstreamConn(this, key, socket, peer);
-      this.conns.set(key, up);
+    let endpoint = this.endpoints.get(key);
+    if (endpoint === undefined) this.endpoints.set(key, (endpoint = new EndpointConns()));
+    const { conns, waiting } = endpoint;
+    for (let i = conns.length - 1; i >= 0; i--) {
+      const up = conns[i] as UpstreamConn;
+      if (up.peer?.identity !== peer?.identity) up.retire();
     }
-    return up.request(owner) ? up : undefined;
+    // First come, first served: a free slot goes to the queue before a newcomer.
+    if (waiting.length === 0) {
+      for (const up of conns) {
+        if (up.conn.canOpenStream()) {
+          up.usedSinceSweep = true;
+          owner.open(up);
+          return up;
+        }
+      }
+    }
+    if (waiting.length >= MAX_WAITING_STREAMS) return undefined;
+    waiting.push(owner);
+    // Every connection is at the endpoint's limit (or there is none yet): one more, up to the cap.
+    if (conns.length < MAX_CONNECTIONS_PER_ENDPOINT) this.connect(addr, key, endpoint, peer, tlsLabels).onStreamCapacity();
+    return conns[conns.length - 1];
+  }
+
+  private connect(addr: HostPort, key: string, endpoint: EndpointConns, peer: PeerIdentity | undefined, tlsLabels: string): UpstreamConn {
+    const socket = connectUpstream(addr, this.ctx.connectTimeoutMs(this.direction), false, upstreamTls(this.ctx, peer));
+    this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', addr, tlsLabels));
+    const up = new UpstreamConn(this, endpoint, key, socket, peer);
+    // Until its own SETTINGS arrive, a further connection opens no more streams than its siblings may:
+    // the endpoint's limit, not the engine's guess of 100 (streams past it would be refused).
+    for (const sibling of endpoint.conns) up.conn.peerMaxConcurrentStreams = Math.min(up.conn.peerMaxConcurrentStreams, sibling.conn.peerMaxConcurrentStreams);
+    endpoint.conns.push(up);
+    return up;
   }
 
   forget(up: UpstreamConn): void {
-    if (this.conns.get(up.key) === up) this.conns.delete(up.key);
+    const endpoint = up.endpoint;
+    const i = endpoint.conns.indexOf(up);
+    if (i >= 0) endpoint.conns.splice(i, 1);
+    if (endpoint.conns.length === 0 && endpoint.waiting.length === 0 && this.endpoints.get(up.key) === endpoint) this.endpoints.delete(up.key);
     if (!up.conn.closed) this.finishing.add(up);
   }
 
   /**
-   * An endpoint left its destination: new streams go elsewhere; its connection gets GOAWAY now (the
-   * endpoint learns that no new stream will come), finishes the streams it carries and closes.
+   * An endpoint left its destination: new streams go elsewhere; its connections get GOAWAY now (the
+   * endpoint learns that no new stream will come), finish the streams they carry and close.
    */
   retire(addr: HostPort): void {
-    const up = this.conns.get(formatHostPort(addr));
-    if (up === undefined) return;
-    up.retire();
-    up.conn.goaway();
+    const endpoint = this.endpoints.get(formatHostPort(addr));
+    if (endpoint === undefined) return;
+    for (const up of [...endpoint.conns]) {
+      up.retire();
+      up.conn.goaway();
+    }
   }
 
   reinstate(): void {}
 
   /** Closes idle connections (and finished retired ones); all idle ones while draining. */
   sweep(now: number, idleMs: number): void {
-    for (const up of this.conns.values()) {
-      if (up.conn.streamCount > 0 || up.usedSinceSweep) {
-        up.idleSince = now;
-        up.usedSinceSweep = false;
-      } else if (this.ctx.draining || (idleMs > 0 && now - up.idleSince >= idleMs)) {
-        up.retire();
+    for (const endpoint of this.endpoints.values()) {
+      for (const up of [...endpoint.conns]) {
+        if (up.conn.streamCount > 0 || up.usedSinceSweep) {
+          up.idleSince = now;
+          up.usedSinceSweep = false;
+        } else if (this.ctx.draining || (idleMs > 0 && now - up.idleSince >= idleMs)) {
+          up.retire();
+        }
       }
     }
     for (const up of this.finishing) {
@@ -200,6 +242,8 @@ export class H2Upstreams {
   }
 
   get size(): number {
-    return this.conns.size + this.finishing.size;
+    let live = 0;
+    for (const endpoint of this.endpoints.values()) live += endpoint.conns.length;
+    return live + this.finishing.size;
   }
 }
