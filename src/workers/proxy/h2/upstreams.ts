@@ -201,7 +201,6 @@ export class H2Upstreams {
     const endpoint = up.endpoint;
     const i = endpoint.conns.indexOf(up);
     if (i >= 0) endpoint.conns.splice(i, 1);
-    if (endpoint.conns.length === 0 && endpoint.waiting.length === 0 && this.endpoints.get(up.key) === endpoint) this.endpoints.delete(up.key);
     if (!up.conn.closed) this.finishing.add(up);
   }
 
@@ -222,7 +221,9 @@ export class H2Upstreams {
 
   /** Closes idle connections (and finished retired ones); all idle ones while draining. */
   sweep(now: number, idleMs: number): void {
-    for (const endpoint of this.endpoints.values()) {
+    for (const [key, endpoint] of this.endpoints) {
+      // Forgotten here only, never while a request may be holding the object.
+      if (endpoint.conns.length === 0 && endpoint.waiting.length === 0) this.endpoints.delete(key);
       for (const up of [...endpoint.conns]) {
         if (up.conn.streamCount > 0 || up.usedSinceSweep) {
           up.idleSince = now;
