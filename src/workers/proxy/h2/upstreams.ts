@@ -1,11 +1,13 @@
 // HTTP/2 connections to upstream endpoints on the lean engine (client role): one multiplexed connection
 // per `host:port`, and another only while every one the endpoint has is at its
-// SETTINGS_MAX_CONCURRENT_STREAMS — up to MAX_CONNECTIONS_PER_ENDPOINT, as HAProxy and Envoy do. One
-// connection capped at the peer's limit (a Sluice peer advertises 100) shed a generator's burst that
-// the client side had let in (4 connections × 100 streams), and would hold back an application's 101st
-// long-lived stream. Past the cap a stream waits in the endpoint's bounded queue, served by whichever
-// connection frees a slot first; past the queue the request is shed. After GOAWAY (or an endpoint
-// leaving its destination) new streams go to a fresh connection while the old one finishes what it carries.
+// SETTINGS_MAX_CONCURRENT_STREAMS and the queue asks for it (QUEUE_FOR_ANOTHER streams waiting, or the
+// oldest waiting WAIT_FOR_ANOTHER_MS) — up to MAX_CONNECTIONS_PER_ENDPOINT, as HAProxy and Envoy open
+// more. One connection capped at the peer's limit (a Sluice peer advertises 100) shed a generator's burst
+// that the client side had let in (4 connections × 100 streams), and would hold back an application's
+// 101st long-lived stream; a short queue that keeps moving opens none. Past the cap a stream waits in the
+// endpoint's bounded queue, served by whichever connection frees a slot first; past the queue the request
+// is shed. After GOAWAY (or an endpoint leaving its destination) new streams go to a fresh connection
+// while the old one finishes what it carries.
 import type net from 'node:net';
 import { formatHostPort, type HostPort } from '../../../config/parse.ts';
 import type { Direction } from '../../../telemetry/proxy-metrics.ts';
@@ -23,6 +25,14 @@ const REFUSED_STREAM = 7;
 export const MAX_WAITING_STREAMS = 256;
 /** Connections to one endpoint at once; more open only while every one is at the endpoint's stream limit. */
 export const MAX_CONNECTIONS_PER_ENDPOINT = 8;
+/**
+ * When another connection opens: at once when this many streams wait (a burst), or once the oldest has
+ * waited WAIT_FOR_ANOTHER_MS (long-lived streams holding every slot). A short queue that keeps moving, as
+ * under saturation, opens none: there a second mTLS connection cost proxy A ~11 MB after gRPC
+ * saturation (107 → 118 MB) for no request it would not have served.
+ */
+export const QUEUE_FOR_ANOTHER = 64;
+export const WAIT_FOR_ANOTHER_MS = 100;
 
 /** What an upstream connection reports to the exchange a stream belongs to (stream.ctx). */
 export interface UpstreamStreamOwner {
@@ -72,17 +82,15 @@ export class UpstreamConn implements H2Handler {
 
   /** A queued owner gave up (its client left, or it timed out). */
   cancel(owner: UpstreamStreamOwner): void {
-    const waiting = this.endpoint.waiting;
-    const i = waiting.indexOf(owner);
-    if (i >= 0) waiting.splice(i, 1);
+    this.endpoint.remove(owner);
   }
 
   /** Opens streams for the endpoint's queue while this connection has slots. */
   onStreamCapacity(): void {
-    const waiting = this.endpoint.waiting;
-    while (waiting.length > 0 && this.conn.canOpenStream()) {
+    const endpoint = this.endpoint;
+    while (endpoint.waiting.length > 0 && this.conn.canOpenStream()) {
       this.usedSinceSweep = true;
-      (waiting.shift() as UpstreamStreamOwner).open(this);
+      endpoint.next().open(this);
     }
   }
 
@@ -123,8 +131,7 @@ export class UpstreamConn implements H2Handler {
     // With no connection left to serve them, the queued streams never reach the endpoint this way:
     // their exchanges retry or fail with this connection's error.
     if (this.endpoint.conns.length > 0) return;
-    const waiting = this.endpoint.waiting.splice(0);
-    for (const owner of waiting) owner.noStream(this.error);
+    for (const owner of this.endpoint.takeAll()) owner.noStream(this.error);
   }
 
   onRequestHeaders(): void {}
@@ -137,10 +144,48 @@ export class UpstreamConn implements H2Handler {
   }
 }
 
+/** How the last request reached an endpoint: what a further connection is opened with. */
+interface Dial {
+  addr: HostPort;
+  peer: PeerIdentity | undefined;
+  tlsLabels: string;
+}
+
 /** One endpoint's live connections (those new streams may use) and the streams waiting for a slot. */
 export class EndpointConns {
   readonly conns: UpstreamConn[] = [];
   readonly waiting: UpstreamStreamOwner[] = [];
+  /** When each waiting stream was queued (performance.now()), in queue order. */
+  private readonly queuedAt: number[] = [];
+  dial: Dial | undefined;
+
+  enqueue(owner: UpstreamStreamOwner, now: number): void {
+    this.waiting.push(owner);
+    this.queuedAt.push(now);
+  }
+
+  next(): UpstreamStreamOwner {
+    this.queuedAt.shift();
+    return this.waiting.shift() as UpstreamStreamOwner;
+  }
+
+  remove(owner: UpstreamStreamOwner): void {
+    const i = this.waiting.indexOf(owner);
+    if (i < 0) return;
+    this.waiting.splice(i, 1);
+    this.queuedAt.splice(i, 1);
+  }
+
+  takeAll(): UpstreamStreamOwner[] {
+    this.queuedAt.length = 0;
+    return this.waiting.splice(0);
+  }
+
+  /** Whether the queue calls for another connection now (see QUEUE_FOR_ANOTHER). */
+  wantsAnother(now: number): boolean {
+    if (this.conns.length >= MAX_CONNECTIONS_PER_ENDPOINT || this.waiting.length === 0) return false;
+    return this.conns.length === 0 || this.waiting.length >= QUEUE_FOR_ANOTHER || now - (this.queuedAt[0] as number) >= WAIT_FOR_ANOTHER_MS;
+  }
 }
 
 export class H2Upstreams {
@@ -180,13 +225,16 @@ export class H2Upstreams {
       }
     }
     if (waiting.length >= MAX_WAITING_STREAMS) return undefined;
-    waiting.push(owner);
-    // Every connection is at the endpoint's limit (or there is none yet): one more, up to the cap.
-    if (conns.length < MAX_CONNECTIONS_PER_ENDPOINT) this.connect(addr, key, endpoint, peer, tlsLabels).onStreamCapacity();
+    const now = performance.now();
+    endpoint.enqueue(owner, now);
+    endpoint.dial = { addr, peer, tlsLabels };
+    // Every connection is at the endpoint's limit (or there is none yet): one more when the queue asks
+    // for it, up to the cap; the sweep asks again as the queue ages.
+    if (endpoint.wantsAnother(now)) this.connect(key, endpoint, endpoint.dial).onStreamCapacity();
     return conns[conns.length - 1];
   }
 
-  private connect(addr: HostPort, key: string, endpoint: EndpointConns, peer: PeerIdentity | undefined, tlsLabels: string): UpstreamConn {
+  private connect(key: string, endpoint: EndpointConns, { addr, peer, tlsLabels }: Dial): UpstreamConn {
     const socket = connectUpstream(addr, this.ctx.connectTimeoutMs(this.direction), false, upstreamTls(this.ctx, peer));
     this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', addr, tlsLabels));
     const up = new UpstreamConn(this, endpoint, key, socket, peer);
@@ -224,6 +272,7 @@ export class H2Upstreams {
     for (const [key, endpoint] of this.endpoints) {
       // Forgotten here only, never while a request may be holding the object.
       if (endpoint.conns.length === 0 && endpoint.waiting.length === 0) this.endpoints.delete(key);
+      else if (endpoint.dial !== undefined && endpoint.wantsAnother(now)) this.connect(key, endpoint, endpoint.dial).onStreamCapacity();
       for (const up of [...endpoint.conns]) {
         if (up.conn.streamCount > 0 || up.usedSinceSweep) {
           up.idleSince = now;
