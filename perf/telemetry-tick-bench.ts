@@ -1,10 +1,13 @@
 // `npx node perf/telemetry-tick-bench.ts [--ticks N] [--case mesh|large|all] [--no-gc|--cold]`: the proxy's
 // telemetry tick on the main thread, in process: the real TelemetryReporter and StreamingReportSender
 // (absorb, build, encode, frame) fed with worker deltas as a serving thread makes them, on a channel
-// that only encodes and frames (no socket). Prints per tick: the main thread's time from the tick's
-// start to the framed message (median, p90, max), the longest block it held the thread without
-// yielding (a setImmediate probe: what a request waiting on that thread would wait), and the heap it
-// allocated (heap growth with scavenges held off; ticks during which a GC ran anyway are left out). The
+// that only encodes and frames (no socket). Prints per tick: the main thread's CPU time from the
+// tick's start to the framed message (process.threadCpuUsage, the mean: the kernel hands thread CPU
+// time out in uneven steps, so one tick's figure means little, a hundred ticks' mean does; on a shared
+// machine wall time also counts other processes), then median, p90 and max of its wall time, of the
+// longest block it held the thread without yielding (wall time, a setImmediate probe: what a request
+// waiting on that thread would wait), and of the heap it allocated (heap growth with scavenges held
+// off; ticks during which a GC ran anyway are left out). The
 // worker's own collect() and the structured clone of its delta (postMessage: serialized on the worker,
 // deserialized on the main thread) are timed apart: they are not the reporter's.
 //
@@ -31,7 +34,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {
   // Needs gc() (heap per tick, cold ticks) and a young generation large enough that a tick's garbage is
   // not collected while it is measured.
-  const run = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=64', ...process.execArgv, process.argv[1] as string, ...process.argv.slice(2)], {
+  const run = spawnSync(process.execPath, ['--expose-gc', '--min-semi-space-size=64', '--max-semi-space-size=64', ...process.execArgv, process.argv[1] as string, ...process.argv.slice(2)], {
     stdio: 'inherit',
   });
   process.exit(run.status ?? 1);
@@ -142,20 +145,27 @@ function encodingChannel(onWritten: (bytes: number) => void): GrpcChannel {
   return channel as unknown as GrpcChannel;
 }
 
+function threadCpuMs(): number {
+  const usage = process.threadCpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
 function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }
 
-let gcsDuringTick = 0;
-let measuring = false;
+let gcs = 0;
 new PerformanceObserver((list) => {
-  if (measuring) gcsDuringTick += list.getEntries().length;
+  gcs += list.getEntries().length;
 }).observe({ entryTypes: ['gc'] });
+/** GC entries reach the observer a turn or two late: wait for them. */
+const gcsSettled = (): Promise<void> => new Promise((resolve) => setTimeout(() => setImmediate(resolve), 1));
 
 async function runScenario(scenario: Scenario): Promise<void> {
   const thread = servingThread(scenario);
   let delta: TelemetryDelta = [];
   let writtenAt = 0;
+  let writtenCpu = 0;
   let frameBytes = 0;
   const reporter = new TelemetryReporter({
     config: CONFIG,
@@ -164,11 +174,13 @@ async function runScenario(scenario: Scenario): Promise<void> {
     sender: new StreamingReportSender(
       encodingChannel((bytes) => {
         writtenAt = performance.now();
+        writtenCpu = threadCpuMs();
         frameBytes = bytes;
       }),
       new Logger('error', 'plain', 'bench', () => {}),
     ),
   });
+  const cpu: number[] = [];
   const busy: number[] = [];
   const blocks: number[] = [];
   const heap: number[] = [];
@@ -196,21 +208,22 @@ async function runScenario(scenario: Scenario): Promise<void> {
       last = now;
       if (probing) setImmediate(probe);
     };
+    await gcsSettled();
+    const gcs0 = gcs;
     const heap0 = process.memoryUsage();
-    gcsDuringTick = 0;
-    measuring = true;
+    const cpu0 = threadCpuMs();
     const start = performance.now();
     last = start;
     setImmediate(probe);
     await reporter.tick();
     probing = false;
     const heap1 = process.memoryUsage();
-    measuring = false;
-    await new Promise((resolve) => setImmediate(resolve));
+    await gcsSettled();
     if (t < warmup) continue;
+    cpu.push(writtenCpu - cpu0);
     busy.push(writtenAt - start);
     blocks.push(longest);
-    heap.push(gcsDuringTick > 0 ? Number.NaN : heap1.heapUsed - heap0.heapUsed + (heap1.arrayBuffers - heap0.arrayBuffers));
+    heap.push(gcs > gcs0 ? Number.NaN : heap1.heapUsed - heap0.heapUsed + (heap1.arrayBuffers - heap0.arrayBuffers));
     collectMs.push(c1 - c0);
     cloneMs.push(c2 - c1);
   }
@@ -222,7 +235,8 @@ async function runScenario(scenario: Scenario): Promise<void> {
   const kib = heap.map((b) => b / 1024);
   const mode = cold ? 'cold: 6 full GCs between ticks' : noGc ? 'hot: back to back' : '1 full GC between ticks';
   console.log(`${scenario.name}: ${series} series in a worker delta, ${frameBytes} bytes framed, ${ticks} ticks (${mode})`);
-  console.log(`  tick, main thread (ms):   ${fmt(busy)}`);
+  console.log(`  tick CPU, main (ms):      mean ${(cpu.reduce((a, b) => a + b, 0) / cpu.length).toFixed(2)}`);
+  console.log(`  tick wall time (ms):      ${fmt(busy)}`);
   console.log(`  longest block (ms):       ${fmt(blocks)}`);
   console.log(`  heap allocated (KiB):     ${fmt(kib, 0)}${kib.some(Number.isNaN) ? `  (${kib.filter(Number.isNaN).length} ticks with a GC left out)` : ''}`);
   console.log(`  worker collect (ms):      ${fmt(collectMs)}`);
