@@ -2,12 +2,13 @@
 // telemetry tick on the main thread, in process: the real TelemetryReporter and StreamingReportSender
 // (absorb, build, encode, frame) fed with worker deltas as a serving thread makes them, on a channel
 // that only encodes and frames (no socket). Prints per tick: the main thread's CPU time from the
-// tick's start to the framed message (process.threadCpuUsage, the mean: the kernel hands thread CPU
-// time out in uneven steps, so one tick's figure means little, a hundred ticks' mean does; on a shared
-// machine wall time also counts other processes), then median, p90 and max of its wall time, of the
-// longest block it held the thread without yielding (wall time, a setImmediate probe: what a request
-// waiting on that thread would wait), and of the heap it allocated (heap growth with scavenges held
-// off; ticks during which a GC ran anyway are left out). The
+// tick's start to the framed message (process.threadCpuUsage, the mean of all ticks: a virtual machine's
+// kernel may account thread time in whole scheduler ticks, so only a mean over many means something),
+// then min, p10, median, p90 and max of its wall time (on a shared machine the low quantiles are the
+// tick's own cost, the high ones add other processes), of the longest block it held the thread without
+// yielding (wall time, a setImmediate probe: what a request waiting on that thread would wait), and of
+// the heap it allocated (heap growth with scavenges held off; ticks during which a GC ran are left
+// out). The
 // worker's own collect() and the structured clone of its delta (postMessage: serialized on the worker,
 // deserialized on the main thread) are timed apart: they are not the reporter's.
 //
@@ -230,7 +231,8 @@ async function runScenario(scenario: Scenario): Promise<void> {
   const fmt = (values: number[], digits = 2): string => {
     const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
     if (sorted.length === 0) return 'n/a';
-    return `median ${quantile(sorted, 0.5).toFixed(digits)}  p90 ${quantile(sorted, 0.9).toFixed(digits)}  max ${(sorted[sorted.length - 1] as number).toFixed(digits)}`;
+    const at = (q: number): string => quantile(sorted, q).toFixed(digits);
+    return `min ${at(0)}  p10 ${at(0.1)}  median ${at(0.5)}  p90 ${at(0.9)}  max ${at(1)}`;
   };
   const kib = heap.map((b) => b / 1024);
   const mode = cold ? 'cold: 6 full GCs between ticks' : noGc ? 'hot: back to back' : '1 full GC between ticks';
