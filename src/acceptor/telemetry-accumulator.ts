@@ -26,6 +26,32 @@ export const MAX_EXACT_ENTRIES = 500_000;
 
 const NO_PAIRS: readonly number[] = [];
 
+/**
+ * One family's series: label strings and values in the order first added (read by index: the report
+ * builder walks them without the iterator objects a Map's entries cost code that is not yet optimized,
+ * which code run every 5 s mostly is), and where each label string is.
+ */
+export class FamilySeries<V> {
+  readonly labels: string[] = [];
+  readonly values: V[] = [];
+  private readonly index = new Map<string, number>();
+
+  /** Where `labels` is, or -1. */
+  indexOf(labels: string): number {
+    return this.index.get(labels) ?? -1;
+  }
+
+  push(labels: string, value: V): void {
+    this.index.set(labels, this.labels.length);
+    this.labels.push(labels);
+    this.values.push(value);
+  }
+
+  get size(): number {
+    return this.labels.length;
+  }
+}
+
 export class SeriesAccumulator {
   readonly maxSeries: number;
   /** Series refused because the accumulator was full (their counts are lost). */
@@ -33,8 +59,8 @@ export class SeriesAccumulator {
   /** Exact latencies left out because MAX_EXACT_ENTRIES was reached (their bucket counts are kept). */
   droppedExact = 0;
   private exactEntries = 0;
-  private readonly families = new Map<string, Map<string, PendingValue>>();
-  private gauges = new Map<string, Map<string, number>>();
+  private readonly families = new Map<string, FamilySeries<PendingValue>>();
+  private gauges = new Map<string, FamilySeries<number>>();
   private size = 0;
 
   constructor(maxSeries: number) {
@@ -54,27 +80,28 @@ export class SeriesAccumulator {
   add(family: string, labels: string, value: DeltaValue): void {
     let series = this.families.get(family);
     if (series === undefined) {
-      series = new Map();
+      series = new FamilySeries();
       this.families.set(family, series);
     }
-    const prior = series.get(labels);
-    if (prior === undefined) {
+    const at = series.indexOf(labels);
+    if (at === -1) {
       if (this.size >= this.maxSeries) {
         this.dropped++;
         return;
       }
       this.size++;
       if (typeof value === 'number') {
-        series.set(labels, value);
+        series.push(labels, value);
       } else {
         const pending: PendingHistogram = { buckets: new Float64Array(BUCKETS), exact: NO_PAIRS };
         this.addHistogram(pending, value.buckets, value.exact);
-        series.set(labels, pending);
+        series.push(labels, pending);
       }
       return;
     }
+    const prior = series.values[at] as PendingValue;
     if (typeof prior === 'number') {
-      if (typeof value === 'number') series.set(labels, prior + value);
+      if (typeof value === 'number') series.values[at] = prior + value;
       return;
     }
     if (typeof value === 'number') return;
@@ -99,17 +126,22 @@ export class SeriesAccumulator {
   }
 
   /** Replaces the gauges (current values, summed over threads by the caller). */
-  setGauges(gauges: Map<string, Map<string, number>>): void {
-    this.gauges = gauges;
+  setGauges(gauges: ReadonlyMap<string, ReadonlyMap<string, number>>): void {
+    this.gauges = new Map();
+    for (const [family, series] of gauges) {
+      const table = new FamilySeries<number>();
+      for (const [labels, value] of series) table.push(labels, value);
+      this.gauges.set(family, table);
+    }
   }
 
-  /** Counters and histograms by family, then by label string. */
-  get counted(): ReadonlyMap<string, ReadonlyMap<string, PendingValue>> {
+  /** Counters and histograms by family. */
+  get counted(): ReadonlyMap<string, FamilySeries<PendingValue>> {
     return this.families;
   }
 
-  /** Gauges (current values) by family, then by label string. */
-  get current(): ReadonlyMap<string, ReadonlyMap<string, number>> {
+  /** Gauges (current values) by family. */
+  get current(): ReadonlyMap<string, FamilySeries<number>> {
     return this.gauges;
   }
 }

@@ -81,25 +81,27 @@ export class ReportBuilder {
 
   /** Builds the report's parts, pausing every few series; report() then gives the request. */
   *steps(): Generator<void> {
+    // Index loops: see FamilySeries.
     let n = 0;
     for (const [family, series] of this.pending.counted) {
       const role = roleOf(family);
       if (role === undefined) continue;
-      for (const [labels, value] of series) {
-        this.addSeries(family, role, this.shapes.of(labels), value, false);
+      for (let i = 0; i < series.size; i++) {
+        this.addSeries(family, role, this.shapes.of(series.labels[i] as string), series.values[i] as PendingValue, false);
         if (++n % SERIES_PER_STEP === 0) yield;
       }
     }
     for (const [family, series] of this.pending.current) {
       const role = roleOf(family);
       if (role === undefined) continue;
-      for (const [labels, value] of series) {
-        this.addSeries(family, role, this.shapes.of(labels), value, true);
+      for (let i = 0; i < series.size; i++) {
+        this.addSeries(family, role, this.shapes.of(series.labels[i] as string), series.values[i] as number, true);
         if (++n % SERIES_PER_STEP === 0) yield;
       }
     }
     n = 0;
-    for (const response of this.responses) {
+    for (let i = 0; i < this.responses.length; i++) {
+      const response = this.responses[i] as ResponseBuilder;
       if (response.exact === undefined) continue;
       response.scope.latency_hdr = encodeLatencyHdr(response.exact);
       if (++n % HISTOGRAMS_PER_STEP === 0) yield;

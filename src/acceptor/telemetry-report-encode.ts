@@ -55,7 +55,9 @@ export class ReportEncoding {
   private *writeReport(report: ReportRequest, depth: number): Generator<void> {
     const writer = this.writer;
     const fields = report as Record<string, unknown>;
-    for (const f of ReportRequestSpec.fields) {
+    const specFields = ReportRequestSpec.fields;
+    for (let i = 0; i < specFields.length; i++) {
+      const f = specFields[i] as FieldSpec;
       const value = fields[f.name];
       if ((f.name === 'requests' || f.name === 'batched') && Array.isArray(value)) {
         yield* this.writeRepeated(f, value, depth);
@@ -68,7 +70,8 @@ export class ReportEncoding {
   private *writeRepeated(f: FieldSpec, items: readonly unknown[], depth: number): Generator<void> {
     const writer = this.writer;
     let n = 0;
-    for (const item of items) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
       if (f.name === 'batched' && typeof item === 'object' && item !== null) {
         // A report inside the report: written the same way, pauses included.
         writer.tag(f.number, WireType.LEN);
@@ -89,7 +92,9 @@ export class ReportEncoding {
 
   /** A RequestScope's fields, its context from the bytes kept for it. */
   private writeScope(scope: Record<string, unknown>, depth: number): void {
-    for (const f of REQUEST_SCOPE.fields) {
+    const fields = REQUEST_SCOPE.fields;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i] as FieldSpec;
       const value = scope[f.name];
       if (f.name === 'ctx' && typeof value === 'object' && value !== null) {
         this.writer.tag(f.number, WireType.LEN);

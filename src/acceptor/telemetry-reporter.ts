@@ -166,8 +166,12 @@ export class TelemetryReporter {
     let n = 0;
     for (const delta of deltas) {
       for (const family of delta) {
-        for (const [labels, value] of family.series) {
+        // An index loop, no destructuring: see FamilySeries.
+        for (let i = 0; i < family.series.length; i++) {
           if (++n % SERIES_PER_STEP === 0) yield;
+          const entry = family.series[i] as (typeof family.series)[number];
+          const labels = entry[0];
+          const value = entry[1];
           const shape = this.shapes.of(labels);
           const direction = shape.direction;
           if (direction === undefined) continue;
