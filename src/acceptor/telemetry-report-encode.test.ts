@@ -44,13 +44,19 @@ describe('encodeReport', () => {
     );
   });
 
-  it('encodes a context that is not frozen afresh every time (it may have changed)', () => {
+  it('encodes a context that is not frozen through afresh every time (it may have changed)', () => {
     const ctx = { authority: 'web:80', tls: 'disabled' };
     const report: ReportMsg = { requests: [{ ctx, count: 1 }] };
     const first = encodeReport(report);
     ctx.authority = 'books:80';
     assert.deepStrictEqual(encodeReport(report), encodeMessage(ReportRequest, report));
     assert.notDeepStrictEqual(encodeReport(report), first);
+    // Frozen on top, but its labels are not.
+    const labels: Record<string, string> = { service: 'web' };
+    const shallow: ReportMsg = { requests: [{ ctx: Object.freeze({ authority: 'web:80', dst_labels: labels }), count: 1 }] };
+    encodeReport(shallow);
+    labels['service'] = 'books';
+    assert.deepStrictEqual(encodeReport(shallow), encodeMessage(ReportRequest, shallow));
   });
 
   it('writes the same bytes in slices, whatever size it starts from', async () => {

@@ -22,16 +22,22 @@ function messageOf(spec: MessageSpec, name: string): MessageSpec {
 const REQUEST_SCOPE = messageOf(ReportRequestSpec, 'requests');
 const REQUEST_CTX = messageOf(REQUEST_SCOPE, 'ctx');
 
-/** Encoded contexts by object; only frozen ones, which cannot change after their bytes were taken. */
+/** Encoded contexts by object; only frozen ones (through and through), which cannot change after their bytes were taken. */
 const ctxBytes = new WeakMap<object, Buffer>();
 
 function encodedCtx(ctx: object): Buffer {
   let bytes = ctxBytes.get(ctx);
   if (bytes === undefined) {
     bytes = encodeMessage(REQUEST_CTX, ctx);
-    if (Object.isFrozen(ctx)) ctxBytes.set(ctx, bytes);
+    if (frozenThrough(ctx)) ctxBytes.set(ctx, bytes);
   }
   return bytes;
+}
+
+function frozenThrough(value: object): boolean {
+  if (!Object.isFrozen(value)) return false;
+  for (const inner of Object.values(value)) if (typeof inner === 'object' && inner !== null && !frozenThrough(inner)) return false;
+  return true;
 }
 
 export class ReportEncoding {
