@@ -9,7 +9,9 @@ import { Logger } from '../log/logger.ts';
 import { percentilesOfDense } from '../telemetry/exact-latency.ts';
 import { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import { TelemetryCollector } from '../telemetry/report-delta.ts';
-import { BUCKET_BOUNDS_TENTH_MS, buildReport, ipAddress, SeriesAccumulator } from './telemetry-accumulator.ts';
+import { BUCKET_BOUNDS_TENTH_MS, SeriesAccumulator } from './telemetry-accumulator.ts';
+import { buildReport } from './telemetry-report-builder.ts';
+import { ipAddress } from './telemetry-series-shape.ts';
 import { TelemetryReporter, type ReportSender } from './telemetry-reporter.ts';
 
 const CONFIG: TelemetryConfig = {

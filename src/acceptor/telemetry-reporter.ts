@@ -5,21 +5,29 @@
 // proxy's long-lived `Telemetry.ReportStream` (or a `Report` call to an older controller).
 //
 // Nothing here can hold up serving: collection is one message per worker, sending is asynchronous,
-// and a tick that is still running when the next is due makes that one skip. When the controller cannot
-// be reached the counts stay in a per-direction accumulator (bounded by the number of series) and go
-// out merged with the next report that gets through. A report whose answer was lost is retried as it
-// was, with the same sequence number, so the controller can tell a retry from new counts: nothing is
-// counted twice and nothing is lost.
+// a tick that is still running when the next is due makes that one skip, and the work that grows with
+// the number of series (absorbing deltas, building and encoding the reports) runs in slices that give
+// the event loop back every millisecond or so (telemetry-slices.ts): with no worker threads the main
+// thread is also the one that serves. Each series' labels are parsed once, not every interval
+// (telemetry-series-shape.ts), and a call is encoded once, even when it has to be resent.
+//
+// When the controller cannot be reached the counts stay in a per-direction accumulator (bounded by the
+// number of series) and go out merged with the next report that gets through. A report whose answer
+// was lost is retried as it was (the same bytes), with the same sequence number, so the controller can
+// tell a retry from new counts: nothing is counted twice and nothing is lost.
 import { randomBytes } from 'node:crypto';
 import type { ProcessInfo, ReportRequest } from '../api/telemetry-messages.ts';
 import { formatHostPort, type HostPort } from '../config/parse.ts';
 import type { TelemetryConfig } from '../config/proxy-config.ts';
 import type { Logger } from '../log/logger.ts';
-import { parseLabels } from '../telemetry/label-parse.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';
 import { TelemetryCollector, type TelemetryDelta } from '../telemetry/report-delta.ts';
 import type { WorkerContext } from '../workers/proxy/context.ts';
-import { buildReport, SeriesAccumulator } from './telemetry-accumulator.ts';
+import { SeriesAccumulator } from './telemetry-accumulator.ts';
+import { ReportBuilder } from './telemetry-report-builder.ts';
+import { ReportEncoding } from './telemetry-report-encode.ts';
+import { SeriesShapes } from './telemetry-series-shape.ts';
+import { TimeSlicer } from './telemetry-slices.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import { acquireControlChannel } from './grpc/control-channels.ts';
 import { StreamingReportSender } from './telemetry-stream-sender.ts';
@@ -29,6 +37,8 @@ import { StreamingReportSender } from './telemetry-stream-sender.ts';
  * logged). Also what bounds one report's size: a few hundred bytes per series, well under gRPC's 4 MiB.
  */
 export const MAX_PENDING_SERIES = 5_000;
+/** Deltas' series absorbed between two pauses of a tick. */
+const SERIES_PER_STEP = 32;
 /** gRPC statuses that no retry can fix: the report is dropped rather than resent forever. */
 const HOPELESS = new Map([
   [3, 'the controller rejected the report'],
@@ -40,7 +50,8 @@ const HOPELESS = new Map([
 export type DeltaSource = () => Promise<readonly TelemetryDelta[]>;
 
 export interface ReportSender {
-  report(request: ReportRequest, timeoutMs: number): Promise<void>;
+  /** `encoded`: the request's protobuf bytes, when the caller has them (sent as they are). */
+  report(request: ReportRequest, timeoutMs: number, encoded?: Buffer): Promise<void>;
   close(): void;
 }
 
@@ -49,9 +60,13 @@ interface Lane {
   pending: SeriesAccumulator;
   /** When the counts in `pending` started. */
   pendingSince: number;
-  /** A report sent whose outcome is not known to be success; resent as is until it is. */
-  unacked: ReportRequest | undefined;
   sequence: number;
+}
+
+/** One call: the inbound report with the outbound one batched in it, and its bytes. */
+interface PreparedCall {
+  readonly request: ReportRequest;
+  readonly bytes: Buffer;
 }
 
 export interface ReporterOptions {
@@ -74,7 +89,12 @@ export class TelemetryReporter {
   private readonly now: () => number;
   private readonly maxPendingSeries: number;
   private readonly lanes: Lane[];
-  private readonly directions = new Map<string, Direction | undefined>();
+  /** What each label string means to a report, parsed once (both directions' series). */
+  private readonly shapes: SeriesShapes;
+  /** A call sent whose outcome is not known to be success; resent as is (same bytes) until it is. */
+  private unacked: PreparedCall | undefined;
+  /** The size of the last call encoded: the next one is about as large, and is written without growing its buffer. */
+  private lastCallBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private unreachableSince: number | undefined;
@@ -87,12 +107,12 @@ export class TelemetryReporter {
     this.sender = options.sender;
     this.now = options.now ?? Date.now;
     this.maxPendingSeries = options.maxPendingSeries ?? MAX_PENDING_SERIES;
+    this.shapes = new SeriesShapes(2 * this.maxPendingSeries);
     const start = this.now();
     this.lanes = (['inbound', 'outbound'] as const).map((direction) => ({
       direction,
       pending: new SeriesAccumulator(this.maxPendingSeries),
       pendingSince: start,
-      unacked: undefined,
       sequence: 0,
     }));
   }
@@ -130,28 +150,38 @@ export class TelemetryReporter {
       this.log.warn('could not collect telemetry from workers', { error: (error as Error).message });
       deltas = [];
     }
-    this.absorb(deltas);
-    await this.flush(timeoutMs);
+    // Collecting waited on the workers; the tick's own work starts here, in slices.
+    const slicer = new TimeSlicer();
+    await slicer.run(this.absorb(deltas));
+    await this.flush(timeoutMs, slicer);
   }
 
   private sendTimeoutMs(): number {
     return Math.min(Math.max(this.config.reportIntervalMs, 1000), 10_000);
   }
 
-  private absorb(deltas: readonly TelemetryDelta[]): void {
+  /** Adds the deltas to the lanes, pausing every few series. */
+  private *absorb(deltas: readonly TelemetryDelta[]): Generator<void> {
     const gauges: Record<Direction, Map<string, Map<string, number>>> = { inbound: new Map(), outbound: new Map() };
+    let n = 0;
     for (const delta of deltas) {
       for (const family of delta) {
-        for (const [labels, value] of family.series) {
-          const direction = this.directionOf(labels);
+        // An index loop, no destructuring: see FamilySeries.
+        for (let i = 0; i < family.series.length; i++) {
+          if (++n % SERIES_PER_STEP === 0) yield;
+          const entry = family.series[i] as (typeof family.series)[number];
+          const labels = entry[0];
+          const value = entry[1];
+          const shape = this.shapes.of(labels);
+          const direction = shape.direction;
           if (direction === undefined) continue;
           if (family.kind === 'gauge') {
             if (typeof value !== 'number') continue;
             let series = gauges[direction].get(family.name);
             if (series === undefined) gauges[direction].set(family.name, (series = new Map()));
-            series.set(labels, (series.get(labels) ?? 0) + value);
+            series.set(shape.labels, (series.get(shape.labels) ?? 0) + value);
           } else {
-            this.lane(direction).pending.add(family.name, labels, value);
+            this.lane(direction).pending.add(family.name, shape.labels, value);
           }
         }
       }
@@ -173,15 +203,6 @@ export class TelemetryReporter {
     return this.lanes[direction === 'inbound' ? 0 : 1] as Lane;
   }
 
-  private directionOf(labels: string): Direction | undefined {
-    if (this.directions.has(labels)) return this.directions.get(labels);
-    const value = parseLabels(labels).find(([name]) => name === 'direction')?.[1];
-    const direction = value === 'inbound' || value === 'outbound' ? value : undefined;
-    if (this.directions.size > 4 * this.maxPendingSeries) this.directions.clear();
-    this.directions.set(labels, direction);
-    return direction;
-  }
-
   private process(): ProcessInfo {
     return {
       scheduled_instance: this.config.podName,
@@ -191,9 +212,10 @@ export class TelemetryReporter {
     };
   }
 
-  private build(lane: Lane): ReportRequest {
+  /** Builds one direction's report from what it accumulated (in slices), and starts it afresh. */
+  private async build(lane: Lane, slicer: TimeSlicer): Promise<ReportRequest> {
     const now = this.now();
-    const request = buildReport(
+    const builder = new ReportBuilder(
       {
         direction: lane.direction,
         process: this.process(),
@@ -203,28 +225,43 @@ export class TelemetryReporter {
         reportIntervalMs: this.config.reportIntervalMs,
       },
       lane.pending,
+      this.shapes,
     );
     lane.pending = new SeriesAccumulator(this.maxPendingSeries);
     lane.pendingSince = now;
     this.droppedLogged = 0;
-    return request;
+    await slicer.run(builder.steps());
+    return builder.report();
   }
 
-  private async flush(timeoutMs: number): Promise<void> {
+  /** The call for what both lanes accumulated: both reports built, then encoded (in slices). */
+  private async prepare(slicer: TimeSlicer): Promise<PreparedCall> {
+    const [inboundLane, outboundLane] = this.lanes as [Lane, Lane];
+    const inbound = await this.build(inboundLane, slicer);
+    const outbound = await this.build(outboundLane, slicer);
+    const request: ReportRequest = { ...inbound, batched: [outbound] };
+    const encoding = new ReportEncoding(this.lastCallBytes);
+    await slicer.run(encoding.steps(request));
+    const bytes = encoding.bytes();
+    this.lastCallBytes = bytes.length;
+    return { request, bytes };
+  }
+
+  private async flush(timeoutMs: number, slicer: TimeSlicer): Promise<void> {
     // A retry goes first, as it was; then, if it got through, the counts gathered meanwhile. Both
     // directions travel in one call, so they succeed or fail together; each keeps its own sequence, so
     // the controller recognises a retried direction on its own.
-    const retrying = this.lanes.some((lane) => lane.unacked !== undefined);
+    const retrying = this.unacked !== undefined;
     for (let attempt = 0; attempt < (retrying ? 2 : 1); attempt++) {
-      const [inbound, outbound] = this.lanes.map((lane) => (lane.unacked ??= this.build(lane))) as [ReportRequest, ReportRequest];
+      this.unacked ??= await this.prepare(slicer);
       try {
-        await this.sender.report({ ...inbound, batched: [outbound] }, timeoutMs);
+        await this.sender.report(this.unacked.request, timeoutMs, this.unacked.bytes);
       } catch (error) {
         this.stats.failed++;
         const hopeless = HOPELESS.get((error as { code?: number }).code ?? -1);
         if (hopeless !== undefined) {
           this.stats.dropped++;
-          for (const lane of this.lanes) lane.unacked = undefined;
+          this.unacked = undefined;
           if (this.stats.dropped === 1 || this.stats.dropped % 100 === 0) {
             this.log.warn(`telemetry report dropped: ${hopeless}`, { dropped: this.stats.dropped, error: (error as Error).message });
           }
@@ -239,7 +276,7 @@ export class TelemetryReporter {
         }
         return;
       }
-      for (const lane of this.lanes) lane.unacked = undefined;
+      this.unacked = undefined;
       this.stats.sent++;
       if (this.unreachableSince !== undefined) {
         this.log.info('telemetry reports get through again', { afterMs: this.now() - this.unreachableSince });

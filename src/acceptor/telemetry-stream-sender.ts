@@ -11,16 +11,39 @@
 // A report the controller could not apply rejects with the status code its answer gives. A controller
 // that answers the stream UNIMPLEMENTED (one from before ReportStream) gets unary `Report` calls for the
 // rest of the process, starting with the reports that stream was carrying.
+//
+// A report goes out as the bytes the reporter encoded once (telemetry-report-encode.ts), on the stream
+// and on a unary call alike, so a report is never encoded again to be resent.
 import type { ReportRequest, ReportResponse } from '../api/telemetry-messages.ts';
 import type { Logger } from '../log/logger.ts';
+import type { MethodDescriptor } from './grpc/call.ts';
 import type { ClientStreamHandle, GrpcChannel } from './grpc/channel.ts';
 import { TelemetryReport, TelemetryReportStream } from './grpc/control-methods.ts';
 import { GrpcError, Status, type GrpcStatus } from './grpc/status.ts';
+import { encodeReport } from './telemetry-report-encode.ts';
 import type { ReportSender } from './telemetry-reporter.ts';
+
+/** A report and its protobuf encoding, which is what is written. */
+interface OutgoingReport {
+  readonly request: ReportRequest;
+  readonly bytes: Buffer;
+}
+
+/** Telemetry's two methods, writing a report's bytes as they were encoded. */
+const ReportStreamBytes: MethodDescriptor<OutgoingReport, ReportResponse> = {
+  path: TelemetryReportStream.path,
+  encode: (report) => report.bytes,
+  decode: (bytes) => TelemetryReportStream.decode(bytes),
+};
+const ReportBytes: MethodDescriptor<OutgoingReport, object> = {
+  path: TelemetryReport.path,
+  encode: (report) => report.bytes,
+  decode: (bytes) => TelemetryReport.decode(bytes),
+};
 
 /** A report sent and not yet answered. */
 interface Pending {
-  readonly request: ReportRequest;
+  readonly report: OutgoingReport;
   readonly timeoutMs: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
@@ -29,7 +52,7 @@ interface Pending {
 
 /** One ReportStream and the reports it carries, in the order they were written. */
 interface ReportStreamState {
-  handle: ClientStreamHandle<ReportRequest> | undefined;
+  handle: ClientStreamHandle<OutgoingReport> | undefined;
   readonly pending: Pending[];
   answers: number;
   /** Its status, once it ended. */
@@ -55,8 +78,14 @@ export class StreamingReportSender implements ReportSender {
     this.release = release;
   }
 
-  report(request: ReportRequest, timeoutMs: number): Promise<void> {
-    if (this.mode === 'unary') return this.unary(request, timeoutMs);
+  report(request: ReportRequest, timeoutMs: number, encoded?: Buffer): Promise<void> {
+    let report: OutgoingReport;
+    try {
+      report = { request, bytes: encoded ?? encodeReport(request) };
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    if (this.mode === 'unary') return this.unary(report, timeoutMs);
     let state = this.current;
     // A connection going away (GOAWAY) keeps its open streams but takes no new ones: move to a new one
     // once nothing waits for an answer on the old.
@@ -67,7 +96,7 @@ export class StreamingReportSender implements ReportSender {
     const stream = state ?? this.open();
     return new Promise<void>((resolve, reject) => {
       const entry: Pending = {
-        request,
+        report,
         timeoutMs,
         resolve,
         reject,
@@ -77,7 +106,7 @@ export class StreamingReportSender implements ReportSender {
       if (stream.status !== undefined) return this.settle([entry], stream.status, stream.answers === 0);
       stream.pending.push(entry);
       try {
-        (stream.handle as ClientStreamHandle<ReportRequest>).write(request);
+        (stream.handle as ClientStreamHandle<OutgoingReport>).write(report);
       } catch (error) {
         stream.pending.pop();
         clearTimeout(entry.timer);
@@ -97,7 +126,7 @@ export class StreamingReportSender implements ReportSender {
     const state: ReportStreamState = { handle: undefined, pending: [], answers: 0, status: undefined, breakStatus: undefined };
     this.streamsOpened++;
     // The status may come at once (a closed channel): then the state is ended before `handle` is set.
-    state.handle = this.channel.bidiStream(TelemetryReportStream, {
+    state.handle = this.channel.bidiStream(ReportStreamBytes, {
       message: (answer) => this.onAnswer(state, answer),
       status: (status) => this.onStatus(state, status),
     });
@@ -110,7 +139,7 @@ export class StreamingReportSender implements ReportSender {
     const entry = state.pending.shift();
     if (entry === undefined) return this.breakStream(state, { code: Status.INTERNAL, details: 'the controller answered a report that was not sent' });
     clearTimeout(entry.timer);
-    const sent = entry.request.sequence ?? 0;
+    const sent = entry.report.request.sequence ?? 0;
     if ((answer.sequence ?? 0) !== 0 && answer.sequence !== sent) {
       state.pending.unshift(entry);
       return this.breakStream(state, { code: Status.INTERNAL, details: `the controller answered report ${answer.sequence} where report ${sent} was due` });
@@ -145,12 +174,12 @@ export class StreamingReportSender implements ReportSender {
     }
     for (const entry of entries) {
       clearTimeout(entry.timer);
-      if (status.code === Status.UNIMPLEMENTED && this.mode === 'unary') this.unary(entry.request, entry.timeoutMs).then(entry.resolve, entry.reject);
+      if (status.code === Status.UNIMPLEMENTED && this.mode === 'unary') this.unary(entry.report, entry.timeoutMs).then(entry.resolve, entry.reject);
       else entry.reject(new GrpcError(status));
     }
   }
 
-  private async unary(request: ReportRequest, timeoutMs: number): Promise<void> {
-    await this.channel.unary(TelemetryReport, request, { timeoutMs });
+  private async unary(report: OutgoingReport, timeoutMs: number): Promise<void> {
+    await this.channel.unary(ReportBytes, report, { timeoutMs });
   }
 }

@@ -13,6 +13,7 @@
 // digits i32, lowest discernible value i64, highest trackable value i64, integer-to-double ratio f64,
 // then the counts from index 0 as ZigZag LEB128 (at most 9 bytes, the 9th holding 8 bits); a negative
 // value -n stands for n zero counts.
+import { isSortedPairs, sortPairs } from './exact-pairs.ts';
 import { highestMicrosAt, indexOfMicros, SIGNIFICANT_DIGITS } from './exact-latency.ts';
 
 const V2_COOKIE_BASE = 0x1c849303;
@@ -20,14 +21,18 @@ const V2_COMPRESSED_COOKIE_BASE = 0x1c849304;
 /** The cookie's word-size nibble: 0x10 marks the ZigZag LEB128 (9-byte) counts. */
 const V2_WORD_SIZE_BITS = 0x10;
 const HEADER_BYTES = 40;
+/** Where histograms are written before being copied out at their size: the worst case is 9 bytes a number. */
+let scratch = Buffer.allocUnsafe(0);
 
 /** Encodes flat `[index, count …]` pairs (sorted by index is the fast case); none encode to empty bytes. */
 export function encodeLatencyHdr(pairs: readonly number[]): Uint8Array {
   if (pairs.length === 0) return new Uint8Array(0);
-  if (!sortedPairs(pairs)) pairs = sortPairs(pairs);
+  if (!isSortedPairs(pairs)) pairs = sortPairs(pairs);
   const maxIndex = pairs[pairs.length - 2] as number;
   // Worst case: a zero run and a count per pair, 9 bytes each.
-  const out = Buffer.allocUnsafe(HEADER_BYTES + pairs.length * 9 + 9);
+  const worst = HEADER_BYTES + pairs.length * 9 + 9;
+  if (scratch.length < worst) scratch = Buffer.allocUnsafe(Math.max(worst, 2 * scratch.length));
+  const out = scratch;
   let at = HEADER_BYTES;
   let next = 0;
   for (let i = 0; i + 1 < pairs.length; i += 2) {
@@ -45,19 +50,7 @@ export function encodeLatencyHdr(pairs: readonly number[]): Uint8Array {
   out.writeBigInt64BE(1n, 16);
   out.writeBigInt64BE(BigInt(Math.max(2, highestMicrosAt(maxIndex))), 24);
   out.writeDoubleBE(1, 32);
-  return out.subarray(0, at);
-}
-
-function sortedPairs(pairs: readonly number[]): boolean {
-  for (let i = 2; i + 1 < pairs.length; i += 2) if ((pairs[i] as number) <= (pairs[i - 2] as number)) return false;
-  return true;
-}
-
-/** Pairs in any order, possibly repeating an index, as sorted pairs without repeats. */
-function sortPairs(pairs: readonly number[]): number[] {
-  const byIndex = new Map<number, number>();
-  for (let i = 0; i + 1 < pairs.length; i += 2) byIndex.set(pairs[i] as number, (byIndex.get(pairs[i] as number) ?? 0) + (pairs[i + 1] as number));
-  return [...byIndex].sort((a, b) => a[0] - b[0]).flat();
+  return Buffer.from(out.subarray(0, at));
 }
 
 function putZigZag(out: Buffer, at: number, value: number): number {

@@ -204,40 +204,59 @@ function long(value: bigint, options: DecodeOptions): string | number {
 
 function encodeInto(writer: ProtoWriter, spec: MessageSpec, value: Record<string, unknown>, depth: number): void {
   if (depth > MAX_NESTING) throw new RangeError(`${spec.name}: nested too deeply (a cycle?)`);
-  for (const f of spec.fields) {
-    const v = value[f.name];
-    if (v === undefined || v === null) continue;
-    if (f.type === 'map') {
-      if (typeof v !== 'object') throw new TypeError(`${spec.name}.${f.name}: object expected`);
-      const map = v as Record<string, unknown>;
-      for (const key of Object.keys(map)) {
-        writer.tag(f.number, WireType.LEN);
-        const start = writer.fork();
-        writer.tag(1, WireType.LEN);
-        writer.string(key);
-        writer.tag(2, WireType.LEN);
-        writer.string(String(map[key]));
-        writer.join(start);
-      }
-    } else if (f.repeated) {
-      if (!Array.isArray(v)) throw new TypeError(`${spec.name}.${f.name}: array expected`);
-      if (v.length === 0) continue;
-      if (packable(f.type)) {
-        writer.tag(f.number, WireType.LEN);
-        const start = writer.fork();
-        for (const item of v) writeValue(writer, spec, f, item, depth);
-        writer.join(start);
-      } else {
-        for (const item of v) {
-          writer.tag(f.number, wireTypeOf(f.type));
-          writeValue(writer, spec, f, item, depth);
-        }
-      }
-    } else {
-      writer.tag(f.number, wireTypeOf(f.type));
-      writeValue(writer, spec, f, v, depth);
-    }
+  // Index loops here and below: a message is often encoded by code not yet optimized (the telemetry
+  // reporter's every 5 s), where `for…of` allocates an iterator result per item.
+  const fields = spec.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i] as FieldSpec;
+    encodeField(writer, spec, f, value[f.name], depth);
   }
+}
+
+/**
+ * Writes one field of a `spec` message (`v`: its value in the object; nothing when undefined or null),
+ * as encodeMessage writes it. For callers that write a message's fields themselves, in field-number
+ * order, to spread a large message over several turns of the event loop (telemetry-report-encode.ts).
+ */
+export function encodeField(writer: ProtoWriter, spec: MessageSpec, f: FieldSpec, v: unknown, depth = 0): void {
+  if (v === undefined || v === null) return;
+  if (f.type === 'map') {
+    if (typeof v !== 'object') throw new TypeError(`${spec.name}.${f.name}: object expected`);
+    const map = v as Record<string, unknown>;
+    const keys = Object.keys(map);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      writer.tag(f.number, WireType.LEN);
+      const start = writer.fork();
+      writer.tag(1, WireType.LEN);
+      writer.string(key);
+      writer.tag(2, WireType.LEN);
+      writer.string(String(map[key]));
+      writer.join(start);
+    }
+  } else if (f.repeated) {
+    if (!Array.isArray(v)) throw new TypeError(`${spec.name}.${f.name}: array expected`);
+    if (v.length === 0) return;
+    if (packable(f.type)) {
+      writer.tag(f.number, WireType.LEN);
+      const start = writer.fork();
+      // uint32 runs (latency bucket counts, bucket bounds) are the long ones: written without the switch.
+      if (f.type === 'uint32') for (let i = 0; i < v.length; i++) writer.varint32(Number(v[i]) >>> 0);
+      else for (let i = 0; i < v.length; i++) writeValue(writer, spec, f, v[i], depth);
+      writer.join(start);
+    } else {
+      for (let i = 0; i < v.length; i++) encodeRepeatedItem(writer, spec, f, v[i], depth);
+    }
+  } else {
+    writer.tag(f.number, wireTypeOf(f.type));
+    writeValue(writer, spec, f, v, depth);
+  }
+}
+
+/** One item of a repeated field that is not packed (messages, strings, bytes): its tag, then it. */
+export function encodeRepeatedItem(writer: ProtoWriter, spec: MessageSpec, f: FieldSpec, item: unknown, depth = 0): void {
+  writer.tag(f.number, wireTypeOf(f.type));
+  writeValue(writer, spec, f, item, depth);
 }
 
 /** One value, converted as protobufjs's `fromObject` converts it (so the bytes match). */

@@ -166,8 +166,13 @@ export class ProtoReader {
 
 /** Builds one message in a growing buffer; sub-messages are written in place and prefixed with their length afterwards. */
 export class ProtoWriter {
-  private buf = Buffer.allocUnsafe(256);
+  private buf: Buffer;
   private len = 0;
+
+  /** `initialSize`: bytes to start with (a caller that knows about how large its message is grows nothing). */
+  constructor(initialSize = 256) {
+    this.buf = Buffer.allocUnsafe(Math.max(16, initialSize));
+  }
 
   tag(field: number, wireType: number): void {
     this.varint32((field << 3) | wireType);
@@ -240,19 +245,27 @@ export class ProtoWriter {
     this.len += this.buf.write(value, this.len, length, 'utf8');
   }
 
-  /** Starts a length-delimited value (sub-message, packed run, map entry); `join` closes it. */
+  /**
+   * Starts a length-delimited value (sub-message, packed run, map entry); `join` closes it. A byte is
+   * kept for its length, which is all most values need: only a value of 128 bytes or more is moved.
+   */
   fork(): number {
-    return this.len;
+    this.room(1);
+    return this.len++;
   }
 
-  /** Closes what `fork` started: moves its bytes up to make room for their length, then writes it. */
+  /** Closes what `fork` started: writes its length in the byte kept for it, moving the value up when the length needs more. */
   join(start: number): void {
-    const length = this.len - start;
+    const length = this.len - start - 1;
+    if (length < 0x80) {
+      this.buf[start] = length;
+      return;
+    }
     let size = 1;
     while (length >>> (7 * size) !== 0 && size < 5) size++;
-    this.room(size);
-    this.buf.copyWithin(start + size, start, this.len);
-    const end = this.len + size;
+    this.room(size - 1);
+    this.buf.copyWithin(start + size, start + 1, this.len);
+    const end = this.len + size - 1;
     this.len = start;
     this.varint32(length);
     this.len = end;
