@@ -9,48 +9,13 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { describe, it } from 'node:test';
 import { eventually, send, type Reply } from '../../../test/support/backends.ts';
-import { listen } from '../../../test/support/net.ts';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER } from '../../core/errors.ts';
 import { MAX_CONNECTIONS_PER_ENDPOINT, MAX_WAITING_STREAMS } from './h2/upstreams.ts';
+import { startHeldEndpoint } from './h2/held-endpoint.testkit.ts';
 import { resolved, startInProcessProxy } from './mesh-tls.testkit.ts';
 
 const WEB = 'web.default.svc.cluster.local';
 const EXCESS = 20;
-
-/** An h2c endpoint allowing one stream at a time per connection; it holds every request but /warm until release(). */
-async function startOneAtATime(): Promise<{ port: number; received: () => number; sessions: () => number; release(): void; close(): void }> {
-  let holding = true;
-  let received = 0;
-  let sessions = 0;
-  const held: Array<() => void> = [];
-  const server = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
-  server.on('session', (s) => {
-    sessions++;
-    s.on('error', () => {});
-  });
-  server.on('stream', (stream, headers) => {
-    received++;
-    stream.on('error', () => {});
-    stream.resume();
-    const answer = (): void => {
-      if (stream.destroyed) return;
-      stream.respond({ ':status': 200 });
-      stream.end('ok');
-    };
-    stream.on('end', () => (holding && headers[':path'] !== '/warm' ? held.push(answer) : answer()));
-  });
-  const port = await listen(server);
-  return {
-    port,
-    received: () => received,
-    sessions: () => sessions,
-    release: () => {
-      holding = false;
-      for (const answer of held.splice(0)) answer();
-    },
-    close: () => server.close(),
-  };
-}
 
 /** One h2c GET on `session`: status and the proxy's error header. */
 function h2Send(session: http2.ClientHttp2Session, path: string): Promise<Reply> {
@@ -74,7 +39,7 @@ function h2Send(session: http2.ClientHttp2Session, path: string): Promise<Reply>
 describe('load shed by the proxy does not eject the endpoint', { timeout: 60_000 }, () => {
   for (const protocol of ['h2c', 'http1 (orig-proto)'] as const) {
     it(`${protocol}: after a burst above capacity the endpoint is still in the balancer and serves the next request`, async (t) => {
-      const endpoint = await startOneAtATime();
+      const endpoint = await startHeldEndpoint(1);
       t.after(() => endpoint.close());
       // An ejection would outlast the test: a request after the burst would then fail fast.
       const proxy = await startInProcessProxy({ SLUICE_PROXY_OUTBOUND_FAILURE_ACCRUAL_CONSECUTIVE_MIN_PENALTY: '60s' }, undefined);

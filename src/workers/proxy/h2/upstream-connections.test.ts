@@ -6,51 +6,11 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { describe, it } from 'node:test';
 import { eventually, send, type Reply } from '../../../../test/support/backends.ts';
-import { listen } from '../../../../test/support/net.ts';
 import { resolved, startInProcessProxy } from '../mesh-tls.testkit.ts';
+import { startHeldEndpoint } from './held-endpoint.testkit.ts';
 
 const WEB = 'web.default.svc.cluster.local';
 const LIMIT = 2;
-
-/** An h2c endpoint taking LIMIT streams per connection; it holds every request but /warm until release(). */
-async function startLimited(): Promise<{ port: number; inFlight: () => number; sessions: () => number; open: () => number; release(): void; close(): void }> {
-  let holding = true;
-  let inFlight = 0;
-  let sessions = 0;
-  let open = 0;
-  const held: Array<() => void> = [];
-  const server = http2.createServer({ settings: { maxConcurrentStreams: LIMIT } });
-  server.on('session', (s) => {
-    sessions++;
-    open++;
-    s.on('close', () => open--);
-    s.on('error', () => {});
-  });
-  server.on('stream', (stream, headers) => {
-    stream.on('error', () => {});
-    stream.resume();
-    const answer = (): void => {
-      inFlight--;
-      if (stream.destroyed) return;
-      stream.respond({ ':status': 200 });
-      stream.end('ok');
-    };
-    inFlight++;
-    stream.on('end', () => (holding && headers[':path'] !== '/warm' ? held.push(answer) : answer()));
-  });
-  const port = await listen(server);
-  return {
-    port,
-    inFlight: () => inFlight,
-    sessions: () => sessions,
-    open: () => open,
-    release: () => {
-      holding = false;
-      for (const answer of held.splice(0)) answer();
-    },
-    close: () => server.close(),
-  };
-}
 
 function h2Get(session: http2.ClientHttp2Session, path: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
@@ -67,7 +27,7 @@ function h2Get(session: http2.ClientHttp2Session, path: string): Promise<Reply> 
 describe('streams past an endpoint connection’s limit', { timeout: 30_000 }, () => {
   for (const protocol of ['h2c', 'http1 (orig-proto)'] as const) {
     it(`${protocol}: go over further connections at once, which close once idle`, async (t) => {
-      const endpoint = await startLimited();
+      const endpoint = await startHeldEndpoint(LIMIT);
       t.after(() => endpoint.close());
       const proxy = await startInProcessProxy({ SLUICE_PROXY_HTTP_POOL_IDLE_TIMEOUT: '1s' }, undefined);
       t.after(() => proxy.close());
