@@ -2,7 +2,7 @@
 // SETTINGS_MAX_CONCURRENT_STREAMS and holds every request but /warm until release(), counting what it
 // received, what it holds, and its connections.
 import http2 from 'node:http2';
-import { listen } from '../../../../test/support/net.ts';
+import type { AddressInfo } from 'node:net';
 
 export interface HeldEndpoint {
   readonly port: number;
@@ -45,7 +45,9 @@ export async function startHeldEndpoint(maxConcurrentStreams: number): Promise<H
     };
     stream.on('end', () => (holding && headers[':path'] !== '/warm' ? held.push(answer) : answer()));
   });
-  const port = await listen(server);
+  // On loopback, a port the kernel picks (no import from test/: this file is compiled with src/).
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
   return {
     port,
     received: () => received,
