@@ -4,6 +4,7 @@
 // few series every interval, so parsing their labels again for every report (and every worker delta)
 // was most of what a report cost to build.
 import net from 'node:net';
+import { ipv6ToBigInt } from '../config/networks.ts';
 import type { IPAddress, RequestScope, TcpAddress, TransportReport } from '../api/telemetry-messages.ts';
 import { parseLabels } from '../telemetry/label-parse.ts';
 import type { Direction } from '../telemetry/proxy-metrics.ts';
@@ -181,21 +182,4 @@ export function ipAddress(text: string): IPAddress | undefined {
   if (!net.isIPv6(host)) return undefined;
   const value = ipv6ToBigInt(host);
   return { ipv6: { first: (value >> 64n).toString(), last: (value & 0xffffffffffffffffn).toString() } };
-}
-
-function ipv6ToBigInt(text: string): bigint {
-  let address = text.split('%')[0] ?? text;
-  // A trailing dotted quad (::ffff:1.2.3.4) becomes two groups.
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address);
-  if (dotted !== null) {
-    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
-    address = `${address.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = address.split('::');
-  const headGroups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
-  const zeros = tail === undefined ? [] : new Array<string>(8 - headGroups.length - tailGroups.length).fill('0');
-  let value = 0n;
-  for (const group of [...headGroups, ...zeros, ...tailGroups]) value = (value << 16n) | BigInt(parseInt(group, 16) || 0);
-  return value;
 }

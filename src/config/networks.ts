@@ -20,6 +20,11 @@ export function ipToBigInt(ip: string): { family: 4 | 6; value: bigint } | undef
     return { family: 4, value };
   }
   if (!net.isIPv6(text)) return undefined;
+  return { family: 6, value: ipv6ToBigInt(text) };
+}
+
+/** An IPv6 literal (already checked with `net.isIPv6`; a zone is ignored) as its 128-bit value. */
+export function ipv6ToBigInt(text: string): bigint {
   const zone = text.indexOf('%');
   let bare = zone >= 0 ? text.slice(0, zone) : text;
   // A trailing dotted quad (::1.2.3.4) becomes two hex groups.
@@ -35,7 +40,7 @@ export function ipToBigInt(ip: string): { family: 4 | 6; value: bigint } | undef
     tail === undefined ? headGroups : [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
   let value = 0n;
   for (const group of groups) value = (value << 16n) | BigInt(parseInt(group, 16));
-  return { family: 6, value };
+  return value;
 }
 
 function bitsOf(family: 4 | 6): number {

@@ -144,20 +144,16 @@ export class UpstreamConn implements H2Handler {
   }
 }
 
-/** How the last request reached an endpoint: what a further connection is opened with. */
-interface Dial {
-  addr: HostPort;
-  peer: PeerIdentity | undefined;
-  tlsLabels: string;
-}
-
 /** One endpoint's live connections (those new streams may use) and the streams waiting for a slot. */
 export class EndpointConns {
   readonly conns: UpstreamConn[] = [];
   readonly waiting: UpstreamStreamOwner[] = [];
   /** When each waiting stream was queued (performance.now()), in queue order. */
   private readonly queuedAt: number[] = [];
-  dial: Dial | undefined;
+  // How the last queued request reached the endpoint: what a further connection is opened with.
+  addr: HostPort = { host: '', port: 0 };
+  peer: PeerIdentity | undefined;
+  tlsLabels = '';
 
   enqueue(owner: UpstreamStreamOwner, now: number): void {
     this.waiting.push(owner);
@@ -227,14 +223,17 @@ export class H2Upstreams {
     if (waiting.length >= MAX_WAITING_STREAMS) return undefined;
     const now = performance.now();
     endpoint.enqueue(owner, now);
-    endpoint.dial = { addr, peer, tlsLabels };
+    endpoint.addr = addr;
+    endpoint.peer = peer;
+    endpoint.tlsLabels = tlsLabels;
     // Every connection is at the endpoint's limit (or there is none yet): one more when the queue asks
     // for it, up to the cap; the sweep asks again as the queue ages.
-    if (endpoint.wantsAnother(now)) this.connect(key, endpoint, endpoint.dial).onStreamCapacity();
+    if (endpoint.wantsAnother(now)) this.connect(key, endpoint).onStreamCapacity();
     return conns[conns.length - 1];
   }
 
-  private connect(key: string, endpoint: EndpointConns, { addr, peer, tlsLabels }: Dial): UpstreamConn {
+  private connect(key: string, endpoint: EndpointConns): UpstreamConn {
+    const { addr, peer, tlsLabels } = endpoint;
     const socket = connectUpstream(addr, this.ctx.connectTimeoutMs(this.direction), false, upstreamTls(this.ctx, peer));
     this.ctx.tracker.track(socket, this.ctx.metrics.tcp(this.direction, 'dst', addr, tlsLabels));
     const up = new UpstreamConn(this, endpoint, key, socket, peer);
@@ -272,8 +271,10 @@ export class H2Upstreams {
     for (const [key, endpoint] of this.endpoints) {
       // Forgotten here only, never while a request may be holding the object.
       if (endpoint.conns.length === 0 && endpoint.waiting.length === 0) this.endpoints.delete(key);
-      else if (endpoint.dial !== undefined && endpoint.wantsAnother(now)) this.connect(key, endpoint, endpoint.dial).onStreamCapacity();
-      for (const up of [...endpoint.conns]) {
+      else if (endpoint.wantsAnother(now)) this.connect(key, endpoint).onStreamCapacity();
+      // Backwards: retiring takes a connection out of the list.
+      for (let i = endpoint.conns.length - 1; i >= 0; i--) {
+        const up = endpoint.conns[i] as UpstreamConn;
         if (up.conn.streamCount > 0 || up.usedSinceSweep) {
           up.idleSince = now;
           up.usedSinceSweep = false;
