@@ -154,7 +154,7 @@ try {
           })
           .join(' ');
         console.log(
-          `${spec.padEnd(20)} p50 ${l.p50} p99 ${l.p99} p99.9 ${l.p999} max ${l.max} µs · errors ${run.result.errors} · send lag p99 ${run.result.sendLagUs.p99} µs · ` +
+          `${spec.padEnd(20)} p50 ${l.p50} p99 ${l.p99} p99.9 ${l.p999} max ${l.max} µs · errors ${run.result.errors}${run.result.firstError === undefined ? '' : ` (first: ${run.result.firstError})`} · send lag p99 ${run.result.sendLagUs.p99} µs · ` +
             `proxy CPU ${((cpu * 1e6) / (rate * (seconds + 1))).toFixed(1)} µs/req · ≥${slowUs} µs: ${run.slow.length} in ${bursts.length} bursts\n  tail µs: ${tail}`,
         );
         const slices = sched ? parseTimehist(spawnSync('perf', ['sched', 'timehist', '-i', schedFile], { encoding: 'utf8', maxBuffer: 512 << 20 }).stdout) : [];
