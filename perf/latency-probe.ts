@@ -116,7 +116,8 @@ try {
           await saturate({ ...sat, seconds: 3 });
         }
         await t.confirmPath?.();
-        await sleep(500);
+        // `--idle-before MS`: the target sits idle that long first, as between its runs in `npm run perf`'s rounds.
+        await sleep(500 + Number(opt('idle-before', '0')));
         const cpu0 = t.proxies.reduce((s, p) => s + cpuSeconds(p.pid), 0);
         const schedFile = join(dir, 'sched.data');
         const recorder = sched ? spawn('perf', ['sched', 'record', '-k', 'CLOCK_MONOTONIC', '-C', String(PROXY_CORE), '-o', schedFile], { stdio: 'ignore' }) : undefined;

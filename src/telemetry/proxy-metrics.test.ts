@@ -139,6 +139,24 @@ describe('HttpStats', () => {
     );
   });
 
+  it("files a profile route's classification apart from the default one and from each other", () => {
+    const metrics = new ProxyMetrics();
+    const stats = metrics.http('outbound', 'web:8080', TARGET);
+    stats.response(200, -1, 1, '', true); // the route calls this 200 a failure
+    stats.response(200, -1, 1, '', true);
+    stats.response(200, -1, 1, '', false);
+    stats.response(200, -1, 1);
+    stats.response(500, -1, 1, '', false); // and this 500 a success
+    assert.deepEqual(
+      lines(metrics, 'response_total').map((l) => l.slice(BASE.length + 'response_total{,'.length)),
+      [
+        'status_code="200",classification="failure",grpc_status="",error=""} 2',
+        'status_code="200",classification="success",grpc_status="",error=""} 2',
+        'status_code="500",classification="success",grpc_status="",error=""} 1',
+      ],
+    );
+  });
+
   it('never files a response under the series of another grpc status, even for codes beyond 30', () => {
     const metrics = new ProxyMetrics();
     const stats = metrics.http('outbound', 'web:8080', TARGET);

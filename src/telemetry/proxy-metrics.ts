@@ -39,7 +39,11 @@ export class HttpStats {
   private readonly metrics: ProxyMetrics;
   private readonly base: string;
   private readonly requests: Counter;
-  /** Keyed by status * 32 + grpc status 0–30 (or 31 for none) so the common path builds no string. */
+  /**
+   * Keyed by (status * 32 + grpc status 0–30, or 31 for none) * 3 + the classification given (0 none, 1
+   * success, 2 failure), so that the common path, a profile route's classified responses included,
+   * builds no string.
+   */
   private readonly responses = new Map<number, Counter>();
   /** Everything else (proxy errors, grpc statuses the numeric key cannot hold) by a string key. */
   private readonly errors = new Map<string, Counter>();
@@ -62,16 +66,12 @@ export class HttpStats {
    */
   response(status: number, grpcStatus: number, latencyMs: number, error = '', failed?: boolean): void {
     let counter: Counter | undefined;
-    const numericKey =
-      failed === undefined &&
-      error === '' &&
-      Number.isInteger(status) &&
-      (grpcStatus === NO_GRPC_STATUS || (Number.isInteger(grpcStatus) && grpcStatus >= 0 && grpcStatus < 31));
+    const numericKey = error === '' && Number.isInteger(status) && (grpcStatus === NO_GRPC_STATUS || (Number.isInteger(grpcStatus) && grpcStatus >= 0 && grpcStatus < 31));
     if (numericKey) {
-      const key = status * 32 + (grpcStatus === NO_GRPC_STATUS ? 31 : grpcStatus);
+      const key = (status * 32 + (grpcStatus === NO_GRPC_STATUS ? 31 : grpcStatus)) * 3 + (failed === undefined ? 0 : failed ? 2 : 1);
       counter = this.responses.get(key);
       if (counter === undefined) {
-        counter = this.metrics.responseTotal.get(this.responseLabels(status, grpcStatus, ''));
+        counter = this.metrics.responseTotal.get(this.responseLabels(status, grpcStatus, '', failed));
         this.responses.set(key, counter);
       }
     } else {

@@ -64,7 +64,10 @@ export class RouteStats {
   private readonly base: string;
   private readonly requests: Counter;
   private readonly actualRequests: Counter;
-  private readonly series = new Map<string, Counter | Histogram>();
+  private readonly retryables = new Map<RetryOutcome, Counter>();
+  /** Response counters of both families (see count()) and latency histograms by status and family. */
+  private readonly responses = new Map<number | string, Counter>();
+  private readonly latencies = new Map<number, Histogram>();
 
   constructor(metrics: RouteMetrics, base: string) {
     this.metrics = metrics;
@@ -83,26 +86,26 @@ export class RouteStats {
 
   /** The response the client got. `grpcStatus` -1 = none; `error` names a proxy-synthesized answer. */
   response(status: number, grpcStatus: number, failed: boolean, latencyMs: number, error = ''): void {
-    this.count('r', this.metrics.responseTotal, this.metrics.responseLatency, status, grpcStatus, failed, latencyMs, error);
+    this.count(0, this.metrics.responseTotal, this.metrics.responseLatency, status, grpcStatus, failed, latencyMs, error);
   }
 
   /** The outcome of one attempt, whether or not it reached the client. */
   actualResponse(status: number, grpcStatus: number, failed: boolean, latencyMs: number, error = ''): void {
-    this.count('a', this.metrics.actualResponseTotal, this.metrics.actualResponseLatency, status, grpcStatus, failed, latencyMs, error);
+    this.count(1, this.metrics.actualResponseTotal, this.metrics.actualResponseLatency, status, grpcStatus, failed, latencyMs, error);
   }
 
   retryable(outcome: RetryOutcome): void {
-    const key = `t|${outcome}`;
-    let counter = this.series.get(key) as Counter | undefined;
+    let counter = this.retryables.get(outcome);
     if (counter === undefined) {
       counter = this.metrics.retryableTotal.get(joinLabels(this.base, labels({ retry: outcome })));
-      this.series.set(key, counter);
+      this.retryables.set(outcome, counter);
     }
     counter.inc();
   }
 
+  /** `family` 0: the responses the client got (`route_response_*`); 1: every attempt's (`route_actual_*`). */
   private count(
-    family: string,
+    family: 0 | 1,
     total: Family<Counter>,
     latency: Family<Histogram>,
     status: number,
@@ -111,18 +114,22 @@ export class RouteStats {
     latencyMs: number,
     error: string,
   ): void {
-    const key = `${family}|${status}|${grpcStatus}|${failed ? 1 : 0}|${error}`;
-    let counter = this.series.get(key) as Counter | undefined;
+    // A number for the common responses (no error, gRPC status none or 0–30): counting builds no string.
+    const key =
+      error === '' && Number.isInteger(grpcStatus) && grpcStatus >= -1 && grpcStatus < 31
+        ? ((status * 32 + grpcStatus + 1) * 2 + (failed ? 1 : 0)) * 2 + family
+        : `${family}|${status}|${grpcStatus}|${failed ? 1 : 0}|${error}`;
+    let counter = this.responses.get(key);
     if (counter === undefined) {
       counter = total.get(joinLabels(this.base, responseLabels(status, grpcStatus, failed, error)));
-      this.series.set(key, counter);
+      this.responses.set(key, counter);
     }
     counter.inc();
-    const latencyKey = `${family}l|${status}`;
-    let histogram = this.series.get(latencyKey) as Histogram | undefined;
+    const latencyKey = status * 2 + family; // statuses are whole numbers (parsed, or a proxy error's)
+    let histogram = this.latencies.get(latencyKey);
     if (histogram === undefined) {
       histogram = latency.get(joinLabels(this.base, labels({ status_code: status })));
-      this.series.set(latencyKey, histogram);
+      this.latencies.set(latencyKey, histogram);
     }
     histogram.observe(latencyMs);
   }
