@@ -63,7 +63,9 @@ export function describeRun(r: OpenLoopResult): string {
     (r.backendCpuUsPerRequest === undefined ? '' : `, backend ${r.backendCpuUsPerRequest.toFixed(1)} µs/req`) +
     (r.outsideFreezes === undefined
       ? ''
-      : `; ${r.outsideFreezes.freezes} core freezes (${r.outsideFreezes.frozenMs} ms) touched ${r.outsideFreezes.touched} requests, the others p99 ${fmtInt(r.outsideFreezes.latency.p99)} µs`)
+      : `; ${r.outsideFreezes.freezes} core freezes (${r.outsideFreezes.frozenMs} ms)` +
+        (r.outsideFreezes.housekeeping ? ` and ${r.outsideFreezes.housekeeping} kdamond windows (${r.outsideFreezes.housekeepingMs} ms)` : '') +
+        ` touched ${r.outsideFreezes.touched} requests, the others p99 ${fmtInt(r.outsideFreezes.latency.p99)} µs`)
   );
 }
 

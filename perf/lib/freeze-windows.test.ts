@@ -12,6 +12,20 @@ test('the logs of both cores merge into one sorted list; overlapping windows bec
   ]);
 });
 
+test("kernel housekeeping windows ('k') count with the freezes, and each kind can be read alone", () => {
+  const core0 = 'start 100.000\n200.000 205.000\n300.000 301.000 k\n301.000 302.000 k\n';
+  const core1 = '204.000 206.000 k\n400.000 401.000 x\n';
+  assert.deepEqual(parseFreezeLogs([core0, core1]), [
+    [200, 206],
+    [300, 302],
+  ]);
+  assert.deepEqual(parseFreezeLogs([core0, core1], 'freeze'), [[200, 205]]);
+  assert.deepEqual(parseFreezeLogs([core0, core1], 'housekeeping'), [
+    [204, 206],
+    [300, 302],
+  ]);
+});
+
 test('a sentinel that logged nothing (no freeze, or it could not run) gives no windows', () => {
   assert.deepEqual(parseFreezeLogs(['', 'start 5.000\n']), []);
 });

@@ -1,6 +1,7 @@
 // Which requests of a fixed-rate run a freeze of a core held up (pure; the generator applies it at the end
 // of its run). Freeze windows come from the sentinels' logs (perf/loadgen/freeze-sentinel.ts): one
-// "<start ms> <end ms>" line per freeze on CLOCK_MONOTONIC. A request is freeze-touched when its life, from
+// "<start ms> <end ms>" line per freeze on CLOCK_MONOTONIC, "<start ms> <end ms> k" where the machine's
+// own kernel housekeeping (kdamond) held the core instead. A request is freeze-touched when its life, from
 // its scheduled send to its response, overlaps a window on any core of the run: it waited for the
 // machine, not for the proxy. A request sent after a freeze ended but queued behind what the freeze
 // held back is not touched: how fast a chain drains that backlog is its own doing and stays measured.
@@ -8,13 +9,17 @@
 /** [start, end] in ms on CLOCK_MONOTONIC, sorted by start, not overlapping. */
 export type FreezeWindow = readonly [number, number];
 
+/** Which windows of a log: freezes (the core ran nothing), kernel housekeeping (`k`), or both. */
+export type WindowKind = 'freeze' | 'housekeeping' | 'all';
+
 /** Pure: the windows of any number of sentinel logs, merged into one sorted, non-overlapping list. */
-export function parseFreezeLogs(texts: readonly string[]): FreezeWindow[] {
+export function parseFreezeLogs(texts: readonly string[], kind: WindowKind = 'all'): FreezeWindow[] {
   const raw: Array<[number, number]> = [];
   for (const text of texts) {
     for (const line of text.split('\n')) {
-      const [a, b, extra] = line.trim().split(' ');
-      if (a === undefined || b === undefined || extra !== undefined) continue;
+      const [a, b, tag, extra] = line.trim().split(' ');
+      if (a === undefined || b === undefined || extra !== undefined || (tag !== undefined && tag !== 'k')) continue;
+      if (kind !== 'all' && (tag === 'k') !== (kind === 'housekeeping')) continue;
       const start = Number(a);
       const end = Number(b);
       if (Number.isFinite(start) && Number.isFinite(end) && end > start) raw.push([start, end]);

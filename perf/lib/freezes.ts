@@ -6,7 +6,7 @@
 // freezes and how fast each chain drains what queued behind them. `npm run perf` reports them beside
 // the figures so that a p99 can be read for what it is.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { start, stop, type Started } from './procs.ts';
 
@@ -65,20 +65,52 @@ export function canRunRealtime(): boolean {
   return realtimeAllowed;
 }
 
+/** Pure: whether a /proc/PID/stat line is a kernel thread (parent kthreadd, PID 2) named kdamond…. */
+export function isKdamond(stat: string): boolean {
+  const close = stat.lastIndexOf(')');
+  const name = stat.slice(stat.indexOf('(') + 1, close);
+  const ppid = stat.slice(close + 2).split(' ')[1];
+  return name.startsWith('kdamond') && ppid === '2';
+}
+
+let housekeepingPids: number[] | undefined;
+/**
+ * The kernel threads of the machine's own housekeeping that hold a core for milliseconds at a time:
+ * kdamond (DAMON, the memory-access monitor these VMs' kernel runs: 2.5-4 ms every ~512 ms). The
+ * sentinels log the windows in which one of them held their core, so that the requests it held up are
+ * left out as those a freeze held up are.
+ */
+export function housekeepingThreads(): number[] {
+  if (housekeepingPids !== undefined) return housekeepingPids;
+  housekeepingPids = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (isKdamond(readFileSync(`/proc/${entry}/stat`, 'utf8'))) housekeepingPids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return housekeepingPids;
+}
+
 /**
  * Starts a freeze sentinel (perf/loadgen/freeze-sentinel.ts) on each of `cores`, at real-time priority, for
- * at most `seconds`; undefined when real-time priority is not allowed (the run then has no freeze split).
+ * at most `seconds`, watching the kernel's housekeeping threads too; undefined when real-time priority is
+ * not allowed (the run then has no freeze split).
  */
 export function startSentinels(root: string, cores: readonly number[], dir: string, seconds: number): Sentinels | undefined {
   if (!canRunRealtime()) return undefined;
   const procs: Started[] = [];
   const files: string[] = [];
+  const watch = housekeepingThreads();
   for (const core of cores) {
     const file = join(dir, `freezes-core${core}.log`);
     writeFileSync(file, '');
     files.push(file);
     const script = join(root, 'perf', 'loadgen', 'freeze-sentinel.ts');
-    procs.push(start(`freeze-sentinel-${core}`, process.execPath, ['--single-threaded', script, '--out', file, '--seconds', String(seconds)], { core, fifo: 50 }));
+    const watching = watch.length === 0 ? [] : ['--core', String(core), '--watch', watch.join(',')];
+    procs.push(start(`freeze-sentinel-${core}`, process.execPath, ['--single-threaded', script, '--out', file, '--seconds', String(seconds), ...watching], { core, fifo: 50 }));
   }
   return { files, stop: async () => void (await Promise.all(procs.map((p) => stop(p, 500)))) };
 }

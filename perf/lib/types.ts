@@ -36,9 +36,11 @@ export interface OpenLoopResult {
   firstError?: string;
   /**
    * With freeze sentinels on the run's cores: the latency of the successful requests that no freeze of
-   * a core overlapped, how many did (`touched`), and the freezes inside the measured phase.
+   * a core overlapped, how many did (`touched`), and the freezes inside the measured phase — and, kept
+   * apart, the windows in which the machine's kernel housekeeping (kdamond) held a core, which touch
+   * requests the same way (absent in results written before they were watched).
    */
-  outsideFreezes?: { latency: LatencySummary; touched: number; freezes: number; frozenMs: number };
+  outsideFreezes?: { latency: LatencySummary; touched: number; freezes: number; frozenMs: number; housekeeping?: number; housekeepingMs?: number };
   /** Set by `npm run perf`, not the generator: CPU of the target's proxies per request sent at this rate, µs. */
   proxyCpuUsPerRequest?: number;
   /** The backend's CPU per request sent during the run (warm-up included), µs: the core's speed then. */

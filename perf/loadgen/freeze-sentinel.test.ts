@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,37 @@ test('a stretch the sentinel did not run is logged as one freeze window on the m
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// A thread it watches that ran on its core while it slept marks that stretch "k"; one on another core does
+// not. A busy loop pinned beside it stands for kdamond (the sentinel reads any PID's /proc the same way).
+test('a watched thread running on its core is logged as housekeeping windows, on another core not', { timeout: 20_000 }, async (t) => {
+  if (spawnSync('taskset', ['-c', '1', 'true']).status !== 0) return t.skip('needs taskset and a second core');
+  const kWindows = async (busyCore: number): Promise<number> => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-'));
+    const out = join(dir, 'freezes.log');
+    const busy = spawn('taskset', ['-c', String(busyCore), process.execPath, '-e', 'for (;;) {}'], { stdio: 'ignore' });
+    try {
+      const sentinel = spawn('taskset', ['-c', '0', process.execPath, '--single-threaded', script, '--out', out, '--seconds', '1', '--core', '0', '--watch', String(busy.pid)], { stdio: 'ignore' });
+      const code = await new Promise((r) => sentinel.once('exit', r));
+      assert.equal(code, 0);
+      return readable(out).split('\n').filter((l) => l.endsWith(' k')).length;
+    } finally {
+      busy.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  assert.ok((await kWindows(0)) > 0, 'no housekeeping window with the watched thread on the same core');
+  assert.equal(await kWindows(1), 0);
+});
+
+test('--watch needs --core', { timeout: 10_000 }, async () => {
+  const child = spawn(process.execPath, [script, '--out', '/dev/null', '--seconds', '1', '--watch', String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+  const code = await new Promise((r) => child.once('exit', r));
+  assert.notEqual(code, 0);
+  assert.match(err, /--watch needs --core/);
 });
 
 test('bad numbers are refused', { timeout: 10_000 }, async () => {

@@ -126,7 +126,8 @@ function achieved(): number {
  */
 function outsideFreezes(): OpenLoopResult['outsideFreezes'] {
   if (latencies === undefined) return undefined;
-  const windows = parseFreezeLogs(freezeLogs.map((f) => readFileSync(f, 'utf8')));
+  const logs = freezeLogs.map((f) => readFileSync(f, 'utf8'));
+  const windows = parseFreezeLogs(logs);
   const t0MonoMs = (t0 + monoOffsetNs) / 1e6;
   const kept = build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
   let touched = 0;
@@ -137,8 +138,18 @@ function outsideFreezes(): OpenLoopResult['outsideFreezes'] {
     if (overlapsFreeze(windows, sentMs, sentMs + us / 1000)) touched++;
     else kept.recordValue(us);
   }
-  const span = freezesWithin(windows, t0MonoMs + scheduledAtNs(warmN, rate) / 1e6, t0MonoMs + (Math.max(lastOkNs, scheduledAtNs(total, rate)) / 1e6));
-  return { latency: summarize(kept), touched, freezes: span.count, frozenMs: Math.round(span.frozenMs * 10) / 10 };
+  const from = t0MonoMs + scheduledAtNs(warmN, rate) / 1e6;
+  const to = t0MonoMs + Math.max(lastOkNs, scheduledAtNs(total, rate)) / 1e6;
+  const freezes = freezesWithin(parseFreezeLogs(logs, 'freeze'), from, to);
+  const housekeeping = freezesWithin(parseFreezeLogs(logs, 'housekeeping'), from, to);
+  return {
+    latency: summarize(kept),
+    touched,
+    freezes: freezes.count,
+    frozenMs: Math.round(freezes.frozenMs * 10) / 10,
+    housekeeping: housekeeping.count,
+    housekeepingMs: Math.round(housekeeping.frozenMs * 10) / 10,
+  };
 }
 
 function finish(): void {
