@@ -63,9 +63,10 @@ export function describeRun(r: OpenLoopResult): string {
     (r.backendCpuUsPerRequest === undefined ? '' : `, backend ${r.backendCpuUsPerRequest.toFixed(1)} µs/req`) +
     (r.outsideFreezes === undefined
       ? ''
-      : `; ${r.outsideFreezes.freezes} core freezes (${r.outsideFreezes.frozenMs} ms)` +
-        (r.outsideFreezes.housekeeping ? ` and ${r.outsideFreezes.housekeeping} kdamond windows (${r.outsideFreezes.housekeepingMs} ms)` : '') +
-        ` touched ${r.outsideFreezes.touched} requests, the others p99 ${fmtInt(r.outsideFreezes.latency.p99)} µs`)
+      : `; ${r.outsideFreezes.freezes} core freezes (${r.outsideFreezes.frozenMs} ms) touched ${r.outsideFreezes.touched} requests, the others p99 ${fmtInt(r.outsideFreezes.latency.p99)} µs` +
+        (r.outsideFreezes.housekeeping === undefined
+          ? ''
+          : `; with ${r.outsideFreezes.housekeeping.windows} kdamond windows (${r.outsideFreezes.housekeeping.ms} ms) ${r.outsideFreezes.housekeeping.touched} touched, the others p99 ${fmtInt(r.outsideFreezes.housekeeping.p99)} µs`))
   );
 }
 

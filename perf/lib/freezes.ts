@@ -77,8 +77,8 @@ let housekeepingPids: number[] | undefined;
 /**
  * The kernel threads of the machine's own housekeeping that hold a core for milliseconds at a time:
  * kdamond (DAMON, the memory-access monitor these VMs' kernel runs: 2.5-4 ms every ~512 ms). The
- * sentinels log the windows in which one of them held their core, so that the requests it held up are
- * left out as those a freeze held up are.
+ * sentinels log the windows in which one of them held their core; the report counts them and each run's
+ * log line gives the p99 without the requests they touched (p99 added does not leave those out).
  */
 export function housekeepingThreads(): number[] {
   if (housekeepingPids !== undefined) return housekeepingPids;

@@ -61,6 +61,19 @@ const runs: RunResult[] = [
   { target: 'nginx', protocol: 'h1', ok: false, error: 'nginx exited (1): bind | failed', memory: [], fixed: [], notes: [] },
 ];
 
+const MACHINE: PerfReport['machine'] = {
+  date: '2026-11-22T00:00:00.000Z',
+  host: 'h',
+  kernel: '6.1',
+  cpuModel: 'CPU',
+  cores: 2,
+  memoryGiB: 24,
+  node: 'v24.21.0',
+  gitCommit: '0123456789abcdef0123456789abcdef01234567',
+  gitDirty: true,
+  tools: { haproxy: '2.6.12' },
+};
+
 test('p99 added is measured against direct at the same protocol and rate', () => {
   assert.equal(p99Added(runs, 'sluice', 'h1', 1000), 600);
   assert.equal(p99Added(runs, 'sluice', 'grpc', 5000), 1600);
@@ -79,6 +92,24 @@ test('with freeze sentinels on both sides, p99 added compares the requests no co
   assert.equal(p99Added(withSplit, 'haproxy', 'h1', 1000), 200, 'one side without a split: all requests on both');
   assert.equal(addedWithAll(withSplit, 'sluice', 'h1', 1000, String), '400 (all requests: 600)');
   assert.equal(addedWithAll(withSplit, 'haproxy', 'h1', 1000, String), '200');
+});
+
+test("kdamond windows are reported but not left out of p99 added: that stays the freeze split's", () => {
+  const split = (r: RunResult, p99: number, quietP99: number): RunResult => ({
+    ...r,
+    fixed: r.fixed.map((f) => ({
+      ...f,
+      outsideFreezes: { latency: { ...f.latency, p99 }, touched: 12, freezes: 4, frozenMs: 22, housekeeping: { windows: 30, ms: 200, touched: 90, p99: quietP99 } },
+    })),
+  });
+  const withWindows = [split(runs[0] as RunResult, 250, 100), split(runs[1] as RunResult, 650, 120), runs[2] as RunResult];
+  assert.equal(p99Added(withWindows, 'sluice', 'h1', 1000), 400);
+  const md = renderMarkdown(
+    { machine: MACHINE, settings: {}, skipped: [], runs: withWindows, checks: computeChecks(withWindows), durationSeconds: 1 },
+    [1000, 5000],
+  );
+  assert.match(md, /The sentinels also saw [\d,]+ windows \([\d,]+ ms\) in which the kernel's DAMON thread/);
+  assert.match(md, /Those are \*not\* left out of p99 added/);
 });
 
 test('target checks pass, fail, or say not measured', () => {
@@ -136,18 +167,7 @@ test("mesh rows show the controller's CPU apart from the proxy's", () => {
 
 test('the whole markdown page names machine, commit and skipped targets', () => {
   const report: PerfReport = {
-    machine: {
-      date: '2026-11-22T00:00:00.000Z',
-      host: 'h',
-      kernel: '6.1',
-      cpuModel: 'CPU',
-      cores: 2,
-      memoryGiB: 24,
-      node: 'v24.21.0',
-      gitCommit: '0123456789abcdef0123456789abcdef01234567',
-      gitDirty: true,
-      tools: { haproxy: '2.6.12' },
-    },
+    machine: MACHINE,
     settings: {},
     skipped: [{ target: 'nginx', reason: 'nginx is not installed' }],
     runs,

@@ -36,11 +36,17 @@ export interface OpenLoopResult {
   firstError?: string;
   /**
    * With freeze sentinels on the run's cores: the latency of the successful requests that no freeze of
-   * a core overlapped, how many did (`touched`), and the freezes inside the measured phase — and, kept
-   * apart, the windows in which the machine's kernel housekeeping (kdamond) held a core, which touch
-   * requests the same way (absent in results written before they were watched).
+   * a core overlapped, how many did (`touched`), and the freezes inside the measured phase. For reading
+   * only (p99 added does not use it): the windows in which the kernel's DAMON thread (kdamond) held a
+   * core, how many requests a freeze or such a window touched, and the p99 of the others.
    */
-  outsideFreezes?: { latency: LatencySummary; touched: number; freezes: number; frozenMs: number; housekeeping?: number; housekeepingMs?: number };
+  outsideFreezes?: {
+    latency: LatencySummary;
+    touched: number;
+    freezes: number;
+    frozenMs: number;
+    housekeeping?: { windows: number; ms: number; touched: number; p99: number };
+  };
   /** Set by `npm run perf`, not the generator: CPU of the target's proxies per request sent at this rate, µs. */
   proxyCpuUsPerRequest?: number;
   /** The backend's CPU per request sent during the run (warm-up included), µs: the core's speed then. */

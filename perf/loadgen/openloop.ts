@@ -122,33 +122,42 @@ function achieved(): number {
 
 /**
  * The latency of the measured requests that no freeze of a watched core overlapped, with what was left
- * out. The freeze logs are read now: the sentinels write each freeze as it ends.
+ * out; and, for reading only, the same with the requests a kdamond window touched left out too. The
+ * freeze logs are read now: the sentinels write each window as it ends.
  */
 function outsideFreezes(): OpenLoopResult['outsideFreezes'] {
   if (latencies === undefined) return undefined;
   const logs = freezeLogs.map((f) => readFileSync(f, 'utf8'));
-  const windows = parseFreezeLogs(logs);
+  const freezeWindows = parseFreezeLogs(logs, 'freeze');
+  const allWindows = parseFreezeLogs(logs);
   const t0MonoMs = (t0 + monoOffsetNs) / 1e6;
-  const kept = build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  const histogram = (): ReturnType<typeof build> => build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  const kept = histogram();
+  const quiet = histogram();
   let touched = 0;
+  let touchedAny = 0;
   for (let k = 0; k < measuredN; k++) {
     const us = latencies[k] as number;
     if (Number.isNaN(us)) continue;
     const sentMs = t0MonoMs + scheduledAtNs(warmN + k, rate) / 1e6;
-    if (overlapsFreeze(windows, sentMs, sentMs + us / 1000)) touched++;
+    const doneMs = sentMs + us / 1000;
+    if (overlapsFreeze(freezeWindows, sentMs, doneMs)) touched++;
     else kept.recordValue(us);
+    if (overlapsFreeze(allWindows, sentMs, doneMs)) touchedAny++;
+    else quiet.recordValue(us);
   }
   const from = t0MonoMs + scheduledAtNs(warmN, rate) / 1e6;
   const to = t0MonoMs + Math.max(lastOkNs, scheduledAtNs(total, rate)) / 1e6;
-  const freezes = freezesWithin(parseFreezeLogs(logs, 'freeze'), from, to);
+  const freezes = freezesWithin(freezeWindows, from, to);
   const housekeeping = freezesWithin(parseFreezeLogs(logs, 'housekeeping'), from, to);
   return {
     latency: summarize(kept),
     touched,
     freezes: freezes.count,
     frozenMs: Math.round(freezes.frozenMs * 10) / 10,
-    housekeeping: housekeeping.count,
-    housekeepingMs: Math.round(housekeeping.frozenMs * 10) / 10,
+    ...(housekeeping.count === 0
+      ? {}
+      : { housekeeping: { windows: housekeeping.count, ms: Math.round(housekeeping.frozenMs * 10) / 10, touched: touchedAny, p99: summarize(quiet).p99 } }),
   };
 }
 
