@@ -4,6 +4,7 @@
 // disturbed it. The rounds around it are lib/fixed-phase.ts.
 import { join } from 'node:path';
 import { startSentinels } from './freezes.ts';
+import { waitWorking } from './probe.ts';
 import { fmtInt, fmtRate } from './fmt.ts';
 import { foreignCores, mark, waitQuiet } from './noise.ts';
 import { cpuSeconds, start } from './procs.ts';
@@ -27,6 +28,11 @@ export async function fixedRateRun(b: Bench, protocol: Protocol, t: RunningTarge
   const { o } = b;
   let best: (FixedRun & { score: number }) | undefined;
   for (let attempt = 1; attempt <= o.attempts; attempt++) {
+    // A mesh target idle since its last round (other targets ran meanwhile) has released its
+    // destination (discovery idle timeout, 5 s as Linkerd's): its next request waits for the controller,
+    // which runs at nice 19 beside the generator. One request first, so that the run measures the
+    // destination resolved, as steady traffic keeps it, rather than one control-plane round trip.
+    if (t.authority !== undefined) await waitWorking(protocol, t.port, 10_000, { authority: t.authority });
     await waitQuiet(o.quiet.threshold, o.quiet.maxWaitMs);
     const n0 = mark();
     const cpu0 = sumCpu(t.proxies);
