@@ -1,6 +1,7 @@
 // Small HTTP/1.1 backends for control-plane routing tests: each answers with its own name, and can be
 // made slow, failing, or held open, and counts what it served.
 import http from 'node:http';
+import type http2 from 'node:http2';
 import { closeServer, listen } from './net.ts';
 
 export interface Backend {
@@ -98,6 +99,25 @@ export function send(
     );
     req.on('error', reject);
     req.end(options.body);
+  });
+}
+
+/** One h2c GET on `session` (a connection to the proxy's outbound listener) with `authority`. */
+export function h2Send(session: http2.ClientHttp2Session, authority: string, path: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':authority': authority, ':path': path });
+    let status = 0;
+    let headers: http2.IncomingHttpHeaders = {};
+    let body = '';
+    stream.on('response', (h) => {
+      headers = h;
+      status = Number(h[':status']);
+    });
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => (body += c));
+    stream.on('end', () => resolve({ status, headers: headers as Reply['headers'], body }));
+    stream.on('error', reject);
+    stream.end();
   });
 }
 

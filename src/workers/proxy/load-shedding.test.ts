@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { describe, it } from 'node:test';
-import { eventually, send, type Reply } from '../../../test/support/backends.ts';
+import { eventually, h2Send, send, type Reply } from '../../../test/support/backends.ts';
 import { ERROR_RESPONSES, PROXY_ERROR_HEADER } from '../../core/errors.ts';
 import { MAX_CONNECTIONS_PER_ENDPOINT, MAX_WAITING_STREAMS } from './h2/upstreams.ts';
 import { startHeldEndpoint } from './h2/held-endpoint.testkit.ts';
@@ -16,25 +16,6 @@ import { resolved, startInProcessProxy } from './mesh-tls.testkit.ts';
 
 const WEB = 'web.default.svc.cluster.local';
 const EXCESS = 20;
-
-/** One h2c GET on `session`: status and the proxy's error header. */
-function h2Send(session: http2.ClientHttp2Session, path: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({ ':authority': WEB, ':path': path });
-    let status = 0;
-    let headers: http2.IncomingHttpHeaders = {};
-    let body = '';
-    stream.on('response', (h) => {
-      headers = h;
-      status = Number(h[':status']);
-    });
-    stream.setEncoding('utf8');
-    stream.on('data', (c: string) => (body += c));
-    stream.on('end', () => resolve({ status, headers: headers as Reply['headers'], body }));
-    stream.on('error', reject);
-    stream.end();
-  });
-}
 
 describe('load shed by the proxy does not eject the endpoint', { timeout: 60_000 }, () => {
   for (const protocol of ['h2c', 'http1 (orig-proto)'] as const) {
@@ -57,7 +38,7 @@ describe('load shed by the proxy does not eject the endpoint', { timeout: 60_000
           s.on('error', () => {});
           sessions.push(s);
         }
-        return h2Send(sessions[Math.floor(i / 100)] as http2.ClientHttp2Session, path);
+        return h2Send(sessions[Math.floor(i / 100)] as http2.ClientHttp2Session, WEB, path);
       };
 
       assert.equal((await request('/warm', 0)).status, 200, 'the upstream connection and its SETTINGS are known');

@@ -5,24 +5,12 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { describe, it } from 'node:test';
-import { eventually, send, type Reply } from '../../../../test/support/backends.ts';
+import { eventually, h2Send, send, type Reply } from '../../../../test/support/backends.ts';
 import { resolved, startInProcessProxy } from '../mesh-tls.testkit.ts';
 import { startHeldEndpoint } from './held-endpoint.testkit.ts';
 
 const WEB = 'web.default.svc.cluster.local';
 const LIMIT = 2;
-
-function h2Get(session: http2.ClientHttp2Session, path: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({ ':authority': WEB, ':path': path });
-    let status = 0;
-    stream.on('response', (h) => (status = Number(h[':status'])));
-    stream.resume();
-    stream.on('end', () => resolve({ status, headers: {}, body: '' }));
-    stream.on('error', reject);
-    stream.end();
-  });
-}
 
 describe('streams past an endpoint connection’s limit', { timeout: 30_000 }, () => {
   for (const protocol of ['h2c', 'http1 (orig-proto)'] as const) {
@@ -36,7 +24,7 @@ describe('streams past an endpoint connection’s limit', { timeout: 30_000 }, (
       const client = http2.connect(`http://127.0.0.1:${proxy.outboundPort}`);
       client.on('error', () => {});
       t.after(() => client.destroy());
-      const request = (path: string): Promise<Reply> => (protocol === 'h2c' ? h2Get(client, path) : send(proxy.outboundPort, `${WEB}:80`, { path }));
+      const request = (path: string): Promise<Reply> => (protocol === 'h2c' ? h2Send(client, WEB, path) : send(proxy.outboundPort, `${WEB}:80`, { path }));
 
       assert.equal((await request('/warm')).status, 200, 'the first connection knows the endpoint’s limit');
       // Three connections' worth: all in flight at the endpoint at once, none waiting in the proxy.
