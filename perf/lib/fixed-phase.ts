@@ -4,9 +4,16 @@
 // p99 added over direct's run of the same round is the median (with two rounds the worse) — and stored
 // in `result.fixed` with every round's figures beside it, so the checks compare runs made minutes apart
 // on a core whose speed changed no more than runs made seconds apart.
+//
+// Only the target being measured runs: the others' processes are paused (SIGSTOP) meanwhile. An idle Node
+// proxy cleans up after its own run — V8's memory reducer does full GCs of 15–27 ms, and the idle trim
+// gives memory back, up to ~15 ms — and on the shared core that landed in whichever target ran next: most
+// often another Sluice target, since they run side by side in the order. Paused, a target does that
+// clean-up when it runs again, inside its own warm-up.
 import { fmtInt, fmtRate } from './fmt.ts';
 import { describeRun, fixedRateRun } from './fixed-run.ts';
 import type { FixedRun } from './fixed-run.ts';
+import { pause, resume } from './procs.ts';
 import type { Started } from './procs.ts';
 import { LATE_US } from './run-context.ts';
 import type { Bench } from './run-context.ts';
@@ -24,40 +31,57 @@ export type RunOnce = (b: Bench, protocol: Protocol, t: RunningTarget, backend: 
 export async function fixedPhase(b: Bench, protocol: Protocol, backend: Started, targets: readonly Prepared[], runOnce: RunOnce = fixedRateRun): Promise<void> {
   const rounds = b.o.rounds;
   if (targets.length > 0) {
-    b.log(`${protocol}: fixed rates, ${rounds} round${rounds === 1 ? '' : 's'} of ${targets.map((p) => p.target.name).join(', ')} (even rounds in reverse), all of them running`);
+    b.log(`${protocol}: fixed rates, ${rounds} round${rounds === 1 ? '' : 's'} of ${targets.map((p) => p.target.name).join(', ')} (even rounds in reverse), the others paused during each run`);
   }
-  for (const rate of b.o.rates) {
-    // Per target, its run of each round (undefined: none, it failed).
-    const runs = new Map<Prepared, Array<FixedRun | undefined>>(targets.map((p) => [p, []]));
-    for (let round = 1; round <= rounds; round++) {
-      for (const p of roundOrder(targets, round)) {
-        if (p.stopped) continue;
-        try {
-          const run = await runOnce(b, protocol, p.running, backend, rate, p.dir, p.tag);
-          const dead = firstDead(p.running);
-          if (dead !== null) throw new Error(`died during the ${fmtRate(rate)}/s run: ${dead}`);
-          (runs.get(p) as Array<FixedRun | undefined>)[round - 1] = run;
-          b.log(`${p.tag}: @${fmtRate(rate)}/s round ${round}/${rounds} ${describeRun(run.r)}`);
-        } catch (err) {
-          await failTarget(b, p, err);
-        }
+  for (const p of targets) processesOf(p).forEach(pause);
+  try {
+    for (const rate of b.o.rates) await ratePhase(b, protocol, backend, targets, rate, runOnce);
+  } finally {
+    for (const p of targets) processesOf(p).forEach(resume);
+  }
+}
+
+/** A target's processes: its proxies and its helpers (the controller). */
+function processesOf(p: Prepared): Started[] {
+  return [...p.running.proxies, ...(p.running.helpers ?? [])];
+}
+
+/** One rate's rounds, then the round kept per target. */
+async function ratePhase(b: Bench, protocol: Protocol, backend: Started, targets: readonly Prepared[], rate: number, runOnce: RunOnce): Promise<void> {
+  const rounds = b.o.rounds;
+  // Per target, its run of each round (undefined: none, it failed).
+  const runs = new Map<Prepared, Array<FixedRun | undefined>>(targets.map((p) => [p, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const p of roundOrder(targets, round)) {
+      if (p.stopped) continue;
+      processesOf(p).forEach(resume);
+      try {
+        const run = await runOnce(b, protocol, p.running, backend, rate, p.dir, p.tag);
+        const dead = firstDead(p.running);
+        if (dead !== null) throw new Error(`died during the ${fmtRate(rate)}/s run: ${dead}`);
+        (runs.get(p) as Array<FixedRun | undefined>)[round - 1] = run;
+        b.log(`${p.tag}: @${fmtRate(rate)}/s round ${round}/${rounds} ${describeRun(run.r)}`);
+      } catch (err) {
+        await failTarget(b, p, err);
+      } finally {
+        processesOf(p).forEach(pause);
       }
     }
-    // Direct's runs count even if it failed in a later round: each was made beside the others' of its round.
-    const direct = targets.find((p) => p.target.name === 'direct');
-    const directRuns = direct === undefined ? undefined : padded(runs.get(direct), rounds).map((x) => x?.r);
-    for (const p of targets) {
-      if (p.stopped) continue;
-      const mine = padded(runs.get(p), rounds);
-      const kept = keepRound(
-        mine.map((x) => x?.r),
-        p === direct ? undefined : directRuns,
-      );
-      if (kept === undefined) continue;
-      recordNotes(p, rate, mine);
-      p.result.fixed.push(kept);
-      if (rounds > 1) b.log(`${p.tag}: @${fmtRate(rate)}/s ${keptLine(kept.rounds ?? [], kept.round ?? 0)}`);
-    }
+  }
+  // Direct's runs count even if it failed in a later round: each was made beside the others' of its round.
+  const direct = targets.find((p) => p.target.name === 'direct');
+  const directRuns = direct === undefined ? undefined : padded(runs.get(direct), rounds).map((x) => x?.r);
+  for (const p of targets) {
+    if (p.stopped) continue;
+    const mine = padded(runs.get(p), rounds);
+    const kept = keepRound(
+      mine.map((x) => x?.r),
+      p === direct ? undefined : directRuns,
+    );
+    if (kept === undefined) continue;
+    recordNotes(p, rate, mine);
+    p.result.fixed.push(kept);
+    if (rounds > 1) b.log(`${p.tag}: @${fmtRate(rate)}/s ${keptLine(kept.rounds ?? [], kept.round ?? 0)}`);
   }
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { cpuSeconds, memory, parseStatTicks, parseStatusKb } from './procs.ts';
+import { cpuSeconds, memory, parseStatTicks, parseStatusKb, pause, resume, sleep, start, stop } from './procs.ts';
 import { parseMachineBusy } from './noise.ts';
 
 test('utime + stime from a /proc/<pid>/stat line, command names with spaces and parentheses', () => {
@@ -25,4 +25,31 @@ test('this process: CPU seconds and resident memory are readable', () => {
   assert.ok(memory(process.pid).rss > 1e6);
   assert.equal(cpuSeconds(2 ** 22 + 7), 0);
   assert.ok(readFileSync('/proc/self/stat', 'utf8').length > 0);
+});
+
+/** The state letter of /proc/<pid>/stat: R running, S sleeping, T stopped… */
+function state(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
+test('a paused process is stopped until resumed, and stop() ends it even while paused', async () => {
+  const p = start('spinner', process.execPath, ['-e', 'setInterval(() => {}, 5)']);
+  try {
+    pause(p);
+    await sleep(50);
+    assert.equal(state(p.pid), 'T');
+    const cpu = cpuSeconds(p.pid);
+    await sleep(300);
+    assert.equal(cpuSeconds(p.pid), cpu, 'no CPU while paused');
+    resume(p);
+    await sleep(50);
+    assert.notEqual(state(p.pid), 'T');
+    pause(p);
+    await sleep(50);
+  } finally {
+    const t0 = Date.now();
+    await stop(p);
+    assert.ok(Date.now() - t0 < 2000, 'SIGTERM acted on without waiting for the SIGKILL');
+  }
 });

@@ -103,6 +103,21 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
+/**
+ * Freezes a process and its descendants (SIGSTOP) until resume(): while one target is measured, the
+ * others then take no CPU at all, not even the clean-up an idle Node process does after its own run.
+ */
+export function pause(p: Started): void {
+  if (!live.has(p.pid)) return;
+  for (const pid of [p.pid, ...descendants(p.pid)]) signal(pid, 'SIGSTOP');
+}
+
+/** Lets a process paused by pause() run again (harmless on one that was not paused). */
+export function resume(p: Started): void {
+  if (!live.has(p.pid)) return;
+  for (const pid of [p.pid, ...descendants(p.pid)]) signal(pid, 'SIGCONT');
+}
+
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);
@@ -124,6 +139,8 @@ export async function stop(p: Started, graceMs = 3000): Promise<void> {
   if (!live.has(p.pid)) return;
   const kids = descendants(p.pid);
   signal(p.pid, 'SIGTERM');
+  // A paused process acts on SIGTERM only once it runs again.
+  for (const pid of [p.pid, ...kids]) signal(pid, 'SIGCONT');
   const how = await Promise.race([p.exited, timeout(graceMs)]);
   if (how === 'timeout') {
     signal(p.pid, 'SIGKILL');
