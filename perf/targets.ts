@@ -31,12 +31,13 @@ export interface TargetContext {
 }
 
 /**
- * The mesh targets' controller runs at the lowest priority on the load core: the generator's sends
- * always win the core, and the controller (not on the request path: Destination answers once, reports
- * are asynchronous) uses what is left. At normal priority its report ingestion and garbage collection
- * made the generator send late (send lag p99 1.7-6 ms against under 1 ms for the other targets).
+ * The mesh targets' controller runs on the load core under SCHED_IDLE: the generator always wins the
+ * core, and the controller (not on the request path: Destination answers once, reports are
+ * asynchronous) uses what is left. At normal priority its report ingestion and garbage collection made
+ * the generator send late (send lag p99 1.7-6 ms against under 1 ms for the other targets); at nice 19
+ * (until session 10) a slice it had begun still ran to its end before a waking generator got the core.
  */
-const CONTROLLER_NICE = 19;
+const CONTROLLER_PRIORITY = { idle: true } as const;
 
 export interface RunningTarget {
   /** Where clients connect. */
@@ -162,7 +163,7 @@ function sluiceMesh(name: string, twoProxies: boolean, description: string, mtls
         const endpoint = { ip: '127.0.0.1', port: bPorts?.inbound ?? ctx.backendPort, meshed: twoProxies };
         const identity = mtls ? await prepareMeshIdentity(join(ctx.dir, 'identity')) : undefined;
         const identityArgs = identity === undefined ? [] : [...identity.controllerArgs, '--identity-addr', '127.0.0.1:0'];
-        const ctl = await startController(ctx.root, ctx.dir, meshDiscoveryYaml(endpoint), ctx.controlCore, undefined, identityArgs, CONTROLLER_NICE);
+        const ctl = await startController(ctx.root, ctx.dir, meshDiscoveryYaml(endpoint), ctx.controlCore, undefined, identityArgs, CONTROLLER_PRIORITY);
         started.push(ctl.proc);
         const identityAddr = ctl.identity;
         if (identity !== undefined && identityAddr === undefined) throw new Error(`${name}: the controller logged no identity address: ${ctl.proc.stderrTail().trim().slice(-800)}`);

@@ -53,3 +53,14 @@ test('a paused process is stopped until resumed, and stop() ends it even while p
     assert.ok(Date.now() - t0 < 2000, 'SIGTERM acted on without waiting for the SIGKILL');
   }
 });
+
+test('idle: the process runs under SCHED_IDLE (policy 5 in /proc/<pid>/sched)', async () => {
+  const p = start('idler', process.execPath, ['-e', 'setInterval(() => {}, 50)'], { idle: true });
+  try {
+    await sleep(100);
+    const policy = /^policy\s*:\s*(\d+)/m.exec(readFileSync(`/proc/${p.pid}/sched`, 'utf8'));
+    assert.equal(policy?.[1], '5');
+  } finally {
+    await stop(p);
+  }
+});

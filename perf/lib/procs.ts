@@ -28,6 +28,12 @@ export interface StartOptions {
   nice?: number;
   /** Real-time FIFO priority (`chrt -f`, which execs too; needs root or CAP_SYS_NICE). */
   fifo?: number;
+  /**
+   * SCHED_IDLE (`chrt -i 0`): the process runs only when its core has nothing else to run, and any other
+   * thread waking up takes the core from it at once — unlike nice 19, under which the kernel's EEVDF
+   * scheduler still lets it finish a slice of up to a few ms first.
+   */
+  idle?: boolean;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Called with each stdout chunk (stdout is otherwise discarded). */
@@ -39,7 +45,8 @@ export interface StartOptions {
 export function start(name: string, cmd: string, args: string[], opts: StartOptions = {}): Started {
   const pinned = opts.core === undefined ? [cmd, ...args] : ['taskset', '-c', String(opts.core), cmd, ...args];
   const niced = opts.nice === undefined ? pinned : ['nice', '-n', String(opts.nice), ...pinned];
-  const chain = opts.fifo === undefined ? niced : ['chrt', '-f', String(opts.fifo), ...niced];
+  const policy = opts.fifo !== undefined ? ['chrt', '-f', String(opts.fifo)] : opts.idle === true ? ['chrt', '-i', '0'] : [];
+  const chain = [...policy, ...niced];
   const file = chain[0] as string;
   const argv = chain.slice(1);
   const spawnOpts: SpawnOptions = {

@@ -4,7 +4,7 @@ import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { start, stop, sleep } from './procs.ts';
-import type { Started } from './procs.ts';
+import type { StartOptions, Started } from './procs.ts';
 import { freePort } from './net.ts';
 import { httpStatus } from './probe.ts';
 import { readyAddress, readyProxyApi } from './controller-load.ts';
@@ -143,13 +143,13 @@ export async function startController(
   core: number | undefined,
   timeoutMs = 20_000,
   extraArgs: readonly string[] = [],
-  nice?: number,
+  priority: Pick<StartOptions, 'nice' | 'idle'> = {},
 ): Promise<RunningController> {
   const file = join(dir, 'mesh.yaml');
   writeFileSync(`${file}.tmp`, yaml);
   renameSync(`${file}.tmp`, file);
   const args = [join(root, ...CONTROLLER_BIN), '--discovery', 'file', '--discovery-file', file, '--proxy-api-addr', '127.0.0.1:0', '--public-api-addr', '127.0.0.1:0', '--log', 'info', ...extraArgs];
-  const proc = start('sluice-controller', process.execPath, args, nice === undefined ? { core } : { core, nice });
+  const proc = start('sluice-controller', process.execPath, args, { core, ...priority });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const addr = readyProxyApi(proc.stderrTail());
