@@ -30,7 +30,7 @@ export async function fixedRateRun(b: Bench, protocol: Protocol, t: RunningTarge
   for (let attempt = 1; attempt <= o.attempts; attempt++) {
     // A mesh target idle since its last round (other targets ran meanwhile) has released its
     // destination (discovery idle timeout, 5 s as Linkerd's): its next request waits for the controller,
-    // which runs at nice 19 beside the generator. One request first, so that the run measures the
+    // which runs under SCHED_IDLE beside the generator. One request first, so that the run measures the
     // destination resolved, as steady traffic keeps it, rather than one control-plane round trip.
     if (t.authority !== undefined) await waitWorking(protocol, t.port, 10_000, { authority: t.authority });
     await waitQuiet(o.quiet.threshold, o.quiet.maxWaitMs);
