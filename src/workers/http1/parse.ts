@@ -149,9 +149,12 @@ export function parseHead(buf: Buffer, isRequest: boolean, maxBytes: number, sea
     values: values.slice(0, count),
     spans: spans.slice(0, 2 * count),
   };
-  // The scratch keeps its capacity; its stale strings are dropped so they can be collected.
-  names.fill('', 0, count);
-  values.fill('', 0, count);
+  // The scratch keeps its capacity; its stale strings are dropped so they can be collected. A loop, not
+  // Array.prototype.fill with a range: that one is a C++ builtin, a call out of optimized code per head.
+  for (let i = 0; i < count; i++) {
+    names[i] = '';
+    values[i] = '';
+  }
   return head;
 }
 
