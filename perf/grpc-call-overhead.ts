@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import { freePort } from './lib/net.ts';
-import { sleep } from './lib/procs.ts';
+import { parseStatTicks, sleep } from './lib/procs.ts';
 
 const identity = (b: Buffer): Buffer => b;
 const SERVICE = {
@@ -65,9 +65,7 @@ async function load(port: number, form: string, clients: number, rate: number, s
 
 /** utime + stime of `pid`, in clock ticks (1/100 s). */
 function ticks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
+  return parseStatTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
 const role = argv[0];

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, stop, type Started } from './procs.ts';
+import { start, statFields, stop, type Started } from './procs.ts';
 
 export interface FreezeFigures {
   core: number;
@@ -67,9 +67,8 @@ export function canRunRealtime(): boolean {
 
 /** Pure: whether a /proc/PID/stat line is a kernel thread (parent kthreadd, PID 2) named kdamond…. */
 export function isKdamond(stat: string): boolean {
-  const close = stat.lastIndexOf(')');
-  const name = stat.slice(stat.indexOf('(') + 1, close);
-  const ppid = stat.slice(close + 2).split(' ')[1];
+  const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  const ppid = statFields(stat)[1]; // field 4
   return name.startsWith('kdamond') && ppid === '2';
 }
 

@@ -2,7 +2,7 @@
 // during a phase by processes that are not ours (machine-wide busy time minus ours), and can wait for
 // the machine to quieten before a phase starts.
 import { readFileSync } from 'node:fs';
-import { CLK_TCK, cpuSeconds, descendants, sleep } from './procs.ts';
+import { CLK_TCK, cpuSeconds, descendants, sleep, statFields } from './procs.ts';
 
 /** Busy CPU seconds of the whole machine so far (user + nice + system of the `cpu` line of /proc/stat). */
 export function parseMachineBusy(procStat: string): number {
@@ -20,8 +20,7 @@ function machineBusy(): number {
 function ours(): number {
   let total = 0;
   try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const rest = statFields(readFileSync('/proc/self/stat', 'utf8'));
     // Fields 14–17: utime, stime, cutime, cstime (rest[0] is field 3).
     for (let k = 11; k <= 14; k++) total += Number(rest[k] ?? 0);
   } catch {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { cpuSeconds, memory, parseStatTicks, parseStatusKb, pause, resume, sleep, start, stop } from './procs.ts';
+import { cpuSeconds, memory, parseStatTicks, parseStatusKb, pause, resume, sleep, start, statFields, stop } from './procs.ts';
 import { parseMachineBusy } from './noise.ts';
 
 test('utime + stime from a /proc/<pid>/stat line, command names with spaces and parentheses', () => {
@@ -29,8 +29,7 @@ test('this process: CPU seconds and resident memory are readable', () => {
 
 /** The state letter of /proc/<pid>/stat: R running, S sleeping, T stopped… */
 function state(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[0] ?? '';
 }
 
 test('a paused process is stopped until resumed, and stop() ends it even while paused', async () => {

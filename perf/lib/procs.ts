@@ -115,14 +115,16 @@ export function descendants(pid: number): number[] {
  * others then take no CPU at all, not even the clean-up an idle Node process does after its own run.
  */
 export function pause(p: Started): void {
-  if (!live.has(p.pid)) return;
-  for (const pid of [p.pid, ...descendants(p.pid)]) signal(pid, 'SIGSTOP');
+  if (live.has(p.pid)) signalAll([p.pid, ...descendants(p.pid)], 'SIGSTOP');
 }
 
 /** Lets a process paused by pause() run again (harmless on one that was not paused). */
 export function resume(p: Started): void {
-  if (!live.has(p.pid)) return;
-  for (const pid of [p.pid, ...descendants(p.pid)]) signal(pid, 'SIGCONT');
+  if (live.has(p.pid)) signalAll([p.pid, ...descendants(p.pid)], 'SIGCONT');
+}
+
+function signalAll(pids: readonly number[], sig: NodeJS.Signals): void {
+  for (const pid of pids) signal(pid, sig);
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
@@ -147,7 +149,7 @@ export async function stop(p: Started, graceMs = 3000): Promise<void> {
   const kids = descendants(p.pid);
   signal(p.pid, 'SIGTERM');
   // A paused process acts on SIGTERM only once it runs again.
-  for (const pid of [p.pid, ...kids]) signal(pid, 'SIGCONT');
+  signalAll([p.pid, ...kids], 'SIGCONT');
   const how = await Promise.race([p.exited, timeout(graceMs)]);
   if (how === 'timeout') {
     signal(p.pid, 'SIGKILL');
@@ -202,13 +204,20 @@ export function installCleanupHandlers(onSignal?: () => void): void {
 
 /** Parses the utime+stime fields (14, 15) of a /proc/<pid>/stat line, in clock ticks. */
 export function parseStatTicks(stat: string): number {
-  // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state), so field N is rest[N - 3].
+  const rest = statFields(stat);
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`bad /proc stat line: ${stat}`);
   return utime + stime;
+}
+
+/**
+ * The fields of a /proc/<pid>/stat line after the command name, from field 3 (state) on: field N is at
+ * index N - 3. The name (field 2) is in parentheses and may hold spaces and parentheses itself, so the
+ * split starts after the last ')'.
+ */
+export function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /** CPU seconds (user + system, all threads) used so far by `pid`, or 0 if it has gone. */
