@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './lib/net.ts';
 import { waitWorking } from './lib/probe.ts';
-import { cpuSeconds, installCleanupHandlers, sleep, start, stop } from './lib/procs.ts';
+import { cpuSeconds, installCleanupHandlers, pinSelf, sleep, start, stop } from './lib/procs.ts';
 import { BACKENDS, TARGETS, firstDead } from './targets.ts';
 import { slowBursts } from './lib/slow-bursts.ts';
 import { saturate } from './lib/saturation.ts';
@@ -90,6 +90,9 @@ function openLoop(port: number, authority: string | undefined, runSeconds: numbe
 }
 
 installCleanupHandlers();
+// Off the proxy core, as npm run perf keeps itself: its parsing of the slow log and of perf's output
+// would otherwise run beside the proxy it is timing.
+pinSelf(LOAD_CORE);
 const scratch = mkdtempSync(join(tmpdir(), 'sluice-probe-'));
 const backendPort = await freePort();
 const backend = start(`backend-${protocol}`, process.execPath, [join(root, 'perf', 'backends', BACKENDS[protocol]), '--port', String(backendPort)], { core: PROXY_CORE });

@@ -20,7 +20,7 @@ import { HOST, freePort } from './lib/net.ts';
 import { waitQuiet } from './lib/noise.ts';
 import { measureFreezes, type FreezeFigures } from './lib/freezes.ts';
 import { waitWorking } from './lib/probe.ts';
-import { installCleanupHandlers, start, stop, stopAll, which } from './lib/procs.ts';
+import { installCleanupHandlers, pinSelf, start, stop, stopAll, which } from './lib/procs.ts';
 import { renderMarkdown, protocolTable, checksTable, controllerTable, fmtInt } from './lib/report-md.ts';
 import { mtlsTables } from './lib/report-mtls.ts';
 import { renderLatencySvg } from './lib/report-svg.ts';
@@ -89,9 +89,8 @@ async function main(): Promise<void> {
     return;
   }
   const began = performance.now();
-  // This process too keeps off the proxy core: it is idle while measuring, but not quite (timers, pipes
-  // of the children, the garbage collector's threads), and on the proxy core that would be ours to count.
-  if (o.pin) spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' });
+  // This process too keeps off the proxy core.
+  if (o.pin) pinSelf(LOAD_CORE);
   let scratch = '';
   // On Ctrl-C the children are stopped by procs.ts; the scratch directory goes too.
   installCleanupHandlers(() => {

@@ -81,18 +81,31 @@ export function firstDead(t: RunningTarget): string | null {
   return null;
 }
 
-function nodePeer(name: string, script: string, protocols: readonly Protocol[], description: string): Target {
+/** Extra Node options for the Node peers (`SLUICE_PERF_PEER_NODE_ARGS`, for experiments; as SLUICE_PERF_PROXY_NODE_ARGS for Sluice). */
+function peerNodeArgs(): string[] {
+  return process.env['SLUICE_PERF_PEER_NODE_ARGS']?.split(' ').filter((w) => w !== '') ?? [];
+}
+
+/**
+ * A Node peer (perf/peers/<script>): one process, or `chained` of them in a row (client → first → … →
+ * backend), each started as the one-process peer is.
+ */
+function nodePeer(name: string, script: string, protocols: readonly Protocol[], description: string, chained = 1): Target {
   return {
     name,
     description,
     protocols,
     unavailable: () => null,
     async start(ctx) {
-      const port = await freePort();
-      const p = start(name, process.execPath, [join(ctx.root, 'perf', 'peers', script), '--port', String(port), '--target-port', String(ctx.backendPort)], {
-        core: ctx.core,
-      });
-      return { port, proxies: [p], notes: [], stop: stopAllOf([p]) };
+      const started: Started[] = [];
+      let next = ctx.backendPort;
+      for (let i = chained - 1; i >= 0; i--) {
+        const port = await freePort();
+        const label = chained === 1 ? name : `${name}-${String.fromCharCode(65 + i)}`;
+        started.push(start(label, process.execPath, [...peerNodeArgs(), join(ctx.root, 'perf', 'peers', script), '--port', String(port), '--target-port', String(next)], { core: ctx.core }));
+        next = port;
+      }
+      return { port: next, proxies: started.reverse(), notes: [], stop: stopAllOf(started) };
     },
   };
 }
@@ -289,6 +302,7 @@ export const TARGETS: readonly Target[] = [
   haproxy2,
   nginx,
   nodePeer('node-tcp-pipe', 'tcp-pipe.ts', ALL, 'bare Node TCP pipe (net + pipe), no parsing: the floor for a Node proxy'),
+  nodePeer('node-tcp-pipe-2', 'tcp-pipe.ts', ALL, 'two bare Node TCP pipes chained (client → A → B → backend): the floor for a chain of two Node proxies', 2),
   nodePeer('node-naive-http', 'naive-http.ts', ['h1'], 'naive Node HTTP/1.1 proxy: node:http server + node:http keep-alive Agent'),
   nodePeer('node-naive-h2', 'naive-h2.ts', ['h2c', 'grpc'], 'naive Node HTTP/2 proxy: node:http2 server + one node:http2 client session'),
 ];

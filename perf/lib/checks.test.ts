@@ -137,11 +137,21 @@ test('p99 added: ≤ 1 ms through one proxy, ≤ 2 ms through two, at both rates
   const errs = latencyCheck(runs, 'sluice', 'one proxy', 'grpc', 1000);
   assert.deepEqual([errs.value, errs.pass], ['1k: −100 µs, 5k: +100 µs, 3 errors', false]);
   assert.equal(latencyCheck(runs, 'sluice-2', 'two proxies', 'grpc', 2000).pass, true);
-  // HAProxy's own figures (one, or two chained) stand beside it when measured; the verdict is the limit's.
+  // HAProxy's own figures (one, or two chained) stand beside it when measured, then the Node floor's
+  // (bare Node pipes, one or two chained); the verdict is the limit's.
   const withPeers = [...runs, run('haproxy', 'grpc', { p99: [1500, 1100] }), run('haproxy-2', 'grpc', { p99: [2600, 2000] })];
   assert.deepEqual(
     [latencyCheck(withPeers, 'sluice-mesh', 'one proxy, mesh path', 'grpc', 1000).value, latencyCheck(withPeers, 'sluice-mesh-2', 'two proxies, mesh path', 'grpc', 2000).value],
     ['1k: +900 µs, 5k: +1,100 µs (haproxy, same rounds: 1k: +1,000 µs, 5k: +500 µs)', '1k: +1,900 µs, 5k: +2,001 µs (haproxy-2, same rounds: 1k: +2,100 µs, 5k: +1,400 µs)'],
+  );
+  const withFloor = [...withPeers, run('node-tcp-pipe', 'grpc', { p99: [900, 800] }), run('node-tcp-pipe-2', 'grpc', { p99: [1800, 1600] })];
+  assert.equal(
+    latencyCheck(withFloor, 'sluice-mesh', 'one proxy, mesh path', 'grpc', 1000).value,
+    '1k: +900 µs, 5k: +1,100 µs (haproxy, same rounds: 1k: +1,000 µs, 5k: +500 µs) (node-tcp-pipe, same rounds: 1k: +400 µs, 5k: +200 µs)',
+  );
+  assert.equal(
+    latencyCheck(withFloor, 'sluice-mesh-2', 'two proxies, mesh path', 'grpc', 2000).value,
+    '1k: +1,900 µs, 5k: +2,001 µs (haproxy-2, same rounds: 1k: +2,100 µs, 5k: +1,400 µs) (node-tcp-pipe-2, same rounds: 1k: +1,300 µs, 5k: +1,000 µs)',
   );
   // Every Sluice chain and protocol gets its row.
   const names = computeChecks(runs).filter((c) => c.name.includes('p99 added')).map((c) => c.name);

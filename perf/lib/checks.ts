@@ -186,16 +186,24 @@ export function latencyCheck(
     over ||= added > limitUs;
   }
   if (errors > 0) parts.push(`${errors.toLocaleString('en-US')} errors`);
-  // The yardstick beside it (not part of the verdict): what HAProxy — one, or two chained — added in the
-  // same rounds, so a reader sees how much of the figure is this machine rather than the proxy.
-  const peer = chain.startsWith('two') ? 'haproxy-2' : 'haproxy';
-  const peerAdded = CHECK_RATES.map((rate) => p99Added(runs, peer, p, rate));
-  const beside = peerAdded.every((v) => v !== null)
-    ? ` (${peer}, same rounds: ${peerAdded.map((v, i) => `${rateName(CHECK_RATES[i] ?? 0)}: ${signedUs(v ?? 0)}`).join(', ')})`
-    : '';
+  // The yardsticks beside it (not part of the verdict), measured in the same rounds: what HAProxy — one,
+  // or two chained — added, so a reader sees how much of the figure is this machine rather than the
+  // proxy; and what the floor of any Node proxy added (bare Node TCP pipes, no parsing), so a reader sees
+  // how much of it is the runtime rather than Sluice's own work.
+  const two = chain.startsWith('two');
+  const beside = [two ? 'haproxy-2' : 'haproxy', two ? 'node-tcp-pipe-2' : 'node-tcp-pipe']
+    .map((peer) => yardstick(runs, peer, p))
+    .filter((v): v is string => v !== null);
   // A limit exceeded (or errors) at any measured rate fails, even when another rate is missing.
   const pass = over || errors > 0 ? false : missing ? null : true;
-  return { name, limit, value: parts.join(', ') + beside, pass };
+  return { name, limit, value: parts.join(', ') + beside.map((b) => ` (${b})`).join(''), pass };
+}
+
+/** "<peer>, same rounds: 1k: +x µs, 5k: +y µs", or null when the peer was not measured at every check rate. */
+function yardstick(runs: readonly RunResult[], peer: string, p: Protocol): string | null {
+  const added = CHECK_RATES.map((rate) => p99Added(runs, peer, p, rate));
+  if (added.some((v) => v === null)) return null;
+  return `${peer}, same rounds: ${added.map((v, i) => `${rateName(CHECK_RATES[i] ?? 0)}: ${signedUs(v ?? 0)}`).join(', ')}`;
 }
 
 function signedUs(us: number): string {

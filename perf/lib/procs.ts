@@ -1,7 +1,7 @@
 // Child-process bookkeeping for the benchmark: every process the suite starts goes through `start()`,
 // is remembered by PID, and is stopped by PID (its own descendants first collected from /proc) when the
 // run ends, fails or is interrupted. Also reads CPU time and resident memory from /proc.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -274,6 +274,15 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Full path of `bin` on PATH (or in the sbin directories, where Debian puts daemons), or null. */
+/**
+ * Moves every thread of this process to `core` (taskset -a -p): a benchmark's own process is idle while
+ * measuring, but not quite (timers, its children's pipes, the garbage collector's threads), and on the
+ * proxy core that would be ours to count. Does nothing without taskset.
+ */
+export function pinSelf(core: number): void {
+  spawnSync('taskset', ['-a', '-p', '-c', String(core), String(process.pid)], { stdio: 'ignore' });
+}
+
 export function which(bin: string): string | null {
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/local/sbin'];
   for (const d of dirs) {

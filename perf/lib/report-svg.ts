@@ -22,6 +22,7 @@ const PALETTE: Record<string, string> = {
   haproxy: '#1f77b4',
   nginx: '#2ca02c',
   'node-tcp-pipe': '#9467bd',
+  'node-tcp-pipe-2': '#c5b0d5',
   'node-naive-http': '#8c564b',
   'node-naive-h2': '#8c564b',
 };
