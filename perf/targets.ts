@@ -1,5 +1,6 @@
 // What `npm run perf` measures side by side: how to start each target for a protocol, in front of the
 // backend, and which of its processes are "the proxy" (for CPU and memory).
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { start, stop, which } from './lib/procs.ts';
@@ -109,6 +110,30 @@ function nodePeer(name: string, script: string, protocols: readonly Protocol[], 
     },
   };
 }
+
+/**
+ * Two bare Node pipes whose hop is mutual TLS (perf/peers/tls-pipe.ts): client → A (TLS out) → B (TLS
+ * in) → backend, a fresh self-signed P-256 pair (openssl) as both sides' certificate and trust anchor.
+ */
+const nodeTlsPipe2: Target = {
+  name: 'node-tls-pipe-2',
+  description: 'two bare Node pipes chained with a mutual-TLS hop between them (client → A → TLS → B → backend): the floor of sluice-mesh-2-mtls',
+  protocols: ALL,
+  unavailable: () => (which('openssl') === null ? 'openssl is not installed' : null),
+  async start(ctx) {
+    const certFile = join(ctx.dir, 'tls-pipe.crt');
+    const keyFile = join(ctx.dir, 'tls-pipe.key');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=tls-pipe', '-addext', 'subjectAltName=DNS:tls-pipe'], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`node-tls-pipe-2: openssl could not make a certificate: ${made.stderr}`);
+    const script = join(ctx.root, 'perf', 'peers', 'tls-pipe.ts');
+    const pems = ['--cert', certFile, '--key', keyFile];
+    const bPort = await freePort();
+    const b = start('node-tls-pipe-2-B', process.execPath, [...peerNodeArgs(), script, '--side', 'server', '--port', String(bPort), '--target-port', String(ctx.backendPort), ...pems], { core: ctx.core });
+    const aPort = await freePort();
+    const a = start('node-tls-pipe-2-A', process.execPath, [...peerNodeArgs(), script, '--side', 'client', '--port', String(aPort), '--target-port', String(bPort), ...pems], { core: ctx.core });
+    return { port: aPort, proxies: [a, b], notes: [], stop: stopAllOf([a, b]) };
+  },
+};
 
 // ── Sluice ──
 
@@ -303,6 +328,7 @@ export const TARGETS: readonly Target[] = [
   nginx,
   nodePeer('node-tcp-pipe', 'tcp-pipe.ts', ALL, 'bare Node TCP pipe (net + pipe), no parsing: the floor for a Node proxy'),
   nodePeer('node-tcp-pipe-2', 'tcp-pipe.ts', ALL, 'two bare Node TCP pipes chained (client → A → B → backend): the floor for a chain of two Node proxies', 2),
+  nodeTlsPipe2,
   nodePeer('node-naive-http', 'naive-http.ts', ['h1'], 'naive Node HTTP/1.1 proxy: node:http server + node:http keep-alive Agent'),
   nodePeer('node-naive-h2', 'naive-h2.ts', ['h2c', 'grpc'], 'naive Node HTTP/2 proxy: node:http2 server + one node:http2 client session'),
 ];

@@ -66,7 +66,7 @@ export const USAGE = `npm run perf -- [options]
   --targets a,b           targets to run (default: all; 'direct' is always added as the baseline)
                           names: direct sluice sluice-2 sluice-mesh sluice-mesh-2 sluice-w0 haproxy
                                  haproxy-2 nginx node-tcp-pipe node-tcp-pipe-2 node-naive-http
-                                 node-naive-h2 sluice-mesh-2-mtls
+                                 node-naive-h2 sluice-mesh-2-mtls node-tls-pipe-2
   --rates 1000,5000       fixed request rates, per second
   --seconds N             measured seconds per fixed-rate run (default 4)
   --warmup N              warm-up seconds before each fixed-rate run (default 1)

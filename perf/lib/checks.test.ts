@@ -149,6 +149,12 @@ test('p99 added: ≤ 1 ms through one proxy, ≤ 2 ms through two, at both rates
     latencyCheck(withFloor, 'sluice-mesh', 'one proxy, mesh path', 'grpc', 1000).value,
     '1k: +900 µs, 5k: +1,100 µs (haproxy, same rounds: 1k: +1,000 µs, 5k: +500 µs) (node-tcp-pipe, same rounds: 1k: +400 µs, 5k: +200 µs)',
   );
+  // The mTLS rows' floor has a mutual-TLS hop between its two pipes.
+  const withTlsFloor = [...withFloor, run('sluice-mesh-2-mtls', 'grpc', { p99: [2700, 3000] }), run('node-tls-pipe-2', 'grpc', { p99: [2000, 2200] })];
+  assert.equal(
+    latencyCheck(withTlsFloor, 'sluice-mesh-2-mtls', 'two proxies with mTLS', 'grpc', 2000, [1000]).value,
+    '1k: +2,200 µs (haproxy-2, same rounds: 1k: +2,100 µs, 5k: +1,400 µs) (node-tls-pipe-2, same rounds: 1k: +1,500 µs, 5k: +1,600 µs)',
+  );
   assert.equal(
     latencyCheck(withFloor, 'sluice-mesh-2', 'two proxies, mesh path', 'grpc', 2000).value,
     '1k: +1,900 µs, 5k: +2,001 µs (haproxy-2, same rounds: 1k: +2,100 µs, 5k: +1,400 µs) (node-tcp-pipe-2, same rounds: 1k: +1,300 µs, 5k: +1,000 µs)',

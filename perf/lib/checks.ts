@@ -188,10 +188,12 @@ export function latencyCheck(
   if (errors > 0) parts.push(`${errors.toLocaleString('en-US')} errors`);
   // The yardsticks beside it (not part of the verdict), measured in the same rounds: what HAProxy — one,
   // or two chained — added, so a reader sees how much of the figure is this machine rather than the
-  // proxy; and what the floor of any Node proxy added (bare Node TCP pipes, no parsing), so a reader sees
-  // how much of it is the runtime rather than Sluice's own work.
+  // proxy; and what the floor of any Node proxy added (bare Node pipes, no parsing; with a mutual-TLS hop
+  // between them for the mTLS rows), so a reader sees how much of it is the runtime rather than Sluice's
+  // own work.
   const two = chain.startsWith('two');
-  const beside = [two ? 'haproxy-2' : 'haproxy', two ? 'node-tcp-pipe-2' : 'node-tcp-pipe']
+  const floor = chain.includes('mTLS') ? 'node-tls-pipe-2' : two ? 'node-tcp-pipe-2' : 'node-tcp-pipe';
+  const beside = [two ? 'haproxy-2' : 'haproxy', floor]
     .map((peer) => yardstick(runs, peer, p))
     .filter((v): v is string => v !== null);
   // A limit exceeded (or errors) at any measured rate fails, even when another rate is missing.

@@ -23,6 +23,7 @@ const PALETTE: Record<string, string> = {
   nginx: '#2ca02c',
   'node-tcp-pipe': '#9467bd',
   'node-tcp-pipe-2': '#c5b0d5',
+  'node-tls-pipe-2': '#7b4173',
   'node-naive-http': '#8c564b',
   'node-naive-h2': '#8c564b',
 };
