@@ -87,23 +87,36 @@ function peerNodeArgs(): string[] {
   return process.env['SLUICE_PERF_PEER_NODE_ARGS']?.split(' ').filter((w) => w !== '') ?? [];
 }
 
+/** How a Node peer is chained, and what each of its processes is told beyond its ports. */
+interface PeerChain {
+  /** Processes in a row (client → first → … → backend); 1 by default. */
+  hops?: number;
+  /** Why the peer cannot run here, or null (default: it always can). */
+  unavailable?: () => string | null;
+  /** Called once per start: the extra arguments of hop `i` (0 = the one the client connects to). */
+  args?: (ctx: TargetContext) => (hop: number) => string[];
+}
+
 /**
- * A Node peer (perf/peers/<script>): one process, or `chained` of them in a row (client → first → … →
- * backend), each started as the one-process peer is.
+ * A Node peer (perf/peers/<script>): one process, or `chain.hops` of them in a row, each started as the
+ * one-process peer is, with its own extra arguments.
  */
-function nodePeer(name: string, script: string, protocols: readonly Protocol[], description: string, chained = 1): Target {
+function nodePeer(name: string, script: string, protocols: readonly Protocol[], description: string, chain: PeerChain = {}): Target {
+  const hops = chain.hops ?? 1;
   return {
     name,
     description,
     protocols,
-    unavailable: () => null,
+    unavailable: chain.unavailable ?? (() => null),
     async start(ctx) {
+      const argsOf = chain.args?.(ctx) ?? (() => []);
       const started: Started[] = [];
       let next = ctx.backendPort;
-      for (let i = chained - 1; i >= 0; i--) {
+      for (let i = hops - 1; i >= 0; i--) {
         const port = await freePort();
-        const label = chained === 1 ? name : `${name}-${String.fromCharCode(65 + i)}`;
-        started.push(start(label, process.execPath, [...peerNodeArgs(), join(ctx.root, 'perf', 'peers', script), '--port', String(port), '--target-port', String(next)], { core: ctx.core }));
+        const label = hops === 1 ? name : `${name}-${String.fromCharCode(65 + i)}`;
+        const args = [...peerNodeArgs(), join(ctx.root, 'perf', 'peers', script), '--port', String(port), '--target-port', String(next), ...argsOf(i)];
+        started.push(start(label, process.execPath, args, { core: ctx.core }));
         next = port;
       }
       return { port: next, proxies: started.reverse(), notes: [], stop: stopAllOf(started) };
@@ -115,25 +128,23 @@ function nodePeer(name: string, script: string, protocols: readonly Protocol[], 
  * Two bare Node pipes whose hop is mutual TLS (perf/peers/tls-pipe.ts): client → A (TLS out) → B (TLS
  * in) → backend, a fresh self-signed P-256 pair (openssl) as both sides' certificate and trust anchor.
  */
-const nodeTlsPipe2: Target = {
-  name: 'node-tls-pipe-2',
-  description: 'two bare Node pipes chained with a mutual-TLS hop between them (client → A → TLS → B → backend): the floor of sluice-mesh-2-mtls',
-  protocols: ALL,
-  unavailable: () => (which('openssl') === null ? 'openssl is not installed' : null),
-  async start(ctx) {
-    const certFile = join(ctx.dir, 'tls-pipe.crt');
-    const keyFile = join(ctx.dir, 'tls-pipe.key');
-    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=tls-pipe', '-addext', 'subjectAltName=DNS:tls-pipe'], { encoding: 'utf8' });
-    if (made.status !== 0) throw new Error(`node-tls-pipe-2: openssl could not make a certificate: ${made.stderr}`);
-    const script = join(ctx.root, 'perf', 'peers', 'tls-pipe.ts');
-    const pems = ['--cert', certFile, '--key', keyFile];
-    const bPort = await freePort();
-    const b = start('node-tls-pipe-2-B', process.execPath, [...peerNodeArgs(), script, '--side', 'server', '--port', String(bPort), '--target-port', String(ctx.backendPort), ...pems], { core: ctx.core });
-    const aPort = await freePort();
-    const a = start('node-tls-pipe-2-A', process.execPath, [...peerNodeArgs(), script, '--side', 'client', '--port', String(aPort), '--target-port', String(bPort), ...pems], { core: ctx.core });
-    return { port: aPort, proxies: [a, b], notes: [], stop: stopAllOf([a, b]) };
+const nodeTlsPipe2 = nodePeer(
+  'node-tls-pipe-2',
+  'tls-pipe.ts',
+  ALL,
+  'two bare Node pipes chained with a mutual-TLS hop between them (client → A → TLS → B → backend): the floor of sluice-mesh-2-mtls',
+  {
+    hops: 2,
+    unavailable: () => (which('openssl') === null ? 'openssl is not installed' : null),
+    args(ctx) {
+      const certFile = join(ctx.dir, 'tls-pipe.crt');
+      const keyFile = join(ctx.dir, 'tls-pipe.key');
+      const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=tls-pipe', '-addext', 'subjectAltName=DNS:tls-pipe'], { encoding: 'utf8' });
+      if (made.status !== 0) throw new Error(`node-tls-pipe-2: openssl could not make a certificate: ${made.stderr}`);
+      return (hop) => ['--side', hop === 0 ? 'client' : 'server', '--cert', certFile, '--key', keyFile];
+    },
   },
-};
+);
 
 // ── Sluice ──
 
@@ -327,7 +338,9 @@ export const TARGETS: readonly Target[] = [
   haproxy2,
   nginx,
   nodePeer('node-tcp-pipe', 'tcp-pipe.ts', ALL, 'bare Node TCP pipe (net + pipe), no parsing: the floor for a Node proxy'),
-  nodePeer('node-tcp-pipe-2', 'tcp-pipe.ts', ALL, 'two bare Node TCP pipes chained (client → A → B → backend): the floor for a chain of two Node proxies', 2),
+  nodePeer('node-tcp-pipe-2', 'tcp-pipe.ts', ALL, 'two bare Node TCP pipes chained (client → A → B → backend): the floor for a chain of two Node proxies', {
+    hops: 2,
+  }),
   nodeTlsPipe2,
   nodePeer('node-naive-http', 'naive-http.ts', ['h1'], 'naive Node HTTP/1.1 proxy: node:http server + node:http keep-alive Agent'),
   nodePeer('node-naive-h2', 'naive-h2.ts', ['h2c', 'grpc'], 'naive Node HTTP/2 proxy: node:http2 server + one node:http2 client session'),

@@ -5,10 +5,10 @@
 // server's against it; server: TLS in, requiring and verifying the client's certificate, plaintext out.
 // Both sides use the same self-signed P-256 pair as their certificate and their only trust anchor.
 import { createServer, connect } from 'node:net';
-import type { Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { flag, portFlag, exitOnSignals } from '../backends/args.ts';
+import { splice } from './splice.ts';
 
 const side = flag('side');
 if (side !== 'client' && side !== 'server') throw new Error('--side must be client or server');
@@ -17,18 +17,6 @@ const targetPort = portFlag('target-port');
 const cert = readFileSync(flag('cert'));
 const key = readFileSync(flag('key'));
 const context = tls.createSecureContext({ cert, key, ca: cert, minVersion: 'TLSv1.3' });
-
-function splice(a: Socket, b: Socket): void {
-  a.pipe(b).pipe(a);
-  const close = (): void => {
-    a.destroy();
-    b.destroy();
-  };
-  for (const s of [a, b]) {
-    s.on('error', close);
-    s.on('close', close);
-  }
-}
 
 const server =
   side === 'client'
